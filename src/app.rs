@@ -1,0 +1,396 @@
+//! Each subcommand: check the input completely, then act. Errors come back
+//! here to be printed once, as one line, with their exit status.
+
+use std::io::Write;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use crate::cli::{Cli, Command, ImageCommand, NsexecArgs, RunArgs};
+use crate::container::{self, ProcessId, State};
+use crate::error::{Error, IoContext, Result};
+use crate::event::StageId;
+use crate::explain::{Explainer, Format};
+use crate::image;
+use crate::runtime::{self, ExecSpec, Launch};
+use crate::signals::Signals;
+use crate::stages::{Stage, mount::Mount, pid::Pid, rootfs::Rootfs, uts::Uts};
+use crate::store::{self, Store, validate_name};
+use crate::sys::Sys;
+use crate::undo::{Undo, When};
+
+/// The PATH a container starts with.
+pub const CONTAINER_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            return 0;
+        }
+        Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            return 125;
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("diyc: {first} (see `diyc --help`)");
+            return 125;
+        }
+    };
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("diyc: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    let store = Store::new(&cli.root)?;
+    match cli.command {
+        Command::Run(args) => run(&store, args),
+        Command::Nsexec(args) => nsexec(args),
+        Command::Image(ImageCommand::Import { name, file }) => {
+            need_root("image import")?;
+            let signals = Signals::block()?;
+            let info = image::import(&store, &name, &file, &signals)?;
+            println!(
+                "imported image {}: {} entries, {} KiB",
+                info.name,
+                info.files,
+                info.size / 1024
+            );
+            Ok(0)
+        }
+        Command::Image(ImageCommand::Ls) => {
+            image_ls(&store);
+            Ok(0)
+        }
+        Command::Image(ImageCommand::Rm { name }) => {
+            need_root("image rm")?;
+            image::remove(&store, &name)?;
+            Ok(0)
+        }
+        Command::Ps { all } => {
+            ps(&store, all);
+            Ok(0)
+        }
+        Command::Rm { force, names } => {
+            need_root("rm")?;
+            for name in &names {
+                validate_name("container", name)?;
+            }
+            let _signals = Signals::block()?;
+            for name in &names {
+                container::remove(&store, name, force)?;
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn need_root(what: &str) -> Result<()> {
+    if nix::unistd::geteuid().is_root() {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "diyc {what} needs root: try `sudo diyc {what} ...`"
+        )))
+    }
+}
+
+/// A hostname the kernel and resolvers accept: 1 to 64 bytes of letters,
+/// digits, '-' and '.', not starting with either.
+fn validate_hostname(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with(['-', '.'])
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "invalid hostname {name:?}: use 1 to 64 letters, digits, '-' and '.'"
+        )))
+    }
+}
+
+/// The container's whole environment: a few defaults, TERM if the user has
+/// one, then every `-e`. Nothing else of the host's leaks in.
+fn container_env(hostname: &str, extra: &[String]) -> Result<Vec<String>> {
+    let mut env = vec![
+        format!("PATH={CONTAINER_PATH}"),
+        "HOME=/root".to_string(),
+        format!("HOSTNAME={hostname}"),
+    ];
+    if let Ok(term) = std::env::var("TERM") {
+        env.push(format!("TERM={term}"));
+    }
+    for kv in extra {
+        match kv.split_once('=') {
+            Some((key, _)) if !key.is_empty() => {
+                env.retain(|e| !e.starts_with(&format!("{key}=")));
+                env.push(kv.clone());
+            }
+            _ => {
+                return Err(Error::invalid(format!(
+                    "invalid environment variable {kv:?}: expected KEY=VALUE"
+                )));
+            }
+        }
+    }
+    Ok(env)
+}
+
+fn path_text(path: &std::path::Path) -> Result<String> {
+    path.to_str()
+        .map(String::from)
+        .ok_or_else(|| Error::invalid(format!("{} is not valid UTF-8", path.display())))
+}
+
+fn run(store: &Store, args: RunArgs) -> Result<i32> {
+    let mut words = args.args.into_iter();
+    let image_name = words.next().unwrap_or_default();
+    let mut argv: Vec<String> = words.collect();
+    if argv.is_empty() {
+        argv.push("sh".into());
+    }
+    validate_name("image", &image_name)?;
+    if let Some(name) = &args.name {
+        validate_name("container", name)?;
+    }
+    if let Some(dir) = &args.workdir {
+        if !dir.starts_with('/') {
+            return Err(Error::invalid(format!(
+                "working directory {dir:?} must be an absolute path inside the container"
+            )));
+        }
+    }
+    if let Some(h) = &args.hostname {
+        validate_hostname(h)?;
+    }
+    container_env("x", &args.env)?;
+    need_root("run")?;
+    let signals = Signals::block()?;
+
+    let mut explainer = Explainer::new(args.explain);
+    let mut sys = Sys::new(&mut explainer, StageId::Image);
+    let lower = image::ensure(store, &image_name, &mut sys, &signals)?;
+    store.create()?;
+    let name = args.name.unwrap_or_else(|| container::generate_name(store));
+    let hostname = args.hostname.unwrap_or_else(|| name.clone());
+    validate_hostname(&hostname)?;
+    let env = container_env(&hostname, &args.env)?;
+
+    let held = container::acquire(store, &name, &image_name)?;
+    let mut undo = Undo::new();
+    if held.created {
+        let dir = held.dir.clone();
+        undo.push(
+            format!("removing the new container {name}"),
+            When::OnFailure,
+            move || store::remove_dir(&dir),
+        );
+    }
+    if args.rm {
+        let dir = held.dir.clone();
+        undo.push(
+            format!("removing container {name} (--rm)"),
+            When::Always,
+            move || store::remove_dir(&dir),
+        );
+    }
+    for dir in [held.upper(), held.work(), held.rootfs()] {
+        if !dir.is_dir() {
+            std::fs::create_dir(&dir).ctx("creating", &dir)?;
+        }
+    }
+    let previous = held.state();
+    let launch = Launch {
+        stages: vec![
+            Box::new(Mount) as Box<dyn Stage>,
+            Box::new(Uts {
+                hostname: Some(hostname),
+            }),
+            Box::new(Rootfs {
+                lower: path_text(&lower)?,
+                upper: path_text(&held.upper())?,
+                work: path_text(&held.work())?,
+                merged: path_text(&held.rootfs())?,
+            }),
+            Box::new(Pid { mount_proc: true }),
+        ],
+        extra_flags: libc::CLONE_NEWIPC as u64,
+        exec: ExecSpec {
+            argv: argv.clone(),
+            env,
+            workdir: args.workdir,
+        },
+    };
+    let owner = ProcessId::of(std::process::id() as i32);
+    let mut state = State {
+        status: "running".into(),
+        command: argv,
+        owner,
+        started: Some(container::now()),
+        ..State::default()
+    };
+    let result = runtime::launch(&mut sys, &launch, &signals, &mut |child| {
+        state.init = ProcessId::of(child);
+        held.write_state(&state)
+    });
+    // A command that could not be started still ran a container: it
+    // exited with 126 or 127, like a shell's command would.
+    let code = match &result {
+        Ok(exit) => Some(exit.code),
+        Err(Error::Command { code, .. }) => Some(*code),
+        Err(_) => None,
+    };
+    match code {
+        Some(code) => {
+            state.status = "exited".into();
+            state.exit_code = Some(code);
+            state.finished = Some(container::now());
+            held.write_state(&state)?;
+            undo.finish(true);
+        }
+        None => {
+            let _ = held.write_state(&previous);
+            undo.finish(false);
+        }
+    }
+    result.map(|exit| exit.code)
+}
+
+fn nsexec(args: NsexecArgs) -> Result<i32> {
+    if let Some(h) = &args.hostname {
+        validate_hostname(h)?;
+    }
+    need_root("nsexec")?;
+    let signals = Signals::block()?;
+    let mut stages: Vec<Box<dyn Stage>> = Vec::new();
+    if args.mount {
+        stages.push(Box::new(Mount));
+    }
+    if let Some(hostname) = args.hostname {
+        stages.push(Box::new(Uts {
+            hostname: Some(hostname),
+        }));
+    }
+    if args.pid {
+        stages.push(Box::new(Pid {
+            mount_proc: args.mount,
+        }));
+    }
+    let mut extra_flags = 0;
+    if args.ipc {
+        extra_flags |= libc::CLONE_NEWIPC as u64;
+    }
+    if args.net {
+        extra_flags |= libc::CLONE_NEWNET as u64;
+    }
+    // A host command keeps the host's environment, as with unshare(1).
+    let env: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
+    let launch = Launch {
+        stages,
+        extra_flags,
+        exec: ExecSpec {
+            argv: args.command,
+            env,
+            workdir: None,
+        },
+    };
+    let mut explainer = Explainer::new(args.verbose.then_some(Format::Text));
+    let mut sys = Sys::new(&mut explainer, StageId::Clone);
+    runtime::launch(&mut sys, &launch, &signals, &mut |_| Ok(())).map(|exit| exit.code)
+}
+
+fn ps(store: &Store, all: bool) {
+    let rows: Vec<_> = container::list(store)
+        .into_iter()
+        .filter(|c| all || c.status == "running")
+        .collect();
+    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+    let iwidth = rows.iter().map(|r| r.image.len()).max().unwrap_or(5).max(5);
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:<iwidth$}  {:<8}  {:<4}  COMMAND",
+        "NAME", "IMAGE", "STATUS", "EXIT"
+    );
+    for r in rows {
+        let exit = r.exit_code.map_or("-".to_string(), |c| c.to_string());
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<iwidth$}  {:<8}  {:<4}  {}",
+            r.name,
+            r.image,
+            r.status,
+            exit,
+            r.command.join(" ")
+        );
+    }
+}
+
+fn image_ls(store: &Store) {
+    let rows = image::list(store);
+    let width = rows
+        .iter()
+        .map(|(i, _)| i.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:>9}  {:>7}  SOURCE",
+        "NAME", "SIZE", "FILES"
+    );
+    for (info, made) in rows {
+        let (size, files) = if made {
+            (format!("{} KiB", info.size / 1024), info.files.to_string())
+        } else {
+            ("-".into(), "-".into())
+        };
+        let _ = writeln!(
+            out,
+            "{:<width$}  {size:>9}  {files:>7}  {}",
+            info.name, info.source
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_is_clean_and_overridable() {
+        let env = container_env("box", &["PATH=/x".into(), "A=b=c".into()]);
+        let env = env.unwrap_or_default();
+        assert!(env.contains(&"PATH=/x".to_string()));
+        assert!(env.contains(&"A=b=c".to_string()));
+        assert!(env.contains(&"HOSTNAME=box".to_string()));
+        assert_eq!(env.iter().filter(|e| e.starts_with("PATH=")).count(), 1);
+        assert!(
+            !env.iter()
+                .any(|e| e.starts_with("USER=") || e.starts_with("CARGO"))
+        );
+    }
+
+    #[test]
+    fn bad_environment_and_hostnames_are_refused() {
+        assert!(container_env("box", &["NOVALUE".into()]).is_err());
+        assert!(container_env("box", &["=x".into()]).is_err());
+        assert!(validate_hostname(&"h".repeat(65)).is_err());
+        assert!(validate_hostname("-bad").is_err());
+        assert!(validate_hostname("good-host.lan").is_ok());
+    }
+}

@@ -1,0 +1,110 @@
+//! The socket between diyc and the container's first process while it is
+//! being set up. The child sends its recorded events and reports the end of
+//! each stage; diyc answers with go-aheads. Both ends are close-on-exec, so
+//! the child's end closing tells diyc that execve succeeded.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::event::{Event, StageId};
+use crate::sys::Recorder;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToParent {
+    Event(Event),
+    /// The stage is done; the child waits for `Continue` before going on,
+    /// so what diyc observes on the host is the state right after it.
+    StageDone(StageId),
+    /// Setup failed; the child exits with `code` after sending this.
+    Failed {
+        message: String,
+        code: i32,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToChild {
+    /// The host side is ready: start entering the stages.
+    Go,
+    Continue,
+    /// Stop here (the user pressed q at a pause).
+    Stop,
+}
+
+/// One end of a SOCK_SEQPACKET pair: message boundaries are kept, so each
+/// recv is exactly one message.
+pub struct Channel {
+    fd: OwnedFd,
+    buf: std::cell::RefCell<Vec<u8>>,
+}
+
+const MAX_MESSAGE: usize = 256 * 1024;
+
+impl Channel {
+    pub fn pair() -> Result<(Channel, Channel)> {
+        let (a, b) = socket::socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| Error::failed(format!("creating the setup socket pair: {}", e.desc())))?;
+        Ok((Channel::new(a), Channel::new(b)))
+    }
+
+    fn new(fd: OwnedFd) -> Self {
+        Channel {
+            fd,
+            buf: Default::default(),
+        }
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    pub fn send<T: Serialize>(&self, msg: &T) -> Result<()> {
+        let bytes = serde_json::to_vec(msg)
+            .map_err(|e| Error::failed(format!("encoding a setup message: {e}")))?;
+        socket::send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL)
+            .map(drop)
+            .map_err(|e| Error::failed(format!("sending a setup message: {}", e.desc())))
+    }
+
+    /// The next message, or None once the other end is closed.
+    pub fn recv<T: DeserializeOwned>(&self) -> Result<Option<T>> {
+        let mut buf = self.buf.borrow_mut();
+        buf.resize(MAX_MESSAGE, 0);
+        let n = socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty())
+            .map_err(|e| Error::failed(format!("reading a setup message: {}", e.desc())))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        serde_json::from_slice(&buf[..n])
+            .map(Some)
+            .map_err(|e| Error::failed(format!("decoding a setup message: {e}")))
+    }
+}
+
+/// The recorder inside the child: every event goes to diyc, which renders
+/// it in order with its own.
+pub struct ChildRecorder<'c> {
+    pub chan: &'c Channel,
+    pub explain: bool,
+}
+
+impl Recorder for ChildRecorder<'_> {
+    fn enabled(&self) -> bool {
+        self.explain
+    }
+
+    fn record(&mut self, event: Event) {
+        // A lost event only costs the explanation; the setup itself goes on,
+        // and a dead parent is noticed at the next wait for its answer.
+        let _ = self.chan.send(&ToParent::Event(event));
+    }
+}

@@ -1,0 +1,144 @@
+//! The command line, and nothing else: what each subcommand accepts and the
+//! help text a user reads.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::explain::Format;
+use crate::store::DEFAULT_ROOT;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "diyc",
+    version,
+    about = "A Linux container runtime that teaches",
+    long_about = "diyc builds containers out of kernel features, one stage at a time, and can show \
+                  every system call it makes (--explain) beside the host state it changed.",
+    after_help = "Most commands need root: run them with sudo."
+)]
+pub struct Cli {
+    /// Where images and containers are kept
+    #[arg(long, global = true, env = "DIYC_ROOT", default_value = DEFAULT_ROOT, value_name = "DIR")]
+    pub root: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a container from an image and wait for it to exit
+    Run(RunArgs),
+    /// Run a host command in new namespaces (diyC's nsexec)
+    Nsexec(NsexecArgs),
+    /// Import, list and remove images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// List containers (running ones; -a for all)
+    Ps {
+        /// Also list containers that are not running
+        #[arg(short, long)]
+        all: bool,
+    },
+    /// Remove containers and their writable layers
+    Rm {
+        /// Kill a running container first; an unknown name is not an error
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Container name (letters, digits, _ . -); running a name again reuses its writable layer
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Hostname inside the container (default: its name)
+    #[arg(long)]
+    pub hostname: Option<String>,
+
+    /// Set an environment variable in the container
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// Working directory inside the container (absolute)
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+
+    /// Remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+
+    /// Print each stage's system calls and the host state they changed
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "text"
+    )]
+    pub explain: Option<Format>,
+
+    /// The image, then the command to run in it (default: sh)
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "IMAGE [CMD [ARG...]]"
+    )]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NsexecArgs {
+    /// New PID namespace (with -m, a fresh /proc too)
+    #[arg(short = 'p')]
+    pub pid: bool,
+
+    /// New network namespace (only a loopback, down)
+    #[arg(short = 'n')]
+    pub net: bool,
+
+    /// New UTS namespace with this hostname
+    #[arg(short = 'u', value_name = "HOSTNAME")]
+    pub hostname: Option<String>,
+
+    /// New mount namespace, made private
+    #[arg(short = 'm')]
+    pub mount: bool,
+
+    /// New IPC namespace
+    #[arg(short = 'i')]
+    pub ipc: bool,
+
+    /// Show the system calls made (as run --explain)
+    #[arg(short = 'v')]
+    pub verbose: bool,
+
+    /// The host command to run
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD [ARG...]"
+    )]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Import a root filesystem tarball (as `docker export` writes it), gzipped or not
+    Import {
+        name: String,
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// List images
+    Ls,
+    /// Remove an image no container uses
+    Rm { name: String },
+}

@@ -1,0 +1,306 @@
+//! Containers on disk: `containers/NAME/` holds the writable layer (upper,
+//! work), the mount point of the overlay, a config (which image) and a
+//! state (running, exited with what). Its `lock` is held by the diyc that
+//! runs it, which is how two runs of one name are told apart and how a
+//! container whose diyc died is recognised.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoContext, Result};
+use crate::store::{self, Lock, Staging, Store};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    pub name: String,
+    pub image: String,
+    pub created: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    /// "created", "running" or "exited".
+    pub status: String,
+    pub command: Vec<String>,
+    /// diyc's own pid and start time while it runs the container.
+    pub owner: Option<ProcessId>,
+    /// The container's first process, as the host sees it.
+    pub init: Option<ProcessId>,
+    pub exit_code: Option<i32>,
+    pub started: Option<u64>,
+    pub finished: Option<u64>,
+}
+
+/// A pid with its start time, so a recycled pid is never mistaken for ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessId {
+    pub pid: i32,
+    pub start: u64,
+}
+
+impl ProcessId {
+    pub fn of(pid: i32) -> Option<ProcessId> {
+        start_time(pid).map(|start| ProcessId { pid, start })
+    }
+
+    pub fn alive(&self) -> bool {
+        start_time(self.pid) == Some(self.start)
+    }
+
+    /// SIGKILL this process if it is still the one recorded.
+    pub fn kill(&self) {
+        if self.alive() {
+            let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
+        }
+    }
+}
+
+/// Field 22 of /proc/PID/stat: when the process started, in clock ticks.
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses.
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split(' ').nth(19)?.parse().ok()
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A container directory whose lock this diyc holds.
+pub struct Held {
+    pub name: String,
+    pub dir: PathBuf,
+    /// True when this run made the container (so a failed start removes it).
+    pub created: bool,
+    _lock: Lock,
+}
+
+impl Held {
+    pub fn upper(&self) -> PathBuf {
+        self.dir.join("upper")
+    }
+    pub fn work(&self) -> PathBuf {
+        self.dir.join("work")
+    }
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.join("rootfs")
+    }
+
+    pub fn state(&self) -> State {
+        read_state(&self.dir)
+    }
+
+    pub fn write_state(&self, state: &State) -> Result<()> {
+        let data = serde_json::to_vec_pretty(state)
+            .map_err(|e| Error::failed(format!("encoding the state of {}: {e}", self.name)))?;
+        store::write_atomic(&self.dir.join("state.json"), &data)
+    }
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let data = fs::read(path).ctx("reading", path)?;
+    serde_json::from_slice(&data)
+        .map_err(|e| Error::failed(format!("{} is damaged: {e}", path.display())))
+}
+
+fn read_state(dir: &Path) -> State {
+    read_json(&dir.join("state.json")).unwrap_or_default()
+}
+
+pub fn config(dir: &Path) -> Result<Config> {
+    read_json(&dir.join("config.json"))
+}
+
+/// Take the container called `name` for a run of `image`: make it if it
+/// does not exist, or lock the existing one. Of two runs racing on one
+/// name, exactly one gets it; the other gets an error and has changed
+/// nothing (its staging directory is gone again).
+pub fn acquire(store: &Store, name: &str, image: &str) -> Result<Held> {
+    let dir = store.containers_dir().join(name);
+    loop {
+        if dir.exists() {
+            let lock = store::try_lock(&dir)?.ok_or_else(|| {
+                let owner = read_state(&dir)
+                    .owner
+                    .map_or(String::new(), |o| format!(" (diyc pid {})", o.pid));
+                Error::invalid(format!("container {name} is already running{owner}"))
+            })?;
+            let config = config(&dir)?;
+            if config.image != image {
+                return Err(Error::invalid(format!(
+                    "the name {name} is taken by a container of image {}; choose another name or `diyc rm {name}`",
+                    config.image
+                )));
+            }
+            return Ok(Held {
+                name: name.to_string(),
+                dir,
+                created: false,
+                _lock: lock,
+            });
+        }
+        let staging = Staging::new(&store.containers_dir(), "new", name)?;
+        for sub in ["upper", "work", "rootfs"] {
+            let path = staging.path().join(sub);
+            fs::create_dir(&path).ctx("creating", &path)?;
+        }
+        let config = Config {
+            name: name.to_string(),
+            image: image.to_string(),
+            created: now(),
+        };
+        let data = serde_json::to_vec_pretty(&config)
+            .map_err(|e| Error::failed(format!("encoding the config of {name}: {e}")))?;
+        store::write_atomic(&staging.path().join("config.json"), &data)?;
+        let state = State {
+            status: "created".into(),
+            ..State::default()
+        };
+        let data = serde_json::to_vec_pretty(&state)
+            .map_err(|e| Error::failed(format!("encoding the state of {name}: {e}")))?;
+        store::write_atomic(&staging.path().join("state.json"), &data)?;
+        if let Some(lock) = staging.publish(&dir)? {
+            return Ok(Held {
+                name: name.to_string(),
+                dir,
+                created: true,
+                _lock: lock,
+            });
+        }
+        // Somebody else published this name first: go round and meet them.
+    }
+}
+
+/// One row of `diyc ps`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub name: String,
+    pub image: String,
+    pub status: String,
+    pub command: Vec<String>,
+    pub exit_code: Option<i32>,
+}
+
+/// What a container's state really is: "running" only while its lock is
+/// held; a state file that still says running after its owner died reads
+/// "dead" (diyc was killed; `diyc rm -f` cleans up).
+fn status_of(dir: &Path, state: &State) -> String {
+    if store::is_locked(dir) {
+        "running".into()
+    } else if state.status == "running" {
+        "dead".into()
+    } else {
+        state.status.clone()
+    }
+}
+
+pub fn list(store: &Store) -> Vec<Summary> {
+    let mut rows: Vec<Summary> = fs::read_dir(store.containers_dir())
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .filter_map(|e| {
+                    let dir = e.path();
+                    let config = config(&dir).ok()?;
+                    let state = read_state(&dir);
+                    Some(Summary {
+                        status: status_of(&dir, &state),
+                        name: config.name,
+                        image: config.image,
+                        command: state.command,
+                        exit_code: state.exit_code,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    rows
+}
+
+/// Remove a container. A running one is refused unless `force`, which
+/// kills the diyc running it (its container dies with it) and waits for
+/// the lock. An unknown name is an error unless `force`.
+pub fn remove(store: &Store, name: &str, force: bool) -> Result<()> {
+    store::validate_name("container", name)?;
+    let dir = store.containers_dir().join(name);
+    if !dir.exists() {
+        return if force {
+            Ok(())
+        } else {
+            Err(Error::invalid(format!("no container named {name}")))
+        };
+    }
+    let _lock = match store::try_lock(&dir)? {
+        Some(lock) => lock,
+        None if !force => {
+            return Err(Error::invalid(format!(
+                "container {name} is running; stop it first or use `diyc rm -f {name}`"
+            )));
+        }
+        None => {
+            let state = read_state(&dir);
+            for p in [state.owner, state.init].into_iter().flatten() {
+                p.kill();
+            }
+            store::lock_wait(&dir)?
+        }
+    };
+    store::remove_dir(&dir)
+}
+
+/// A fresh name like `calm-otter-42`, not yet used in this store.
+pub fn generate_name(store: &Store) -> String {
+    const ADJ: &[&str] = &[
+        "brave", "calm", "eager", "fuzzy", "gentle", "happy", "jolly", "keen", "lucid", "merry",
+        "nimble", "proud", "quiet", "rapid", "sunny", "tidy", "vivid", "witty", "young", "zesty",
+    ];
+    const NOUN: &[&str] = &[
+        "otter", "falcon", "lynx", "heron", "badger", "koala", "panda", "raven", "tapir", "yak",
+        "gecko", "ibis", "lemur", "marten", "newt", "orca", "puffin", "quail", "seal", "wren",
+    ];
+    loop {
+        let name = format!(
+            "{}-{}-{}",
+            ADJ[fastrand::usize(..ADJ.len())],
+            NOUN[fastrand::usize(..NOUN.len())],
+            fastrand::u16(..1000)
+        );
+        if !store.containers_dir().join(&name).exists() {
+            return name;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_start_time_is_readable_and_stable() {
+        let me = std::process::id() as i32;
+        let id = ProcessId::of(me);
+        assert!(id.is_some_and(|id| id.alive()));
+    }
+
+    #[test]
+    fn a_recycled_pid_is_not_ours() {
+        let me = std::process::id() as i32;
+        if let Some(start) = start_time(me) {
+            let other = ProcessId {
+                pid: me,
+                start: start + 1,
+            };
+            assert!(!other.alive());
+        }
+    }
+}

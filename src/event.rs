@@ -1,0 +1,83 @@
+//! What the seam records and `--explain` renders: one `Event` per system
+//! call, stage boundary or observation. The same values travel from the
+//! container's first process to diyc over a socket, so they serialize.
+
+use serde::{Deserialize, Serialize};
+
+use crate::sys::Call;
+
+/// The isolation stages, in the order a run goes through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageId {
+    /// Making an image (the built-in busybox) before anything else.
+    Image,
+    /// The one clone that creates every namespace at once.
+    Clone,
+    Mount,
+    Uts,
+    Rootfs,
+    Pid,
+    Exec,
+}
+
+impl StageId {
+    pub fn name(self) -> &'static str {
+        match self {
+            StageId::Image => "image",
+            StageId::Clone => "clone",
+            StageId::Mount => "mount",
+            StageId::Uts => "uts",
+            StageId::Rootfs => "rootfs",
+            StageId::Pid => "pid",
+            StageId::Exec => "exec",
+        }
+    }
+}
+
+/// The outcome of one system call as strace shows it: a return value, an
+/// errno, or nothing yet (execve, whose success is only seen when the
+/// close-on-exec channel closes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok(i64),
+    Err { errno: String, message: String },
+    Pending,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Ok(v) => write!(f, "= {v}"),
+            Outcome::Err { errno, message } => write!(f, "= -1 {errno} ({message})"),
+            Outcome::Pending => write!(f, "= ?"),
+        }
+    }
+}
+
+/// One thing worth showing. `pid` is always the host's view of the process
+/// that made the call, so it matches `strace -f`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A stage begins: its title and why it exists.
+    Stage { stage: StageId },
+    /// A system call made through the seam. `text` is its strace-style line.
+    Syscall {
+        stage: StageId,
+        pid: i32,
+        call: Call,
+        text: String,
+        outcome: Outcome,
+    },
+    /// What the host (or the container, when `inside`) looks like after a stage.
+    State {
+        stage: StageId,
+        inside: bool,
+        title: String,
+        lines: Vec<String>,
+    },
+    /// A sentence worth saying between calls.
+    Note { stage: StageId, text: String },
+}

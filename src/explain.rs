@@ -1,0 +1,127 @@
+//! Renders recorded events for a person (coloured text) or a program (one
+//! JSON object per line), on stderr so the container's own output on
+//! stdout stays clean.
+
+use std::io::{IsTerminal, Write};
+
+use colored::Colorize;
+
+use crate::event::{Event, Outcome};
+use crate::stages;
+use crate::sys::Recorder;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+pub struct Explainer {
+    format: Option<Format>,
+    /// An execve whose outcome is only known when the child's end of the
+    /// setup socket closes (success) or an error comes back.
+    pending_exec: Option<Event>,
+}
+
+impl Explainer {
+    pub fn new(format: Option<Format>) -> Self {
+        if format == Some(Format::Text) {
+            let color = std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
+            colored::control::set_override(color);
+        }
+        Explainer {
+            format,
+            pending_exec: None,
+        }
+    }
+
+    pub fn format(&self) -> Option<Format> {
+        self.format
+    }
+
+    /// The child's end of the socket closed: a pending execve succeeded.
+    pub fn exec_succeeded(&mut self) {
+        if let Some(Event::Syscall {
+            stage,
+            pid,
+            call,
+            text,
+            ..
+        }) = self.pending_exec.take()
+        {
+            self.write(&Event::Syscall {
+                stage,
+                pid,
+                call,
+                text,
+                outcome: Outcome::Ok(0),
+            });
+        }
+    }
+
+    fn write(&self, event: &Event) {
+        let out = match self.format {
+            None => return,
+            Some(Format::Json) => serde_json::to_string(event).unwrap_or_default() + "\n",
+            Some(Format::Text) => render_text(event),
+        };
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(out.as_bytes());
+    }
+}
+
+impl Recorder for Explainer {
+    fn enabled(&self) -> bool {
+        self.format.is_some()
+    }
+
+    fn record(&mut self, event: Event) {
+        if let Event::Syscall { outcome, text, .. } = &event {
+            if text.starts_with("execve(") {
+                if *outcome == Outcome::Pending {
+                    self.pending_exec = Some(event);
+                    return;
+                }
+                self.pending_exec = None;
+            }
+        }
+        self.write(&event);
+    }
+}
+
+fn render_text(event: &Event) -> String {
+    match event {
+        Event::Stage { stage } => {
+            let (title, why) = stages::heading(*stage);
+            format!(
+                "\n{}\n  {}\n",
+                format!("== {title}").bold().cyan(),
+                why.dimmed()
+            )
+        }
+        Event::Syscall {
+            pid, text, outcome, ..
+        } => {
+            let (name, args) = text.split_at(text.find('(').unwrap_or(0));
+            let result = match outcome {
+                Outcome::Ok(_) => outcome.to_string().green(),
+                _ => outcome.to_string().red(),
+            };
+            format!("  [pid {pid}] {}{args} {result}\n", name.bold())
+        }
+        Event::State {
+            inside,
+            title,
+            lines,
+            ..
+        } => {
+            let who = if *inside { "inside" } else { "host" };
+            let mut out = format!("  {} {title}\n", format!("{who}:").yellow().bold());
+            for line in lines {
+                out.push_str(&format!("    {line}\n"));
+            }
+            out
+        }
+        Event::Note { text, .. } => format!("  {} {}\n", "#".dimmed(), text.dimmed()),
+    }
+}

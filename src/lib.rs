@@ -1,0 +1,18 @@
+//! diyc: a Linux container runtime that teaches. See docs/architecture.md
+//! for how the modules fit together.
+
+pub mod app;
+pub mod channel;
+pub mod cli;
+pub mod container;
+pub mod error;
+pub mod event;
+pub mod explain;
+pub mod image;
+pub mod observe;
+pub mod runtime;
+pub mod signals;
+pub mod stages;
+pub mod store;
+pub mod sys;
+pub mod undo;

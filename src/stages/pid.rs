@@ -1,0 +1,76 @@
+//! The PID stage: the command becomes process 1 of a new PID namespace,
+//! and a fresh /proc shows only that namespace.
+//!
+//! `CLONE_NEWPID` is already in effect when the child starts: it is pid 1
+//! inside and keeps an ordinary pid on the host. But /proc is a view of
+//! the PID namespace of whoever mounted it, so tools like `ps` still list
+//! the host's processes until a new procfs is mounted from inside. That
+//! mount needs the mount stage first, or it would cover the host's /proc.
+
+use crate::error::Result;
+use crate::event::StageId;
+use crate::observe;
+use crate::stages::{Stage, ensure_dir};
+use crate::sys::Sys;
+
+pub struct Pid {
+    /// False when there is no private mount namespace to mount it in.
+    pub mount_proc: bool,
+}
+
+impl Stage for Pid {
+    fn id(&self) -> StageId {
+        StageId::Pid
+    }
+
+    fn clone_flags(&self) -> u64 {
+        libc::CLONE_NEWPID as u64
+    }
+
+    fn enter(&self, sys: &mut Sys) -> Result<()> {
+        sys.stage(StageId::Pid);
+        if !self.mount_proc {
+            sys.note(
+                "no new mount namespace, so /proc stays the host's: ps will list host processes",
+            );
+            return Ok(());
+        }
+        ensure_dir(sys, "/proc", 0o555)?;
+        sys.mount(
+            Some("proc"),
+            "/proc",
+            Some("proc"),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            None,
+        )
+    }
+
+    fn inside(&self) -> Vec<String> {
+        let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+            .map(|dir| {
+                dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        pids.sort_unstable();
+        let shown: Vec<String> = pids.iter().take(8).map(u32::to_string).collect();
+        vec![
+            format!("getpid() = {}", std::process::id()),
+            format!(
+                "processes in /proc: {}{}",
+                shown.join(" "),
+                if pids.len() > 8 { " ..." } else { "" }
+            ),
+        ]
+    }
+
+    fn outside(&self, pid: i32) -> Vec<String> {
+        let chain = observe::nspid(pid)
+            .map(|v| v.iter().map(i32::to_string).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default();
+        vec![format!(
+            "host pid {pid} is pid {} inside (NSpid: {chain})",
+            chain.rsplit(' ').next().unwrap_or("?")
+        )]
+    }
+}

@@ -1,0 +1,186 @@
+//! The rootfs stage: the image becomes the container's `/`.
+//!
+//! 1. An overlay mount stacks a per-container writable *upper* directory on
+//!    the read-only image (*lower*); the kernel copies a file up the first
+//!    time it is written, so the image is never changed.
+//! 2. A small tmpfs becomes /dev with only the harmless devices, a devpts
+//!    instance of the container's own and /dev/shm, never the host's
+//!    devtmpfs with its disks.
+//! 3. sysfs is mounted read-only at /sys.
+//! 4. `pivot_root(".", ".")` makes the overlay the root of the mount
+//!    namespace and stacks the old root on top of it; detaching that old
+//!    root (`umount2(".", MNT_DETACH)`) removes every path back to the
+//!    host's files. Unlike `chroot`, nothing is left to climb out through,
+//!    and no directory for the old root is left behind in the image.
+
+use crate::error::Result;
+use crate::event::StageId;
+use crate::observe;
+use crate::stages::{Stage, ensure_dir};
+use crate::sys::{Call, Sys};
+
+pub struct Rootfs {
+    pub lower: String,
+    pub upper: String,
+    pub work: String,
+    /// Where the overlay is mounted before it becomes `/`.
+    pub merged: String,
+}
+
+/// The character devices a container gets: (name, major, minor).
+const DEVICES: &[(&str, u32, u32)] = &[
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+const LINKS: &[(&str, &str)] = &[
+    ("/proc/self/fd", "fd"),
+    ("/proc/self/fd/0", "stdin"),
+    ("/proc/self/fd/1", "stdout"),
+    ("/proc/self/fd/2", "stderr"),
+    ("pts/ptmx", "ptmx"),
+];
+
+impl Rootfs {
+    pub fn overlay_options(&self) -> String {
+        format!(
+            "lowerdir={},upperdir={},workdir={}",
+            self.lower, self.upper, self.work
+        )
+    }
+
+    fn dev(&self, sys: &mut Sys) -> Result<()> {
+        let dev = format!("{}/dev", self.merged);
+        ensure_dir(sys, &dev, 0o755)?;
+        sys.mount(
+            Some("tmpfs"),
+            &dev,
+            Some("tmpfs"),
+            libc::MS_NOSUID | libc::MS_STRICTATIME,
+            Some("mode=755,size=65536k"),
+        )?;
+        for (name, major, minor) in DEVICES {
+            sys.call(Call::Mknodat {
+                path: format!("{dev}/{name}"),
+                mode: libc::S_IFCHR | 0o666,
+                major: *major,
+                minor: *minor,
+            })?;
+        }
+        let pts = format!("{dev}/pts");
+        sys.call(Call::Mkdirat {
+            path: pts.clone(),
+            mode: 0o755,
+        })?;
+        sys.mount(
+            Some("devpts"),
+            &pts,
+            Some("devpts"),
+            libc::MS_NOSUID | libc::MS_NOEXEC,
+            Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+        )?;
+        let shm = format!("{dev}/shm");
+        sys.call(Call::Mkdirat {
+            path: shm.clone(),
+            mode: 0o1777,
+        })?;
+        sys.mount(
+            Some("shm"),
+            &shm,
+            Some("tmpfs"),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            Some("mode=1777,size=65536k"),
+        )?;
+        for (target, name) in LINKS {
+            sys.call(Call::Symlinkat {
+                target: target.to_string(),
+                linkpath: format!("{dev}/{name}"),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl Stage for Rootfs {
+    fn id(&self) -> StageId {
+        StageId::Rootfs
+    }
+
+    fn enter(&self, sys: &mut Sys) -> Result<()> {
+        sys.stage(StageId::Rootfs);
+        sys.mount(
+            Some("overlay"),
+            &self.merged,
+            Some("overlay"),
+            0,
+            Some(&self.overlay_options()),
+        )?;
+        self.dev(sys)?;
+        let sysfs = format!("{}/sys", self.merged);
+        ensure_dir(sys, &sysfs, 0o555)?;
+        sys.mount(
+            Some("sysfs"),
+            &sysfs,
+            Some("sysfs"),
+            libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            None,
+        )?;
+        sys.call(Call::Chdir {
+            path: self.merged.clone(),
+        })?;
+        sys.call(Call::PivotRoot {
+            new_root: ".".into(),
+            put_old: ".".into(),
+        })?;
+        sys.call(Call::Umount2 {
+            target: ".".into(),
+            flags: libc::MNT_DETACH,
+        })?;
+        sys.call(Call::Chdir { path: "/".into() }).map(drop)
+    }
+
+    fn inside(&self) -> Vec<String> {
+        let list = |dir: &str| {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .map(|d| {
+                    d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            names.sort();
+            names.join(" ")
+        };
+        vec![
+            format!("ls /: {}", list("/")),
+            format!("ls /dev: {}", list("/dev")),
+        ]
+    }
+
+    fn outside(&self, pid: i32) -> Vec<String> {
+        let mut lines = vec![
+            format!("lower (the image, read-only): {}", self.lower),
+            format!("upper (this container's writes): {}", self.upper),
+            format!("work (overlayfs scratch space): {}", self.work),
+            format!("mounts of pid {pid}, read from /proc/{pid}/mountinfo:"),
+        ];
+        for m in observe::mountinfo(Some(pid)) {
+            lines.push(format!(
+                "  {:<10} {:<8} {}",
+                m.mount_point, m.fstype, m.options
+            ));
+        }
+        let on_host = observe::mountinfo(None)
+            .iter()
+            .any(|m| m.mount_point == self.merged);
+        lines.push(format!(
+            "host's mount table: {} at {}",
+            if on_host { "a mount" } else { "no mount" },
+            self.merged
+        ));
+        lines
+    }
+}

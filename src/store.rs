@@ -1,0 +1,304 @@
+//! The state root (`/var/lib/diyc` unless `--root` or `DIYC_ROOT` say
+//! otherwise) and the two rules every write under it follows:
+//!
+//! - Things appear whole: an image or container is built in a hidden
+//!   staging directory and renamed into place in one step, and removed by
+//!   renaming it out of sight first. A reader never sees half of one.
+//! - Ownership is a lock, not a pid file: whoever holds the `flock` on a
+//!   directory's `lock` file owns it, and the kernel drops the lock when the
+//!   owner dies, however it dies. A hidden directory whose lock is free is
+//!   debris from a killed diyc and is reclaimed.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::error::{Error, IoContext, Result};
+
+pub const DEFAULT_ROOT: &str = "/var/lib/diyc";
+pub const LOCK_FILE: &str = "lock";
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// Names of containers and images: letters, digits, `_ . -`, not starting
+/// with `.` or `-`, at most 32 characters. Such a name is always a single
+/// path component, can never be `..`, and never looks like an option.
+pub fn validate_name(kind: &str, name: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+    if name.is_empty() || name.len() > 32 {
+        return Err(Error::invalid(format!(
+            "invalid {kind} name {name:?}: it must be 1 to 32 characters long"
+        )));
+    }
+    if name.starts_with(['.', '-']) || !name.chars().all(ok_char) {
+        return Err(Error::invalid(format!(
+            "invalid {kind} name {name:?}: use letters, digits, '_', '.' and '-', not starting with '.' or '-'"
+        )));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// A store at `root`, which must be absolute and free of the characters
+    /// overlayfs uses to separate its options.
+    pub fn new(root: impl Into<PathBuf>) -> Result<Store> {
+        let root: PathBuf = root.into();
+        let root = if root.is_absolute() {
+            root
+        } else {
+            std::env::current_dir()
+                .ctx("finding the current directory for", &root)?
+                .join(root)
+        };
+        let text = root.to_str().ok_or_else(|| {
+            Error::invalid(format!("state root {} is not valid UTF-8", root.display()))
+        })?;
+        if text.contains([',', ':', '\n', '\\']) {
+            return Err(Error::invalid(format!(
+                "state root {text:?} contains ',', ':', '\\' or a newline, which overlayfs options cannot carry"
+            )));
+        }
+        Ok(Store { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn images_dir(&self) -> PathBuf {
+        self.root.join("images")
+    }
+
+    pub fn containers_dir(&self) -> PathBuf {
+        self.root.join("containers")
+    }
+
+    /// Create the root and its two directories if missing (mode 0700: the
+    /// layers hold files owned by root that nobody else should reach).
+    pub fn create(&self) -> Result<()> {
+        for dir in [self.images_dir(), self.containers_dir()] {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .ctx("creating", &dir)?;
+        }
+        Ok(())
+    }
+}
+
+/// An exclusive lock on `dir/lock`, held until dropped.
+pub type Lock = Flock<File>;
+
+fn open_lock(dir: &Path, create: bool) -> Result<File> {
+    let path = dir.join(LOCK_FILE);
+    OpenOptions::new()
+        .read(true)
+        .write(create)
+        .create(create)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(&path)
+        .ctx("opening", &path)
+}
+
+/// Take the lock of `dir` without waiting. None when someone holds it.
+pub fn try_lock(dir: &Path) -> Result<Option<Lock>> {
+    let file = open_lock(dir, false)?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(Some(lock)),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, errno)) => Err(Error::Io {
+            what: "locking",
+            path: dir.join(LOCK_FILE),
+            source: errno.into(),
+        }),
+    }
+}
+
+/// Wait for the lock of `dir`: used after asking its owner to die.
+pub fn lock_wait(dir: &Path) -> Result<Lock> {
+    let file = open_lock(dir, false)?;
+    Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| Error::Io {
+        what: "locking",
+        path: dir.join(LOCK_FILE),
+        source: errno.into(),
+    })
+}
+
+/// Is anyone holding the lock of `dir`? (A missing lock file counts as no.)
+pub fn is_locked(dir: &Path) -> bool {
+    matches!(try_lock(dir), Ok(None))
+}
+
+/// A hidden directory being built, locked, that becomes visible in one
+/// rename. Dropped without `publish`, it removes itself.
+pub struct Staging {
+    path: Option<PathBuf>,
+    lock: Option<Lock>,
+}
+
+impl Staging {
+    /// `parent/.KIND-NAME-RANDOM`, created and locked.
+    pub fn new(parent: &Path, kind: &str, name: &str) -> Result<Staging> {
+        reclaim(parent);
+        // Shared: many may create at once, but `reclaim` (exclusive) must not
+        // run between our mkdir and our flock, when the directory looks dead.
+        let _guard = parent_lock(parent, FlockArg::LockShared)?;
+        let path = parent.join(format!(".{kind}-{name}-{:08x}", fastrand::u32(..)));
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .ctx("creating", &path)?;
+        let lock = match Flock::lock(open_lock(&path, true)?, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => lock,
+            Err((_, errno)) => {
+                let _ = fs::remove_dir_all(&path);
+                return Err(Error::Io {
+                    what: "locking",
+                    path,
+                    source: errno.into(),
+                });
+            }
+        };
+        Ok(Staging {
+            path: Some(path),
+            lock: Some(lock),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.path.as_deref().unwrap_or(Path::new("/nonexistent"))
+    }
+
+    /// Rename into place. Ok(None) when `dest` already exists (somebody
+    /// else published first); the staging directory is then removed.
+    pub fn publish(mut self, dest: &Path) -> Result<Option<Lock>> {
+        let Some(path) = self.path.take() else {
+            return Ok(None);
+        };
+        match fs::rename(&path, dest) {
+            Ok(()) => Ok(self.lock.take()),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EEXIST | libc::ENOTEMPTY)) => {
+                let _ = fs::remove_dir_all(&path);
+                Ok(None)
+            }
+            Err(e) => {
+                let _ = fs::remove_dir_all(&path);
+                Err(e).ctx("renaming into place", dest)
+            }
+        }
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            let _ = fs::remove_dir_all(path);
+        }
+    }
+}
+
+/// Remove `dir` so that it disappears at once: rename it to a hidden name
+/// in the same parent, then delete that.
+pub fn remove_dir(dir: &Path) -> Result<()> {
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("unnamed");
+    let parent = dir.parent().unwrap_or(Path::new("/"));
+    let hidden = parent.join(format!(".rm-{name}-{:08x}", fastrand::u32(..)));
+    match fs::rename(dir, &hidden) {
+        Ok(()) => fs::remove_dir_all(&hidden).ctx("removing", &hidden),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).ctx("removing", dir),
+    }
+}
+
+fn parent_lock(parent: &Path, how: FlockArg) -> Result<Lock> {
+    let path = parent.join(".lock");
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(&path)
+        .ctx("opening", &path)?;
+    Flock::lock(file, how).map_err(|(_, errno)| Error::Io {
+        what: "locking",
+        path,
+        source: errno.into(),
+    })
+}
+
+/// Remove hidden staging and removal directories left by a diyc that was
+/// killed: the ones whose lock nobody holds.
+pub fn reclaim(parent: &Path) {
+    let Ok(_guard) = parent_lock(parent, FlockArg::LockExclusiveNonblock) else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let hidden = name.to_str().is_some_and(|n| n.starts_with('.'));
+        let path = entry.path();
+        if hidden && entry.file_type().is_ok_and(|t| t.is_dir()) && !is_locked(&path) {
+            let _ = fs::remove_dir_all(&path);
+        }
+    }
+}
+
+/// Write a file whole: a reader sees the old content or the new, never half.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp{:08x}", fastrand::u32(..)));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(data)?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.ctx("writing", path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_rules() {
+        for good in ["a", "web-1", "x.y_z", "A9", &"n".repeat(32)] {
+            assert!(validate_name("container", good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            ".x",
+            "-x",
+            "../x",
+            "a/b",
+            "a b",
+            "é",
+            &"n".repeat(33),
+            "..",
+        ] {
+            assert!(validate_name("container", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn roots_with_overlay_separators_are_refused() {
+        assert!(Store::new("/tmp/a,b").is_err());
+        assert!(Store::new("/tmp/a:b").is_err());
+        assert!(Store::new("/var/lib/diyc").is_ok());
+    }
+}

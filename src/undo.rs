@@ -1,0 +1,105 @@
+//! Every change diyc makes to the host is pushed here as it is made, with
+//! the action that reverses it. On the way out the actions run newest
+//! first: all of them after a failure, only the `Always` ones after a
+//! success (a container's directory outlives its run; its cgroup does not).
+
+use crate::error::Result;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Always,
+    OnFailure,
+}
+
+struct Step {
+    what: String,
+    when: When,
+    action: Box<dyn FnOnce() -> Result<()>>,
+}
+
+#[derive(Default)]
+pub struct Undo {
+    steps: Vec<Step>,
+}
+
+impl Undo {
+    pub fn new() -> Self {
+        Undo::default()
+    }
+
+    pub fn push(
+        &mut self,
+        what: impl Into<String>,
+        when: When,
+        action: impl FnOnce() -> Result<()> + 'static,
+    ) {
+        self.steps.push(Step {
+            what: what.into(),
+            when,
+            action: Box::new(action),
+        });
+    }
+
+    /// Run the steps that apply, newest first. A step that fails is
+    /// reported and the rest still run: one stuck mount must not keep the
+    /// others from being cleaned up.
+    pub fn finish(&mut self, success: bool) {
+        while let Some(step) = self.steps.pop() {
+            if success && step.when == When::OnFailure {
+                continue;
+            }
+            if let Err(e) = (step.action)() {
+                eprintln!("diyc: cleanup: {}: {e}", step.what);
+            }
+        }
+    }
+}
+
+impl Drop for Undo {
+    /// Anything not finished explicitly is a failure path.
+    fn drop(&mut self) {
+        self.finish(false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    #[test]
+    fn steps_run_newest_first_and_success_skips_failure_only_steps() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let mut undo = Undo::new();
+        for (i, when) in [When::Always, When::OnFailure, When::Always]
+            .into_iter()
+            .enumerate()
+        {
+            let log = log.clone();
+            undo.push(format!("step {i}"), when, move || {
+                log.borrow_mut().push(i);
+                Ok(())
+            });
+        }
+        undo.finish(true);
+        assert_eq!(*log.borrow(), vec![2, 0]);
+    }
+
+    #[test]
+    fn dropping_runs_everything_even_after_a_failing_step() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        {
+            let mut undo = Undo::new();
+            let l = log.clone();
+            undo.push("first", When::OnFailure, move || {
+                l.borrow_mut().push("first");
+                Ok(())
+            });
+            undo.push("second", When::Always, || {
+                Err(crate::error::Error::failed("stuck"))
+            });
+        }
+        assert_eq!(*log.borrow(), vec!["first"]);
+    }
+}
