@@ -34,10 +34,10 @@ pub fn main() -> i32 {
             return 125;
         }
         Err(e) => {
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("diyc: {first} (see `diyc --help`)");
+            eprintln!(
+                "diyc: {} (see `diyc --help`)",
+                one_line(&e.render().to_string())
+            );
             return 125;
         }
     };
@@ -47,6 +47,18 @@ pub fn main() -> i32 {
             eprintln!("diyc: {e}");
             e.exit_code()
         }
+    }
+}
+
+/// clap's message without its usage block: the first line, and when that
+/// ends in a colon, the line it introduces.
+fn one_line(text: &str) -> String {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    match (first.strip_suffix(':'), lines.next()) {
+        (Some(head), Some(next)) => format!("{head}: {next}"),
+        _ => first.to_string(),
     }
 }
 

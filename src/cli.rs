@@ -87,7 +87,6 @@ pub struct RunArgs {
     #[arg(
         required = true,
         trailing_var_arg = true,
-        allow_hyphen_values = true,
         value_name = "IMAGE [CMD [ARG...]]"
     )]
     pub args: Vec<String>,
@@ -120,12 +119,7 @@ pub struct NsexecArgs {
     pub verbose: bool,
 
     /// The host command to run
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "CMD [ARG...]"
-    )]
+    #[arg(required = true, trailing_var_arg = true, value_name = "CMD [ARG...]")]
     pub command: Vec<String>,
 }
 

@@ -220,15 +220,19 @@ fn exec(
     sys::reset_signal_dispositions();
     signals.restore_mask();
     let err = sys.execve(&path, &spec.argv, &spec.env);
-    let code = match &err {
-        Error::Syscall {
-            errno: nix::errno::Errno::ENOENT,
-            ..
-        } => 127,
-        _ => 126,
+    let (code, why) = match &err {
+        Error::Syscall { errno, .. } => (
+            if *errno == nix::errno::Errno::ENOENT {
+                127
+            } else {
+                126
+            },
+            errno.desc().to_string(),
+        ),
+        other => (126, other.to_string()),
     };
     Err(Error::Command {
-        message: format!("cannot execute {path}: {err}"),
+        message: format!("cannot execute {path}: {why}"),
         code,
     })
 }
@@ -302,15 +306,26 @@ impl Supervisor {
                     fds.get(1).and_then(PollFd::any) == Some(true),
                 )
             };
-            if chan_ready {
-                if let Some(c) = &chan {
+            // Messages first, and all that are already there: an execve
+            // that closed the socket before a signal arrived means the
+            // signal is for the running command, not for the setup.
+            let mut ready = chan_ready;
+            while ready {
+                let Some(c) = &chan else { break };
+                if !self.message(sys, c, launch) {
+                    chan = None;
+                    self.setup_over(sys);
+                    break;
+                }
+                ready = readable_now(c);
+            }
+            if sig_ready {
+                if let Some(c) = chan.as_ref().filter(|c| readable_now(c)) {
                     if !self.message(sys, c, launch) {
                         chan = None;
                         self.setup_over(sys);
                     }
                 }
-            }
-            if sig_ready {
                 self.signals(signals);
             }
         }
@@ -469,6 +484,11 @@ impl Supervisor {
         };
         Ok(Exit { code })
     }
+}
+
+fn readable_now(chan: &Channel) -> bool {
+    let mut fds = [PollFd::new(chan.fd(), PollFlags::POLLIN)];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
 }
 
 /// Does `pid` catch or ignore `sig`? From the SigCgt and SigIgn masks in

@@ -1,0 +1,227 @@
+//! Shared by the integration tests: the one visible gate for root-only
+//! tests, a private state root per test, and a snapshot of the host that
+//! each test compares before and after.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+
+pub const DIYC: &str = env!("CARGO_BIN_EXE_diyc");
+
+/// Root-only tests call this first. As non-root they are skipped with a
+/// message; with CI=true a skip is a failure, so CI cannot pass by skipping.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !$crate::common::is_root() {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("this test needs root and CI=true forbids skipping it");
+            }
+            eprintln!("skipped: this test needs root (run `sudo cargo test`)");
+            return;
+        }
+    };
+}
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// The parts of the host a run could leave something in.
+#[derive(Debug, PartialEq, Eq)]
+pub struct HostSnapshot {
+    mounts: Vec<String>,
+    default_root: Option<Vec<String>>,
+}
+
+fn listing(dir: &Path) -> Option<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Some(names)
+}
+
+impl HostSnapshot {
+    pub fn take() -> Self {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut mounts: Vec<String> = mountinfo
+            .lines()
+            .map(|l| {
+                // mount point, then everything after the separator
+                let fields: Vec<&str> = l.split(' ').collect();
+                let tail = l.split(" - ").nth(1).unwrap_or("");
+                format!("{} {}", fields.get(4).unwrap_or(&""), tail)
+            })
+            .collect();
+        mounts.sort();
+        HostSnapshot {
+            mounts,
+            default_root: listing(Path::new("/var/lib/diyc")),
+        }
+    }
+}
+
+/// A test's own state root, removed at the end, with the host checked
+/// against the snapshot taken at the start.
+pub struct Lab {
+    pub dir: tempfile::TempDir,
+    before: HostSnapshot,
+}
+
+impl Lab {
+    pub fn new() -> Lab {
+        let before = HostSnapshot::take();
+        let dir = tempfile::Builder::new()
+            .prefix("diyc-test-")
+            .tempdir()
+            .expect("temporary state root");
+        Lab { dir, before }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn container_dir(&self, name: &str) -> PathBuf {
+        self.root().join("containers").join(name)
+    }
+
+    pub fn image_rootfs(&self, name: &str) -> PathBuf {
+        self.root().join("images").join(name).join("rootfs")
+    }
+
+    /// `diyc --root LAB ARGS...` with a predictable environment.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        self.cmd_in(self.root(), args)
+    }
+
+    /// The same, with another state root (for checking nothing is created).
+    pub fn cmd_in(&self, root: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(DIYC);
+        cmd.arg("--root").arg(root).args(args);
+        cmd.env_remove("DIYC_ROOT")
+            .env_remove("TERM")
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("diyc runs")
+    }
+
+    /// Start diyc with piped stdin and stdout, for tests that talk to the
+    /// container while it runs.
+    pub fn spawn(&self, args: &[&str]) -> Running {
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("diyc starts");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        Running {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    /// Build the busybox image once, outside of what a test measures.
+    pub fn with_busybox(self) -> Lab {
+        let out = self.run(&["run", "--rm", "busybox", "true"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "busybox image: {}",
+            text(&out.stderr)
+        );
+        self
+    }
+
+    /// The host pid of a running container's first process.
+    pub fn init_pid(&self, name: &str) -> i32 {
+        let state = std::fs::read_to_string(self.container_dir(name).join("state.json"))
+            .expect("state.json");
+        let state: serde_json::Value = serde_json::from_str(&state).expect("state is JSON");
+        state["init"]["pid"].as_i64().expect("init pid") as i32
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let after = HostSnapshot::take();
+        assert_eq!(self.before, after, "the host changed during the test");
+    }
+}
+
+pub struct Running {
+    pub child: Child,
+    pub stdin: Option<ChildStdin>,
+    pub stdout: BufReader<ChildStdout>,
+}
+
+impl Running {
+    /// Block until the container prints `line`: the synchronisation point
+    /// tests use instead of sleeping.
+    pub fn wait_for_line(&mut self, line: &str) {
+        let mut buf = String::new();
+        loop {
+            buf.clear();
+            let n = self
+                .stdout
+                .read_line(&mut buf)
+                .expect("reading the container");
+            assert!(n > 0, "the container ended before printing {line:?}");
+            if buf.trim_end() == line {
+                return;
+            }
+        }
+    }
+
+    pub fn send(&mut self, text: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        stdin
+            .write_all(text.as_bytes())
+            .expect("writing to the container");
+        stdin.flush().expect("flush");
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
+    pub fn finish(mut self) -> Output {
+        self.close_stdin();
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut self.stdout, &mut rest);
+        let mut out = self.child.wait_with_output().expect("diyc exits");
+        out.stdout = rest.into_bytes();
+        out
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A failed diyc prints exactly one line on stderr.
+pub fn assert_one_line_error(out: &Output, needle: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "expected one line, got: {err}");
+    assert!(err.starts_with("diyc: "), "{err}");
+    assert!(err.contains(needle), "expected {needle:?} in {err}");
+}

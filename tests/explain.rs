@@ -1,0 +1,209 @@
+//! `--explain` shows the system calls diyc really makes: checked against
+//! strace, and pinned down by a snapshot of the whole explanation.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use common::{DIYC, Lab, text};
+
+/// `(pid, "name(args)")` for each line of `--explain` text that shows a
+/// system call. The result (after the last " = ") is dropped.
+fn explained_calls(explain: &str) -> Vec<(u32, String)> {
+    explain
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim_start().strip_prefix("[pid ")?;
+            let (pid, call) = rest.split_once("] ")?;
+            let (call, _result) = call.rsplit_once(" = ")?;
+            Some((pid.parse().ok()?, call.to_string()))
+        })
+        .collect()
+}
+
+/// The same from `strace -ff -o PREFIX`, one file per process.
+fn traced_calls(dir: &Path) -> Vec<(u32, String)> {
+    let mut calls = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("trace dir").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("trace.").and_then(|p| p.parse().ok()) else {
+            continue;
+        };
+        let body = std::fs::read_to_string(entry.path()).expect("trace file");
+        for line in body.lines() {
+            if let Some((call, _)) = line.rsplit_once(" = ") {
+                calls.push((pid, call.trim_end().to_string()));
+            }
+        }
+    }
+    calls
+}
+
+const ISOLATION_CALLS: &[&str] = &[
+    "clone",
+    "clone3",
+    "unshare",
+    "setns",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "sethostname",
+    "setdomainname",
+];
+
+fn call_name(call: &str) -> &str {
+    call.split('(').next().unwrap_or("")
+}
+
+fn assert_strace_agrees(lab: &Lab, name: &str) {
+    let traces = lab.root().join(format!("strace-{name}"));
+    std::fs::create_dir(&traces).expect("trace dir");
+    let out = Command::new("strace")
+        .args(["-ff", "-qq", "-v", "-s", "65536", "-o"])
+        .arg(traces.join("trace"))
+        .args([
+            "-e",
+            "trace=clone,clone3,fork,vfork,unshare,setns,mount,umount2,pivot_root,\
+             sethostname,setdomainname,mknodat,mkdirat,symlinkat,chdir,execve",
+        ])
+        .arg(DIYC)
+        .arg("--root")
+        .arg(lab.root())
+        .args([
+            "run",
+            "--rm",
+            "--name",
+            name,
+            "--explain",
+            "busybox",
+            "true",
+        ])
+        .env("NO_COLOR", "1")
+        .env_remove("TERM")
+        .output()
+        .expect("strace is installed (the README's test command installs it)");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let explained = explained_calls(&text(&out.stderr));
+    let traced = traced_calls(&traces);
+    assert!(
+        explained.len() >= 20,
+        "too few calls explained: {explained:?}"
+    );
+    let traced_set: BTreeSet<_> = traced.iter().cloned().collect();
+    for call in &explained {
+        assert!(
+            traced_set.contains(call),
+            "explained but not in strace: {call:?}\nstrace saw: {traced:#?}"
+        );
+    }
+    let explained_set: BTreeSet<_> = explained.iter().cloned().collect();
+    for call in traced
+        .iter()
+        .filter(|(_, c)| ISOLATION_CALLS.contains(&call_name(c)))
+    {
+        assert!(
+            explained_set.contains(call),
+            "strace saw {call:?} but --explain did not show it"
+        );
+    }
+    for kind in [
+        "clone3",
+        "mount",
+        "umount2",
+        "pivot_root",
+        "sethostname",
+        "execve",
+    ] {
+        assert!(
+            explained.iter().any(|(_, c)| call_name(c) == kind),
+            "--explain shows no {kind}"
+        );
+    }
+}
+
+#[test]
+fn strace_agrees_with_explain_on_a_first_run_that_builds_the_image() {
+    require_root!();
+    let lab = Lab::new();
+    assert_strace_agrees(&lab, "first");
+}
+
+#[test]
+fn strace_agrees_with_explain_on_a_plain_run() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    assert_strace_agrees(&lab, "plain");
+}
+
+#[test]
+fn explain_output_matches_the_snapshot() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    let out = lab.run(&[
+        "run",
+        "--rm",
+        "--name",
+        "snap",
+        "--explain",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let root = regex_escape(lab.root().to_str().expect("utf-8"));
+    insta::with_settings!({filters => vec![
+        (root.as_str(), "[ROOT]"),
+        (r"\[pid \d+\]", "[pid N]"),
+        (r"(clone3?\(.*\)) = \d+", "$1 = [PID]"),
+        (r"\b\d{10}\b", "[INODE]"),
+        (r"\bpid (?:[02-9]\d*|1\d+)\b", "pid N"),
+        (r"/proc/\d+/", "/proc/N/"),
+        (r"NSpid: \d+ 1", "NSpid: N 1"),
+        (r"\d+ mounts", "N mounts"),
+        (r"host's hostname: \S+", "host's hostname: [HOST]"),
+        (r"host's / is [^\n]*", "host's / is [PROPAGATION]"),
+        (r"(?m)^(      /\S*\s+\S+\s+)\S+$", "${1}[OPTIONS]"),
+    ]}, {
+        insta::assert_snapshot!(text(&out.stderr));
+    });
+}
+
+#[test]
+fn explain_json_is_one_object_per_line() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    let out = lab.run(&["run", "--rm", "--explain=json", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let events: Vec<serde_json::Value> = text(&out.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    let calls: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "syscall")
+        .filter_map(|e| e["call"]["syscall"].as_str())
+        .collect();
+    assert_eq!(calls.first(), Some(&"clone3"));
+    assert_eq!(calls.last(), Some(&"execve"));
+    assert!(calls.contains(&"pivot_root"));
+    let stages: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "stage")
+        .filter_map(|e| e["stage"].as_str())
+        .collect();
+    assert_eq!(stages, ["clone", "mount", "uts", "rootfs", "pid", "exec"]);
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if "\\.+*?()|[]{}^$".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
