@@ -490,7 +490,7 @@ fn an_interactive_shell_runs_on_a_terminal() {
     drop(cmd);
     let mut master = std::fs::File::from(pty.master);
     let mut seen = String::new();
-    let mut read_until = |master: &mut std::fs::File, needle: &str, seen: &mut String| {
+    let read_until = |master: &mut std::fs::File, needle: &str, seen: &mut String| {
         let mut buf = [0u8; 4096];
         while !seen.contains(needle) {
             let n = std::io::Read::read(master, &mut buf).expect("read the terminal");
