@@ -360,9 +360,19 @@ pub fn import(store: &Store, name: &str, file: &Path, signals: &Signals) -> Resu
                 continue;
             }
             size += entry.size();
-            let inside = entry
-                .unpack_in(&root)
-                .map_err(|e| refuse(format!("entry {}: {}", path.display(), describe(&e))))?;
+            let inside = entry.unpack_in(&root).map_err(|e| {
+                let why = describe(&e);
+                // tar checks every parent and link target after resolving
+                // symlinks; this is its word for "that would escape".
+                if why.contains("outside of destination") {
+                    refuse(format!(
+                        "entry {} would land outside the image through a link",
+                        path.display()
+                    ))
+                } else {
+                    refuse(format!("entry {}: {why}", path.display()))
+                }
+            })?;
             if !inside {
                 return Err(refuse(format!(
                     "entry {} would land outside the image",
