@@ -1,1 +1,312 @@
-fn main() {}
+//! How long a whole `diyc run --rm busybox true` takes, next to the same
+//! namespaces made by unshare(1) and, when installed, a full OCI runtime.
+//!
+//! Run as root: `cargo bench --bench startup [-- --runs N]`. Speed is
+//! reported, never asserted: a missed target does not fail the benchmark.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const DEFAULT_RUNS: usize = 50;
+/// The first rounds pay for cold page caches and lazy kernel setup.
+const WARMUP: usize = 3;
+
+/// One command being measured; `run` is called with the round number,
+/// which runc needs to give each container a name of its own.
+struct Contender<'a> {
+    label: &'static str,
+    run: Box<dyn FnMut(usize) -> Result<Duration, String> + 'a>,
+    times: Vec<Duration>,
+}
+
+fn main() -> ExitCode {
+    // Errors come back here rather than exiting on the spot, so the
+    // temporary directory has been dropped (and removed) by now.
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("startup bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err("must run as root (diyc, unshare and runc all need it)".into());
+    }
+    let runs = parse_runs()?;
+    let diyc = env!("CARGO_BIN_EXE_diyc");
+    let tmp = tempfile::Builder::new()
+        .prefix("diyc-bench-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let root = tmp.path().join("state");
+    let diyc_args = [
+        OsString::from("--root"),
+        root.clone().into(),
+        "run".into(),
+        "--rm".into(),
+        "busybox".into(),
+        "true".into(),
+    ];
+
+    println!("building the busybox image in {}", root.display());
+    timed(Command::new(diyc).args(&diyc_args))?;
+    let rootfs = root.join("images/busybox/rootfs");
+    let runc = find_on_path("runc");
+    let prefix = format!("diyc-bench-{}", std::process::id());
+
+    let mut contenders = vec![
+        Contender {
+            label: "diyc run --rm busybox true",
+            run: Box::new(|_| timed(Command::new(diyc).args(&diyc_args))),
+            times: Vec::new(),
+        },
+        Contender {
+            label: "unshare -fpmiu --mount-proc -R",
+            run: Box::new(|_| {
+                timed(
+                    Command::new("unshare")
+                        .args(["-fpmiu", "--mount-proc", "-R"])
+                        .arg(&rootfs)
+                        .arg("/bin/true"),
+                )
+            }),
+            times: Vec::new(),
+        },
+    ];
+    match &runc {
+        Some(runc) => {
+            let prefix = prefix.as_str();
+            let bundle = tmp.path().join("bundle");
+            let spec = make_bundle(runc, &rootfs, &bundle)?;
+            contenders.push(Contender {
+                label: "runc run",
+                run: Box::new(move |round| runc_once(runc, &bundle, spec.clone(), prefix, round)),
+                times: Vec::new(),
+            });
+        }
+        None => println!("runc line skipped: no `runc` executable on PATH"),
+    }
+
+    println!("{WARMUP} warm-up rounds, then {runs} measured rounds");
+    for round in 0..WARMUP + runs {
+        // Starting each round with a different command keeps any cost of
+        // going first (or right after another command) from landing on
+        // one contender only.
+        let n = contenders.len();
+        for k in 0..n {
+            let c = &mut contenders[(round + k) % n];
+            let time = (c.run)(round)?;
+            if round >= WARMUP {
+                c.times.push(time);
+            }
+        }
+    }
+    if let Some(runc) = &runc {
+        check_runc_clean(runc, &prefix)?;
+    }
+    report(&contenders, runs);
+    Ok(())
+}
+
+fn parse_runs() -> Result<usize, String> {
+    let mut runs = DEFAULT_RUNS;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            // cargo appends --bench to every bench binary it runs.
+            "--bench" => {}
+            "--runs" => {
+                runs = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&n| n > 0)
+                    .ok_or("--runs needs a positive number")?;
+            }
+            other => return Err(format!("unknown argument {other:?}; usage: [--runs N]")),
+        }
+    }
+    Ok(runs)
+}
+
+/// Wall time of the whole command, start to exit. Only stderr is kept, to
+/// explain a failure; a non-zero exit stops the benchmark, since a timing
+/// of a command that did not do its work means nothing.
+fn timed(cmd: &mut Command) -> Result<Duration, String> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let what = describe(cmd);
+    let start = Instant::now();
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot start `{what}`: {e}"))?;
+    let elapsed = start.elapsed();
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "`{what}` failed ({}): {}",
+            out.status,
+            stderr.trim()
+        ));
+    }
+    Ok(elapsed)
+}
+
+fn describe(cmd: &Command) -> String {
+    let mut words = vec![cmd.get_program().to_string_lossy().into_owned()];
+    words.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
+    words.join(" ")
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// An OCI bundle of a copy of the image, asking runc for the same
+/// namespaces diyc makes. The copy keeps runc's root writable, as diyc's
+/// overlay is, without letting runc write into diyc's image.
+fn make_bundle(runc: &Path, rootfs: &Path, bundle: &Path) -> Result<Value, String> {
+    std::fs::create_dir(bundle).map_err(|e| format!("creating {}: {e}", bundle.display()))?;
+    let copy = bundle.join("rootfs");
+    timed(Command::new("cp").arg("-a").arg(rootfs).arg(&copy))?;
+    timed(Command::new(runc).arg("spec").current_dir(bundle))?;
+    let config = bundle.join("config.json");
+    let text = std::fs::read_to_string(&config)
+        .map_err(|e| format!("reading {}: {e}", config.display()))?;
+    let mut spec: Value =
+        serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", config.display()))?;
+    let copy = copy.to_str().ok_or("the bundle path is not UTF-8")?;
+    spec["root"] = json!({ "path": copy, "readonly": false });
+    let process = spec
+        .get_mut("process")
+        .ok_or("runc spec wrote no process")?;
+    process["args"] = json!(["/bin/true"]);
+    process["terminal"] = json!(false);
+    // diyc makes no network namespace yet, so runc must not either.
+    spec.pointer_mut("/linux/namespaces")
+        .and_then(Value::as_array_mut)
+        .ok_or("runc spec wrote no linux.namespaces")?
+        .retain(|ns| ns["type"] != "network");
+    Ok(spec)
+}
+
+/// One `runc run`, under a name and cgroup of its own. The cgroup path is
+/// relative, so runc puts it below the benchmark's own cgroup.
+fn runc_once(
+    runc: &Path,
+    bundle: &Path,
+    mut spec: Value,
+    prefix: &str,
+    round: usize,
+) -> Result<Duration, String> {
+    let id = format!("{prefix}-{round}");
+    spec["linux"]["cgroupsPath"] = json!(id);
+    let config = bundle.join("config.json");
+    let text = serde_json::to_string_pretty(&spec).map_err(|e| e.to_string())?;
+    std::fs::write(&config, text).map_err(|e| format!("writing {}: {e}", config.display()))?;
+    let result = timed(
+        Command::new(runc)
+            .arg("run")
+            .arg("--bundle")
+            .arg(bundle)
+            .arg(&id),
+    );
+    if result.is_err() {
+        // A foreground run deletes its container on exit, but not always
+        // when it fails half way.
+        runc_delete(runc, &id);
+    }
+    result
+}
+
+fn runc_delete(runc: &Path, id: &str) {
+    let _ = Command::new(runc)
+        .args(["delete", "-f", id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Only our own containers are looked at (and removed): others on the
+/// host are none of the benchmark's business.
+fn check_runc_clean(runc: &Path, prefix: &str) -> Result<(), String> {
+    let out = Command::new(runc)
+        .args(["list", "-q"])
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run `runc list`: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("`runc list -q` failed ({})", out.status));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let left: Vec<&str> = text.lines().filter(|id| id.starts_with(prefix)).collect();
+    if left.is_empty() {
+        return Ok(());
+    }
+    for id in &left {
+        runc_delete(runc, id);
+    }
+    Err(format!(
+        "runc left containers behind (now deleted): {}",
+        left.join(" ")
+    ))
+}
+
+/// (median, min, p90) in milliseconds; p90 by nearest rank.
+fn stats(times: &[Duration]) -> (f64, f64, f64) {
+    let mut ms: Vec<f64> = times.iter().map(|t| t.as_secs_f64() * 1000.0).collect();
+    ms.sort_by(f64::total_cmp);
+    let n = ms.len();
+    let median = if n % 2 == 1 {
+        ms[n / 2]
+    } else {
+        (ms[n / 2 - 1] + ms[n / 2]) / 2.0
+    };
+    let p90 = ms[(n * 9).div_ceil(10) - 1];
+    (median, ms[0], p90)
+}
+
+fn report(contenders: &[Contender], runs: usize) {
+    println!();
+    println!(
+        "{:<32} {:>9} {:>9} {:>9}   ({runs} runs, ms)",
+        "command", "median", "min", "p90"
+    );
+    let mut medians = Vec::new();
+    for c in contenders {
+        let (median, min, p90) = stats(&c.times);
+        println!("{:<32} {median:>9.2} {min:>9.2} {p90:>9.2}", c.label);
+        medians.push(median);
+    }
+    let diyc = medians[0];
+    let vs_unshare = diyc / medians[1];
+    let vs_runc = medians.get(2).map(|runc| diyc / runc);
+    println!();
+    println!("diyc/unshare: {vs_unshare:.2}x");
+    let verdict = |met: bool| if met { "MET" } else { "NOT MET" };
+    let runc_verdict = match vs_runc {
+        Some(r) => {
+            println!("diyc/runc:    {r:.2}x");
+            verdict(r < 1.0).to_string()
+        }
+        None => "not measured (no runc)".to_string(),
+    };
+    println!(
+        "verdict: diyc median <= 3x unshare: {}; diyc median < runc: {runc_verdict}",
+        verdict(vs_unshare <= 3.0)
+    );
+}
