@@ -7,7 +7,7 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 use crate::cli::{Cli, Command, ImageCommand, NsexecArgs, RunArgs};
-use crate::container::{self, ProcessId, State};
+use crate::container::{self, ProcessId, Run, State};
 use crate::error::{Error, IoContext, Result};
 use crate::event::StageId;
 use crate::explain::{Explainer, Format};
@@ -219,24 +219,37 @@ fn run(store: &Store, args: RunArgs) -> Result<i32> {
             move || store::remove_dir(&dir),
         );
     }
-    for dir in [held.upper(), held.work(), held.rootfs()] {
+    // A fresh --rm container keeps its writes in memory: a tmpfs inside its
+    // own mount namespace, gone with it, so the run writes nothing to disk
+    // that it would only delete again.
+    let in_memory = args.rm && held.created;
+    let dirs = if in_memory {
+        vec![held.rootfs()]
+    } else {
+        vec![held.upper(), held.work(), held.rootfs()]
+    };
+    for dir in dirs {
         if !dir.is_dir() {
             std::fs::create_dir(&dir).ctx("creating", &dir)?;
         }
     }
-    let previous = held.state();
+    let rootfs = if in_memory {
+        Rootfs::in_memory(path_text(&lower)?, path_text(&held.rootfs())?)
+    } else {
+        Rootfs::on_disk(
+            path_text(&lower)?,
+            path_text(&held.upper())?,
+            path_text(&held.work())?,
+            path_text(&held.rootfs())?,
+        )
+    };
     let launch = Launch {
         stages: vec![
             Box::new(Mount) as Box<dyn Stage>,
             Box::new(Uts {
                 hostname: Some(hostname),
             }),
-            Box::new(Rootfs {
-                lower: path_text(&lower)?,
-                upper: path_text(&held.upper())?,
-                work: path_text(&held.work())?,
-                merged: path_text(&held.rootfs())?,
-            }),
+            Box::new(rootfs),
             Box::new(Pid { mount_proc: true }),
         ],
         extra_flags: libc::CLONE_NEWIPC as u64,
@@ -246,18 +259,16 @@ fn run(store: &Store, args: RunArgs) -> Result<i32> {
             workdir: args.workdir,
         },
     };
-    let owner = ProcessId::of(std::process::id() as i32);
-    let mut state = State {
-        status: "running".into(),
-        command: argv,
-        owner,
-        started: Some(container::now()),
-        ..State::default()
-    };
+    let started = container::now();
     let result = runtime::launch(&mut sys, &launch, &signals, &mut |child| {
-        state.init = ProcessId::of(child);
-        held.write_state(&state)
+        held.write_run(&Run {
+            command: argv.clone(),
+            owner: ProcessId::of(std::process::id() as i32),
+            init: ProcessId::of(child),
+            started,
+        })
     });
+    let cleared = held.clear_run();
     // A command that could not be started still ran a container: it
     // exited with 126 or 127, like a shell's command would.
     let code = match &result {
@@ -265,19 +276,18 @@ fn run(store: &Store, args: RunArgs) -> Result<i32> {
         Err(Error::Command { code, .. }) => Some(*code),
         Err(_) => None,
     };
-    match code {
-        Some(code) => {
-            state.status = "exited".into();
-            state.exit_code = Some(code);
-            state.finished = Some(container::now());
-            held.write_state(&state)?;
-            undo.finish(true);
+    if let Some(code) = code {
+        if !args.rm {
+            held.write_state(&State {
+                command: argv,
+                exit_code: Some(code),
+                started: Some(started),
+                finished: Some(container::now()),
+            })?;
         }
-        None => {
-            let _ = held.write_state(&previous);
-            undo.finish(false);
-        }
+        cleared?;
     }
+    undo.finish(code.is_some());
     result.map(|exit| exit.code)
 }
 

@@ -22,18 +22,26 @@ pub struct Config {
     pub created: u64,
 }
 
+/// How the last run ended (`state.json`, written when a run ends).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
-    /// "created", "running" or "exited".
-    pub status: String,
     pub command: Vec<String>,
-    /// diyc's own pid and start time while it runs the container.
-    pub owner: Option<ProcessId>,
-    /// The container's first process, as the host sees it.
-    pub init: Option<ProcessId>,
     pub exit_code: Option<i32>,
     pub started: Option<u64>,
     pub finished: Option<u64>,
+}
+
+/// The run in progress (`run.json`): written once the container's first
+/// process exists, removed when the run ends. Left behind, it names the
+/// processes of a diyc that was killed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Run {
+    pub command: Vec<String>,
+    /// diyc's own pid and start time.
+    pub owner: Option<ProcessId>,
+    /// The container's first process, as the host sees it.
+    pub init: Option<ProcessId>,
+    pub started: u64,
 }
 
 /// A pid with its start time, so a recycled pid is never mistaken for ours.
@@ -94,15 +102,32 @@ impl Held {
         self.dir.join("rootfs")
     }
 
-    pub fn state(&self) -> State {
-        read_state(&self.dir)
+    /// Record the run in progress. A new file each run, never one
+    /// replaced, so the filesystem has nothing to flush on the way.
+    pub fn write_run(&self, run: &Run) -> Result<()> {
+        write_json(&self.dir.join(RUN_FILE), run)
+    }
+
+    pub fn clear_run(&self) -> Result<()> {
+        let path = self.dir.join(RUN_FILE);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).ctx("removing", path),
+            _ => Ok(()),
+        }
     }
 
     pub fn write_state(&self, state: &State) -> Result<()> {
-        let data = serde_json::to_vec_pretty(state)
-            .map_err(|e| Error::failed(format!("encoding the state of {}: {e}", self.name)))?;
-        store::write_atomic(&self.dir.join("state.json"), &data)
+        write_json(&self.dir.join(STATE_FILE), state)
     }
+}
+
+const RUN_FILE: &str = "run.json";
+const STATE_FILE: &str = "state.json";
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let data = serde_json::to_vec_pretty(value)
+        .map_err(|e| Error::failed(format!("encoding {}: {e}", path.display())))?;
+    store::write_atomic(path, &data)
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
@@ -111,8 +136,12 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
         .map_err(|e| Error::failed(format!("{} is damaged: {e}", path.display())))
 }
 
-fn read_state(dir: &Path) -> State {
-    read_json(&dir.join("state.json")).unwrap_or_default()
+fn read_state(dir: &Path) -> Option<State> {
+    read_json(&dir.join(STATE_FILE)).ok()
+}
+
+fn read_run(dir: &Path) -> Option<Run> {
+    read_json(&dir.join(RUN_FILE)).ok()
 }
 
 pub fn config(dir: &Path) -> Result<Config> {
@@ -128,8 +157,8 @@ pub fn acquire(store: &Store, name: &str, image: &str) -> Result<Held> {
     loop {
         if dir.exists() {
             let lock = store::try_lock(&dir)?.ok_or_else(|| {
-                let owner = read_state(&dir)
-                    .owner
+                let owner = read_run(&dir)
+                    .and_then(|r| r.owner)
                     .map_or(String::new(), |o| format!(" (diyc pid {})", o.pid));
                 Error::invalid(format!("container {name} is already running{owner}"))
             })?;
@@ -148,25 +177,14 @@ pub fn acquire(store: &Store, name: &str, image: &str) -> Result<Held> {
             });
         }
         let staging = Staging::new(&store.containers_dir(), "new", name)?;
-        for sub in ["upper", "work", "rootfs"] {
-            let path = staging.path().join(sub);
-            fs::create_dir(&path).ctx("creating", &path)?;
-        }
+        let mount_point = staging.path().join("rootfs");
+        fs::create_dir(&mount_point).ctx("creating", &mount_point)?;
         let config = Config {
             name: name.to_string(),
             image: image.to_string(),
             created: now(),
         };
-        let data = serde_json::to_vec_pretty(&config)
-            .map_err(|e| Error::failed(format!("encoding the config of {name}: {e}")))?;
-        store::write_atomic(&staging.path().join("config.json"), &data)?;
-        let state = State {
-            status: "created".into(),
-            ..State::default()
-        };
-        let data = serde_json::to_vec_pretty(&state)
-            .map_err(|e| Error::failed(format!("encoding the state of {name}: {e}")))?;
-        store::write_atomic(&staging.path().join("state.json"), &data)?;
+        write_json(&staging.path().join("config.json"), &config)?;
         if let Some(lock) = staging.publish(&dir)? {
             return Ok(Held {
                 name: name.to_string(),
@@ -189,19 +207,9 @@ pub struct Summary {
     pub exit_code: Option<i32>,
 }
 
-/// What a container's state really is: "running" only while its lock is
-/// held; a state file that still says running after its owner died reads
-/// "dead" (diyc was killed; `diyc rm -f` cleans up).
-fn status_of(dir: &Path, state: &State) -> String {
-    if store::is_locked(dir) {
-        "running".into()
-    } else if state.status == "running" {
-        "dead".into()
-    } else {
-        state.status.clone()
-    }
-}
-
+/// A container's status: "running" only while its lock is held; a
+/// `run.json` whose owner is gone reads "dead" (diyc was killed; `diyc rm
+/// -f` cleans up); otherwise "exited" after a run, "created" before one.
 pub fn list(store: &Store) -> Vec<Summary> {
     let mut rows: Vec<Summary> = fs::read_dir(store.containers_dir())
         .map(|entries| {
@@ -211,13 +219,22 @@ pub fn list(store: &Store) -> Vec<Summary> {
                 .filter_map(|e| {
                     let dir = e.path();
                     let config = config(&dir).ok()?;
+                    let run = read_run(&dir);
                     let state = read_state(&dir);
+                    let (status, command, exit_code) = match (store::is_locked(&dir), run, state) {
+                        (true, run, _) => ("running", run.map(|r| r.command), None),
+                        (false, Some(run), _) => ("dead", Some(run.command), None),
+                        (false, None, Some(state)) => {
+                            ("exited", Some(state.command), state.exit_code)
+                        }
+                        (false, None, None) => ("created", None, None),
+                    };
                     Some(Summary {
-                        status: status_of(&dir, &state),
                         name: config.name,
                         image: config.image,
-                        command: state.command,
-                        exit_code: state.exit_code,
+                        status: status.to_string(),
+                        command: command.unwrap_or_default(),
+                        exit_code,
                     })
                 })
                 .collect()
@@ -248,9 +265,10 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<()> {
             )));
         }
         None => {
-            let state = read_state(&dir);
-            for p in [state.owner, state.init].into_iter().flatten() {
-                p.kill();
+            if let Some(run) = read_run(&dir) {
+                for p in [run.owner, run.init].into_iter().flatten() {
+                    p.kill();
+                }
             }
             store::lock_wait(&dir)?
         }

@@ -142,15 +142,8 @@ fn strace_agrees_with_explain_on_a_plain_run() {
 fn explain_output_matches_the_snapshot() {
     require_root!();
     let lab = Lab::new().with_busybox();
-    let out = lab.run(&[
-        "run",
-        "--rm",
-        "--name",
-        "snap",
-        "--explain",
-        "busybox",
-        "true",
-    ]);
+    // Without --rm, so the writable layer is the on-disk one students keep.
+    let out = lab.run(&["run", "--name", "snap", "--explain", "busybox", "true"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let root = regex_escape(lab.root().to_str().expect("utf-8"));
     insta::with_settings!({filters => vec![

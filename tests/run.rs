@@ -4,6 +4,7 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::os::fd::AsFd;
 use std::os::unix::fs::FileTypeExt;
 use std::process::Stdio;
 
@@ -505,4 +506,46 @@ fn an_interactive_shell_runs_on_a_terminal() {
     std::io::Write::write_all(&mut master, b"exit 5\n").expect("type");
     let status = child.wait().expect("diyc exits");
     assert_eq!(status.code(), Some(5), "{seen}");
+}
+
+#[test]
+fn a_killed_diyc_leaves_a_dead_container_that_rm_f_removes() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    let mut running = lab.spawn(&["run", "--name", "orphan", "busybox", "cat"]);
+    running.send("ping\n");
+    running.wait_for_line("ping");
+    let init = lab.init_pid("orphan");
+    running.child.kill().expect("SIGKILL diyc");
+    running.child.wait().expect("reaped");
+    // The container dies with diyc (its parent-death signal). Its pid can
+    // linger a moment as a zombie of init, so wait on the pidfd.
+    let pidfd = pidfd_open(init);
+    if let Some(fd) = pidfd {
+        let mut fds = [nix::poll::PollFd::new(
+            fd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE).expect("poll pidfd");
+    }
+    let out = lab.run(&["ps", "-a"]);
+    let row = text(&out.stdout)
+        .lines()
+        .find(|l| l.starts_with("orphan "))
+        .map(String::from);
+    assert!(
+        row.as_deref().is_some_and(|r| r.contains(" dead ")),
+        "{row:?}"
+    );
+    let out = lab.run(&["rm", "-f", "orphan"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!lab.container_dir("orphan").exists());
+}
+
+fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: a non-negative return is a descriptor we now own.
+    (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
 }

@@ -2,7 +2,10 @@
 //!
 //! 1. An overlay mount stacks a per-container writable *upper* directory on
 //!    the read-only image (*lower*); the kernel copies a file up the first
-//!    time it is written, so the image is never changed.
+//!    time it is written, so the image is never changed. A container that
+//!    is removed at exit (`--rm`) gets its upper directory on a tmpfs made
+//!    inside its own mount namespace instead: its writes never reach the
+//!    disk, and vanish with the namespace.
 //! 2. A small tmpfs becomes /dev with only the harmless devices, a devpts
 //!    instance of the container's own and /dev/shm, never the host's
 //!    devtmpfs with its disks.
@@ -20,11 +23,14 @@ use crate::stages::{Stage, ensure_dir};
 use crate::sys::{Call, Sys};
 
 pub struct Rootfs {
-    pub lower: String,
-    pub upper: String,
-    pub work: String,
+    lower: String,
+    upper: String,
+    work: String,
     /// Where the overlay is mounted before it becomes `/`.
-    pub merged: String,
+    merged: String,
+    /// A directory to mount a tmpfs on first, holding upper, work and
+    /// merged, for a writable layer that lives in memory.
+    scratch: Option<String>,
 }
 
 /// The character devices a container gets: (name, major, minor).
@@ -46,6 +52,48 @@ const LINKS: &[(&str, &str)] = &[
 ];
 
 impl Rootfs {
+    /// The writable layer in the container's own directories, kept
+    /// between runs.
+    pub fn on_disk(lower: String, upper: String, work: String, merged: String) -> Self {
+        Rootfs {
+            lower,
+            upper,
+            work,
+            merged,
+            scratch: None,
+        }
+    }
+
+    /// The writable layer on a tmpfs mounted at `mount_point` inside the
+    /// container's mount namespace.
+    pub fn in_memory(lower: String, mount_point: String) -> Self {
+        Rootfs {
+            lower,
+            upper: format!("{mount_point}/upper"),
+            work: format!("{mount_point}/work"),
+            merged: format!("{mount_point}/merged"),
+            scratch: Some(mount_point),
+        }
+    }
+
+    fn scratch(&self, sys: &mut Sys, mount_point: &str) -> Result<()> {
+        sys.note("removed at exit (--rm): the writable layer lives in memory, never on disk");
+        sys.mount(
+            Some("tmpfs"),
+            mount_point,
+            Some("tmpfs"),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            Some("mode=755"),
+        )?;
+        for dir in [&self.upper, &self.work, &self.merged] {
+            sys.call(Call::Mkdirat {
+                path: dir.clone(),
+                mode: 0o755,
+            })?;
+        }
+        Ok(())
+    }
+
     pub fn overlay_options(&self) -> String {
         format!(
             "lowerdir={},upperdir={},workdir={}",
@@ -112,6 +160,9 @@ impl Stage for Rootfs {
 
     fn enter(&self, sys: &mut Sys) -> Result<()> {
         sys.stage(StageId::Rootfs);
+        if let Some(mount_point) = &self.scratch {
+            self.scratch(sys, mount_point)?;
+        }
         sys.mount(
             Some("overlay"),
             &self.merged,
@@ -163,7 +214,15 @@ impl Stage for Rootfs {
     fn outside(&self, pid: i32) -> Vec<String> {
         let mut lines = vec![
             format!("lower (the image, read-only): {}", self.lower),
-            format!("upper (this container's writes): {}", self.upper),
+            format!(
+                "upper (this container's writes{}): {}",
+                if self.scratch.is_some() {
+                    ", on a tmpfs only it can see"
+                } else {
+                    ""
+                },
+                self.upper
+            ),
             format!("work (overlayfs scratch space): {}", self.work),
             format!("mounts of pid {pid}, read from /proc/{pid}/mountinfo:"),
         ];
