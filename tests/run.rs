@@ -549,3 +549,35 @@ fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
     // SAFETY: a non-negative return is a descriptor we now own.
     (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
 }
+
+#[test]
+fn a_rm_container_writes_nothing_to_the_disk() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    let mut running = lab.spawn(&[
+        "run",
+        "--rm",
+        "--name",
+        "mem",
+        "busybox",
+        "sh",
+        "-c",
+        "echo data > /f && echo written && read x",
+    ]);
+    running.wait_for_line("written");
+    let dir = lab.container_dir("mem");
+    assert!(!dir.join("upper").exists() && !dir.join("work").exists());
+    let seen_from_host: Vec<_> = std::fs::read_dir(dir.join("rootfs"))
+        .expect("mount point")
+        .collect();
+    assert!(
+        seen_from_host.is_empty(),
+        "the tmpfs is only in the container's namespace"
+    );
+    let inside = std::fs::read_to_string(format!("/proc/{}/root/f", lab.init_pid("mem")))
+        .expect("the file, through the container's root");
+    assert_eq!(inside, "data\n");
+    running.send("bye\n");
+    assert_eq!(running.finish().status.code(), Some(0));
+    assert!(!dir.exists());
+}
