@@ -243,22 +243,23 @@ fn run(store: &Store, args: RunArgs) -> Result<i32> {
             path_text(&held.rootfs())?,
         )
     };
-    let launch = Launch {
-        stages: vec![
+    let launch = Launch::new(
+        vec![
             Box::new(Mount) as Box<dyn Stage>,
             Box::new(Uts {
-                hostname: Some(hostname),
+                hostname,
+                domainname: Some("diyc".into()),
             }),
             Box::new(rootfs),
             Box::new(Pid { mount_proc: true }),
         ],
-        extra_flags: libc::CLONE_NEWIPC as u64,
-        exec: ExecSpec {
+        libc::CLONE_NEWIPC as u64,
+        ExecSpec {
             argv: argv.clone(),
             env,
             workdir: args.workdir,
         },
-    };
+    )?;
     let started = container::now();
     let result = runtime::launch(&mut sys, &launch, &signals, &mut |child| {
         held.write_run(&Run {
@@ -303,7 +304,8 @@ fn nsexec(args: NsexecArgs) -> Result<i32> {
     }
     if let Some(hostname) = args.hostname {
         stages.push(Box::new(Uts {
-            hostname: Some(hostname),
+            hostname,
+            domainname: None,
         }));
     }
     if args.pid {
@@ -320,15 +322,15 @@ fn nsexec(args: NsexecArgs) -> Result<i32> {
     }
     // A host command keeps the host's environment, as with unshare(1).
     let env: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
-    let launch = Launch {
+    let launch = Launch::new(
         stages,
         extra_flags,
-        exec: ExecSpec {
+        ExecSpec {
             argv: args.command,
             env,
             workdir: None,
         },
-    };
+    )?;
     let mut explainer = Explainer::new(args.verbose.then_some(Format::Text));
     let mut sys = Sys::new(&mut explainer, StageId::Clone);
     runtime::launch(&mut sys, &launch, &signals, &mut |_| Ok(())).map(|exit| exit.code)

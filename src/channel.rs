@@ -31,7 +31,7 @@ pub enum ToChild {
     /// The host side is ready: start entering the stages.
     Go,
     Continue,
-    /// Stop here (the user pressed q at a pause).
+    /// Stop here: diyc is giving up on this setup (a signal arrived).
     Stop,
 }
 
@@ -79,10 +79,17 @@ impl Channel {
     pub fn recv<T: DeserializeOwned>(&self) -> Result<Option<T>> {
         let mut buf = self.buf.borrow_mut();
         buf.resize(MAX_MESSAGE, 0);
-        let n = socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty())
+        // MSG_TRUNC makes recv report a message's whole length, so one
+        // that did not fit is an error rather than half a message.
+        let n = socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::MSG_TRUNC)
             .map_err(|e| Error::failed(format!("reading a setup message: {}", e.desc())))?;
         if n == 0 {
             return Ok(None);
+        }
+        if n > buf.len() {
+            return Err(Error::failed(format!(
+                "a setup message of {n} bytes is too large"
+            )));
         }
         serde_json::from_slice(&buf[..n])
             .map(Some)
@@ -103,8 +110,20 @@ impl Recorder for ChildRecorder<'_> {
     }
 
     fn record(&mut self, event: Event) {
-        // A lost event only costs the explanation; the setup itself goes on,
-        // and a dead parent is noticed at the next wait for its answer.
-        let _ = self.chan.send(&ToParent::Event(event));
+        if !self.explain {
+            return;
+        }
+        // An event too large for the socket (a huge argument list) is
+        // replaced by a note, so the explanation says something is missing.
+        // The setup itself goes on; a dead parent is noticed at the next
+        // wait for its answer.
+        let stage = event.stage();
+        if self.chan.send(&ToParent::Event(event)).is_err() {
+            let note = Event::Note {
+                stage,
+                text: "an event too large for the setup socket was left out here".into(),
+            };
+            let _ = self.chan.send(&ToParent::Event(note));
+        }
     }
 }

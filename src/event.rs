@@ -81,3 +81,14 @@ pub enum Event {
     /// A sentence worth saying between calls.
     Note { stage: StageId, text: String },
 }
+
+impl Event {
+    pub fn stage(&self) -> StageId {
+        match self {
+            Event::Stage { stage }
+            | Event::Syscall { stage, .. }
+            | Event::State { stage, .. }
+            | Event::Note { stage, .. } => *stage,
+        }
+    }
+}

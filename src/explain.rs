@@ -18,45 +18,20 @@ pub enum Format {
 
 pub struct Explainer {
     format: Option<Format>,
-    /// An execve whose outcome is only known when the child's end of the
-    /// setup socket closes (success) or an error comes back.
-    pending_exec: Option<Event>,
 }
 
 impl Explainer {
     pub fn new(format: Option<Format>) -> Self {
         if format == Some(Format::Text) {
-            let color = std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
-            colored::control::set_override(color);
+            // no-color.org: only a non-empty NO_COLOR turns colour off.
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            colored::control::set_override(!no_color && std::io::stderr().is_terminal());
         }
-        Explainer {
-            format,
-            pending_exec: None,
-        }
+        Explainer { format }
     }
 
     pub fn format(&self) -> Option<Format> {
         self.format
-    }
-
-    /// The child's end of the socket closed: a pending execve succeeded.
-    pub fn exec_succeeded(&mut self) {
-        if let Some(Event::Syscall {
-            stage,
-            pid,
-            call,
-            text,
-            ..
-        }) = self.pending_exec.take()
-        {
-            self.write(&Event::Syscall {
-                stage,
-                pid,
-                call,
-                text,
-                outcome: Outcome::Ok(0),
-            });
-        }
     }
 
     fn write(&self, event: &Event) {
@@ -76,15 +51,6 @@ impl Recorder for Explainer {
     }
 
     fn record(&mut self, event: Event) {
-        if let Event::Syscall { outcome, text, .. } = &event {
-            if text.starts_with("execve(") {
-                if *outcome == Outcome::Pending {
-                    self.pending_exec = Some(event);
-                    return;
-                }
-                self.pending_exec = None;
-            }
-        }
         self.write(&event);
     }
 }

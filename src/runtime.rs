@@ -35,10 +35,10 @@ pub struct ExecSpec {
 }
 
 pub struct Launch {
-    pub stages: Vec<Box<dyn Stage>>,
+    stages: Vec<Box<dyn Stage>>,
     /// Namespaces that need no stage of their own (IPC, an empty network).
-    pub extra_flags: u64,
-    pub exec: ExecSpec,
+    extra_flags: u64,
+    exec: ExecSpec,
 }
 
 /// How a launched command ended, as diyc's own exit status.
@@ -47,6 +47,28 @@ pub struct Exit {
 }
 
 impl Launch {
+    /// Stages run in the order given; each must come after the stages it
+    /// builds on (nothing may be mounted before the mount stage has made
+    /// the mount table private, or it would appear on the host).
+    pub fn new(stages: Vec<Box<dyn Stage>>, extra_flags: u64, exec: ExecSpec) -> Result<Launch> {
+        for (i, stage) in stages.iter().enumerate() {
+            for needed in stage.requires() {
+                if !stages[..i].iter().any(|s| s.id() == *needed) {
+                    return Err(Error::failed(format!(
+                        "the {} stage needs the {} stage before it",
+                        stage.id().name(),
+                        needed.name()
+                    )));
+                }
+            }
+        }
+        Ok(Launch {
+            stages,
+            extra_flags,
+            exec,
+        })
+    }
+
     fn clone_flags(&self) -> u64 {
         self.stages
             .iter()
@@ -76,12 +98,13 @@ pub fn launch(
     };
     drop(theirs);
     if explain {
-        let mut lines = vec![format!(
-            "the child is pid {child} on the host; inside its new PID namespace it is pid {}",
-            observe::nspid(child)
-                .and_then(|v| v.last().copied())
-                .unwrap_or(0)
-        )];
+        let inner = observe::nspid(child).and_then(|v| v.last().copied());
+        let mut lines = vec![match inner {
+            Some(inner) if inner != child => format!(
+                "the child is pid {child} on the host; inside its new PID namespace it is pid {inner}"
+            ),
+            _ => format!("the child is pid {child}, in the host's PID namespace"),
+        }];
         lines.extend(observe::ns_table(
             child,
             &["uts", "ipc", "mnt", "pid", "net"],
@@ -337,7 +360,14 @@ impl Supervisor {
     fn message(&mut self, sys: &mut Sys, chan: &Channel, launch: &Launch) -> bool {
         let msg = match chan.recv::<ToParent>() {
             Ok(Some(msg)) => msg,
-            _ => return false,
+            Ok(None) => return false,
+            Err(e) => {
+                // Without its messages diyc cannot tell how the setup went:
+                // end it rather than guess that the command started.
+                self.failure.get_or_insert(e);
+                let _ = kill(self.pid(), Signal::SIGKILL);
+                return false;
+            }
         };
         match msg {
             ToParent::Event(mut event) => {
@@ -538,6 +568,25 @@ impl Foreground {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stages::{mount::Mount, pid::Pid, rootfs::Rootfs};
+
+    fn exec() -> ExecSpec {
+        ExecSpec {
+            argv: vec!["true".into()],
+            env: Vec::new(),
+            workdir: None,
+        }
+    }
+
+    #[test]
+    fn a_stage_that_mounts_needs_the_mount_stage_first() {
+        let rootfs = || Box::new(Rootfs::in_memory("/l".into(), "/m".into())) as Box<dyn Stage>;
+        assert!(Launch::new(vec![rootfs()], 0, exec()).is_err());
+        assert!(Launch::new(vec![rootfs(), Box::new(Mount)], 0, exec()).is_err());
+        assert!(Launch::new(vec![Box::new(Mount), rootfs()], 0, exec()).is_ok());
+        assert!(Launch::new(vec![Box::new(Pid { mount_proc: true })], 0, exec()).is_err());
+        assert!(Launch::new(vec![Box::new(Pid { mount_proc: false })], 0, exec()).is_ok());
+    }
 
     #[test]
     fn resolve_searches_path_like_execvp() {

@@ -543,16 +543,6 @@ pub trait Recorder {
     fn record(&mut self, event: Event);
 }
 
-/// A recorder for runs without `--explain`.
-pub struct Silent;
-
-impl Recorder for Silent {
-    fn enabled(&self) -> bool {
-        false
-    }
-    fn record(&mut self, _event: Event) {}
-}
-
 /// What a fork-like clone returned, in each of the two processes.
 pub enum Forked {
     Parent { child: i32 },
@@ -593,7 +583,9 @@ impl<'r> Sys<'r> {
     /// Start a stage: later calls are recorded under it.
     pub fn stage(&mut self, stage: StageId) {
         self.stage = stage;
-        self.rec.record(Event::Stage { stage });
+        if self.explaining() {
+            self.rec.record(Event::Stage { stage });
+        }
     }
 
     pub fn current_stage(&self) -> StageId {
@@ -602,7 +594,9 @@ impl<'r> Sys<'r> {
 
     /// Record anything that is not a system call (notes, observations).
     pub fn emit(&mut self, event: Event) {
-        self.rec.record(event);
+        if self.explaining() {
+            self.rec.record(event);
+        }
     }
 
     pub fn note(&mut self, text: impl Into<String>) {

@@ -5,10 +5,10 @@
 //! `diyc run` (all of them) and `diyc nsexec` (the ones asked for) share one
 //! code path, and how a stage can run alone.
 //!
-//! The stages of this issue change nothing on the host: every mount they
-//! make lives in the container's own mount namespace and vanishes with it.
-//! Stages that do change the host (cgroups, networking) get `prepare` and
-//! `attach` steps that record how to undo themselves.
+//! These stages change nothing on the host: every mount they make lives in
+//! the container's own mount namespace and vanishes with it. A stage that
+//! changes the host (a cgroup, a veth pair) will also need a step in diyc
+//! itself that records how to undo it (see src/undo.rs).
 
 pub mod mount;
 pub mod pid;
@@ -25,6 +25,11 @@ pub trait Stage {
     /// The namespace flag this stage adds to the one `clone`.
     fn clone_flags(&self) -> u64 {
         0
+    }
+
+    /// Stages that must have run before this one.
+    fn requires(&self) -> &'static [StageId] {
+        &[]
     }
 
     /// Inside the new namespaces, before the command is executed.
@@ -52,8 +57,8 @@ pub fn heading(stage: StageId) -> (&'static str, &'static str) {
             "An image is just a directory tree; the built-in one is made from the host's own busybox.",
         ),
         StageId::Clone => (
-            "clone: one system call makes every namespace",
-            "The kernel gives the new process its own view of hostnames, process ids, mounts and IPC.",
+            "clone: one system call makes the new namespaces",
+            "Each CLONE_NEW* flag gives the new process its own copy of one kind of kernel resource.",
         ),
         StageId::Mount => (
             "mount: a private mount table",
@@ -69,11 +74,11 @@ pub fn heading(stage: StageId) -> (&'static str, &'static str) {
         ),
         StageId::Pid => (
             "pid: the command becomes process 1",
-            "A fresh /proc shows only the processes of the new PID namespace.",
+            "The first process of a new PID namespace is pid 1 there; /proc must be mounted anew to show it.",
         ),
         StageId::Exec => (
-            "exec: the container's command replaces diyc's code",
-            "A clean environment, the working directory, then execve.",
+            "exec: the command replaces diyc's code in the prepared process",
+            "The working directory and environment are set, then execve.",
         ),
     }
 }

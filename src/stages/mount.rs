@@ -56,12 +56,16 @@ impl Stage for Mount {
             ),
             None => "host's / was not found in its mountinfo".to_string(),
         };
-        vec![
-            host,
+        vec![host, {
+            let mounts = observe::mountinfo(Some(pid));
+            let shared = mounts
+                .iter()
+                .filter(|m| m.propagation() == "shared")
+                .count();
             format!(
-                "mount namespace of pid {pid}: {} mounts, none of them shared with the host any more",
-                observe::mountinfo(Some(pid)).len()
-            ),
-        ]
+                "mount namespace of pid {pid}: {} mounts, {shared} of them still shared with anything",
+                mounts.len()
+            )
+        }]
     }
 }

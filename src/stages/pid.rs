@@ -27,6 +27,14 @@ impl Stage for Pid {
         libc::CLONE_NEWPID as u64
     }
 
+    fn requires(&self) -> &'static [StageId] {
+        if self.mount_proc {
+            &[StageId::Mount]
+        } else {
+            &[]
+        }
+    }
+
     fn enter(&self, sys: &mut Sys) -> Result<()> {
         sys.stage(StageId::Pid);
         if !self.mount_proc {

@@ -158,6 +158,10 @@ impl Stage for Rootfs {
         StageId::Rootfs
     }
 
+    fn requires(&self) -> &'static [StageId] {
+        &[StageId::Mount]
+    }
+
     fn enter(&self, sys: &mut Sys) -> Result<()> {
         sys.stage(StageId::Rootfs);
         if let Some(mount_point) = &self.scratch {

@@ -11,8 +11,10 @@ use crate::stages::Stage;
 use crate::sys::{Call, Sys};
 
 pub struct Uts {
-    /// None keeps the copied hostname (nsexec without -u).
-    pub hostname: Option<String>,
+    pub hostname: String,
+    /// The NIS domain name, the UTS namespace's other name (diyC set it
+    /// to "diyc"); None leaves the copy of the host's.
+    pub domainname: Option<String>,
 }
 
 impl Stage for Uts {
@@ -26,17 +28,23 @@ impl Stage for Uts {
 
     fn enter(&self, sys: &mut Sys) -> Result<()> {
         sys.stage(StageId::Uts);
-        match &self.hostname {
-            Some(name) => sys.call(Call::Sethostname { name: name.clone() }).map(drop),
-            None => {
-                sys.note("no hostname given: the namespace keeps its copy of the host's");
-                Ok(())
-            }
+        sys.call(Call::Sethostname {
+            name: self.hostname.clone(),
+        })?;
+        if let Some(name) = &self.domainname {
+            sys.call(Call::Setdomainname { name: name.clone() })?;
         }
+        Ok(())
     }
 
     fn inside(&self) -> Vec<String> {
-        vec![format!("hostname: {}", observe::hostname())]
+        let domain = nix::sys::utsname::uname()
+            .map(|u| u.domainname().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        vec![format!(
+            "hostname: {}, domain name: {domain}",
+            observe::hostname()
+        )]
     }
 
     fn outside(&self, pid: i32) -> Vec<String> {
