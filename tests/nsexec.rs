@@ -17,28 +17,32 @@ fn uts_alone_renames_only_the_new_namespace() {
     require_root!();
     let lab = Lab::new();
     let before = nix::unistd::gethostname().expect("hostname");
-    let out = lab.run(&["nsexec", "-u", "lesson-host", "hostname"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout).trim(), "lesson-host");
+    let stdout = lab.ok(&["nsexec", "-u", "lesson-host", "hostname"]);
+    assert_eq!(stdout.trim(), "lesson-host");
     assert_eq!(nix::unistd::gethostname().expect("hostname"), before);
+}
+
+/// Under `nsexec FLAGS`: the shell's own pid, how many processes /proc
+/// lists, and what diyc printed on stderr.
+fn pid_and_process_count(lab: &Lab, flags: &[&str]) -> (String, u32, String) {
+    let mut args = vec!["nsexec"];
+    args.extend_from_slice(flags);
+    args.extend(["sh", "-c", "echo $$; ls /proc | grep -c '^[0-9]'"]);
+    let out = lab.run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let mut lines = stdout.lines();
+    let pid = lines.next().unwrap_or_default().to_string();
+    let count = lines.next().and_then(|c| c.parse().ok()).expect("a count");
+    (pid, count, text(&out.stderr))
 }
 
 #[test]
 fn pid_with_mount_shows_only_the_new_namespace_in_proc() {
     require_root!();
     let lab = Lab::new();
-    let out = lab.run(&[
-        "nsexec",
-        "-p",
-        "-m",
-        "sh",
-        "-c",
-        "echo $$; ls /proc | grep -c '^[0-9]'",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
-    assert_eq!(lines[0], "1", "the shell is PID 1");
-    let visible: u32 = lines[1].parse().expect("a count");
+    let (pid, visible, _) = pid_and_process_count(&lab, &["-p", "-m"]);
+    assert_eq!(pid, "1", "the shell is PID 1");
     assert!(
         visible <= 3,
         "only the namespace's own processes, saw {visible}"
@@ -49,20 +53,10 @@ fn pid_with_mount_shows_only_the_new_namespace_in_proc() {
 fn pid_without_mount_still_sees_the_hosts_proc() {
     require_root!();
     let lab = Lab::new();
-    let out = lab.run(&[
-        "nsexec",
-        "-v",
-        "-p",
-        "sh",
-        "-c",
-        "echo $$; ls /proc | grep -c '^[0-9]'",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
-    assert_eq!(lines[0], "1");
-    let visible: u32 = lines[1].parse().expect("a count");
+    let (pid, visible, explain) = pid_and_process_count(&lab, &["-v", "-p"]);
+    assert_eq!(pid, "1");
     assert!(visible > 3, "the host's /proc lists the host's processes");
-    assert!(text(&out.stderr).contains("/proc stays the host's"));
+    assert!(explain.contains("/proc stays the host's"));
 }
 
 #[test]
@@ -75,9 +69,8 @@ fn mount_alone_keeps_a_mount_off_the_host() {
         "mount -t tmpfs nsexec-marker {} && grep -c nsexec-marker /proc/self/mountinfo",
         point.display()
     );
-    let out = lab.run(&["nsexec", "-m", "sh", "-c", &script]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout).trim(), "1");
+    let stdout = lab.ok(&["nsexec", "-m", "sh", "-c", &script]);
+    assert_eq!(stdout.trim(), "1");
     let host = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
     assert!(!host.contains("nsexec-marker"));
 }

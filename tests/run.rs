@@ -15,9 +15,8 @@ fn hostname_inside_is_the_name_and_the_host_keeps_its_own() {
     require_root!();
     let lab = Lab::new().with_busybox();
     let host_before = nix::unistd::gethostname().expect("hostname");
-    let out = lab.run(&["run", "--rm", "--name", "box-1", "busybox", "hostname"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout).trim(), "box-1");
+    let stdout = lab.ok(&["run", "--rm", "--name", "box-1", "busybox", "hostname"]);
+    assert_eq!(stdout.trim(), "box-1");
     let out = lab.run(&["run", "--rm", "--hostname", "other", "busybox", "hostname"]);
     assert_eq!(text(&out.stdout).trim(), "other");
     assert_eq!(nix::unistd::gethostname().expect("hostname"), host_before);
@@ -27,9 +26,8 @@ fn hostname_inside_is_the_name_and_the_host_keeps_its_own() {
 fn ps_inside_sees_only_the_container_and_the_command_is_pid_1() {
     require_root!();
     let lab = Lab::new().with_busybox();
-    let out = lab.run(&["run", "--rm", "busybox", "ps", "-o", "pid,args"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let rows: Vec<String> = text(&out.stdout)
+    let stdout = lab.ok(&["run", "--rm", "busybox", "ps", "-o", "pid,args"]);
+    let rows: Vec<String> = stdout
         .lines()
         .skip(1)
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -73,7 +71,7 @@ fn a_file_written_inside_lands_in_the_upper_dir_not_the_image() {
     let lab = Lab::new().with_busybox();
     let image_passwd =
         std::fs::read(lab.image_rootfs("busybox").join("etc/passwd")).expect("image");
-    let out = lab.run(&[
+    lab.ok(&[
         "run",
         "--name",
         "writer",
@@ -82,7 +80,6 @@ fn a_file_written_inside_lands_in_the_upper_dir_not_the_image() {
         "-c",
         "echo hello > /root/new && echo 'x:x:1:1::/:/bin/sh' >> /etc/passwd",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let upper = lab.container_dir("writer").join("upper");
     assert_eq!(
         std::fs::read_to_string(upper.join("root/new")).expect("upper"),
@@ -160,17 +157,7 @@ fn exit_statuses_follow_the_shell_conventions() {
 fn a_container_killed_by_a_signal_exits_128_plus_the_signal() {
     require_root!();
     let lab = Lab::new().with_busybox();
-    let mut running = lab.spawn(&[
-        "run",
-        "--rm",
-        "--name",
-        "victim",
-        "busybox",
-        "sh",
-        "-c",
-        "echo ready; exec sleep 1000",
-    ]);
-    running.wait_for_line("ready");
+    let running = lab.start_sleeper("victim", true);
     let init = nix::unistd::Pid::from_raw(lab.init_pid("victim"));
     nix::sys::signal::kill(init, nix::sys::signal::Signal::SIGKILL).expect("kill");
     let out = running.finish();
@@ -263,7 +250,7 @@ fn of_many_runs_with_one_name_exactly_one_wins_and_the_rest_change_nothing() {
 fn running_a_name_again_keeps_its_files() {
     require_root!();
     let lab = Lab::new().with_busybox();
-    let out = lab.run(&[
+    lab.ok(&[
         "run",
         "--name",
         "keeper",
@@ -272,10 +259,8 @@ fn running_a_name_again_keeps_its_files() {
         "-c",
         "echo kept > /root/note",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let out = lab.run(&["run", "--name", "keeper", "busybox", "cat", "/root/note"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "kept\n");
+    let stdout = lab.ok(&["run", "--name", "keeper", "busybox", "cat", "/root/note"]);
+    assert_eq!(stdout, "kept\n");
 }
 
 #[test]
@@ -330,8 +315,7 @@ fn ps_lists_containers_and_rm_removes_them() {
         "ps without -a shows running only"
     );
 
-    let out = lab.run(&["rm", "listed"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    lab.ok(&["rm", "listed"]);
     assert!(!lab.container_dir("listed").exists());
     assert_one_line_error(&lab.run(&["rm", "listed"]), "no container named listed");
     assert_eq!(lab.run(&["rm", "-f", "listed"]).status.code(), Some(0));
@@ -341,22 +325,12 @@ fn ps_lists_containers_and_rm_removes_them() {
 fn rm_refuses_a_running_container_and_rm_f_kills_it() {
     require_root!();
     let lab = Lab::new().with_busybox();
-    let mut running = lab.spawn(&[
-        "run",
-        "--name",
-        "busy",
-        "busybox",
-        "sh",
-        "-c",
-        "echo ready; exec sleep 1000",
-    ]);
-    running.wait_for_line("ready");
+    let running = lab.start_sleeper("busy", false);
     assert_one_line_error(&lab.run(&["rm", "busy"]), "is running");
     assert!(lab.container_dir("busy").exists());
     let out = lab.run(&["ps"]);
     assert!(text(&out.stdout).contains("busy "), "{}", text(&out.stdout));
-    let out = lab.run(&["rm", "-f", "busy"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    lab.ok(&["rm", "-f", "busy"]);
     let out = running.finish();
     assert_eq!(out.status.code(), None, "diyc itself was killed");
     assert!(!lab.container_dir("busy").exists());
@@ -537,8 +511,7 @@ fn a_killed_diyc_leaves_a_dead_container_that_rm_f_removes() {
         row.as_deref().is_some_and(|r| r.contains(" dead ")),
         "{row:?}"
     );
-    let out = lab.run(&["rm", "-f", "orphan"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    lab.ok(&["rm", "-f", "orphan"]);
     assert!(!lab.container_dir("orphan").exists());
 }
 

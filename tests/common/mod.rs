@@ -117,6 +117,18 @@ impl Lab {
             .expect("diyc runs")
     }
 
+    /// Run diyc, insist it succeeded, and return what it printed.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "diyc {args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
     /// Start diyc with piped stdin and stdout, for tests that talk to the
     /// container while it runs.
     pub fn spawn(&self, args: &[&str]) -> Running {
@@ -134,6 +146,19 @@ impl Lab {
             stdin,
             stdout,
         }
+    }
+
+    /// A busybox container called `name` whose PID 1 is `sleep`, once it
+    /// runs (it says so first).
+    pub fn start_sleeper(&self, name: &str, remove: bool) -> Running {
+        let mut args = vec!["run", "--name", name];
+        if remove {
+            args.push("--rm");
+        }
+        args.extend(["busybox", "sh", "-c", "echo ready; exec sleep 1000"]);
+        let mut running = self.spawn(&args);
+        running.wait_for_line("ready");
+        running
     }
 
     /// Build the busybox image once, outside of what a test measures.
