@@ -46,14 +46,21 @@ fn run() -> Result<(), String> {
         .tempdir()
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     let root = tmp.path().join("state");
+    // Below the benchmark's own cgroup, as the tests do, never at the root
+    // of the host's cgroup trees; removed again at the end.
+    let cgroup_parent = format!("diyc-bench-{}", std::process::id());
     let diyc_args = [
         OsString::from("--root"),
         root.clone().into(),
         "run".into(),
+        "--cgroup-parent".into(),
+        cgroup_parent.clone().into(),
         "--rm".into(),
         "busybox".into(),
         "true".into(),
     ];
+
+    let _cgroups = CgroupParent(cgroup_parent.clone());
 
     println!("building the busybox image in {}", root.display());
     timed(Command::new(diyc).args(&diyc_args))?;
@@ -113,6 +120,20 @@ fn run() -> Result<(), String> {
     }
     report(&contenders, runs);
     Ok(())
+}
+
+/// The cgroup parent the benchmark's containers went under, removed (in
+/// every cgroup tree) when the benchmark ends, however it ends.
+struct CgroupParent(String);
+
+impl Drop for CgroupParent {
+    fn drop(&mut self) {
+        if let Ok(host) = diyc::cgroups::Host::detect() {
+            for dir in host.parent_dirs(&self.0) {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
 }
 
 fn parse_runs() -> Result<usize, String> {

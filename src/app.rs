@@ -6,6 +6,7 @@ use std::io::Write;
 use clap::Parser;
 use clap::error::ErrorKind;
 
+use crate::cgroups::{self, Limits};
 use crate::cli::{Cli, Command, ImageCommand, NsexecArgs, RunArgs};
 use crate::container::{self, ProcessId, Run, State};
 use crate::error::{Error, IoContext, Result};
@@ -14,7 +15,7 @@ use crate::explain::{Explainer, Format};
 use crate::image;
 use crate::runtime::{self, ExecSpec, Launch};
 use crate::signals::Signals;
-use crate::stages::{Stage, mount::Mount, pid::Pid, rootfs::Rootfs, uts::Uts};
+use crate::stages::{Stage, cgroups::Cgroups, mount::Mount, pid::Pid, rootfs::Rootfs, uts::Uts};
 use crate::store::{self, Store, validate_name};
 use crate::sys::Sys;
 use crate::undo::{Undo, When};
@@ -98,8 +99,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 validate_name("container", name)?;
             }
             let _signals = Signals::block()?;
+            let mut quiet = Explainer::new(None);
+            let mut sys = Sys::new(&mut quiet, StageId::Cleanup);
             for name in &names {
-                container::remove(&store, name, force)?;
+                container::remove(&mut sys, &store, name, force)?;
             }
             Ok(0)
         }
@@ -200,6 +203,13 @@ fn run(store: &Store, args: RunArgs) -> Result<i32> {
     let hostname = args.hostname.unwrap_or_else(|| name.clone());
     validate_hostname(&hostname)?;
     let env = container_env(&hostname, &args.env)?;
+    let limits = Limits {
+        memory: args.mem,
+        cpus: args.cpus,
+        pids: args.pids,
+    };
+    let host = cgroups::Host::detect()?;
+    let placement = host.place(&args.cgroup_parent, &name, &limits)?;
 
     let held = container::acquire(store, &name, &image_name)?;
     let mut undo = Undo::new();
@@ -208,7 +218,7 @@ fn run(store: &Store, args: RunArgs) -> Result<i32> {
         undo.push(
             format!("removing the new container {name}"),
             When::OnFailure,
-            move || store::remove_dir(&dir),
+            move |_| store::remove_dir(&dir),
         );
     }
     if args.rm {
@@ -216,7 +226,7 @@ fn run(store: &Store, args: RunArgs) -> Result<i32> {
         undo.push(
             format!("removing container {name} (--rm)"),
             When::Always,
-            move || store::remove_dir(&dir),
+            move |_| store::remove_dir(&dir),
         );
     }
     // A fresh --rm container keeps its writes in memory: a tmpfs inside its
@@ -243,9 +253,10 @@ fn run(store: &Store, args: RunArgs) -> Result<i32> {
             path_text(&held.rootfs())?,
         )
     };
-    let launch = Launch::new(
+    let mut launch = Launch::new(
         vec![
-            Box::new(Mount) as Box<dyn Stage>,
+            Box::new(Cgroups::new(host, placement.clone(), limits)) as Box<dyn Stage>,
+            Box::new(Mount),
             Box::new(Uts {
                 hostname,
                 domainname: Some("diyc".into()),
@@ -261,12 +272,13 @@ fn run(store: &Store, args: RunArgs) -> Result<i32> {
         },
     )?;
     let started = container::now();
-    let result = runtime::launch(&mut sys, &launch, &signals, &mut |child| {
+    let result = runtime::launch(&mut sys, &mut launch, &signals, &mut undo, &mut |child| {
         held.write_run(&Run {
             command: argv.clone(),
             owner: ProcessId::of(std::process::id() as i32),
             init: ProcessId::of(child),
             started,
+            cgroup: Some(placement.clone()),
         })
     });
     let cleared = held.clear_run();
@@ -288,8 +300,12 @@ fn run(store: &Store, args: RunArgs) -> Result<i32> {
         }
         cleared?;
     }
-    undo.finish(code.is_some());
-    result.map(|exit| exit.code)
+    undo.finish(&mut sys, code.is_some());
+    let exit = result?;
+    for note in &exit.notes {
+        eprintln!("diyc: {note}");
+    }
+    Ok(exit.code)
 }
 
 fn nsexec(args: NsexecArgs) -> Result<i32> {
@@ -322,7 +338,7 @@ fn nsexec(args: NsexecArgs) -> Result<i32> {
     }
     // A host command keeps the host's environment, as with unshare(1).
     let env: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
-    let launch = Launch::new(
+    let mut launch = Launch::new(
         stages,
         extra_flags,
         ExecSpec {
@@ -333,7 +349,10 @@ fn nsexec(args: NsexecArgs) -> Result<i32> {
     )?;
     let mut explainer = Explainer::new(args.verbose.then_some(Format::Text));
     let mut sys = Sys::new(&mut explainer, StageId::Clone);
-    runtime::launch(&mut sys, &launch, &signals, &mut |_| Ok(())).map(|exit| exit.code)
+    let mut undo = Undo::new();
+    let result = runtime::launch(&mut sys, &mut launch, &signals, &mut undo, &mut |_| Ok(()));
+    undo.finish(&mut sys, result.is_ok());
+    result.map(|exit| exit.code)
 }
 
 fn ps(store: &Store, all: bool) {

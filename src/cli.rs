@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::cgroups;
 use crate::explain::Format;
 use crate::store::DEFAULT_ROOT;
 
@@ -72,6 +73,29 @@ pub struct RunArgs {
     /// Remove the container when it exits
     #[arg(long)]
     pub rm: bool,
+
+    /// Memory limit: MiB (64) or with a unit (64m, 1g); swap is not allowed on top
+    #[arg(long, value_name = "SIZE", value_parser = cgroups::parse_size)]
+    pub mem: Option<u64>,
+
+    /// CPU limit, in CPUs (0.5 is half of one)
+    #[arg(long, value_name = "N", value_parser = cgroups::parse_cpus)]
+    pub cpus: Option<f64>,
+
+    /// Most processes (and threads) the container may have at once
+    #[arg(long, value_name = "N", value_parser = cgroups::parse_pids)]
+    pub pids: Option<u64>,
+
+    /// Cgroup the container's cgroup goes under: absolute from the root of
+    /// each cgroup tree, or relative to diyc's own cgroup
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "DIYC_CGROUP_PARENT",
+        default_value = "/diyc",
+        value_parser = cgroups::parse_parent
+    )]
+    pub cgroup_parent: String,
 
     /// Print each stage's system calls and the host state they changed
     #[arg(

@@ -12,8 +12,10 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
+use crate::cgroups::{self, Placement};
 use crate::error::{Error, IoContext, Result};
 use crate::store::{self, Lock, Staging, Store};
+use crate::sys::Sys;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Config {
@@ -42,6 +44,8 @@ pub struct Run {
     /// The container's first process, as the host sees it.
     pub init: Option<ProcessId>,
     pub started: u64,
+    /// Where its cgroup is, so it can be removed after diyc was killed.
+    pub cgroup: Option<Placement>,
 }
 
 /// A pid with its start time, so a recycled pid is never mistaken for ours.
@@ -247,7 +251,7 @@ pub fn list(store: &Store) -> Vec<Summary> {
 /// Remove a container. A running one is refused unless `force`, which
 /// kills the diyc running it (its container dies with it) and waits for
 /// the lock. An unknown name is an error unless `force`.
-pub fn remove(store: &Store, name: &str, force: bool) -> Result<()> {
+pub fn remove(sys: &mut Sys, store: &Store, name: &str, force: bool) -> Result<()> {
     store::validate_name("container", name)?;
     let dir = store.containers_dir().join(name);
     if !dir.exists() {
@@ -273,6 +277,10 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<()> {
             store::lock_wait(&dir)?
         }
     };
+    // A run.json left behind means its diyc died before cleaning up.
+    if let Some(placement) = read_run(&dir).and_then(|r| r.cgroup) {
+        cgroups::remove(sys, &placement)?;
+    }
     store::remove_dir(&dir)
 }
 

@@ -18,7 +18,10 @@ pub enum StageId {
     Uts,
     Rootfs,
     Pid,
+    Cgroups,
     Exec,
+    /// Undoing what the run changed on the host, newest first.
+    Cleanup,
 }
 
 impl StageId {
@@ -30,7 +33,9 @@ impl StageId {
             StageId::Uts => "uts",
             StageId::Rootfs => "rootfs",
             StageId::Pid => "pid",
+            StageId::Cgroups => "cgroups",
             StageId::Exec => "exec",
+            StageId::Cleanup => "cleanup",
         }
     }
 }

@@ -66,6 +66,20 @@ fn render_text(event: &Event) -> String {
             )
         }
         Event::Syscall {
+            pid,
+            text,
+            outcome,
+            call,
+            ..
+        } if call.is_shell_form() => {
+            let result = match outcome {
+                Outcome::Ok(_) => "# ok".green(),
+                Outcome::Err { errno, message } => format!("# failed: {errno} ({message})").red(),
+                Outcome::Pending => "".normal(),
+            };
+            format!("  [pid {pid}] {} {result}\n", text.bold())
+        }
+        Event::Syscall {
             pid, text, outcome, ..
         } => {
             let (name, args) = text.split_at(text.find('(').unwrap_or(0));

@@ -2,6 +2,7 @@
 //! for how the modules fit together.
 
 pub mod app;
+pub mod cgroups;
 pub mod channel;
 pub mod cli;
 pub mod container;

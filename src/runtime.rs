@@ -26,6 +26,7 @@ use crate::observe;
 use crate::signals::{STOP, Signals};
 use crate::stages::Stage;
 use crate::sys::{self, Forked, Sys};
+use crate::undo::Undo;
 
 /// What the child executes once every stage is entered.
 pub struct ExecSpec {
@@ -44,6 +45,8 @@ pub struct Launch {
 /// How a launched command ended, as diyc's own exit status.
 pub struct Exit {
     pub code: i32,
+    /// What a stage found worth saying about the end (an OOM kill).
+    pub notes: Vec<String>,
 }
 
 impl Launch {
@@ -76,52 +79,93 @@ impl Launch {
     }
 }
 
-/// Clone, let the child through its stages, and wait for it.
-/// `started` runs in diyc once the child exists, before it is released.
+/// Prepare the host side of each stage, clone, attach, let the child
+/// through its stages, and wait for it. `started` runs in diyc once the
+/// child exists, before it is released. Host changes go on `undo`.
 pub fn launch(
     sys: &mut Sys,
-    launch: &Launch,
+    launch: &mut Launch,
     signals: &Signals,
+    undo: &mut Undo,
     started: &mut dyn FnMut(i32) -> Result<()>,
 ) -> Result<Exit> {
     signals.check()?;
+    for stage in launch.stages.iter_mut() {
+        stage.prepare(sys, undo)?;
+        signals.check()?;
+    }
     let (ours, theirs) = Channel::pair()?;
     let explain = sys.explaining();
     sys.stage(StageId::Clone);
-    let child = match sys.clone_process(launch.clone_flags(), None)? {
-        Forked::Child => {
+    let into = launch.stages.iter().find_map(|s| s.cgroup_fd());
+    let flags = launch.clone_flags();
+    let forked = match sys.clone_process(flags, into) {
+        // Kernels before 5.7 know clone3 but not CLONE_INTO_CGROUP.
+        Err(Error::Syscall { errno, .. }) if into.is_some() && into_cgroup_unsupported(errno) => {
+            sys.note(
+                "this kernel cannot clone into a cgroup; the child joins it before it is let go",
+            );
+            sys.clone_process(flags, None).map(|f| (f, false))
+        }
+        other => other.map(|f| (f, into.is_some())),
+    };
+    let (child, placed_by_clone) = match forked? {
+        (Forked::Child, _) => {
             drop(ours);
             let code = child_main(&theirs, launch, explain, signals);
             sys::exit_now(code)
         }
-        Forked::Parent { child } => child,
+        (Forked::Parent { child }, placed) => (child, placed),
     };
     drop(theirs);
-    if explain {
-        let inner = observe::nspid(child).and_then(|v| v.last().copied());
-        let mut lines = vec![match inner {
-            Some(inner) if inner != child => format!(
-                "the child is pid {child} on the host; inside its new PID namespace it is pid {inner}"
-            ),
-            _ => format!("the child is pid {child}, in the host's PID namespace"),
-        }];
-        lines.extend(observe::ns_table(
-            child,
-            &["uts", "ipc", "mnt", "pid", "net"],
-        ));
-        sys.emit(Event::State {
-            stage: StageId::Clone,
-            inside: false,
-            title: "a new process in new namespaces".into(),
-            lines,
-        });
-    }
     let mut supervisor = Supervisor::new(child);
-    if let Err(e) = started(child).and_then(|()| ours.send(&ToChild::Go)) {
+    if explain {
+        show_clone(sys, child);
+    }
+    let attached = launch
+        .stages
+        .iter_mut()
+        .try_for_each(|stage| stage.attach(sys, child, placed_by_clone));
+    if let Err(e) = attached
+        .and_then(|()| started(child))
+        .and_then(|()| ours.send(&ToChild::Go))
+    {
         supervisor.kill_and_reap();
         return Err(e);
     }
-    supervisor.run(sys, ours, launch, signals)
+    let mut exit = supervisor.run(sys, ours, launch, signals)?;
+    for stage in launch.stages.iter_mut() {
+        exit.notes.extend(stage.finish(sys));
+    }
+    Ok(exit)
+}
+
+fn into_cgroup_unsupported(errno: nix::errno::Errno) -> bool {
+    use nix::errno::Errno;
+    matches!(
+        errno,
+        Errno::E2BIG | Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP
+    )
+}
+
+fn show_clone(sys: &mut Sys, child: i32) {
+    let inner = observe::nspid(child).and_then(|v| v.last().copied());
+    let mut lines = vec![match inner {
+        Some(inner) if inner != child => format!(
+            "the child is pid {child} on the host; inside its new PID namespace it is pid {inner}"
+        ),
+        _ => format!("the child is pid {child}, in the host's PID namespace"),
+    }];
+    lines.extend(observe::ns_table(
+        child,
+        &["uts", "ipc", "mnt", "pid", "net"],
+    ));
+    sys.emit(Event::State {
+        stage: StageId::Clone,
+        inside: false,
+        title: "a new process in new namespaces".into(),
+        lines,
+    });
 }
 
 // ---- the child ----------------------------------------------------------------
@@ -153,7 +197,7 @@ fn child_setup(chan: &Channel, launch: &Launch, explain: bool, signals: &Signals
     }
     let mut rec = ChildRecorder { chan, explain };
     let mut sys = Sys::new(&mut rec, StageId::Clone);
-    for stage in &launch.stages {
+    for stage in launch.stages.iter().filter(|s| s.runs_inside()) {
         stage.enter(&mut sys)?;
         if explain {
             let lines = stage.inside();
@@ -512,7 +556,10 @@ impl Supervisor {
                 )));
             }
         };
-        Ok(Exit { code })
+        Ok(Exit {
+            code,
+            notes: Vec::new(),
+        })
     }
 }
 

@@ -81,6 +81,16 @@ pub enum Call {
     Chdir {
         path: String,
     },
+    /// `rmdir`, made as the unlinkat(2) every architecture has.
+    Rmdir {
+        path: String,
+    },
+    /// One write(2) of `value` to an existing file: how cgroup limits are
+    /// set. Shown the way a student would type it, `echo VALUE > PATH`.
+    WriteFile {
+        path: String,
+        value: String,
+    },
     Execve {
         path: String,
         argv: Vec<String>,
@@ -141,10 +151,17 @@ impl CArgv {
 }
 
 impl Call {
+    /// Shown as a shell command rather than a system call (it is an
+    /// open and a write), so it is never mistaken for one strace shows.
+    pub fn is_shell_form(&self) -> bool {
+        matches!(self, Call::WriteFile { .. })
+    }
+
     /// Make the call. This is the only place in diyc where these system
     /// calls are made.
     fn perform(&self) -> std::result::Result<i64, Errno> {
         let ret: libc::c_long = match self {
+            Call::WriteFile { path, value } => return write_file(path, value),
             Call::Clone3 {
                 flags,
                 exit_signal,
@@ -267,6 +284,18 @@ impl Call {
                 // SAFETY: `path` is a NUL-terminated string alive for the call.
                 unsafe { libc::syscall(libc::SYS_chdir, path.as_ptr()) }
             }
+            Call::Rmdir { path } => {
+                let path = cstr(path)?;
+                // SAFETY: `path` is a NUL-terminated string alive for the call.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_unlinkat,
+                        libc::AT_FDCWD,
+                        path.as_ptr(),
+                        libc::AT_REMOVEDIR,
+                    )
+                }
+            }
             Call::Execve { path, argv, env } => {
                 let path = cstr(path)?;
                 let (argv, env) = (CArgv::new(argv)?, CArgv::new(env)?);
@@ -284,6 +313,18 @@ impl Call {
         };
         Errno::result(ret)
     }
+}
+
+/// A single write, since cgroup files take each value in one write(2).
+fn write_file(path: &str, value: &str) -> std::result::Result<i64, Errno> {
+    use std::io::Write;
+    let errno = |e: std::io::Error| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(errno)?;
+    let n = file.write(value.as_bytes()).map_err(errno)?;
+    Ok(n as i64)
 }
 
 // ---- strace-style rendering -------------------------------------------------
@@ -522,6 +563,10 @@ impl fmt::Display for Call {
                 quote(linkpath)
             ),
             Call::Chdir { path } => write!(f, "chdir({})", quote(path)),
+            Call::Rmdir { path } => {
+                write!(f, "unlinkat(AT_FDCWD, {}, AT_REMOVEDIR)", quote(path))
+            }
+            Call::WriteFile { path, value } => write!(f, "echo {value} > {path}"),
             Call::Execve { path, argv, env } => write!(
                 f,
                 "execve({}, {}, {})",

@@ -4,6 +4,8 @@
 //! success (a container's directory outlives its run; its cgroup does not).
 
 use crate::error::Result;
+use crate::event::{Event, StageId};
+use crate::sys::{Recorder, Sys};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When {
@@ -11,10 +13,13 @@ pub enum When {
     OnFailure,
 }
 
+/// How to reverse one change, recording what it does through the seam.
+type Action = Box<dyn FnOnce(&mut Sys) -> Result<()>>;
+
 struct Step {
     what: String,
     when: When,
-    action: Box<dyn FnOnce() -> Result<()>>,
+    action: Action,
 }
 
 #[derive(Default)]
@@ -31,7 +36,7 @@ impl Undo {
         &mut self,
         what: impl Into<String>,
         when: When,
-        action: impl FnOnce() -> Result<()> + 'static,
+        action: impl FnOnce(&mut Sys) -> Result<()> + 'static,
     ) {
         self.steps.push(Step {
             what: what.into(),
@@ -40,25 +45,48 @@ impl Undo {
         });
     }
 
-    /// Run the steps that apply, newest first. A step that fails is
-    /// reported and the rest still run: one stuck mount must not keep the
-    /// others from being cleaned up.
-    pub fn finish(&mut self, success: bool) {
+    /// Run the steps that apply, newest first, recording what they do
+    /// through `sys`. A step that fails is reported and the rest still run:
+    /// one stuck cgroup must not keep the others from being cleaned up.
+    pub fn finish(&mut self, sys: &mut Sys, success: bool) {
+        if self
+            .steps
+            .iter()
+            .all(|s| success && s.when == When::OnFailure)
+        {
+            self.steps.clear();
+            return;
+        }
+        sys.stage(StageId::Cleanup);
         while let Some(step) = self.steps.pop() {
             if success && step.when == When::OnFailure {
                 continue;
             }
-            if let Err(e) = (step.action)() {
+            sys.note(step.what.clone());
+            if let Err(e) = (step.action)(sys) {
                 eprintln!("diyc: cleanup: {}: {e}", step.what);
             }
         }
     }
 }
 
+/// Records nothing: for the clean-up that runs when an `Undo` is dropped
+/// without being finished (an early return, a panic).
+struct Quiet;
+
+impl Recorder for Quiet {
+    fn enabled(&self) -> bool {
+        false
+    }
+    fn record(&mut self, _event: Event) {}
+}
+
 impl Drop for Undo {
     /// Anything not finished explicitly is a failure path.
     fn drop(&mut self) {
-        self.finish(false);
+        let mut quiet = Quiet;
+        let mut sys = Sys::new(&mut quiet, StageId::Cleanup);
+        self.finish(&mut sys, false);
     }
 }
 
@@ -77,12 +105,13 @@ mod tests {
             .enumerate()
         {
             let log = log.clone();
-            undo.push(format!("step {i}"), when, move || {
+            undo.push(format!("step {i}"), when, move |_| {
                 log.borrow_mut().push(i);
                 Ok(())
             });
         }
-        undo.finish(true);
+        let mut quiet = Quiet;
+        undo.finish(&mut Sys::new(&mut quiet, StageId::Cleanup), true);
         assert_eq!(*log.borrow(), vec![2, 0]);
     }
 
@@ -92,11 +121,11 @@ mod tests {
         {
             let mut undo = Undo::new();
             let l = log.clone();
-            undo.push("first", When::OnFailure, move || {
+            undo.push("first", When::OnFailure, move |_| {
                 l.borrow_mut().push("first");
                 Ok(())
             });
-            undo.push("second", When::Always, || {
+            undo.push("second", When::Always, |_| {
                 Err(crate::error::Error::failed("stuck"))
             });
         }

@@ -66,7 +66,7 @@ fn assert_strace_agrees(lab: &Lab, name: &str) {
         .args([
             "-e",
             "trace=clone,clone3,fork,vfork,unshare,setns,mount,umount2,pivot_root,\
-             sethostname,setdomainname,mknodat,mkdirat,symlinkat,chdir,execve",
+             sethostname,setdomainname,mknodat,mkdirat,symlinkat,unlinkat,chdir,execve",
         ])
         .arg(DIYC)
         .arg("--root")
@@ -81,6 +81,7 @@ fn assert_strace_agrees(lab: &Lab, name: &str) {
             "true",
         ])
         .env("NO_COLOR", "1")
+        .env("DIYC_CGROUP_PARENT", &lab.cgroup_parent)
         .env_remove("TERM")
         .output()
         .expect("strace is installed (the README's test command installs it)");
@@ -146,8 +147,17 @@ fn explain_output_matches_the_snapshot() {
     let out = lab.run(&["run", "--name", "snap", "--explain", "busybox", "true"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let root = regex_escape(lab.root().to_str().expect("utf-8"));
+    // The lab's cgroup parent sits below this test's own cgroup, which
+    // differs from machine to machine: keep the tree, hide the way down.
+    let cgroup = format!(
+        r#"(/sys/fs/cgroup/[^/\s"]+)/(?:[^\s"]*/)?{}"#,
+        regex_escape(&lab.cgroup_parent)
+    );
     insta::with_settings!({filters => vec![
         (root.as_str(), "[ROOT]"),
+        (cgroup.as_str(), "$1/[PARENT]"),
+        (r"echo \d+ > (\S+/cgroup\.procs)", "echo [PID] > $1"),
+        (r"(usage\S* = |usage_usec |current = )\d+", "${1}[N]"),
         (r"\[pid \d+\]", "[pid N]"),
         (r"(clone3?\(.*\)) = \d+", "$1 = [PID]"),
         (r"\b\d{10}\b", "[INODE]"),
@@ -178,15 +188,23 @@ fn explain_json_is_one_object_per_line() {
         .filter(|e| e["event"] == "syscall")
         .filter_map(|e| e["call"]["syscall"].as_str())
         .collect();
-    assert_eq!(calls.first(), Some(&"clone3"));
-    assert_eq!(calls.last(), Some(&"execve"));
-    assert!(calls.contains(&"pivot_root"));
+    // The cgroup is made before the clone and removed after the exit.
+    assert_eq!(calls.first(), Some(&"mkdirat"));
+    assert_eq!(calls.last(), Some(&"rmdir"));
+    for call in ["clone3", "write_file", "pivot_root", "execve"] {
+        assert!(calls.contains(&call), "{call} missing from {calls:?}");
+    }
     let stages: Vec<&str> = events
         .iter()
         .filter(|e| e["event"] == "stage")
         .filter_map(|e| e["stage"].as_str())
         .collect();
-    assert_eq!(stages, ["clone", "mount", "uts", "rootfs", "pid", "exec"]);
+    assert_eq!(
+        stages,
+        [
+            "cgroups", "clone", "cgroups", "mount", "uts", "rootfs", "pid", "exec", "cleanup"
+        ]
+    );
 }
 
 fn regex_escape(s: &str) -> String {

@@ -10,6 +10,7 @@
 //! changes the host (a cgroup, a veth pair) will also need a step in diyc
 //! itself that records how to undo it (see src/undo.rs).
 
+pub mod cgroups;
 pub mod mount;
 pub mod pid;
 pub mod rootfs;
@@ -18,6 +19,7 @@ pub mod uts;
 use crate::error::Result;
 use crate::event::StageId;
 use crate::sys::Sys;
+use crate::undo::Undo;
 
 pub trait Stage {
     fn id(&self) -> StageId;
@@ -32,8 +34,44 @@ pub trait Stage {
         &[]
     }
 
+    /// In diyc, before the clone: make what the child will be put into,
+    /// pushing how to undo it.
+    fn prepare(&mut self, sys: &mut Sys, undo: &mut Undo) -> Result<()> {
+        let _ = (sys, undo);
+        Ok(())
+    }
+
+    /// A cgroup directory for clone3's CLONE_INTO_CGROUP, if this stage
+    /// has one open.
+    fn cgroup_fd(&self) -> Option<i32> {
+        None
+    }
+
+    /// In diyc, after the clone and before the child is let go.
+    /// `placed_by_clone` says whether clone3 already put it in its cgroup.
+    fn attach(&mut self, sys: &mut Sys, child: i32, placed_by_clone: bool) -> Result<()> {
+        let _ = (sys, child, placed_by_clone);
+        Ok(())
+    }
+
+    /// In diyc, once the child has exited: one line worth telling the
+    /// user about how it ended (an OOM kill), if any.
+    fn finish(&mut self, sys: &mut Sys) -> Option<String> {
+        let _ = sys;
+        None
+    }
+
+    /// False for stages that happen entirely in diyc (cgroups): the child
+    /// skips them.
+    fn runs_inside(&self) -> bool {
+        true
+    }
+
     /// Inside the new namespaces, before the command is executed.
-    fn enter(&self, sys: &mut Sys) -> Result<()>;
+    fn enter(&self, sys: &mut Sys) -> Result<()> {
+        let _ = sys;
+        Ok(())
+    }
 
     /// What the process sees from inside once `enter` is done. Only asked
     /// for when someone is watching (`--explain`).
@@ -75,6 +113,14 @@ pub fn heading(stage: StageId) -> (&'static str, &'static str) {
         StageId::Pid => (
             "pid: the command becomes process 1",
             "The first process of a new PID namespace is pid 1 there; /proc must be mounted anew to show it.",
+        ),
+        StageId::Cgroups => (
+            "cgroups: limits the kernel enforces",
+            "A cgroup of its own caps the container's memory, CPU time and number of processes, and counts what it uses.",
+        ),
+        StageId::Cleanup => (
+            "cleanup: the host as it was",
+            "What the run changed on the host is undone, newest first.",
         ),
         StageId::Exec => (
             "exec: the command replaces diyc's code in the prepared process",

@@ -34,6 +34,9 @@ pub fn is_root() -> bool {
 pub struct HostSnapshot {
     mounts: Vec<String>,
     default_root: Option<Vec<String>>,
+    /// Which trees have diyc's default cgroup parent: a test that forgot
+    /// its own parent would make one next to the host's cgroups.
+    default_cgroup_parent: Vec<bool>,
 }
 
 fn listing(dir: &Path) -> Option<Vec<String>> {
@@ -59,9 +62,13 @@ impl HostSnapshot {
             })
             .collect();
         mounts.sort();
+        let default_cgroup_parent = diyc::cgroups::Host::detect()
+            .map(|h| h.parent_dirs("/diyc").iter().map(|d| d.exists()).collect())
+            .unwrap_or_default();
         HostSnapshot {
             mounts,
             default_root: listing(Path::new("/var/lib/diyc")),
+            default_cgroup_parent,
         }
     }
 }
@@ -71,6 +78,9 @@ impl HostSnapshot {
 pub struct Lab {
     pub dir: tempfile::TempDir,
     before: HostSnapshot,
+    /// This lab's own cgroup parent, relative: below the test process's
+    /// cgroup in every tree, never next to the host's own cgroups.
+    pub cgroup_parent: String,
 }
 
 impl Lab {
@@ -80,7 +90,23 @@ impl Lab {
             .prefix("diyc-test-")
             .tempdir()
             .expect("temporary state root");
-        Lab { dir, before }
+        let suffix = dir
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        let cgroup_parent = format!("{}-{}", suffix.unwrap_or_default(), std::process::id());
+        Lab {
+            dir,
+            before,
+            cgroup_parent,
+        }
+    }
+
+    /// The directories of this lab's cgroup parent, in every tree.
+    pub fn cgroup_parent_dirs(&self) -> Vec<PathBuf> {
+        diyc::cgroups::Host::detect()
+            .expect("cgroups")
+            .parent_dirs(&self.cgroup_parent)
     }
 
     pub fn root(&self) -> &Path {
@@ -106,7 +132,8 @@ impl Lab {
         cmd.arg("--root").arg(root).args(args);
         cmd.env_remove("DIYC_ROOT")
             .env_remove("TERM")
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            .env("DIYC_CGROUP_PARENT", &self.cgroup_parent);
         cmd
     }
 
@@ -183,10 +210,25 @@ impl Lab {
 }
 
 impl Drop for Lab {
+    /// The lab's cgroup parent must hold no container's cgroup any more;
+    /// then it goes too, and the host must be as it was.
     fn drop(&mut self) {
+        let mut leftovers = Vec::new();
+        for parent in self.cgroup_parent_dirs() {
+            if let Ok(entries) = std::fs::read_dir(&parent) {
+                leftovers.extend(
+                    entries
+                        .flatten()
+                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                        .map(|e| e.path()),
+                );
+            }
+            let _ = std::fs::remove_dir(&parent);
+        }
         if std::thread::panicking() {
             return;
         }
+        assert!(leftovers.is_empty(), "cgroups left behind: {leftovers:?}");
         let after = HostSnapshot::take();
         assert_eq!(self.before, after, "the host changed during the test");
     }

@@ -1,0 +1,210 @@
+//! The cgroups stage, as root, on whatever cgroup layout this host has
+//! (v1 or hybrid here; tests/vm runs the same on a pure v2 kernel). Each
+//! lab's cgroups live below this test process's own cgroup.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use common::{Lab, assert_one_line_error, text};
+
+/// One at a time: the CPU test measures what the kernel granted, and a
+/// memory hog or fork storm next to it would take part of that.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The cgroup directories diyc recorded for a running container.
+fn placement(lab: &Lab, name: &str) -> diyc::cgroups::Placement {
+    let run = std::fs::read_to_string(lab.container_dir(name).join("run.json")).expect("run.json");
+    let run: serde_json::Value = serde_json::from_str(&run).expect("JSON");
+    serde_json::from_value(run["cgroup"].clone()).expect("a cgroup placement")
+}
+
+fn dirs(placement: &diyc::cgroups::Placement) -> Vec<PathBuf> {
+    placement.dirs.iter().map(|d| d.path.clone()).collect()
+}
+
+#[test]
+fn a_memory_hog_is_killed_by_the_oom_killer_and_diyc_says_so() {
+    require_root!();
+    let _one = serial();
+    let lab = Lab::new().with_busybox();
+    let out = lab.run(&[
+        "run",
+        "--rm",
+        "--mem",
+        "16",
+        "busybox",
+        "sh",
+        "-c",
+        "tail /dev/zero",
+    ]);
+    assert_eq!(out.status.code(), Some(137), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("killed by the kernel's OOM killer: memory limit 16 MiB"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_fork_storm_stops_at_the_pids_limit() {
+    require_root!();
+    let _one = serial();
+    let lab = Lab::new().with_busybox();
+    let script = "for i in $(seq 20); do sleep 1000 & done; echo all-started";
+    let out = lab.run(&["run", "--rm", "--pids", "10", "busybox", "sh", "-c", script]);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("can't fork"),
+        "the shell reports the failed fork: {stderr}"
+    );
+    assert!(!text(&out.stdout).contains("all-started"));
+    assert_ne!(out.status.code(), Some(0));
+}
+
+#[test]
+fn half_a_cpu_gives_a_busy_loop_half_the_time() {
+    require_root!();
+    let _one = serial();
+    let lab = Lab::new().with_busybox();
+    let script = "timeout 2 sh -c 'while :; do :; done'; echo spun; read x";
+    let mut running = lab.spawn(&[
+        "run", "--rm", "--name", "spinner", "--cpus", "0.5", "busybox", "sh", "-c", script,
+    ]);
+    running.wait_for_line("spun");
+    let used = diyc::cgroups::cpu_usage_us(&placement(&lab, "spinner")).expect("cpu usage");
+    running.send("\n");
+    assert_eq!(running.finish().status.code(), Some(0));
+    assert!(
+        (800_000..=1_200_000).contains(&used),
+        "2 s of busy loop at 0.5 CPU used {used} µs of CPU"
+    );
+}
+
+#[test]
+fn the_cgroup_is_gone_after_the_container_exits() {
+    require_root!();
+    let _one = serial();
+    let lab = Lab::new().with_busybox();
+    let mut running = lab.spawn(&[
+        "run", "--rm", "--name", "brief", "--mem", "32", "busybox", "cat",
+    ]);
+    running.send("ping\n");
+    running.wait_for_line("ping");
+    let dirs = dirs(&placement(&lab, "brief"));
+    assert!(
+        dirs.iter().all(|d| d.is_dir()),
+        "the cgroup exists while it runs"
+    );
+    assert_eq!(running.finish().status.code(), Some(0));
+    assert!(dirs.iter().all(|d| !d.exists()), "left behind: {dirs:?}");
+}
+
+#[test]
+fn a_failed_start_leaves_no_cgroup() {
+    require_root!();
+    let _one = serial();
+    let lab = Lab::new().with_busybox();
+    let out = lab.run(&[
+        "run",
+        "--mem",
+        "32",
+        "--pids",
+        "5",
+        "-w",
+        "/no/such/dir",
+        "busybox",
+        "true",
+    ]);
+    assert_one_line_error(&out, "working directory /no/such/dir");
+    // Lab's drop checks that the lab's cgroup parent holds nothing.
+}
+
+#[test]
+fn after_diyc_is_killed_rm_f_removes_the_cgroup() {
+    require_root!();
+    let _one = serial();
+    let lab = Lab::new().with_busybox();
+    let mut running = lab.spawn(&["run", "--name", "orphan", "--mem", "32", "busybox", "cat"]);
+    running.send("ping\n");
+    running.wait_for_line("ping");
+    let dirs = dirs(&placement(&lab, "orphan"));
+    running.child.kill().expect("SIGKILL diyc");
+    running.child.wait().expect("reaped");
+    assert!(
+        dirs.iter().all(|d| d.is_dir()),
+        "a killed diyc cleans nothing up"
+    );
+    let out = lab.run(&["rm", "-f", "orphan"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(dirs.iter().all(|d| !d.exists()), "left behind: {dirs:?}");
+}
+
+#[test]
+fn bad_limits_are_one_line_and_create_nothing() {
+    require_root!();
+    let lab = Lab::new();
+    let root = lab.root().join("fresh");
+    let cases: &[(&str, &str)] = &[
+        ("--mem=0", "--mem"),
+        ("--mem=-5", "--mem"),
+        ("--mem=lots", "--mem"),
+        ("--mem=99999999999999999999", "too large"),
+        ("--mem=9999999999t", "too large"),
+        ("--cpus=0", "--cpus"),
+        ("--cpus=-1", "--cpus"),
+        ("--cpus=half", "--cpus"),
+        ("--pids=0", "--pids"),
+        ("--pids=-2", "--pids"),
+        ("--pids=1.5", "--pids"),
+        ("--cgroup-parent=../up", "--cgroup-parent"),
+    ];
+    for (arg, needle) in cases {
+        let out = lab
+            .cmd_in(&root, &["run", arg, "busybox", "true"])
+            .output()
+            .expect("diyc");
+        assert_one_line_error(&out, needle);
+        assert!(!root.exists(), "{arg} created the state root");
+    }
+    assert!(
+        lab.cgroup_parent_dirs().iter().all(|d| !d.exists()),
+        "no cgroup was made"
+    );
+}
+
+#[test]
+fn explain_shows_each_cgroup_write_and_the_cgroup_files() {
+    require_root!();
+    let _one = serial();
+    let lab = Lab::new().with_busybox();
+    let out = lab.run(&[
+        "run",
+        "--rm",
+        "--explain",
+        "--mem",
+        "16",
+        "--pids",
+        "10",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let explain = text(&out.stderr);
+    assert!(explain.contains("== cgroups: limits the kernel enforces"));
+    assert!(explain.contains("echo 16777216 > "), "{explain}");
+    assert!(
+        explain.contains("echo 10 > ") && explain.contains("pids.max # ok"),
+        "{explain}"
+    );
+    assert!(
+        explain.contains("pids.max = 10"),
+        "the limit file read back: {explain}"
+    );
+    assert!(explain.contains("== cleanup: the host as it was"));
+}
