@@ -7,15 +7,17 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 use crate::cgroups::{self, Limits};
-use crate::cli::{Cli, Command, ImageCommand, NsexecArgs, RunArgs};
-use crate::container::{self, ProcessId, Run, State};
+use crate::cli::{Cli, Command, ImageCommand, NetMode, NsexecArgs, RunArgs};
+use crate::container::{self, NetRecord, ProcessId, Run, State};
 use crate::error::{Error, IoContext, Result};
 use crate::event::StageId;
 use crate::explain::{Explainer, Format};
 use crate::image;
+use crate::network::{self, Bridge};
 use crate::runtime::{self, ExecSpec, Launch};
 use crate::signals::Signals;
 use crate::stages::{Stage, cgroups::Cgroups, mount::Mount, pid::Pid, rootfs::Rootfs, uts::Uts};
+use crate::stages::{iptables::Iptables, net::Net};
 use crate::store::{self, Store, validate_name};
 use crate::sys::Sys;
 use crate::undo::{Undo, When};
@@ -65,9 +67,28 @@ fn one_line(text: &str) -> String {
 
 fn dispatch(cli: Cli) -> Result<i32> {
     let store = Store::new(&cli.root)?;
+    let bridge = Bridge::new(&cli.bridge, &cli.subnet).map_err(Error::invalid)?;
     match cli.command {
-        Command::Run(args) => run(&store, args),
-        Command::Nsexec(args) => nsexec(args),
+        Command::Run(args) => run(&store, &bridge, args),
+        Command::Nsexec(args) => nsexec(&store, &bridge, args),
+        Command::Setup { explain } => {
+            need_root("setup")?;
+            let _signals = Signals::block()?;
+            let mut explainer = Explainer::new(explain.then_some(Format::Text));
+            let mut sys = Sys::new(&mut explainer, StageId::Net);
+            sys.stage(StageId::Net);
+            network::setup(&mut sys, &store, &bridge)?;
+            Ok(0)
+        }
+        Command::Teardown { explain } => {
+            need_root("teardown")?;
+            let _signals = Signals::block()?;
+            let mut explainer = Explainer::new(explain.then_some(Format::Text));
+            let mut sys = Sys::new(&mut explainer, StageId::Cleanup);
+            sys.stage(StageId::Cleanup);
+            network::teardown(&mut sys, &store, &bridge)?;
+            Ok(0)
+        }
         Command::Image(ImageCommand::Import { name, file }) => {
             need_root("image import")?;
             let signals = Signals::block()?;
@@ -170,7 +191,7 @@ fn path_text(path: &std::path::Path) -> Result<String> {
         .ok_or_else(|| Error::invalid(format!("{} is not valid UTF-8", path.display())))
 }
 
-fn run(store: &Store, args: RunArgs) -> Result<i32> {
+fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
     let mut words = args.args.into_iter();
     let image_name = words.next().unwrap_or_default();
     let mut argv: Vec<String> = words.collect();
@@ -192,6 +213,25 @@ fn run(store: &Store, args: RunArgs) -> Result<i32> {
         validate_hostname(h)?;
     }
     container_env("x", &args.env)?;
+    if args.net != NetMode::Bridge && (args.ip.is_some() || !args.publish.is_empty()) {
+        return Err(Error::invalid("--ip and -p need --net bridge"));
+    }
+    if let Some(ip) = args.ip {
+        bridge
+            .check(ip)
+            .map_err(|e| Error::invalid(format!("--ip {e}")))?;
+    }
+    for (i, port) in args.publish.iter().enumerate() {
+        if args.publish[..i]
+            .iter()
+            .any(|p| p.host == port.host && p.proto == port.proto)
+        {
+            return Err(Error::invalid(format!(
+                "host port {}/{} is published twice",
+                port.host, port.proto
+            )));
+        }
+    }
     need_root("run")?;
     let signals = Signals::block()?;
 
@@ -243,6 +283,35 @@ fn run(store: &Store, args: RunArgs) -> Result<i32> {
             std::fs::create_dir(&dir).ctx("creating", &dir)?;
         }
     }
+    let mut net_stages: Vec<Box<dyn Stage>> = Vec::new();
+    let mut net_record = None;
+    match args.net {
+        NetMode::Bridge => {
+            let ip = network::lease(store, bridge, &name, args.ip, &args.publish)?;
+            let lease_store = store.clone();
+            undo.push(format!("releasing {ip}"), When::Always, move |_| {
+                network::release(&lease_store, ip)
+            });
+            let net = Net::bridged(store.clone(), bridge.clone(), hostname.clone(), &name, ip);
+            net_record = net.host_if().map(|host_if| NetRecord {
+                ip,
+                host_if: host_if.to_string(),
+                ports: args.publish.clone(),
+            });
+            net_stages.push(Box::new(net));
+            net_stages.push(Box::new(Iptables {
+                ip,
+                ports: args.publish.clone(),
+            }));
+        }
+        NetMode::None => net_stages.push(Box::new(Net::isolated(
+            store.clone(),
+            bridge.clone(),
+            hostname.clone(),
+            true,
+        ))),
+        NetMode::Host => {}
+    }
     let rootfs = if in_memory {
         Rootfs::in_memory(path_text(&lower)?, path_text(&held.rootfs())?)
     } else {
@@ -263,7 +332,10 @@ fn run(store: &Store, args: RunArgs) -> Result<i32> {
             }),
             Box::new(rootfs),
             Box::new(Pid { mount_proc: true }),
-        ],
+        ]
+        .into_iter()
+        .chain(net_stages)
+        .collect(),
         libc::CLONE_NEWIPC as u64,
         ExecSpec {
             argv: argv.clone(),
@@ -279,6 +351,7 @@ fn run(store: &Store, args: RunArgs) -> Result<i32> {
             init: ProcessId::of(child),
             started,
             cgroup: Some(placement.clone()),
+            net: net_record.clone(),
         })
     });
     let cleared = held.clear_run();
@@ -308,7 +381,7 @@ fn run(store: &Store, args: RunArgs) -> Result<i32> {
     Ok(exit.code)
 }
 
-fn nsexec(args: NsexecArgs) -> Result<i32> {
+fn nsexec(store: &Store, bridge: &Bridge, args: NsexecArgs) -> Result<i32> {
     if let Some(h) = &args.hostname {
         validate_hostname(h)?;
     }
@@ -329,12 +402,17 @@ fn nsexec(args: NsexecArgs) -> Result<i32> {
             mount_proc: args.mount,
         }));
     }
+    if args.net {
+        stages.push(Box::new(Net::isolated(
+            store.clone(),
+            bridge.clone(),
+            String::new(),
+            false,
+        )));
+    }
     let mut extra_flags = 0;
     if args.ipc {
         extra_flags |= libc::CLONE_NEWIPC as u64;
-    }
-    if args.net {
-        extra_flags |= libc::CLONE_NEWNET as u64;
     }
     // A host command keeps the host's environment, as with unshare(1).
     let env: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::cgroups;
 use crate::explain::Format;
+use crate::network;
 use crate::store::DEFAULT_ROOT;
 
 #[derive(Debug, Parser)]
@@ -23,8 +24,26 @@ pub struct Cli {
     #[arg(long, global = true, env = "DIYC_ROOT", default_value = DEFAULT_ROOT, value_name = "DIR")]
     pub root: PathBuf,
 
+    /// The bridge containers attach to
+    #[arg(long, global = true, env = "DIYC_BRIDGE", default_value = network::DEFAULT_BRIDGE, value_name = "NAME")]
+    pub bridge: String,
+
+    /// The bridge's subnet; the bridge takes its first address
+    #[arg(long, global = true, env = "DIYC_SUBNET", default_value = network::DEFAULT_SUBNET, value_name = "CIDR")]
+    pub subnet: String,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NetMode {
+    /// A veth pair on diyc's bridge, an address, NAT to the outside
+    Bridge,
+    /// A network namespace with only lo
+    None,
+    /// The host's own network (no network namespace)
+    Host,
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,6 +60,20 @@ pub enum Command {
         /// Also list containers that are not running
         #[arg(short, long)]
         all: bool,
+    },
+    /// Make the bridge, turn on forwarding and add diyc's iptables rules
+    /// (done by the first bridged run if needed; running it twice changes nothing)
+    Setup {
+        /// Show each netlink request and iptables command
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Undo setup: the rules, the bridge, and ip_forward as it was
+    #[command(alias = "net-clean")]
+    Teardown {
+        /// Show each netlink request and iptables command
+        #[arg(long)]
+        explain: bool,
     },
     /// Remove containers and their writable layers
     Rm {
@@ -73,6 +106,18 @@ pub struct RunArgs {
     /// Remove the container when it exits
     #[arg(long)]
     pub rm: bool,
+
+    /// Network: bridge (default), none (only lo) or host
+    #[arg(long, value_enum, default_value_t = NetMode::Bridge)]
+    pub net: NetMode,
+
+    /// The container's address on the bridge (default: the next free one)
+    #[arg(long, value_name = "ADDR", value_parser = network::parse_ip)]
+    pub ip: Option<std::net::Ipv4Addr>,
+
+    /// Publish a container port on the host: HOSTPORT:CONTAINERPORT[/udp]
+    #[arg(short = 'p', long = "publish", value_name = "HOST:CONTAINER", value_parser = network::parse_port)]
+    pub publish: Vec<network::Port>,
 
     /// Memory limit: MiB (64) or with a unit (64m, 1g); swap is not allowed on top
     #[arg(long, value_name = "SIZE", value_parser = cgroups::parse_size)]
@@ -122,7 +167,7 @@ pub struct NsexecArgs {
     #[arg(short = 'p')]
     pub pid: bool,
 
-    /// New network namespace (only a loopback, down)
+    /// New network namespace (only lo, brought up)
     #[arg(short = 'n')]
     pub net: bool,
 

@@ -46,6 +46,15 @@ pub struct Run {
     pub started: u64,
     /// Where its cgroup is, so it can be removed after diyc was killed.
     pub cgroup: Option<Placement>,
+    /// Its place on the bridge, for the same reason.
+    pub net: Option<NetRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NetRecord {
+    pub ip: std::net::Ipv4Addr,
+    pub host_if: String,
+    pub ports: Vec<crate::network::Port>,
 }
 
 /// A pid with its start time, so a recycled pid is never mistaken for ours.
@@ -278,8 +287,16 @@ pub fn remove(sys: &mut Sys, store: &Store, name: &str, force: bool) -> Result<(
         }
     };
     // A run.json left behind means its diyc died before cleaning up.
-    if let Some(placement) = read_run(&dir).and_then(|r| r.cgroup) {
-        cgroups::remove(sys, &placement)?;
+    if let Some(run) = read_run(&dir) {
+        if let Some(placement) = &run.cgroup {
+            cgroups::remove(sys, placement)?;
+        }
+        if let Some(net) = &run.net {
+            for port in &net.ports {
+                crate::network::delete_dnat(sys, port, net.ip)?;
+            }
+            crate::network::release(store, net.ip)?;
+        }
     }
     store::remove_dir(&dir)
 }

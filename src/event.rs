@@ -19,6 +19,8 @@ pub enum StageId {
     Rootfs,
     Pid,
     Cgroups,
+    Net,
+    Iptables,
     Exec,
     /// Undoing what the run changed on the host, newest first.
     Cleanup,
@@ -34,6 +36,8 @@ impl StageId {
             StageId::Rootfs => "rootfs",
             StageId::Pid => "pid",
             StageId::Cgroups => "cgroups",
+            StageId::Net => "net",
+            StageId::Iptables => "iptables",
             StageId::Exec => "exec",
             StageId::Cleanup => "cleanup",
         }

@@ -8,7 +8,7 @@ use colored::Colorize;
 
 use crate::event::{Event, Outcome};
 use crate::stages;
-use crate::sys::Recorder;
+use crate::sys::{Call, Recorder};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -73,6 +73,14 @@ fn render_text(event: &Event) -> String {
             ..
         } if call.is_shell_form() => {
             let result = match outcome {
+                Outcome::Ok(code) if matches!(call, Call::Command { .. }) => {
+                    let text = format!("# exit {code}");
+                    if *code == 0 {
+                        text.green()
+                    } else {
+                        text.yellow()
+                    }
+                }
                 Outcome::Ok(_) => "# ok".green(),
                 Outcome::Err { errno, message } => format!("# failed: {errno} ({message})").red(),
                 Outcome::Pending => "".normal(),

@@ -10,6 +10,8 @@ pub mod error;
 pub mod event;
 pub mod explain;
 pub mod image;
+pub mod netlink;
+pub mod network;
 pub mod observe;
 pub mod runtime;
 pub mod signals;

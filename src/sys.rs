@@ -91,6 +91,16 @@ pub enum Call {
         path: String,
         value: String,
     },
+    /// A netlink request to the kernel's routing subsystem, shown as the
+    /// `ip` command that would make the same one.
+    Netlink {
+        request: crate::netlink::Request,
+    },
+    /// A helper program run to completion (iptables, ldd); its outcome is
+    /// the exit status. Made by `Sys::run_helper`.
+    Command {
+        argv: Vec<String>,
+    },
     Execve {
         path: String,
         argv: Vec<String>,
@@ -154,7 +164,10 @@ impl Call {
     /// Shown as a shell command rather than a system call (it is an
     /// open and a write), so it is never mistaken for one strace shows.
     pub fn is_shell_form(&self) -> bool {
-        matches!(self, Call::WriteFile { .. })
+        matches!(
+            self,
+            Call::WriteFile { .. } | Call::Netlink { .. } | Call::Command { .. }
+        )
     }
 
     /// Make the call. This is the only place in diyc where these system
@@ -162,6 +175,9 @@ impl Call {
     fn perform(&self) -> std::result::Result<i64, Errno> {
         let ret: libc::c_long = match self {
             Call::WriteFile { path, value } => return write_file(path, value),
+            // Made by `Sys`, which holds the netlink connection, and by
+            // `Sys::run_helper`, which forks and waits.
+            Call::Netlink { .. } | Call::Command { .. } => return Err(Errno::ENOTSUP),
             Call::Clone3 {
                 flags,
                 exit_signal,
@@ -567,6 +583,22 @@ impl fmt::Display for Call {
                 write!(f, "unlinkat(AT_FDCWD, {}, AT_REMOVEDIR)", quote(path))
             }
             Call::WriteFile { path, value } => write!(f, "echo {value} > {path}"),
+            Call::Netlink { request } => write!(f, "{}: {request}", request.message()),
+            Call::Command { argv } => {
+                let mut words = argv.iter();
+                let program = words
+                    .next()
+                    .map_or("", |p| p.rsplit('/').next().unwrap_or(p));
+                write!(f, "{program}")?;
+                for word in words {
+                    if word.is_empty() || word.contains([' ', '!', '*', '$', '"', '\'']) {
+                        write!(f, " '{word}'")?;
+                    } else {
+                        write!(f, " {word}")?;
+                    }
+                }
+                Ok(())
+            }
             Call::Execve { path, argv, env } => write!(
                 f,
                 "execve({}, {}, {})",
@@ -610,6 +642,9 @@ pub struct Sys<'r> {
     rec: &'r mut dyn Recorder,
     stage: StageId,
     pid: i32,
+    /// Opened on first use, in whatever network namespace this process
+    /// is in by then.
+    netlink: Option<crate::netlink::Netlink>,
 }
 
 impl<'r> Sys<'r> {
@@ -618,6 +653,7 @@ impl<'r> Sys<'r> {
             rec,
             stage,
             pid: std::process::id() as i32,
+            netlink: None,
         }
     }
 
@@ -669,8 +705,21 @@ impl<'r> Sys<'r> {
     }
 
     /// Make one call and record it with its result.
+    /// This process's netlink connection, opened on first use.
+    pub fn netlink(&mut self) -> Result<&crate::netlink::Netlink> {
+        if self.netlink.is_none() {
+            self.netlink = Some(crate::netlink::Netlink::connect()?);
+        }
+        self.netlink
+            .as_ref()
+            .ok_or_else(|| Error::failed("no netlink connection"))
+    }
+
     pub fn call(&mut self, call: Call) -> Result<i64> {
-        let result = call.perform();
+        let result = match &call {
+            Call::Netlink { request } => self.netlink()?.perform(request).map(|()| 0),
+            other => other.perform(),
+        };
         let outcome = outcome_of(&result);
         let result = result.map_err(|errno| Error::Syscall {
             call: call.to_string(),
@@ -735,18 +784,35 @@ impl<'r> Sys<'r> {
         }
     }
 
-    /// Run a helper program on the host and return what it printed: a
-    /// fork-like clone and an execve, both recorded, with the execve's
-    /// outcome read from a close-on-exec pipe (closed unread: it worked).
+    /// Run a helper program on the host and return what it printed, if
+    /// it succeeded.
     pub fn capture(&mut self, argv: &[String]) -> Result<String> {
+        let (code, output) = self.run_helper(argv)?;
+        if code == 0 {
+            Ok(output)
+        } else {
+            Err(Error::failed(format!(
+                "{} failed with status {code}",
+                argv.join(" ")
+            )))
+        }
+    }
+
+    /// Run a helper program on the host (iptables, ldd, busybox) and return
+    /// its exit status and what it printed (stdout and stderr together).
+    /// It is recorded as one event, the command line as a student would
+    /// type it, under the helper's own pid: the clone and execve that
+    /// start it are plumbing, not isolation. A failed execve is read from
+    /// a close-on-exec pipe (closed unread: it worked).
+    pub fn run_helper(&mut self, argv: &[String]) -> Result<(i32, String)> {
         use nix::fcntl::OFlag;
-        use nix::unistd::{dup2_stdout, pipe2, read};
+        use nix::unistd::{dup2_stderr, dup2_stdout, pipe2, read};
         use std::io::Read;
 
         let fail = |what: &str, e: Errno| Error::failed(format!("{what}: {}", e.desc()));
         let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| fail("pipe2", e))?;
         let (status_r, status_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| fail("pipe2", e))?;
-        let call = Call::Execve {
+        let exec = Call::Execve {
             path: argv.first().cloned().unwrap_or_default(),
             argv: argv.to_vec(),
             env: vec![
@@ -754,40 +820,64 @@ impl<'r> Sys<'r> {
                 "LC_ALL=C".into(),
             ],
         };
-        let child = match self.clone_process(0, None)? {
-            Forked::Child => {
+        let fork = Call::Clone3 {
+            flags: 0,
+            exit_signal: libc::SIGCHLD as u64,
+            cgroup_fd: None,
+        };
+        let child = match fork.perform() {
+            Ok(0) => {
                 drop((out_r, status_r));
-                let errno = match dup2_stdout(&out_w) {
-                    Ok(()) => call.perform().err().unwrap_or(Errno::EINVAL),
+                let errno = match dup2_stdout(&out_w).and_then(|()| dup2_stderr(&out_w)) {
+                    Ok(()) => exec.perform().err().unwrap_or(Errno::EINVAL),
                     Err(e) => e,
                 };
                 let _ = nix::unistd::write(&status_w, &(errno as i32).to_ne_bytes());
                 exit_now(127)
             }
-            Forked::Parent { child } => child,
+            Ok(child) => child as i32,
+            Err(errno) => {
+                return Err(Error::Syscall {
+                    call: fork.to_string(),
+                    errno,
+                });
+            }
         };
         drop((out_w, status_w));
         let mut code = [0u8; 4];
-        let outcome = match read(&status_r, &mut code) {
-            Ok(4) => Err(Errno::from_raw(i32::from_ne_bytes(code))),
-            _ => Ok(0),
+        let exec_failed = match read(&status_r, &mut code) {
+            Ok(4) => Some(Errno::from_raw(i32::from_ne_bytes(code))),
+            _ => None,
         };
-        let saved_pid = std::mem::replace(&mut self.pid, child);
-        self.record_call(call.clone(), outcome_of(&outcome));
-        self.pid = saved_pid;
         let mut output = String::new();
         let read_result = std::fs::File::from(out_r).read_to_string(&mut output);
         let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None);
-        if let Err(errno) = outcome {
+        let command = Call::Command {
+            argv: argv.to_vec(),
+        };
+        let outcome = match (exec_failed, &status) {
+            (Some(errno), _) => outcome_of(&Err(errno)),
+            (None, Ok(nix::sys::wait::WaitStatus::Exited(_, code))) => {
+                Outcome::Ok(i64::from(*code))
+            }
+            (None, _) => Outcome::Err {
+                errno: "signal".into(),
+                message: "killed by a signal".into(),
+            },
+        };
+        let saved_pid = std::mem::replace(&mut self.pid, child);
+        self.record_call(command, outcome);
+        self.pid = saved_pid;
+        if let Some(errno) = exec_failed {
             return Err(Error::Syscall {
-                call: call.to_string(),
+                call: exec.to_string(),
                 errno,
             });
         }
         read_result
             .map_err(|e| Error::failed(format!("reading the output of {}: {e}", argv.join(" "))))?;
         match status {
-            Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(output),
+            Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => Ok((code, output)),
             other => Err(Error::failed(format!(
                 "{} failed: {other:?}",
                 argv.join(" ")

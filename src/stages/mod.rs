@@ -11,7 +11,9 @@
 //! itself that records how to undo it (see src/undo.rs).
 
 pub mod cgroups;
+pub mod iptables;
 pub mod mount;
+pub mod net;
 pub mod pid;
 pub mod rootfs;
 pub mod uts;
@@ -117,6 +119,14 @@ pub fn heading(stage: StageId) -> (&'static str, &'static str) {
         StageId::Cgroups => (
             "cgroups: limits the kernel enforces",
             "A cgroup of its own caps the container's memory, CPU time and number of processes, and counts what it uses.",
+        ),
+        StageId::Net => (
+            "net: a network namespace, joined to the host by a veth pair",
+            "The container gets its own interfaces; one end of a virtual cable sits on diyc's bridge.",
+        ),
+        StageId::Iptables => (
+            "iptables: NAT to the outside, DNAT for published ports",
+            "diyc's own chains rewrite addresses so the container can reach out and be reached.",
         ),
         StageId::Cleanup => (
             "cleanup: the host as it was",

@@ -83,9 +83,30 @@ pub struct Lab {
     pub cgroup_parent: String,
 }
 
+/// Move the calling thread (each test has its own) into a network
+/// namespace of its own, with lo up. Every diyc a test starts inherits it,
+/// so bridges, veths and iptables rules are made there and never on the
+/// host's own network; the namespace goes when the test's thread ends.
+pub fn private_network() {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("a network namespace");
+    sh(&["ip", "link", "set", "lo", "up"]);
+}
+
+/// Run a command that must succeed; its stdout.
+pub fn sh(argv: &[&str]) -> String {
+    let out = Command::new(argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+    assert!(out.status.success(), "{argv:?}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
 impl Lab {
     pub fn new() -> Lab {
         let before = HostSnapshot::take();
+        private_network();
         let dir = tempfile::Builder::new()
             .prefix("diyc-test-")
             .tempdir()

@@ -1,0 +1,302 @@
+//! Netlink requests, the ones `ip` makes: diyc sends them itself over a
+//! netlink socket (with the rtnetlink crate) instead of starting `ip`
+//! processes, and `--explain` shows each with the `ip` command a student
+//! would type for the same thing.
+//!
+//! A socket belongs to the network namespace it was opened in, so each
+//! process opens its own connection when it first needs one: diyc talks to
+//! the host's namespace, the container's first process to its own.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+
+use futures_util::TryStreamExt;
+use nix::errno::Errno;
+use rtnetlink::packet_route::address::AddressAttribute;
+use rtnetlink::packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo,
+};
+use rtnetlink::{LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Request {
+    AddBridge {
+        name: String,
+    },
+    /// A veth pair whose host end goes straight onto `master` and up, and
+    /// whose other end is made directly inside the network namespace of
+    /// process `peer_netns` (no move afterwards: moving a device between
+    /// namespaces costs the kernel a lot more than making it there).
+    AddVeth {
+        name: String,
+        master: String,
+        peer: String,
+        peer_netns: i32,
+    },
+    SetUp {
+        name: String,
+    },
+    AddAddress {
+        dev: String,
+        address: Ipv4Addr,
+        prefix: u8,
+    },
+    AddDefaultRoute {
+        gateway: Ipv4Addr,
+    },
+    DeleteLink {
+        name: String,
+    },
+}
+
+impl Request {
+    /// The rtnetlink message type the request is sent as.
+    pub fn message(&self) -> &'static str {
+        match self {
+            Request::AddBridge { .. } | Request::AddVeth { .. } => "RTM_NEWLINK",
+            Request::SetUp { .. } => "RTM_SETLINK",
+            Request::AddAddress { .. } => "RTM_NEWADDR",
+            Request::AddDefaultRoute { .. } => "RTM_NEWROUTE",
+            Request::DeleteLink { .. } => "RTM_DELLINK",
+        }
+    }
+}
+
+/// The same request as an `ip` command.
+impl fmt::Display for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Request::AddBridge { name } => write!(f, "ip link add {name} type bridge"),
+            Request::AddVeth {
+                name,
+                master,
+                peer,
+                peer_netns,
+            } => write!(
+                f,
+                "ip link add {name} master {master} up type veth peer name {peer} netns {peer_netns}"
+            ),
+            Request::SetUp { name } => write!(f, "ip link set {name} up"),
+            Request::AddAddress {
+                dev,
+                address,
+                prefix,
+            } => write!(f, "ip addr add {address}/{prefix} dev {dev}"),
+            Request::AddDefaultRoute { gateway } => write!(f, "ip route add default via {gateway}"),
+            Request::DeleteLink { name } => write!(f, "ip link del {name}"),
+        }
+    }
+}
+
+/// A link as `ip -o link` would list it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub index: u32,
+    pub name: String,
+    pub kind: Option<String>,
+    pub master: Option<u32>,
+    pub up: bool,
+}
+
+/// A connection in this process's network namespace.
+pub struct Netlink {
+    runtime: tokio::runtime::Runtime,
+    handle: rtnetlink::Handle,
+}
+
+fn errno_of(e: &rtnetlink::Error) -> Errno {
+    match e {
+        rtnetlink::Error::NetlinkError(msg) => Errno::from_raw(msg.raw_code().abs()),
+        _ => Errno::EIO,
+    }
+}
+
+impl Netlink {
+    /// A single-threaded runtime: diyc still forks after this, and a fork
+    /// copies only the calling thread.
+    pub fn connect() -> Result<Netlink> {
+        let fail = |what: &str, e: std::io::Error| Error::failed(format!("{what}: {e}"));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .map_err(|e| fail("starting the netlink runtime", e))?;
+        let (connection, handle, _) = {
+            let _inside = runtime.enter();
+            rtnetlink::new_connection().map_err(|e| fail("opening a netlink socket", e))?
+        };
+        runtime.spawn(connection);
+        Ok(Netlink { runtime, handle })
+    }
+
+    fn index_of(&self, name: &str) -> std::result::Result<u32, Errno> {
+        self.link(name)?.map(|l| l.index).ok_or(Errno::ENODEV)
+    }
+
+    /// Make one request; the errno is the kernel's.
+    pub fn perform(&self, request: &Request) -> std::result::Result<(), Errno> {
+        let handle = self.handle.clone();
+        let set = |message| {
+            let handle = handle.clone();
+            async move { handle.link().set(message).execute().await }
+        };
+        let result = match request {
+            Request::AddBridge { name } => self
+                .runtime
+                .block_on(handle.link().add(LinkBridge::new(name).build()).execute()),
+            Request::AddVeth {
+                name,
+                master,
+                peer,
+                peer_netns,
+            } => {
+                let master = self.index_of(master)?;
+                let peer = LinkUnspec::new_with_name(peer)
+                    .setns_by_pid(*peer_netns as u32)
+                    .build();
+                let veth = LinkVeth::new(name, "")
+                    .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
+                    .controller(master)
+                    .up()
+                    .build();
+                self.runtime.block_on(handle.link().add(veth).execute())
+            }
+            Request::SetUp { name } => {
+                let index = self.index_of(name)?;
+                self.runtime
+                    .block_on(set(LinkUnspec::new_with_index(index).up().build()))
+            }
+            Request::AddAddress {
+                dev,
+                address,
+                prefix,
+            } => {
+                let index = self.index_of(dev)?;
+                self.runtime.block_on(
+                    handle
+                        .address()
+                        .add(index, IpAddr::V4(*address), *prefix)
+                        .execute(),
+                )
+            }
+            Request::AddDefaultRoute { gateway } => {
+                let route = RouteMessageBuilder::<Ipv4Addr>::new()
+                    .gateway(*gateway)
+                    .build();
+                self.runtime.block_on(handle.route().add(route).execute())
+            }
+            Request::DeleteLink { name } => {
+                let index = self.index_of(name)?;
+                self.runtime.block_on(handle.link().del(index).execute())
+            }
+        };
+        result.map_err(|e| errno_of(&e))
+    }
+
+    /// The link called `name`, if there is one.
+    pub fn link(&self, name: &str) -> std::result::Result<Option<Link>, Errno> {
+        let mut request = Box::pin(
+            self.handle
+                .link()
+                .get()
+                .match_name(name.to_string())
+                .execute(),
+        );
+        match self.runtime.block_on(request.try_next()) {
+            Ok(Some(msg)) => Ok(Some(to_link(msg))),
+            Ok(None) => Ok(None),
+            Err(e) if errno_of(&e) == Errno::ENODEV => Ok(None),
+            Err(e) => Err(errno_of(&e)),
+        }
+    }
+
+    /// Every link in this namespace.
+    pub fn links(&self) -> Vec<Link> {
+        let request = self.handle.link().get().execute();
+        self.runtime
+            .block_on(request.try_collect::<Vec<_>>())
+            .map(|msgs| msgs.into_iter().map(to_link).collect())
+            .unwrap_or_default()
+    }
+
+    /// Every IPv4 address: (link index, address, prefix length).
+    pub fn addresses(&self) -> Vec<(u32, Ipv4Addr, u8)> {
+        let request = self.handle.address().get().execute();
+        let msgs = self
+            .runtime
+            .block_on(request.try_collect::<Vec<_>>())
+            .unwrap_or_default();
+        msgs.into_iter()
+            .filter_map(|m| {
+                let address = m.attributes.iter().find_map(|a| match a {
+                    AddressAttribute::Address(IpAddr::V4(ip)) => Some(*ip),
+                    _ => None,
+                })?;
+                Some((m.header.index, address, m.header.prefix_len))
+            })
+            .collect()
+    }
+}
+
+fn to_link(msg: rtnetlink::packet_route::link::LinkMessage) -> Link {
+    let mut link = Link {
+        index: msg.header.index,
+        name: String::new(),
+        kind: None,
+        master: None,
+        up: msg.header.flags.contains(LinkFlags::Up),
+    };
+    for attr in msg.attributes {
+        match attr {
+            LinkAttribute::IfName(name) => link.name = name,
+            LinkAttribute::Controller(master) => link.master = Some(master),
+            LinkAttribute::LinkInfo(infos) => {
+                for info in infos {
+                    if let LinkInfo::Kind(kind) = info {
+                        link.kind = Some(match kind {
+                            InfoKind::Bridge => "bridge".to_string(),
+                            InfoKind::Veth => "veth".to_string(),
+                            other => format!("{other:?}").to_lowercase(),
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    link
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_read_as_ip_commands() {
+        let veth = Request::AddVeth {
+            name: "dweb-00000a".into(),
+            master: "diyc0".into(),
+            peer: "eth0".into(),
+            peer_netns: 42,
+        };
+        assert_eq!(
+            veth.to_string(),
+            "ip link add dweb-00000a master diyc0 up type veth peer name eth0 netns 42"
+        );
+        assert_eq!(veth.message(), "RTM_NEWLINK");
+        let addr = Request::AddAddress {
+            dev: "eth0".into(),
+            address: Ipv4Addr::new(172, 16, 0, 10),
+            prefix: 16,
+        };
+        assert_eq!(addr.to_string(), "ip addr add 172.16.0.10/16 dev eth0");
+        let route = Request::AddDefaultRoute {
+            gateway: Ipv4Addr::new(172, 16, 0, 1),
+        };
+        assert_eq!(route.to_string(), "ip route add default via 172.16.0.1");
+        assert_eq!(route.message(), "RTM_NEWROUTE");
+    }
+}
