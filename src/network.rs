@@ -251,6 +251,45 @@ fn drop_chain(sys: &mut Sys, table: &str, chain: &str) -> Result<()> {
     Ok(())
 }
 
+/// How many rules `table` holds, or None when it does not exist (with the
+/// nf_tables backend a table appears only once something is put in it).
+/// Read from a whole `iptables-save`: asked for one table by name, it
+/// prints that table's built-in chains even when there is no such table.
+fn table_rules(sys: &mut Sys, table: &str) -> Result<Option<usize>> {
+    let save = iptables_binary()?.replace("iptables", "iptables-save");
+    let (code, out) = sys.run_helper(&[save])?;
+    let header = format!("*{table}");
+    let mut section = out
+        .lines()
+        .skip_while(|l| *l != header)
+        .take_while(|l| *l != "COMMIT")
+        .peekable();
+    if code != 0 || section.peek().is_none() {
+        return Ok(None);
+    }
+    Ok(Some(section.filter(|l| l.starts_with("-A ")).count()))
+}
+
+/// Delete an empty nf_tables table that setup brought into being.
+fn drop_table(sys: &mut Sys, table: &str) -> Result<()> {
+    let nft = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"]
+        .iter()
+        .find(|p| Path::new(p).exists());
+    match nft {
+        Some(nft) => {
+            let argv = [
+                nft.to_string(),
+                "delete".into(),
+                "table".into(),
+                "ip".into(),
+                table.into(),
+            ];
+            sys.run_helper(&argv).map(drop)
+        }
+        None => Ok(()),
+    }
+}
+
 /// The jumps from the built-in chains into diyc's.
 fn jumps(bridge: &Bridge) -> Vec<(&'static str, &'static str, Vec<String>)> {
     let _ = bridge;
@@ -374,6 +413,10 @@ struct Setup {
     /// ip_forward before setup turned it on; None when it was already on.
     ip_forward_before: Option<String>,
     created_bridge: bool,
+    /// iptables tables (nf_tables backend) that did not exist before setup
+    /// made its chains there; teardown deletes them again if left empty.
+    #[serde(default)]
+    created_tables: Vec<String>,
 }
 
 fn net_dir(store: &Store) -> PathBuf {
@@ -509,11 +552,24 @@ pub fn setup(sys: &mut Sys, store: &Store, bridge: &Bridge) -> Result<()> {
             value: "1".into(),
         })?;
     }
+    let created_tables = match previous.as_ref() {
+        Some(p) => p.created_tables.clone(),
+        None => {
+            let mut missing = Vec::new();
+            for table in ["filter", "nat"] {
+                if table_rules(sys, table)?.is_none() {
+                    missing.push(table.to_string());
+                }
+            }
+            missing
+        }
+    };
     let record = Setup {
         bridge: bridge.clone(),
         netns: current_netns(),
         ip_forward_before,
         created_bridge,
+        created_tables,
     };
     // Recorded before the rules, so a teardown after a half-done setup
     // still knows what to restore.
@@ -582,6 +638,11 @@ pub fn teardown(sys: &mut Sys, store: &Store, bridge: &Bridge) -> Result<()> {
     let Some(setup) = setup else {
         return Ok(());
     };
+    for table in &setup.created_tables {
+        if table_rules(sys, table)? == Some(0) {
+            drop_table(sys, table)?;
+        }
+    }
     if let Some(before) = &setup.ip_forward_before {
         sys.call(Call::WriteFile {
             path: IP_FORWARD.into(),

@@ -134,8 +134,7 @@ fn after_diyc_is_killed_rm_f_removes_the_cgroup() {
     running.send("ping\n");
     running.wait_for_line("ping");
     let dirs = dirs(&placement(&lab, "orphan"));
-    running.child.kill().expect("SIGKILL diyc");
-    running.child.wait().expect("reaped");
+    running.kill_diyc();
     assert!(
         dirs.iter().all(|d| d.is_dir()),
         "a killed diyc cleans nothing up"

@@ -171,7 +171,7 @@ fn sigterm_to_diyc_reaches_the_container() {
     let script = "trap 'echo got-term; exit 3' TERM; echo ready; sleep 1000 & wait";
     let mut running = lab.spawn(&["run", "--rm", "busybox", "sh", "-c", script]);
     running.wait_for_line("ready");
-    let diyc = nix::unistd::Pid::from_raw(running.child.id() as i32);
+    let diyc = running.pid();
     nix::sys::signal::kill(diyc, nix::sys::signal::Signal::SIGTERM).expect("kill");
     running.wait_for_line("got-term");
     let out = running.finish();
@@ -186,10 +186,10 @@ fn a_signal_pid_1_ignores_is_carried_out_by_diyc() {
     let mut running = lab.spawn(&["run", "--rm", "busybox", "cat"]);
     running.send("ping\n");
     running.wait_for_line("ping");
-    let diyc = nix::unistd::Pid::from_raw(running.child.id() as i32);
+    let diyc = running.pid();
     nix::sys::signal::kill(diyc, nix::sys::signal::Signal::SIGINT).expect("kill");
     // stdin stays open until diyc is gone, or cat could end by itself.
-    running.child.wait().expect("diyc exits");
+    running.wait();
     let out = running.finish();
     assert_eq!(out.status.code(), Some(130));
     assert!(
@@ -490,8 +490,7 @@ fn a_killed_diyc_leaves_a_dead_container_that_rm_f_removes() {
     running.send("ping\n");
     running.wait_for_line("ping");
     let init = lab.init_pid("orphan");
-    running.child.kill().expect("SIGKILL diyc");
-    running.child.wait().expect("reaped");
+    running.kill_diyc();
     // The container dies with diyc (its parent-death signal). Its pid can
     // linger a moment as a zombie of init, so wait on the pidfd.
     let pidfd = pidfd_open(init);
