@@ -182,6 +182,7 @@ fn explain_output_matches_the_snapshot() {
         (r"(usage\S* = |usage_usec |current = )\d+", "${1}[N]"),
         (r"(?m)^(    (?:nat|filter):)\s+\d+\s+\d+ ", "$1 [pkts] [bytes] "),
         (r"netns \d+", "netns [PID]"),
+        (r"\bd(\w+)-[0-9a-f]{6}\b", "d$1-[RANDOM]"),
         // The kernel may delete the veth pair before diyc does.
         (r"(?m)^  \[pid \d+\] RTM_DELLINK: ip link del \S+ # \S+.*\n", ""),
         (r"(?m)^(\s+)\d+: (\S+ (?:UP|DOWN))", "${1}N: $2"),

@@ -22,7 +22,7 @@ use crate::network::{self, Bridge};
 use crate::stages::Stage;
 use crate::store::Store;
 use crate::sys::{Call, Sys};
-use crate::undo::{Undo, When};
+use crate::undo::Undo;
 
 /// A bridged container's place on the bridge.
 pub struct Attachment {
@@ -31,6 +31,7 @@ pub struct Attachment {
 }
 
 pub struct Net {
+    container: String,
     bridge: Bridge,
     store: Store,
     hostname: String,
@@ -53,8 +54,9 @@ impl Net {
         Net {
             attachment: Some(Attachment {
                 ip,
-                host_if: network::veth_name(container, ip, &bridge),
+                host_if: network::veth_name(container),
             }),
+            container: container.to_string(),
             bridge,
             store,
             hostname,
@@ -67,6 +69,7 @@ impl Net {
     pub fn isolated(store: Store, bridge: Bridge, hostname: String, write_etc: bool) -> Self {
         Net {
             attachment: None,
+            container: String::new(),
             bridge,
             store,
             hostname,
@@ -132,50 +135,47 @@ impl Stage for Net {
         }
     }
 
-    fn prepare(&mut self, sys: &mut Sys, undo: &mut Undo) -> Result<()> {
-        let Some(att) = &self.attachment else {
+    fn prepare(&mut self, sys: &mut Sys, _undo: &mut Undo) -> Result<()> {
+        if self.attachment.is_none() {
             return Ok(());
-        };
+        }
         sys.stage(StageId::Net);
-        network::ensure(sys, &self.store, &self.bridge)?;
-        let host_if = att.host_if.clone();
-        // Pushed before the pair exists, so a half-made one goes too.
-        // Deleting one end deletes both; the kernel also deletes the pair
-        // when the container's namespace goes, in its own time: whichever
-        // comes first wins.
-        undo.push(
-            format!("deleting the veth pair {host_if}"),
-            When::Always,
-            move |sys| {
-                let exists = sys.netlink()?.link(&host_if).ok().flatten().is_some();
-                match exists.then(|| netlink(sys, Request::DeleteLink { name: host_if })) {
-                    Some(Err(Error::Syscall {
-                        errno: nix::errno::Errno::ENODEV,
-                        ..
-                    })) => Ok(()),
-                    other => other.unwrap_or(Ok(())),
-                }
-            },
-        );
-        Ok(())
+        network::ensure(sys, &self.store, &self.bridge)
     }
 
     /// The pair is made once the child exists, its container end straight
-    /// inside the child's network namespace, already called eth0.
+    /// inside the child's network namespace, already called eth0. It needs
+    /// no undo step: when the container's last process is gone, so is its
+    /// namespace, and the kernel deletes eth0 and with it the host end.
+    /// (Deleting it from here would make diyc wait for the kernel's
+    /// network teardown, several times as long as the rest of a run.)
     fn attach(&mut self, sys: &mut Sys, child: i32, _placed_by_clone: bool) -> Result<()> {
-        let Some(att) = &self.attachment else {
+        let Some(att) = &mut self.attachment else {
             return Ok(());
         };
         sys.stage(StageId::Net);
-        netlink(
-            sys,
-            Request::AddVeth {
-                name: att.host_if.clone(),
-                master: self.bridge.name.clone(),
-                peer: "eth0".into(),
-                peer_netns: child,
-            },
-        )
+        sys.note(
+            "the pair goes away with the container's network namespace: the kernel deletes it",
+        );
+        loop {
+            let made = netlink(
+                sys,
+                Request::AddVeth {
+                    name: att.host_if.clone(),
+                    master: self.bridge.name.clone(),
+                    peer: "eth0".into(),
+                    peer_netns: child,
+                },
+            );
+            match made {
+                // A random name already taken: pick another.
+                Err(Error::Syscall {
+                    errno: nix::errno::Errno::EEXIST,
+                    ..
+                }) => att.host_if = network::veth_name(&self.container),
+                other => return other,
+            }
+        }
     }
 
     fn enter(&self, sys: &mut Sys) -> Result<()> {

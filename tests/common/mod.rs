@@ -92,6 +92,21 @@ pub fn private_network() {
     sh(&["ip", "link", "set", "lo", "up"]);
 }
 
+/// Wait for something the kernel finishes on its own after diyc has exited
+/// (a veth pair goes with its container's network namespace, a moment
+/// later). The condition decides; the short pause between checks only
+/// keeps the loop from spinning. Fails after ten seconds.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still not true after 10 s: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// Run a command that must succeed; its stdout.
 pub fn sh(argv: &[&str]) -> String {
     let out = Command::new(argv[0])
@@ -210,14 +225,15 @@ impl Lab {
     }
 
     /// Build the busybox image once, outside of what a test measures.
+    /// That run also sets up the lab's bridge; its veth pair is waited out,
+    /// so what a test sees of the network is its own.
     pub fn with_busybox(self) -> Lab {
         let out = self.run(&["run", "--rm", "busybox", "true"]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "busybox image: {}",
-            text(&out.stderr)
-        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "busybox image: {err}");
+        wait_until("the first run's veth is gone", || {
+            sh(&["ip", "-o", "link", "show", "type", "veth"]).is_empty()
+        });
         self
     }
 
