@@ -253,7 +253,8 @@ fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
 
     let held = container::acquire(store, &name, &image_name)?;
     let mut undo = Undo::new();
-    if held.created {
+    // (--rm removes it in any case.)
+    if held.created && !args.rm {
         let dir = held.dir.clone();
         undo.push(
             format!("removing the new container {name}"),
@@ -344,15 +345,15 @@ fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
         },
     )?;
     let started = container::now();
+    held.write_run(&Run {
+        command: argv.clone(),
+        owner: ProcessId::of(std::process::id() as i32),
+        started,
+        cgroup: Some(placement.clone()),
+        net: net_record.clone(),
+    })?;
     let result = runtime::launch(&mut sys, &mut launch, &signals, &mut undo, &mut |child| {
-        held.write_run(&Run {
-            command: argv.clone(),
-            owner: ProcessId::of(std::process::id() as i32),
-            init: ProcessId::of(child),
-            started,
-            cgroup: Some(placement.clone()),
-            net: net_record.clone(),
-        })
+        held.write_init(child)
     });
     let cleared = held.clear_run();
     // A command that could not be started still ran a container: it

@@ -73,6 +73,11 @@ pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
             "{text:?} is not a size: use MiB (64) or a unit (64m, 1g)"
         ));
     }
+    if unit.starts_with('.') {
+        return Err(format!(
+            "{text:?}: use a whole number with a smaller unit (1536m, not 1.5g)"
+        ));
+    }
     let shift = match unit.trim_end_matches("ib").trim_end_matches('b') {
         "" if unit.is_empty() => 20,
         "" => 0,
@@ -132,7 +137,7 @@ pub fn parse_parent(text: &str) -> std::result::Result<String, String> {
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/' | '@' | ':'));
     if text.trim_matches('/').is_empty() || !plain || !names_ok {
         return Err(format!(
-            "{text:?} is not a cgroup path: use names of letters, digits and _ . - separated by /"
+            "{text:?} is not a cgroup path: use names of letters, digits and _ . - @ : separated by /"
         ));
     }
     Ok(text.to_string())
@@ -170,9 +175,8 @@ pub struct Dir {
     pub path: PathBuf,
     /// The controllers of this tree that diyc uses.
     pub controllers: Vec<String>,
-    /// Where the chain of parents starts (a tree's root, or diyc's own
-    /// cgroup for a relative parent); diyc never writes above it except to
-    /// enable controllers on v2.
+    /// The root of the tree the directory is in: on v2 every level from
+    /// here down to the parent must pass the controllers on.
     pub mount: PathBuf,
 }
 
@@ -250,11 +254,15 @@ impl Host {
         }
     }
 
-    fn v2_usable(&self) -> bool {
+    /// v2 when it has every controller a limit asks for and at least one
+    /// of diyc's (a hybrid host's cgroup2 mount usually has none), or when
+    /// there is no v1 tree to fall back on at all.
+    fn v2_usable(&self, limits: &Limits) -> bool {
+        let has = |c: &str| self.v2_controllers.iter().any(|have| have == c);
         self.v2.is_some()
-            && V2_CONTROLLERS
-                .iter()
-                .all(|c| self.v2_controllers.iter().any(|have| have == c))
+            && (self.v1.is_empty()
+                || (limits.required().iter().all(|c| has(c))
+                    && V2_CONTROLLERS.iter().any(|c| has(c))))
     }
 
     /// What `--explain` says about the host before placing a cgroup.
@@ -271,7 +279,11 @@ impl Host {
             .iter()
             .map(|(c, p)| format!("{} at {}", c.join(","), p.display()))
             .collect();
-        let using = if self.v2_usable() { "v2" } else { "v1" };
+        let using = if self.v2_usable(&Limits::default()) {
+            "v2"
+        } else {
+            "v1"
+        };
         let mut parts = vec![format!("{} host", self.mode())];
         parts.extend(v2);
         if !v1.is_empty() {
@@ -295,7 +307,11 @@ impl Host {
     /// The directories `parent` names in every tree diyc would use: what a
     /// test or benchmark removes once its containers are gone.
     pub fn parent_dirs(&self, parent: &str) -> Vec<PathBuf> {
-        match self.v2.as_ref().filter(|_| self.v2_usable()) {
+        match self
+            .v2
+            .as_ref()
+            .filter(|_| self.v2_usable(&Limits::default()))
+        {
             Some(mount) => vec![self.under(parent, mount, "")],
             None => self
                 .v1
@@ -309,12 +325,24 @@ impl Host {
     /// when it offers every controller diyc uses, on v1 otherwise.
     pub fn place(&self, parent: &str, name: &str, limits: &Limits) -> Result<Placement> {
         let under = |mount: &Path, key: &str| self.under(parent, mount, key);
-        if let Some(mount) = self.v2.as_ref().filter(|_| self.v2_usable()) {
+        if let Some(mount) = self.v2.as_ref().filter(|_| self.v2_usable(limits)) {
+            for needed in limits.required() {
+                if !self.v2_controllers.iter().any(|have| have == needed) {
+                    return Err(Error::invalid(format!(
+                        "this host has no {needed} cgroup controller ({}), so that limit cannot be set",
+                        self.describe()
+                    )));
+                }
+            }
             return Ok(Placement {
                 version: Version::V2,
                 dirs: vec![Dir {
                     path: under(mount, "").join(name),
-                    controllers: V2_CONTROLLERS.iter().map(|c| c.to_string()).collect(),
+                    controllers: V2_CONTROLLERS
+                        .iter()
+                        .filter(|c| self.v2_controllers.iter().any(|have| have == *c))
+                        .map(|c| c.to_string())
+                        .collect(),
                     mount: mount.clone(),
                 }],
             });
@@ -402,11 +430,15 @@ fn v2_chain(sys: &mut Sys, dir: &Dir, parent: &Path) -> Result<()> {
             .map(|c| format!("+{c}"))
             .collect();
         if !missing.is_empty() {
-            write(sys, &level.join("cgroup.subtree_control"), missing.join(" ")).map_err(|e| {
-                Error::failed(format!(
+            write(sys, &level.join("cgroup.subtree_control"), missing.join(" ")).map_err(|e| match e {
+                Error::Syscall {
+                    errno: nix::errno::Errno::EBUSY,
+                    ..
+                } => Error::failed(format!(
                     "{e}: cgroup v2 lets a cgroup with processes of its own pass no controllers on; choose a --cgroup-parent outside {}",
                     level.display()
-                ))
+                )),
+                other => other,
             })?;
         }
     }
@@ -905,6 +937,21 @@ mod tests {
             ]
         );
         assert!(host.describe().contains("diyc uses v1"));
+    }
+
+    #[test]
+    fn a_unified_host_without_a_controller_still_uses_v2_for_the_rest() {
+        let mounts = [mount("/sys/fs/cgroup", "cgroup2", "rw")];
+        let host = Host::from_tables(&mounts, "0::/\n", |_| "memory pids".into());
+        let plain = host.place("/diyc", "c", &Limits::default());
+        let plain = plain.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(plain.version, Version::V2);
+        assert_eq!(plain.dirs[0].controllers, vec!["memory", "pids"]);
+        let cpus = Limits {
+            cpus: Some(1.0),
+            ..Limits::default()
+        };
+        assert!(host.place("/diyc", "c", &cpus).is_err());
     }
 
     #[test]

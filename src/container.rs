@@ -33,16 +33,15 @@ pub struct State {
     pub finished: Option<u64>,
 }
 
-/// The run in progress (`run.json`): written once the container's first
-/// process exists, removed when the run ends. Left behind, it names the
-/// processes of a diyc that was killed.
+/// The run in progress (`run.json`): written before anything of the run is
+/// made on the host, removed when the run ends. Left behind, it says what
+/// a killed diyc left (its cgroup, its port rules) for `diyc rm -f`. The
+/// container's first process is recorded apart (`init`), once it exists.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Run {
     pub command: Vec<String>,
     /// diyc's own pid and start time.
     pub owner: Option<ProcessId>,
-    /// The container's first process, as the host sees it.
-    pub init: Option<ProcessId>,
     pub started: u64,
     /// Where its cgroup is, so it can be removed after diyc was killed.
     pub cgroup: Option<Placement>,
@@ -121,12 +120,22 @@ impl Held {
         write_json(&self.dir.join(RUN_FILE), run)
     }
 
+    /// Record the container's first process, as the host sees it.
+    pub fn write_init(&self, pid: i32) -> Result<()> {
+        write_json(&self.dir.join(INIT_FILE), &ProcessId::of(pid))
+    }
+
     pub fn clear_run(&self) -> Result<()> {
-        let path = self.dir.join(RUN_FILE);
-        match fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).ctx("removing", path),
-            _ => Ok(()),
+        for name in [INIT_FILE, RUN_FILE] {
+            let path = self.dir.join(name);
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).ctx("removing", path);
+                }
+                _ => {}
+            }
         }
+        Ok(())
     }
 
     pub fn write_state(&self, state: &State) -> Result<()> {
@@ -135,6 +144,7 @@ impl Held {
 }
 
 const RUN_FILE: &str = "run.json";
+const INIT_FILE: &str = "init.json";
 const STATE_FILE: &str = "state.json";
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
@@ -279,7 +289,8 @@ pub fn remove(sys: &mut Sys, store: &Store, name: &str, force: bool) -> Result<(
         }
         None => {
             if let Some(run) = read_run(&dir) {
-                for p in [run.owner, run.init].into_iter().flatten() {
+                let init: Option<ProcessId> = read_json(&dir.join(INIT_FILE)).ok().flatten();
+                for p in [run.owner, init].into_iter().flatten() {
                     p.kill();
                 }
             }

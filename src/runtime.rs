@@ -2,16 +2,20 @@
 //! whether `diyc run` (all stages, an image, a clean environment) or
 //! `diyc nsexec` (the stages asked for, a host command):
 //!
-//! 1. diyc clones a child with every stage's namespace flag at once; the
-//!    child names itself and waits on the setup socket;
-//! 2. diyc records the child as started and sends `Go`;
-//! 3. the child enters each stage in order, sending its recorded calls;
+//! 1. each stage prepares its host side (a cgroup, the bridge);
+//! 2. diyc clones a child with every stage's namespace flag at once (into
+//!    its cgroup, where the kernel can); the child names itself and waits
+//!    on the setup socket;
+//! 3. each stage attaches the child on the host side (cgroup membership on
+//!    v1, its veth pair); diyc records the child as started and sends `Go`;
+//! 4. the child enters each stage in order, sending its recorded calls;
 //!    when explaining, it stops after each stage so diyc can show the
 //!    host's side of the same moment, then waits for `Continue`;
-//! 4. the child executes the command; its end of the socket closes on exec,
+//! 5. the child executes the command; its end of the socket closes on exec,
 //!    which is how diyc knows the command is running;
-//! 5. diyc waits for the child, passing on Ctrl-C and SIGTERM, and reports
-//!    its exit status the way a shell would.
+//! 6. diyc waits for the child, passing on Ctrl-C and SIGTERM, lets each
+//!    stage have its say on how it ended (an OOM kill), and reports the
+//!    exit status the way a shell would.
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill};
@@ -135,7 +139,7 @@ pub fn launch(
     }
     let mut exit = supervisor.run(sys, ours, launch, signals)?;
     for stage in launch.stages.iter_mut() {
-        exit.notes.extend(stage.finish(sys));
+        exit.notes.extend(stage.finish(sys, exit.code));
     }
     Ok(exit)
 }

@@ -231,7 +231,7 @@ fn explain_json_is_one_object_per_line() {
         stages,
         [
             "cgroups", "net", "iptables", "clone", "cgroups", "net", "mount", "uts", "rootfs",
-            "pid", "net", "exec", "cleanup"
+            "pid", "net", "exec", "cgroups", "iptables", "cleanup"
         ]
     );
 }

@@ -104,15 +104,23 @@ impl Stage for Cgroups {
         Ok(())
     }
 
-    fn finish(&mut self, sys: &mut Sys) -> Option<String> {
-        self.show(sys, "the cgroup's own account, after the container exited");
+    fn finish(&mut self, sys: &mut Sys, code: i32) -> Option<String> {
+        if sys.explaining() {
+            sys.stage(StageId::Cgroups);
+            self.show(sys, "the cgroup's own account, after the container exited");
+        }
         let kills = cgroups::oom_kills(&self.placement).unwrap_or(0);
-        (kills > 0).then(|| match self.limits.memory {
-            Some(limit) => format!(
-                "killed by the kernel's OOM killer: memory limit {}",
-                cgroups::human(limit)
-            ),
-            None => "killed by the kernel's OOM killer".to_string(),
-        })
+        let limit = self.limits.memory.map_or(String::new(), |l| {
+            format!(": memory limit {}", cgroups::human(l))
+        });
+        match (kills, code) {
+            (0, _) => None,
+            // Its first process got SIGKILL: the OOM killer ended the container.
+            (_, 137) => Some(format!("killed by the kernel's OOM killer{limit}")),
+            (n, _) => Some(format!(
+                "the kernel's OOM killer ended {n} process{} in the container{limit}",
+                if n == 1 { "" } else { "es" }
+            )),
+        }
     }
 }

@@ -64,8 +64,11 @@ impl Stage for Iptables {
         Ok(())
     }
 
-    fn finish(&mut self, sys: &mut Sys) -> Option<String> {
-        show(sys, "the same counters after the container exited");
+    fn finish(&mut self, sys: &mut Sys, _code: i32) -> Option<String> {
+        if sys.explaining() {
+            sys.stage(StageId::Iptables);
+            show(sys, "the same counters after the container exited");
+        }
         None
     }
 }

@@ -5,10 +5,11 @@
 //! `diyc run` (all of them) and `diyc nsexec` (the ones asked for) share one
 //! code path, and how a stage can run alone.
 //!
-//! These stages change nothing on the host: every mount they make lives in
-//! the container's own mount namespace and vanishes with it. A stage that
-//! changes the host (a cgroup, a veth pair) will also need a step in diyc
-//! itself that records how to undo it (see src/undo.rs).
+//! The namespace stages change nothing on the host: every mount they make
+//! lives in the container's own mount namespace and vanishes with it. The
+//! stages that do change the host (cgroups, net, iptables) work in diyc
+//! itself, before and after the clone (`prepare`, `attach`, `finish`), and
+//! push how to undo each change as they make it (see src/undo.rs).
 
 pub mod cgroups;
 pub mod iptables;
@@ -56,10 +57,10 @@ pub trait Stage {
         Ok(())
     }
 
-    /// In diyc, once the child has exited: one line worth telling the
-    /// user about how it ended (an OOM kill), if any.
-    fn finish(&mut self, sys: &mut Sys) -> Option<String> {
-        let _ = sys;
+    /// In diyc, once the child has exited with `code`: one line worth
+    /// telling the user about how it ended (an OOM kill), if any.
+    fn finish(&mut self, sys: &mut Sys, code: i32) -> Option<String> {
+        let _ = (sys, code);
         None
     }
 

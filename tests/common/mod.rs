@@ -239,10 +239,10 @@ impl Lab {
 
     /// The host pid of a running container's first process.
     pub fn init_pid(&self, name: &str) -> i32 {
-        let state =
-            std::fs::read_to_string(self.container_dir(name).join("run.json")).expect("run.json");
-        let state: serde_json::Value = serde_json::from_str(&state).expect("run.json is JSON");
-        state["init"]["pid"].as_i64().expect("init pid") as i32
+        let init =
+            std::fs::read_to_string(self.container_dir(name).join("init.json")).expect("init.json");
+        let init: serde_json::Value = serde_json::from_str(&init).expect("init.json is JSON");
+        init["pid"].as_i64().expect("init pid") as i32
     }
 }
 
