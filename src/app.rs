@@ -16,6 +16,7 @@ use crate::image;
 use crate::network::{self, Bridge};
 use crate::runtime::{self, ExecSpec, Launch};
 use crate::signals::Signals;
+use crate::stages::hardening::{Hardening, capability_set};
 use crate::stages::{Stage, cgroups::Cgroups, mount::Mount, pid::Pid, rootfs::Rootfs, uts::Uts};
 use crate::stages::{iptables::Iptables, net::Net};
 use crate::store::{self, Store, validate_name};
@@ -203,12 +204,16 @@ fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
         validate_name("container", name)?;
     }
     if let Some(dir) = &args.workdir {
-        if !dir.starts_with('/') {
+        let climbs = std::path::Path::new(dir)
+            .components()
+            .any(|c| c == std::path::Component::ParentDir);
+        if !dir.starts_with('/') || climbs {
             return Err(Error::invalid(format!(
-                "working directory {dir:?} must be an absolute path inside the container"
+                "working directory {dir:?} must be an absolute path inside the container, without '..'"
             )));
         }
     }
+    let caps = capability_set(&args.cap_add, &args.cap_drop).map_err(Error::invalid)?;
     if let Some(h) = &args.hostname {
         validate_hostname(h)?;
     }
@@ -238,6 +243,7 @@ fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
     let mut explainer = Explainer::new(args.explain);
     let mut sys = Sys::new(&mut explainer, StageId::Image);
     let lower = image::ensure(store, &image_name, &mut sys, &signals)?;
+    image::check_mount_points(&lower)?;
     store.create()?;
     let name = args.name.unwrap_or_else(|| container::generate_name(store));
     let hostname = args.hostname.unwrap_or_else(|| name.clone());
@@ -336,6 +342,7 @@ fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
         ]
         .into_iter()
         .chain(net_stages)
+        .chain([Box::new(Hardening { caps }) as Box<dyn Stage>])
         .collect(),
         libc::CLONE_NEWIPC as u64,
         ExecSpec {

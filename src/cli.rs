@@ -119,6 +119,14 @@ pub struct RunArgs {
     #[arg(short = 'p', long = "publish", value_name = "HOST:CONTAINER", value_parser = network::parse_port)]
     pub publish: Vec<network::Port>,
 
+    /// Give the container a capability it does not get by default (NET_ADMIN, SYS_ADMIN, ALL, ...)
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+
+    /// Take a default capability away (NET_RAW, ALL, ...)
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+
     /// Memory limit: MiB (64) or with a unit (64m, 1g); swap is not allowed on top
     #[arg(long, value_name = "SIZE", value_parser = cgroups::parse_size)]
     pub mem: Option<u64>,

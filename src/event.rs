@@ -21,6 +21,7 @@ pub enum StageId {
     Cgroups,
     Net,
     Iptables,
+    Hardening,
     Exec,
     /// Undoing what the run changed on the host, newest first.
     Cleanup,
@@ -38,6 +39,7 @@ impl StageId {
             StageId::Cgroups => "cgroups",
             StageId::Net => "net",
             StageId::Iptables => "iptables",
+            StageId::Hardening => "hardening",
             StageId::Exec => "exec",
             StageId::Cleanup => "cleanup",
         }

@@ -81,6 +81,35 @@ pub fn ensure(store: &Store, name: &str, sys: &mut Sys, signals: &Signals) -> Re
     Ok(root)
 }
 
+/// The places a container mounts over must be what they claim: a symlink
+/// there would send the mount somewhere else on the host. Checked before
+/// anything of a run is made.
+pub fn check_mount_points(rootfs: &Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    for dir in ["proc", "sys", "dev"] {
+        if let Ok(meta) = fs::symlink_metadata(rootfs.join(dir)) {
+            if !meta.is_dir() {
+                return Err(Error::invalid(format!(
+                    "the image's /{dir} is a {}, not a directory; refusing to mount over it",
+                    if meta.file_type().is_symlink() {
+                        "symlink"
+                    } else {
+                        "file"
+                    }
+                )));
+            }
+        }
+    }
+    if let Ok(meta) = fs::symlink_metadata(rootfs.join("dev/null")) {
+        if !meta.file_type().is_char_device() {
+            return Err(Error::invalid(
+                "the image's /dev/null is not a character device; refusing the image",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn recipe() -> Result<Recipe> {
     toml::from_str(RECIPE).map_err(|e| Error::failed(format!("the busybox recipe is broken: {e}")))
 }

@@ -101,6 +101,29 @@ pub enum Call {
     Command {
         argv: Vec<String>,
     },
+    /// Drop one capability from the bounding set, for good.
+    CapbsetDrop {
+        cap: u32,
+    },
+    /// Clear the ambient capability set.
+    AmbientClearAll,
+    /// No exec may ever grant privileges again (setuid bits, file caps).
+    NoNewPrivs,
+    /// Set the effective, permitted and inheritable capability sets.
+    Capset {
+        effective: u64,
+        permitted: u64,
+        inheritable: u64,
+    },
+    /// Limit the open files of this process (and what it executes).
+    PrlimitNofile {
+        soft: u64,
+        hard: u64,
+    },
+    /// Mark every descriptor from `first` up close-on-exec.
+    CloseRangeCloexec {
+        first: u32,
+    },
     Execve {
         path: String,
         argv: Vec<String>,
@@ -126,6 +149,96 @@ struct CloneArgs {
 }
 
 pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// `struct __user_cap_header_struct` and `__user_cap_data_struct`
+/// (linux/capability.h), version 3: 64 capabilities in two halves.
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// Capability names, by number (linux/capability.h).
+pub const CAPABILITIES: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+fn cap_name(cap: u32) -> String {
+    CAPABILITIES
+        .get(cap as usize)
+        .map_or_else(|| cap.to_string(), |n| n.to_string())
+}
+
+/// A capability set as strace prints it: `1<<CAP_CHOWN|1<<CAP_KILL`.
+pub fn cap_set_names(set: u64) -> String {
+    let names: Vec<String> = (0..64u32)
+        .filter(|c| set & (1 << c) != 0)
+        .map(|c| format!("1<<{}", cap_name(c)))
+        .collect();
+    if names.is_empty() {
+        "0".into()
+    } else {
+        names.join("|")
+    }
+}
+
+/// strace writes a multiple of 1024 above 1024 as `N*1024`.
+fn rlim(value: u64) -> String {
+    if value > 1024 && value % 1024 == 0 {
+        format!("{}*1024", value / 1024)
+    } else {
+        value.to_string()
+    }
+}
 
 fn cstr(s: &str) -> std::result::Result<CString, Errno> {
     CString::new(s).map_err(|_| Errno::EINVAL)
@@ -309,6 +422,89 @@ impl Call {
                         libc::AT_FDCWD,
                         path.as_ptr(),
                         libc::AT_REMOVEDIR,
+                    )
+                }
+            }
+            Call::CapbsetDrop { cap } => {
+                // SAFETY: prctl with integer arguments only.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_prctl,
+                        libc::PR_CAPBSET_DROP,
+                        *cap as libc::c_ulong,
+                    )
+                }
+            }
+            Call::AmbientClearAll => {
+                // SAFETY: prctl with integer arguments only.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_prctl,
+                        libc::PR_CAP_AMBIENT,
+                        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+                        0usize,
+                        0usize,
+                        0usize,
+                    )
+                }
+            }
+            Call::NoNewPrivs => {
+                // SAFETY: prctl with integer arguments only.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_prctl,
+                        libc::PR_SET_NO_NEW_PRIVS,
+                        1usize,
+                        0usize,
+                        0usize,
+                        0usize,
+                    )
+                }
+            }
+            Call::Capset {
+                effective,
+                permitted,
+                inheritable,
+            } => {
+                let header = CapHeader {
+                    version: LINUX_CAPABILITY_VERSION_3,
+                    pid: 0,
+                };
+                let half = |v: u64, i: usize| (v >> (32 * i)) as u32;
+                let data: [CapData; 2] = std::array::from_fn(|i| CapData {
+                    effective: half(*effective, i),
+                    permitted: half(*permitted, i),
+                    inheritable: half(*inheritable, i),
+                });
+                // SAFETY: a v3 header and the two data structs v3 reads.
+                unsafe {
+                    libc::syscall(libc::SYS_capset, &header as *const CapHeader, data.as_ptr())
+                }
+            }
+            Call::PrlimitNofile { soft, hard } => {
+                let limit = libc::rlimit64 {
+                    rlim_cur: *soft,
+                    rlim_max: *hard,
+                };
+                // SAFETY: a valid rlimit64 to read and no old value to write.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_prlimit64,
+                        0,
+                        libc::RLIMIT_NOFILE,
+                        &limit as *const libc::rlimit64,
+                        std::ptr::null_mut::<libc::rlimit64>(),
+                    )
+                }
+            }
+            Call::CloseRangeCloexec { first } => {
+                // SAFETY: integers only; no descriptor is closed, only marked.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_close_range,
+                        *first,
+                        u32::MAX,
+                        libc::CLOSE_RANGE_CLOEXEC,
                     )
                 }
             }
@@ -598,6 +794,34 @@ impl fmt::Display for Call {
                     }
                 }
                 Ok(())
+            }
+            Call::CapbsetDrop { cap } => write!(f, "prctl(PR_CAPBSET_DROP, {})", cap_name(*cap)),
+            Call::AmbientClearAll => {
+                write!(
+                    f,
+                    "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)"
+                )
+            }
+            Call::NoNewPrivs => write!(f, "prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)"),
+            Call::Capset {
+                effective,
+                permitted,
+                inheritable,
+            } => write!(
+                f,
+                "capset({{version=_LINUX_CAPABILITY_VERSION_3, pid=0}}, {{effective={}, permitted={}, inheritable={}}})",
+                cap_set_names(*effective),
+                cap_set_names(*permitted),
+                cap_set_names(*inheritable)
+            ),
+            Call::PrlimitNofile { soft, hard } => write!(
+                f,
+                "prlimit64(0, RLIMIT_NOFILE, {{rlim_cur={}, rlim_max={}}}, NULL)",
+                rlim(*soft),
+                rlim(*hard)
+            ),
+            Call::CloseRangeCloexec { first } => {
+                write!(f, "close_range({first}, {}, CLOSE_RANGE_CLOEXEC)", u32::MAX)
             }
             Call::Execve { path, argv, env } => write!(
                 f,
@@ -983,6 +1207,35 @@ mod tests {
         assert_eq!(
             call.to_string(),
             r#"mknodat(AT_FDCWD, "dev/null", S_IFCHR|0666, makedev(0x1, 0x3))"#
+        );
+    }
+
+    #[test]
+    fn capability_calls_render_like_strace() {
+        let capset = Call::Capset {
+            effective: 0b11,
+            permitted: 0b11,
+            inheritable: 0b1,
+        };
+        assert_eq!(
+            capset.to_string(),
+            "capset({version=_LINUX_CAPABILITY_VERSION_3, pid=0}, {effective=1<<CAP_CHOWN|1<<CAP_DAC_OVERRIDE, permitted=1<<CAP_CHOWN|1<<CAP_DAC_OVERRIDE, inheritable=1<<CAP_CHOWN})"
+        );
+        assert_eq!(
+            Call::CapbsetDrop { cap: 21 }.to_string(),
+            "prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN)"
+        );
+        assert_eq!(
+            Call::PrlimitNofile {
+                soft: 1024,
+                hard: 4096
+            }
+            .to_string(),
+            "prlimit64(0, RLIMIT_NOFILE, {rlim_cur=1024, rlim_max=4*1024}, NULL)"
+        );
+        assert_eq!(
+            Call::CloseRangeCloexec { first: 3 }.to_string(),
+            "close_range(3, 4294967295, CLOSE_RANGE_CLOEXEC)"
         );
     }
 

@@ -56,6 +56,7 @@ fn traced_calls(dir: &Path) -> Vec<(u32, String, String)> {
 }
 
 const ISOLATION_CALLS: &[&str] = &[
+    "capset",
     "clone",
     "clone3",
     "unshare",
@@ -80,7 +81,8 @@ fn assert_strace_agrees(lab: &Lab, name: &str) {
         .args([
             "-e",
             "trace=clone,clone3,fork,vfork,unshare,setns,mount,umount2,pivot_root,\
-             sethostname,setdomainname,mknodat,mkdirat,symlinkat,unlinkat,chdir,execve",
+             sethostname,setdomainname,mknodat,mkdirat,symlinkat,unlinkat,chdir,execve,\
+             prctl,capset,prlimit64,close_range",
         ])
         .arg(DIYC)
         .arg("--root")
@@ -230,8 +232,22 @@ fn explain_json_is_one_object_per_line() {
     assert_eq!(
         stages,
         [
-            "cgroups", "net", "iptables", "clone", "cgroups", "net", "mount", "uts", "rootfs",
-            "pid", "net", "exec", "cgroups", "iptables", "cleanup"
+            "cgroups",
+            "net",
+            "iptables",
+            "clone",
+            "cgroups",
+            "net",
+            "mount",
+            "uts",
+            "rootfs",
+            "pid",
+            "net",
+            "hardening",
+            "exec",
+            "cgroups",
+            "iptables",
+            "cleanup"
         ]
     );
 }

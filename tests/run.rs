@@ -41,8 +41,18 @@ fn a_mount_made_inside_is_absent_from_the_host_mount_table() {
     let lab = Lab::new().with_busybox();
     let marker = format!("diyc-marker-{}", std::process::id());
     let script = format!("mount -t tmpfs {marker} /mnt && echo mounted && read line");
+    // Mounting needs CAP_SYS_ADMIN, which containers do not get by default.
     let mut running = lab.spawn(&[
-        "run", "--rm", "--name", "mnt", "busybox", "sh", "-c", &script,
+        "run",
+        "--rm",
+        "--name",
+        "mnt",
+        "--cap-add",
+        "SYS_ADMIN",
+        "busybox",
+        "sh",
+        "-c",
+        &script,
     ]);
     running.wait_for_line("mounted");
 

@@ -12,6 +12,7 @@
 //! push how to undo each change as they make it (see src/undo.rs).
 
 pub mod cgroups;
+pub mod hardening;
 pub mod iptables;
 pub mod mount;
 pub mod net;
@@ -128,6 +129,10 @@ pub fn heading(stage: StageId) -> (&'static str, &'static str) {
         StageId::Iptables => (
             "iptables: NAT to the outside, DNAT for published ports",
             "diyc's own chains rewrite addresses so the container can reach out and be reached.",
+        ),
+        StageId::Hardening => (
+            "hardening: what the container's root may no longer do",
+            "Capabilities cut to a few, no new privileges, the machine's own files in /proc and /sys out of reach.",
         ),
         StageId::Cleanup => (
             "cleanup: the host as it was",

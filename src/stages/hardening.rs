@@ -1,0 +1,251 @@
+//! The hardening stage, last before exec: what real runtimes take away
+//! from a container's root, which diyC left with every power the host's
+//! root has.
+//!
+//! 1. Paths of /proc and /sys that tell about or act on the whole machine
+//!    are masked (files under the container's own /dev/null, directories
+//!    under an empty read-only tmpfs) or made read-only (/proc/sys and
+//!    friends). This needs CAP_SYS_ADMIN, so it comes first.
+//! 2. Open files are limited, and every descriptor above 2 is marked
+//!    close-on-exec, so nothing of diyc's leaks into the command.
+//! 3. Capabilities are cut to a small set: every other one is dropped
+//!    from the bounding set (for good, for every process to come), the
+//!    ambient set is cleared, no_new_privs is set (setuid binaries and
+//!    file capabilities grant nothing any more), and capset leaves the
+//!    effective, permitted and inheritable sets at that small set.
+
+use std::os::unix::fs::FileTypeExt;
+
+use crate::error::{Error, Result};
+use crate::event::StageId;
+use crate::stages::Stage;
+use crate::sys::{CAPABILITIES, Call, Sys, cap_set_names};
+
+/// The default capabilities: what ordinary programs need (files owned by
+/// others, changing users, binding low ports, ping), and nothing that
+/// reaches past the container: not SYS_ADMIN (mount), NET_ADMIN (links
+/// and routes), SYS_MODULE, SYS_PTRACE, or MKNOD (without a device cgroup,
+/// a device node is a way to the host's disks).
+pub const DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_RAW",
+    "CAP_SYS_CHROOT",
+    "CAP_SETFCAP",
+    "CAP_AUDIT_WRITE",
+];
+
+/// Files that would show the host's memory, keys or timers.
+const MASKED_FILES: &[&str] = &[
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/timer_list",
+    "/proc/sched_debug",
+    "/proc/latency_stats",
+    "/proc/interrupts",
+    "/sys/kernel/vmcoreinfo",
+];
+
+/// Directories with the host's firmware and devices.
+const MASKED_DIRS: &[&str] = &[
+    "/proc/acpi",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Kernel settings and triggers the container may read but not change.
+const READ_ONLY: &[&str] = &[
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+    "/proc/irq",
+    "/proc/bus",
+    "/proc/fs",
+];
+
+/// Open files allowed: (soft, hard).
+pub const NOFILE: (u64, u64) = (1024, 4096);
+
+/// A capability by name: `NET_ADMIN`, `cap_net_admin` or `CAP_NET_ADMIN`.
+pub fn parse_cap(text: &str) -> std::result::Result<u32, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    let name = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
+    CAPABILITIES
+        .iter()
+        .position(|c| *c == name)
+        .map(|i| i as u32)
+        .ok_or_else(|| format!("unknown capability {text:?} (see capabilities(7))"))
+}
+
+/// The container's capabilities: the defaults, then `--cap-add`, then
+/// `--cap-drop` (ALL allowed in either).
+pub fn capability_set(add: &[String], drop: &[String]) -> std::result::Result<u64, String> {
+    let all = (1u64 << CAPABILITIES.len()) - 1;
+    let mask = |names: &[String]| -> std::result::Result<u64, String> {
+        names.iter().try_fold(0u64, |m, n| {
+            if n.eq_ignore_ascii_case("all") {
+                Ok(all)
+            } else {
+                parse_cap(n).map(|c| m | (1 << c))
+            }
+        })
+    };
+    let default = DEFAULT_CAPS
+        .iter()
+        .map(|n| parse_cap(n))
+        .try_fold(0u64, |m, c| c.map(|c| m | (1 << c)))?;
+    Ok((default | mask(add)?) & !mask(drop)?)
+}
+
+pub struct Hardening {
+    pub caps: u64,
+}
+
+fn exists(path: &str) -> Option<std::fs::Metadata> {
+    std::fs::symlink_metadata(path).ok()
+}
+
+impl Hardening {
+    fn mask(&self, sys: &mut Sys) -> Result<()> {
+        // Bind-mounting "/dev/null" over a file is only safe if it is the
+        // device diyc made, not something put there since.
+        let null = exists("/dev/null");
+        let is_null = null.as_ref().is_some_and(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.file_type().is_char_device() && m.rdev() == libc::makedev(1, 3)
+        });
+        if !is_null {
+            return Err(Error::invalid(
+                "the container's /dev/null is not the null device",
+            ));
+        }
+        for file in MASKED_FILES {
+            if exists(file).is_some_and(|m| !m.is_dir()) {
+                sys.mount(Some("/dev/null"), file, None, libc::MS_BIND, None)?;
+            }
+        }
+        for dir in MASKED_DIRS {
+            if exists(dir).is_some_and(|m| m.is_dir()) {
+                sys.mount(Some("tmpfs"), dir, Some("tmpfs"), libc::MS_RDONLY, None)?;
+            }
+        }
+        let proc_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+        for path in READ_ONLY {
+            if exists(path).is_some() {
+                sys.mount(Some(path), path, None, libc::MS_BIND | libc::MS_REC, None)?;
+                sys.mount(
+                    Some(path),
+                    path,
+                    None,
+                    libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | proc_flags,
+                    None,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn drop_capabilities(&self, sys: &mut Sys) -> Result<()> {
+        let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+            .unwrap_or(CAPABILITIES.len() as u32 - 1);
+        for cap in (0..=last).filter(|c| self.caps & (1 << c) == 0) {
+            sys.call(Call::CapbsetDrop { cap })?;
+        }
+        sys.call(Call::AmbientClearAll)?;
+        sys.call(Call::NoNewPrivs)?;
+        let kept = self.caps & ((1u64 << (last + 1)) - 1);
+        sys.call(Call::Capset {
+            effective: kept,
+            permitted: kept,
+            inheritable: kept,
+        })
+        .map(drop)
+    }
+}
+
+impl Stage for Hardening {
+    fn id(&self) -> StageId {
+        StageId::Hardening
+    }
+
+    fn requires(&self) -> &'static [StageId] {
+        &[StageId::Rootfs, StageId::Pid]
+    }
+
+    fn enter(&self, sys: &mut Sys) -> Result<()> {
+        sys.stage(StageId::Hardening);
+        self.mask(sys)?;
+        sys.call(Call::PrlimitNofile {
+            soft: NOFILE.0,
+            hard: NOFILE.1,
+        })?;
+        sys.call(Call::CloseRangeCloexec { first: 3 })?;
+        self.drop_capabilities(sys)
+    }
+
+    fn inside(&self) -> Vec<String> {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        let set = |name: &str| {
+            let hex = field(name);
+            let bits = u64::from_str_radix(&hex, 16).unwrap_or(0);
+            format!(
+                "{name} {hex} = {}",
+                cap_set_names(bits).replace("1<<CAP_", "")
+            )
+        };
+        vec![
+            set("CapEff:"),
+            set("CapBnd:"),
+            format!("NoNewPrivs: {}", field("NoNewPrivs:")),
+            format!(
+                "/proc/kcore is {} bytes; /proc/sys is read-only",
+                std::fs::metadata("/proc/kcore").map_or(0, |m| m.len())
+            ),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_parse_with_or_without_prefix() {
+        assert_eq!(parse_cap("NET_ADMIN"), Ok(12));
+        assert_eq!(parse_cap("cap_sys_admin"), Ok(21));
+        assert!(parse_cap("CAP_FLY").is_err());
+    }
+
+    #[test]
+    fn the_set_is_defaults_plus_added_minus_dropped() {
+        let set = capability_set(&[], &[]).unwrap_or(0);
+        assert_ne!(set & (1 << 13), 0, "NET_RAW, for ping");
+        assert_eq!(set & (1 << 21), 0, "no SYS_ADMIN");
+        assert_eq!(set & (1 << 27), 0, "no MKNOD");
+        let more = capability_set(&["sys_admin".into()], &["net_raw".into()]).unwrap_or(0);
+        assert_ne!(more & (1 << 21), 0);
+        assert_eq!(more & (1 << 13), 0);
+        assert_eq!(capability_set(&[], &["ALL".into()]), Ok(0));
+        assert!(capability_set(&["nope".into()], &[]).is_err());
+    }
+}
