@@ -70,7 +70,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
     let store = Store::new(&cli.root)?;
     let bridge = Bridge::new(&cli.bridge, &cli.subnet).map_err(Error::invalid)?;
     match cli.command {
-        Command::Run(args) => run(&store, &bridge, args),
+        Command::Run(args) => run(&store, &bridge, *args),
         Command::Nsexec(args) => nsexec(&store, &bridge, args),
         Command::Setup { explain } => {
             need_root("setup")?;

@@ -49,7 +49,7 @@ pub enum NetMode {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start a container from an image and wait for it to exit
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run a host command in new namespaces (diyC's nsexec)
     Nsexec(NsexecArgs),
     /// Import, list and remove images
