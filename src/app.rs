@@ -12,6 +12,7 @@ use crate::container::{self, NetRecord, ProcessId, Run, State};
 use crate::error::{Error, IoContext, Result};
 use crate::event::StageId;
 use crate::explain::{Explainer, Format};
+use crate::fault;
 use crate::image;
 use crate::network::{self, Bridge};
 use crate::runtime::{self, ExecSpec, Launch};
@@ -112,6 +113,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Ps { all } => {
+            if nix::unistd::geteuid().is_root() {
+                let mut quiet = Explainer::new(None);
+                container::reclaim_dead(&mut Sys::new(&mut quiet, StageId::Cleanup), &store);
+            }
             ps(&store, all);
             Ok(0)
         }
@@ -242,6 +247,7 @@ fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
 
     let mut explainer = Explainer::new(args.explain);
     let mut sys = Sys::new(&mut explainer, StageId::Image);
+    container::reclaim_dead(&mut sys, store);
     let lower = image::ensure(store, &image_name, &mut sys, &signals)?;
     image::check_mount_points(&lower)?;
     store.create()?;
@@ -299,6 +305,7 @@ fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
             undo.push(format!("releasing {ip}"), When::Always, move |_| {
                 network::release(&lease_store, ip)
             });
+            fault::point("after-lease")?;
             let net = Net::bridged(store.clone(), bridge.clone(), hostname.clone(), &name, ip);
             net_record = net.host_if().map(|host_if| NetRecord {
                 ip,
@@ -362,7 +369,6 @@ fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
     let result = runtime::launch(&mut sys, &mut launch, &signals, &mut undo, &mut |child| {
         held.write_init(child)
     });
-    let cleared = held.clear_run();
     // A command that could not be started still ran a container: it
     // exited with 126 or 127, like a shell's command would.
     let code = match &result {
@@ -370,18 +376,18 @@ fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
         Err(Error::Command { code, .. }) => Some(*code),
         Err(_) => None,
     };
-    if let Some(code) = code {
-        if !args.rm {
-            held.write_state(&State {
-                command: argv,
-                exit_code: Some(code),
-                started: Some(started),
-                finished: Some(container::now()),
-            })?;
-        }
-        cleared?;
+    if let (Some(code), false) = (code, args.rm) {
+        held.write_state(&State {
+            command: argv,
+            exit_code: Some(code),
+            started: Some(started),
+            finished: Some(container::now()),
+        })?;
     }
+    // run.json goes last: until the undo steps are done, it is what tells
+    // `rm -f` what to clean up if diyc is killed now.
     undo.finish(&mut sys, code.is_some());
+    held.clear_run()?;
     let exit = result?;
     for note in &exit.notes {
         eprintln!("diyc: {note}");

@@ -274,11 +274,12 @@ pub fn remove(sys: &mut Sys, store: &Store, name: &str, force: bool) -> Result<(
     store::validate_name("container", name)?;
     let dir = store.containers_dir().join(name);
     if !dir.exists() {
-        return if force {
-            Ok(())
-        } else {
-            Err(Error::invalid(format!("no container named {name}")))
-        };
+        if force {
+            // Whatever a diyc killed before publishing this name left.
+            reclaim_dead(sys, store);
+            return Ok(());
+        }
+        return Err(Error::invalid(format!("no container named {name}")));
     }
     let _lock = match store::try_lock(&dir)? {
         Some(lock) => lock,
@@ -297,19 +298,71 @@ pub fn remove(sys: &mut Sys, store: &Store, name: &str, force: bool) -> Result<(
             store::lock_wait(&dir)?
         }
     };
-    // A run.json left behind means its diyc died before cleaning up.
-    if let Some(run) = read_run(&dir) {
-        if let Some(placement) = &run.cgroup {
-            cgroups::remove(sys, placement)?;
+    clean_after(sys, store, &dir)?;
+    store::remove_dir(&dir)?;
+    reclaim_dead(sys, store);
+    Ok(())
+}
+
+/// Undo what a run whose diyc died left on the host, from the run.json it
+/// wrote before making anything: its cgroup, its port rules, its address.
+/// (Mounts died with its mount namespace, its veth pair with its network
+/// namespace.) The caller holds the container's lock.
+fn clean_after(sys: &mut Sys, store: &Store, dir: &Path) -> Result<()> {
+    let Some(run) = read_run(dir) else {
+        return Ok(());
+    };
+    if let Some(placement) = &run.cgroup {
+        cgroups::remove(sys, placement)?;
+    }
+    if let Some(net) = &run.net {
+        for port in &net.ports {
+            crate::network::delete_dnat(sys, port, net.ip)?;
         }
-        if let Some(net) = &run.net {
-            for port in &net.ports {
-                crate::network::delete_dnat(sys, port, net.ip)?;
+        crate::network::release(store, net.ip)?;
+    }
+    // What is known of how it ended: it started, and nobody saw it stop.
+    write_json(
+        &dir.join(STATE_FILE),
+        &State {
+            command: run.command,
+            exit_code: None,
+            started: Some(run.started),
+            finished: Some(now()),
+        },
+    )?;
+    for name in [INIT_FILE, RUN_FILE] {
+        let _ = fs::remove_file(dir.join(name));
+    }
+    Ok(())
+}
+
+/// Clean up after every diyc that was killed: containers whose run.json
+/// is still there though nobody holds their lock, half-made containers
+/// and images, and addresses whose owner is gone. Run by `diyc run`,
+/// `diyc rm` and (as root) `diyc ps`; failures here are reported, never
+/// fatal, since they belong to other containers.
+pub fn reclaim_dead(sys: &mut Sys, store: &Store) {
+    store::reclaim(&store.containers_dir());
+    store::reclaim(&store.images_dir());
+    crate::network::reclaim(store);
+    let Ok(entries) = fs::read_dir(store.containers_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        if !dir.join(RUN_FILE).exists() {
+            continue;
+        }
+        if let Ok(Some(_lock)) = store::try_lock(&dir) {
+            if let Err(e) = clean_after(sys, store, &dir) {
+                eprintln!(
+                    "diyc: cleaning up after {}: {e}",
+                    entry.file_name().to_string_lossy()
+                );
             }
-            crate::network::release(store, net.ip)?;
         }
     }
-    store::remove_dir(&dir)
 }
 
 /// A fresh name like `calm-otter-42`, not yet used in this store.

@@ -9,6 +9,7 @@ pub mod container;
 pub mod error;
 pub mod event;
 pub mod explain;
+pub mod fault;
 pub mod image;
 pub mod netlink;
 pub mod network;

@@ -679,6 +679,7 @@ fn leases(store: &Store) -> Vec<(PathBuf, Lease)> {
     fs::read_dir(net_dir(store).join("leases"))
         .map(|d| {
             d.flatten()
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
                 .filter_map(|e| {
                     let data = fs::read(e.path()).ok()?;
                     Some((e.path(), serde_json::from_slice(&data).ok()?))
@@ -688,11 +689,29 @@ fn leases(store: &Store) -> Vec<(PathBuf, Lease)> {
         .unwrap_or_default()
 }
 
+/// Take back the addresses of owners that are gone, under the lock.
+pub fn reclaim(store: &Store) {
+    if net_dir(store).exists() {
+        if let Ok(_lock) = lock(store) {
+            reclaim_leases(store);
+        }
+    }
+}
+
 /// Take back the leases of owners that are gone.
+/// Also the half-written files of a diyc killed while it wrote one: the
+/// caller holds the lock every writer here takes.
 fn reclaim_leases(store: &Store) {
     for (path, lease) in leases(store) {
         if !lease.owner.is_some_and(|o| o.alive()) {
             let _ = fs::remove_file(path);
+        }
+    }
+    for dir in [net_dir(store), net_dir(store).join("leases")] {
+        for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+            if store::is_leftover(&entry.file_name().to_string_lossy()) {
+                let _ = fs::remove_file(entry.path());
+            }
         }
     }
 }

@@ -26,6 +26,7 @@ use nix::unistd::Pid;
 use crate::channel::{Channel, ChildRecorder, ToChild, ToParent};
 use crate::error::{Error, Result};
 use crate::event::{Event, Outcome, StageId};
+use crate::fault;
 use crate::observe;
 use crate::signals::{STOP, Signals};
 use crate::stages::Stage;
@@ -123,6 +124,10 @@ pub fn launch(
     };
     drop(theirs);
     let mut supervisor = Supervisor::new(child);
+    if let Err(e) = fault::point("after-clone") {
+        supervisor.kill_and_reap();
+        return Err(e);
+    }
     if explain {
         show_clone(sys, child);
     }
@@ -287,6 +292,7 @@ fn exec(
         ];
         stage_done(sys, chan, StageId::Exec, lines)?;
     }
+    fault::point("before-exec")?;
     umask(Mode::from_bits_truncate(0o022));
     sys::reset_signal_dispositions();
     signals.restore_mask();

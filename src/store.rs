@@ -258,8 +258,13 @@ pub fn reclaim(parent: &Path) {
 }
 
 /// Write a file whole: a reader sees the old content or the new, never half.
+/// The new content goes to a hidden file beside it first (`.NAME.tmp-…`),
+/// which a killed writer may leave: `is_leftover` spots those.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp{:08x}", fastrand::u32(..)));
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.tmp-{:08x}", fastrand::u32(..)));
     let result = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(data)?;
@@ -269,6 +274,11 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result.ctx("writing", path)
+}
+
+/// A temporary file `write_atomic` did not get to rename.
+pub fn is_leftover(name: &str) -> bool {
+    name.starts_with('.') && name.contains(".tmp-")
 }
 
 #[cfg(test)]

@@ -493,34 +493,54 @@ fn an_interactive_shell_runs_on_a_terminal() {
 }
 
 #[test]
-fn a_killed_diyc_leaves_a_dead_container_that_rm_f_removes() {
+fn the_next_ps_cleans_up_after_a_killed_diyc() {
     require_root!();
     let lab = Lab::new().with_busybox();
-    let mut running = lab.spawn(&["run", "--name", "orphan", "busybox", "cat"]);
+    let mut running = lab.spawn(&["run", "--name", "orphan", "--mem", "32", "busybox", "cat"]);
     running.send("ping\n");
     running.wait_for_line("ping");
+    let run: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(lab.container_dir("orphan").join("run.json")).expect("run.json"),
+    )
+    .expect("JSON");
+    let cgroups: Vec<std::path::PathBuf> = run["cgroup"]["dirs"]
+        .as_array()
+        .expect("cgroup dirs")
+        .iter()
+        .filter_map(|d| d["path"].as_str().map(Into::into))
+        .collect();
     let init = lab.init_pid("orphan");
     running.kill_diyc();
-    // The container dies with diyc (its parent-death signal). Its pid can
-    // linger a moment as a zombie of init, so wait on the pidfd.
-    let pidfd = pidfd_open(init);
-    if let Some(fd) = pidfd {
+    // The container dies with diyc (its parent-death signal); wait for it.
+    if let Some(fd) = pidfd_open(init) {
         let mut fds = [nix::poll::PollFd::new(
             fd.as_fd(),
             nix::poll::PollFlags::POLLIN,
         )];
         nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE).expect("poll pidfd");
     }
-    let out = lab.run(&["ps", "-a"]);
-    let row = text(&out.stdout)
+    assert!(
+        cgroups.iter().all(|d| d.exists()),
+        "a killed diyc cleans nothing up"
+    );
+
+    let listing = lab.ok(&["ps", "-a"]);
+    let row = listing
         .lines()
         .find(|l| l.starts_with("orphan "))
-        .map(String::from);
-    assert!(
-        row.as_deref().is_some_and(|r| r.contains(" dead ")),
-        "{row:?}"
+        .unwrap_or_default();
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        &cols[..4],
+        &["orphan", "busybox", "exited", "-"],
+        "{listing}"
     );
-    lab.ok(&["rm", "-f", "orphan"]);
+    assert!(
+        cgroups.iter().all(|d| !d.exists()),
+        "ps reclaimed the cgroup"
+    );
+    assert!(!lab.container_dir("orphan").join("run.json").exists());
+    lab.ok(&["rm", "orphan"]);
     assert!(!lab.container_dir("orphan").exists());
 }
 

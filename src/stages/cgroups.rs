@@ -76,6 +76,7 @@ impl Stage for Cgroups {
         );
         cgroups::create(sys, &self.placement)?;
         cgroups::apply(sys, &self.placement, &self.limits)?;
+        crate::fault::point("after-cgroup")?;
         if self.placement.version == cgroups::Version::V2 {
             let path = &self.placement.dirs[0].path;
             let dir = std::fs::File::open(path).map_err(|e| Error::Io {

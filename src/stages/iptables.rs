@@ -60,6 +60,7 @@ impl Stage for Iptables {
             );
             network::add_dnat(sys, &port, self.ip)?;
         }
+        crate::fault::point("after-dnat")?;
         show(sys, "diyc's chains, with their packet counters");
         Ok(())
     }

@@ -173,7 +173,7 @@ impl Stage for Net {
                     errno: nix::errno::Errno::EEXIST,
                     ..
                 }) => att.host_if = network::veth_name(&self.container),
-                other => return other,
+                other => return other.and_then(|()| crate::fault::point("after-veth")),
             }
         }
     }

@@ -195,7 +195,8 @@ impl Stage for Rootfs {
             target: ".".into(),
             flags: libc::MNT_DETACH,
         })?;
-        sys.call(Call::Chdir { path: "/".into() }).map(drop)
+        sys.call(Call::Chdir { path: "/".into() })?;
+        crate::fault::point("after-mount")
     }
 
     fn inside(&self) -> Vec<String> {

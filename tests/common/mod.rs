@@ -39,6 +39,19 @@ pub struct HostSnapshot {
     default_cgroup_parent: Vec<bool>,
 }
 
+fn subdirs(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 fn listing(dir: &Path) -> Option<Vec<String>> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .ok()?
@@ -235,6 +248,42 @@ impl Lab {
             sh(&["ip", "-o", "link", "show", "type", "veth"]).is_empty()
         });
         self
+    }
+
+    /// Everything of the lab's host a run could leave something in: links
+    /// and addresses, iptables rules (counters left out), the cgroups
+    /// below the lab's parent, and the state directory (containers,
+    /// images, leases), hidden entries included. Veth pairs the kernel is
+    /// still taking down are waited out first.
+    pub fn host_state(&self) -> String {
+        wait_until("every veth pair is gone", || {
+            sh(&["ip", "-o", "link", "show", "type", "veth"]).is_empty()
+        });
+        let mut parts = vec![
+            sh(&["ip", "-o", "link"])
+                .lines()
+                .filter_map(|l| l.split(": ").nth(1))
+                .collect::<Vec<_>>()
+                .join(" "),
+            sh(&["ip", "-o", "addr"])
+                .lines()
+                .map(|l| l.split_whitespace().take(4).collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            sh(&["iptables-save"])
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(|l| l.split(" [").next().unwrap_or(l))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ];
+        for parent in self.cgroup_parent_dirs() {
+            parts.push(format!("{}: {:?}", parent.display(), subdirs(&parent)));
+        }
+        for dir in ["containers", "images", "net/leases"] {
+            parts.push(format!("{dir}: {:?}", listing(&self.root().join(dir))));
+        }
+        parts.join("\n")
     }
 
     /// The host pid of a running container's first process.
