@@ -428,3 +428,34 @@ fn the_container_gets_its_own_hosts_and_resolv_conf() {
     );
     let _ = std::fs::remove_file(etc.join("resolv.conf"));
 }
+
+#[test]
+fn parallel_first_runs_make_one_bridge_and_each_rule_once() {
+    require_root!();
+    let lab = Lab::new();
+    // The image first, on a network of its own, so the runs below are the
+    // first bridged ones of this lab.
+    lab.ok(&["run", "--rm", "--net", "none", "busybox", "true"]);
+    let runs: Vec<_> = (0..8)
+        .map(|_| lab.spawn(&["run", "--rm", "busybox", "true"]))
+        .collect();
+    for run in runs {
+        let out = run.finish();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let bridges = sh(&["ip", "-o", "link", "show", "type", "bridge"]);
+    assert_eq!(bridges.lines().count(), 1, "{bridges}");
+    let rules = sh(&["iptables-save"]);
+    for rule in [
+        "-A FORWARD -j DIYC-FORWARD",
+        "-A POSTROUTING -j DIYC-POSTROUTING",
+        "-A DIYC-POSTROUTING -s 172.16.0.0/16 ! -o diyc0 -j MASQUERADE",
+        "-A DIYC-FORWARD -i diyc0 -j ACCEPT",
+    ] {
+        assert_eq!(
+            rules.lines().filter(|l| *l == rule).count(),
+            1,
+            "{rule} in\n{rules}"
+        );
+    }
+}
