@@ -14,11 +14,15 @@ use crate::event::StageId;
 use crate::explain::{Explainer, Format};
 use crate::fault;
 use crate::image;
+use crate::learn;
 use crate::network::{self, Bridge};
+use crate::pause::Pauser;
 use crate::runtime::{self, ExecSpec, Launch};
 use crate::signals::Signals;
 use crate::stages::hardening::{Hardening, capability_set};
-use crate::stages::{Stage, cgroups::Cgroups, mount::Mount, pid::Pid, rootfs::Rootfs, uts::Uts};
+use crate::stages::{
+    Stage, Stages, cgroups::Cgroups, mount::Mount, pid::Pid, rootfs::Rootfs, uts::Uts,
+};
 use crate::stages::{iptables::Iptables, net::Net};
 use crate::store::{self, Store, validate_name};
 use crate::sys::Sys;
@@ -73,6 +77,19 @@ fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Run(args) => run(&store, &bridge, *args),
         Command::Nsexec(args) => nsexec(&store, &bridge, args),
+        Command::Learn(args) => learn::learn(
+            &store,
+            &bridge,
+            learn::Options {
+                topic: args.step,
+                all: args.all,
+                lab: args.lab,
+                no_pause: args.no_pause,
+                explain: args.explain,
+                transcript: args.transcript,
+                cgroup_parent: args.cgroup_parent,
+            },
+        ),
         Command::Setup { explain } => {
             need_root("setup")?;
             let _signals = Signals::block()?;
@@ -245,7 +262,9 @@ fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
     need_root("run")?;
     let signals = Signals::block()?;
 
-    let mut explainer = Explainer::new(args.explain);
+    // Pausing between stages needs the stages reported: --step explains.
+    let explain = args.explain.or(args.step.then_some(Format::Text));
+    let mut explainer = Explainer::new(explain);
     let mut sys = Sys::new(&mut explainer, StageId::Image);
     container::reclaim_dead(&mut sys, store);
     let lower = image::ensure(store, &image_name, &mut sys, &signals)?;
@@ -296,7 +315,7 @@ fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
             std::fs::create_dir(&dir).ctx("creating", &dir)?;
         }
     }
-    let mut net_stages: Vec<Box<dyn Stage>> = Vec::new();
+    let mut net_stages: Stages = Vec::new();
     let mut net_record = None;
     match args.net {
         NetMode::Bridge => {
@@ -357,7 +376,8 @@ fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
             env,
             workdir: args.workdir,
         },
-    )?;
+    )?
+    .pause_with(Pauser::new(!args.step));
     let started = container::now();
     held.write_run(&Run {
         command: argv.clone(),
@@ -390,7 +410,12 @@ fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
     held.clear_run()?;
     let exit = result?;
     for note in &exit.notes {
-        eprintln!("diyc: {note}");
+        // A program reading JSON lines gets the verdict as one more event.
+        if explain == Some(Format::Json) {
+            sys.note(note.clone());
+        } else {
+            eprintln!("diyc: {note}");
+        }
     }
     Ok(exit.code)
 }
@@ -401,7 +426,7 @@ fn nsexec(store: &Store, bridge: &Bridge, args: NsexecArgs) -> Result<i32> {
     }
     need_root("nsexec")?;
     let signals = Signals::block()?;
-    let mut stages: Vec<Box<dyn Stage>> = Vec::new();
+    let mut stages: Stages = Vec::new();
     if args.mount {
         stages.push(Box::new(Mount));
     }

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::cgroups;
 use crate::explain::Format;
+use crate::learn::Topic;
 use crate::network;
 use crate::store::DEFAULT_ROOT;
 
@@ -61,6 +62,8 @@ pub enum Command {
         #[arg(short, long)]
         all: bool,
     },
+    /// Lessons: each isolation stage, live, with its system calls, both sides of it, and what breaks without it
+    Learn(LearnArgs),
     /// Make the bridge, turn on forwarding and add diyc's iptables rules
     /// (done by the first bridged run if needed; running it twice changes nothing)
     Setup {
@@ -150,6 +153,10 @@ pub struct RunArgs {
     )]
     pub cgroup_parent: String,
 
+    /// Pause after each stage (with a terminal): Enter goes on, q stops, c runs to the end
+    #[arg(long)]
+    pub step: bool,
+
     /// Print each stage's system calls and the host state they changed
     #[arg(
         long,
@@ -167,6 +174,49 @@ pub struct RunArgs {
         value_name = "IMAGE [CMD [ARG...]]"
     )]
     pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LearnArgs {
+    /// Run this stage's lesson alone
+    #[arg(long, value_enum, value_name = "STAGE", conflicts_with = "all")]
+    pub step: Option<Topic>,
+
+    /// Every lesson in order, ending in a whole container
+    #[arg(long)]
+    pub all: bool,
+
+    /// Run the network lessons in a throwaway network namespace, with an outside host of their own
+    #[arg(long)]
+    pub lab: bool,
+
+    /// Never wait for a key, even on a terminal
+    #[arg(long)]
+    pub no_pause: bool,
+
+    /// Show the events as text (the default) or JSON lines
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "text"
+    )]
+    pub explain: Option<Format>,
+
+    /// Also write the lesson as Markdown, a handout for the class
+    #[arg(long, value_name = "FILE")]
+    pub transcript: Option<PathBuf>,
+
+    /// Cgroup the lessons' cgroups go under (as for run)
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "DIYC_CGROUP_PARENT",
+        default_value = "/diyc",
+        value_parser = cgroups::parse_parent
+    )]
+    pub cgroup_parent: String,
 }
 
 #[derive(Debug, Args)]

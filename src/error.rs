@@ -35,6 +35,10 @@ pub enum Error {
     #[error("{message}")]
     Command { message: String, code: i32 },
 
+    /// The user stopped at a pause; everything made so far was undone.
+    #[error("stopped before {0}; everything made so far is undone")]
+    Stopped(String),
+
     /// A signal asked diyc to stop before the container was running.
     #[error("interrupted by {}", .0.as_str())]
     Interrupted(Signal),
@@ -55,6 +59,7 @@ impl Error {
         match self {
             Error::Interrupted(sig) => 128 + *sig as i32,
             Error::Command { code, .. } => *code,
+            Error::Stopped(_) => 0,
             _ => 125,
         }
     }

@@ -55,7 +55,7 @@ impl Recorder for Explainer {
     }
 }
 
-fn render_text(event: &Event) -> String {
+pub fn render_text(event: &Event) -> String {
     match event {
         Event::Stage { stage } => {
             let (title, why) = stages::heading(*stage);

@@ -33,7 +33,7 @@ pub enum Request {
     /// namespaces costs the kernel a lot more than making it there).
     AddVeth {
         name: String,
-        master: String,
+        master: Option<String>,
         peer: String,
         peer_netns: i32,
     },
@@ -76,10 +76,13 @@ impl fmt::Display for Request {
                 master,
                 peer,
                 peer_netns,
-            } => write!(
-                f,
-                "ip link add {name} master {master} up type veth peer name {peer} netns {peer_netns}"
-            ),
+            } => {
+                write!(f, "ip link add {name}")?;
+                if let Some(master) = master {
+                    write!(f, " master {master}")?;
+                }
+                write!(f, " up type veth peer name {peer} netns {peer_netns}")
+            }
             Request::SetUp { name } => write!(f, "ip link set {name} up"),
             Request::AddAddress {
                 dev,
@@ -153,15 +156,16 @@ impl Netlink {
                 peer,
                 peer_netns,
             } => {
-                let master = self.index_of(master)?;
+                let master = master.as_deref().map(|m| self.index_of(m)).transpose()?;
                 let peer = LinkUnspec::new_with_name(peer)
                     .setns_by_pid(*peer_netns as u32)
                     .build();
-                let veth = LinkVeth::new(name, "")
-                    .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
-                    .controller(master)
-                    .up()
-                    .build();
+                let mut veth =
+                    LinkVeth::new(name, "").set_info_data(InfoData::Veth(InfoVeth::Peer(peer)));
+                if let Some(master) = master {
+                    veth = veth.controller(master);
+                }
+                let veth = veth.up().build();
                 self.runtime.block_on(handle.link().add(veth).execute())
             }
             Request::SetUp { name } => {
@@ -278,7 +282,7 @@ mod tests {
     fn requests_read_as_ip_commands() {
         let veth = Request::AddVeth {
             name: "dweb-00000a".into(),
-            master: "diyc0".into(),
+            master: Some("diyc0".into()),
             peer: "eth0".into(),
             peer_netns: 42,
         };

@@ -307,7 +307,14 @@ fn jumps(bridge: &Bridge) -> Vec<(&'static str, &'static str, Vec<String>)> {
         ("filter", "FORWARD", vec!["-j".into(), FORWARD_CHAIN.into()]),
         ("nat", "POSTROUTING", vec!["-j".into(), NAT_CHAIN.into()]),
         ("nat", "PREROUTING", local(DNAT_CHAIN)),
-        ("nat", "OUTPUT", local(DNAT_CHAIN)),
+        // Loopback is left out, as Docker does: a DNAT'd packet keeps its
+        // 127.0.0.1 source, which the kernel will not route off loopback, so
+        // the jump would only make a host service on that port unreachable.
+        ("nat", "OUTPUT", {
+            let mut rule = local(DNAT_CHAIN);
+            rule.splice(4..4, ["!".into(), "-d".into(), "127.0.0.0/8".into()]);
+            rule
+        }),
     ]
 }
 
@@ -407,9 +414,10 @@ pub fn chains_report(sys: &mut Sys) -> Vec<String> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Setup {
     bridge: Bridge,
-    /// The network namespace setup was done in: a record from another one
-    /// (a test's, say) says nothing about this one.
-    netns: u64,
+    /// The network namespace setup was done in, as boot id and namespace
+    /// cookie: a record from another namespace (a test's, say), or from
+    /// before a reboot, says nothing about this one.
+    netns: String,
     /// ip_forward before setup turned it on; None when it was already on.
     ip_forward_before: Option<String>,
     created_bridge: bool,
@@ -450,8 +458,15 @@ fn read_setup(store: &Store) -> Option<Setup> {
     serde_json::from_slice(&data).ok()
 }
 
-fn current_netns() -> u64 {
-    observe::ns_inode(None, "net").unwrap_or(0)
+fn current_netns() -> String {
+    let boot = fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    // Kernels before 5.14 have no cookie; the inode is the next best thing,
+    // though the kernel may give it to a later namespace.
+    let ns = crate::sys::netns_cookie()
+        .map(|c| format!("cookie {c}"))
+        .or_else(|| observe::ns_inode(None, "net").map(|i| format!("inode {i}")))
+        .unwrap_or_default();
+    format!("{}:{ns}", boot.trim())
 }
 
 /// Make sure the bridge, ip_forward and diyc's rules are in place: the

@@ -28,8 +28,9 @@ use crate::error::{Error, Result};
 use crate::event::{Event, Outcome, StageId};
 use crate::fault;
 use crate::observe;
+use crate::pause::{Choice, Pauser};
 use crate::signals::{STOP, Signals};
-use crate::stages::Stage;
+use crate::stages::Stages;
 use crate::sys::{self, Forked, Sys};
 use crate::undo::Undo;
 
@@ -41,10 +42,12 @@ pub struct ExecSpec {
 }
 
 pub struct Launch {
-    stages: Vec<Box<dyn Stage>>,
+    stages: Stages,
     /// Namespaces that need no stage of their own (IPC, an empty network).
     extra_flags: u64,
     exec: ExecSpec,
+    /// Asked at the end of each stage whether to go on (`run --step`, lessons).
+    pauser: Pauser,
 }
 
 /// How a launched command ended, as diyc's own exit status.
@@ -58,7 +61,7 @@ impl Launch {
     /// Stages run in the order given; each must come after the stages it
     /// builds on (nothing may be mounted before the mount stage has made
     /// the mount table private, or it would appear on the host).
-    pub fn new(stages: Vec<Box<dyn Stage>>, extra_flags: u64, exec: ExecSpec) -> Result<Launch> {
+    pub fn new(stages: Stages, extra_flags: u64, exec: ExecSpec) -> Result<Launch> {
         for (i, stage) in stages.iter().enumerate() {
             for needed in stage.requires() {
                 if !stages[..i].iter().any(|s| s.id() == *needed) {
@@ -74,7 +77,20 @@ impl Launch {
             stages,
             extra_flags,
             exec,
+            pauser: Pauser::never(),
         })
+    }
+
+    /// Pause at the end of each stage (needs the child to report them,
+    /// which it does when explaining).
+    pub fn pause_with(mut self, pauser: Pauser) -> Self {
+        self.pauser = pauser;
+        self
+    }
+
+    /// The pauser back, with what the user chose (`c` runs to the end).
+    pub fn take_pauser(&mut self) -> Pauser {
+        std::mem::replace(&mut self.pauser, Pauser::never())
     }
 
     fn clone_flags(&self) -> u64 {
@@ -324,6 +340,8 @@ struct Supervisor {
     interrupted: Option<Signal>,
     /// A signal the container's PID 1 would have dropped, so diyc killed it.
     killed_for: Option<Signal>,
+    /// The user chose to stop at a pause, before this stage.
+    stopped: Option<String>,
     running: bool,
     /// The execve the child recorded just before making it; it shows with
     /// its result once the outcome is known.
@@ -338,6 +356,7 @@ impl Supervisor {
             failure: None,
             interrupted: None,
             killed_for: None,
+            stopped: None,
             running: false,
             pending_exec: None,
         }
@@ -356,7 +375,7 @@ impl Supervisor {
         mut self,
         sys: &mut Sys,
         chan: Channel,
-        launch: &Launch,
+        launch: &mut Launch,
         signals: &Signals,
     ) -> Result<Exit> {
         let foreground = Foreground::save();
@@ -389,7 +408,7 @@ impl Supervisor {
             let mut ready = chan_ready;
             while ready {
                 let Some(c) = &chan else { break };
-                if !self.message(sys, c, launch) {
+                if !self.message(sys, c, launch, signals) {
                     chan = None;
                     self.setup_over(sys);
                     break;
@@ -398,7 +417,7 @@ impl Supervisor {
             }
             if sig_ready {
                 if let Some(c) = chan.as_ref().filter(|c| readable_now(c)) {
-                    if !self.message(sys, c, launch) {
+                    if !self.message(sys, c, launch, signals) {
                         chan = None;
                         self.setup_over(sys);
                     }
@@ -411,7 +430,13 @@ impl Supervisor {
     }
 
     /// Handle one message; false once the child's end is closed.
-    fn message(&mut self, sys: &mut Sys, chan: &Channel, launch: &Launch) -> bool {
+    fn message(
+        &mut self,
+        sys: &mut Sys,
+        chan: &Channel,
+        launch: &mut Launch,
+        signals: &Signals,
+    ) -> bool {
         let msg = match chan.recv::<ToParent>() {
             Ok(Some(msg)) => msg,
             Ok(None) => return false,
@@ -457,7 +482,18 @@ impl Supervisor {
                         lines,
                     });
                 }
+                let next = launch
+                    .stages
+                    .iter()
+                    .skip_while(|s| s.id() != stage)
+                    .skip(1)
+                    .find(|s| s.runs_inside())
+                    .map_or("exec", |s| s.id().name());
                 let answer = if self.interrupted.is_some() {
+                    ToChild::Stop
+                } else if launch.pauser.pause(&format!("the {next} stage"), signals) == Choice::Quit
+                {
+                    self.stopped = Some(next.to_string());
                     ToChild::Stop
                 } else {
                     ToChild::Continue
@@ -554,6 +590,9 @@ impl Supervisor {
         if let Some(sig) = self.interrupted {
             return Err(Error::Interrupted(sig));
         }
+        if let Some(stage) = self.stopped {
+            return Err(Error::Stopped(format!("the {stage} stage")));
+        }
         if let Some(err) = self.failure {
             return Err(err);
         }
@@ -625,7 +664,7 @@ impl Foreground {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stages::{mount::Mount, pid::Pid, rootfs::Rootfs};
+    use crate::stages::{Stage, mount::Mount, pid::Pid, rootfs::Rootfs};
 
     fn exec() -> ExecSpec {
         ExecSpec {

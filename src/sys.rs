@@ -81,6 +81,10 @@ pub enum Call {
     Chdir {
         path: String,
     },
+    /// Only in the rootfs lesson, to show why diyc does not use it.
+    Chroot {
+        path: String,
+    },
     /// `rmdir`, made as the unlinkat(2) every architecture has.
     Rmdir {
         path: String,
@@ -412,6 +416,11 @@ impl Call {
                 let path = cstr(path)?;
                 // SAFETY: `path` is a NUL-terminated string alive for the call.
                 unsafe { libc::syscall(libc::SYS_chdir, path.as_ptr()) }
+            }
+            Call::Chroot { path } => {
+                let path = cstr(path)?;
+                // SAFETY: `path` is a NUL-terminated string alive for the call.
+                unsafe { libc::syscall(libc::SYS_chroot, path.as_ptr()) }
             }
             Call::Rmdir { path } => {
                 let path = cstr(path)?;
@@ -775,6 +784,7 @@ impl fmt::Display for Call {
                 quote(linkpath)
             ),
             Call::Chdir { path } => write!(f, "chdir({})", quote(path)),
+            Call::Chroot { path } => write!(f, "chroot({})", quote(path)),
             Call::Rmdir { path } => {
                 write!(f, "unlinkat(AT_FDCWD, {}, AT_REMOVEDIR)", quote(path))
             }
@@ -929,6 +939,12 @@ impl<'r> Sys<'r> {
     }
 
     /// Make one call and record it with its result.
+    /// Close the netlink connection: it stays bound to the network
+    /// namespace it was opened in, so a setns(2) to another needs a new one.
+    pub fn forget_netlink(&mut self) {
+        self.netlink = None;
+    }
+
     /// This process's netlink connection, opened on first use.
     pub fn netlink(&mut self) -> Result<&crate::netlink::Netlink> {
         if self.netlink.is_none() {
@@ -1149,6 +1165,30 @@ pub fn reset_signal_dispositions() {
         // SAFETY: installing SIG_DFL runs no code of ours in signal context.
         let _ = unsafe { signal(sig, SigHandler::SigDfl) };
     }
+}
+
+/// The cookie the kernel gives the calling thread's network namespace
+/// (SO_NETNS_COOKIE, Linux 5.14): unlike the namespace's inode it is never
+/// handed to another namespace until the next boot.
+pub fn netns_cookie() -> Option<u64> {
+    use std::os::fd::AsRawFd;
+    // asm-generic value; libc exports it only in its raw uapi tree.
+    const SO_NETNS_COOKIE: libc::c_int = 71;
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    let mut cookie: u64 = 0;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: the socket is open for the whole call, and cookie and len
+    // point at a u64 and its size, which is what the kernel writes.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_NETNS_COOKIE,
+            (&mut cookie as *mut u64).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(cookie)
 }
 
 #[cfg(test)]

@@ -253,7 +253,8 @@ fn setup_twice_adds_each_rule_once_and_teardown_restores_the_host() {
         "-A FORWARD -j DIYC-FORWARD",
         "-A POSTROUTING -j DIYC-POSTROUTING",
         "-A PREROUTING -m addrtype --dst-type LOCAL -j DIYC-DNAT",
-        "-A OUTPUT -m addrtype --dst-type LOCAL -j DIYC-DNAT",
+        // Loopback is left out: a DNAT'd 127.0.0.1 source cannot leave lo.
+        "-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DIYC-DNAT",
         "-A DIYC-POSTROUTING -s 172.16.0.0/16 ! -o diyc0 -j MASQUERADE",
         "-A DIYC-FORWARD -i diyc0 -j ACCEPT",
     ] {

@@ -25,6 +25,9 @@ use crate::event::StageId;
 use crate::sys::Sys;
 use crate::undo::Undo;
 
+/// The stages of one launch, in the order they run.
+pub type Stages = Vec<Box<dyn Stage>>;
+
 pub trait Stage {
     fn id(&self) -> StageId;
 
@@ -123,7 +126,7 @@ pub fn heading(stage: StageId) -> (&'static str, &'static str) {
             "A cgroup of its own caps the container's memory, CPU time and number of processes, and counts what it uses.",
         ),
         StageId::Net => (
-            "net: a network namespace, joined to the host by a veth pair",
+            "net: a network namespace of its own (bridged: a veth pair to the host)",
             "The container gets its own interfaces; one end of a virtual cable sits on diyc's bridge.",
         ),
         StageId::Iptables => (

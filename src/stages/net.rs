@@ -162,7 +162,7 @@ impl Stage for Net {
                 sys,
                 Request::AddVeth {
                     name: att.host_if.clone(),
-                    master: self.bridge.name.clone(),
+                    master: Some(self.bridge.name.clone()),
                     peer: "eth0".into(),
                     peer_netns: child,
                 },
@@ -219,12 +219,16 @@ impl Stage for Net {
     fn outside(&self, _pid: i32) -> Vec<String> {
         let mut quiet = crate::explain::Explainer::new(None);
         let mut sys = Sys::new(&mut quiet, StageId::Net);
-        let mut lines = vec![format!(
-            "bridge {} at {}/{}; the host's links now:",
-            self.bridge.name,
-            self.bridge.gateway(),
-            self.bridge.prefix
-        )];
+        let mut lines = vec![match &self.attachment {
+            Some(a) => format!(
+                "bridge {} at {}/{}, {} on it; the host's links now:",
+                self.bridge.name,
+                self.bridge.gateway(),
+                self.bridge.prefix,
+                a.host_if
+            ),
+            None => "no link between the namespace and the host; the host's links now:".to_string(),
+        }];
         lines.extend(addresses(&mut sys).into_iter().map(|l| format!("  {l}")));
         lines
     }

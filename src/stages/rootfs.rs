@@ -31,6 +31,9 @@ pub struct Rootfs {
     /// A directory to mount a tmpfs on first, holding upper, work and
     /// merged, for a writable layer that lives in memory.
     scratch: Option<String>,
+    /// chroot into the overlay instead of pivot_root: only the rootfs
+    /// lesson does this, to show what goes wrong.
+    chroot_only: bool,
 }
 
 /// The character devices a container gets: (name, major, minor).
@@ -61,6 +64,7 @@ impl Rootfs {
             work,
             merged,
             scratch: None,
+            chroot_only: false,
         }
     }
 
@@ -73,7 +77,14 @@ impl Rootfs {
             work: format!("{mount_point}/work"),
             merged: format!("{mount_point}/merged"),
             scratch: Some(mount_point),
+            chroot_only: false,
         }
+    }
+
+    /// The same, but entered with chroot(2) rather than pivot_root(2).
+    pub fn with_chroot(mut self) -> Self {
+        self.chroot_only = true;
+        self
     }
 
     fn scratch(&self, sys: &mut Sys, mount_point: &str) -> Result<()> {
@@ -187,6 +198,14 @@ impl Stage for Rootfs {
         sys.call(Call::Chdir {
             path: self.merged.clone(),
         })?;
+        if self.chroot_only {
+            sys.note(
+                "chroot instead of pivot_root: the old root is still there, only out of sight",
+            );
+            sys.call(Call::Chroot { path: ".".into() })?;
+            sys.call(Call::Chdir { path: "/".into() })?;
+            return crate::fault::point("after-mount");
+        }
         sys.call(Call::PivotRoot {
             new_root: ".".into(),
             put_old: ".".into(),

@@ -8,6 +8,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 
+pub mod explain;
+
 pub const DIYC: &str = env!("CARGO_BIN_EXE_diyc");
 
 /// Root-only tests call this first. As non-root they are skipped with a
@@ -280,8 +282,10 @@ impl Lab {
         for parent in self.cgroup_parent_dirs() {
             parts.push(format!("{}: {:?}", parent.display(), subdirs(&parent)));
         }
+        // An empty directory of diyc's own state is no leftover.
         for dir in ["containers", "images", "net/leases"] {
-            parts.push(format!("{dir}: {:?}", listing(&self.root().join(dir))));
+            let entries = listing(&self.root().join(dir)).unwrap_or_default();
+            parts.push(format!("{dir}: {entries:?}"));
         }
         parts.join("\n")
     }
