@@ -727,7 +727,7 @@ impl Session<'_> {
     fn mount(&mut self) -> Result<(Observed, StageId)> {
         let before = probe_mounts();
         let stages = vec![watched(Mount, probe_mounts)];
-        let script = "mount -t tmpfs diyc-lesson /mnt && grep diyc-lesson /proc/self/mountinfo";
+        let script = "mount -t tmpfs diyc-lesson /tmp && grep diyc-lesson /proc/self/mountinfo";
         let env = self.host_env();
         let seen = self.launch(stages, 0, &["sh", "-c", script], env, Undo::new())?;
         self.check(
@@ -746,7 +746,7 @@ impl Session<'_> {
         let before = probe_mounts();
         let stages: Stages = vec![Box::new(Mount)];
         let script = "mount --make-rshared / && \
-                      unshare --mount --propagation unchanged mount -t tmpfs diyc-leak /mnt && \
+                      unshare --mount --propagation shared mount -t tmpfs diyc-leak /tmp && \
                       grep -q diyc-leak /proc/self/mountinfo && \
                       echo 'a mount made in a namespace that kept shared propagation appeared in the (pretend) host'\"'\"'s table'";
         let env = self.host_env();
@@ -1032,9 +1032,10 @@ impl Session<'_> {
             let caps = capability_set(&[], &[]).map_err(Error::invalid)?;
             stages.push(Box::new(Hardening { caps }));
         }
-        let script = "mount -t tmpfs none /mnt 2>/dev/null && echo 'mount: allowed' || echo 'mount: refused'; \
-                      { echo x > /proc/sys/kernel/domainname; } 2>/dev/null && echo 'sysctl: written' || echo 'sysctl: refused'; \
-                      mount -t tmpfs none /mnt 2>/dev/null";
+        // Exit 0: both refused; 3: both allowed; 1: anything between.
+        let script = "m=refused; mount -t tmpfs none /mnt 2>/dev/null && m=allowed; echo \"mount: $m\"; \
+                      s=refused; { echo x > /proc/sys/kernel/domainname; } 2>/dev/null && s=written; echo \"sysctl: $s\"; \
+                      [ $m$s = refusedrefused ] && exit 0; [ $m$s = allowedwritten ] && exit 3; exit 1";
         let env = self.container_env(name);
         let seen = self.launch(
             stages,
@@ -1045,12 +1046,14 @@ impl Session<'_> {
         )?;
         if hardened {
             self.check(
-                seen.code != 0 && seen.saw(StageId::Hardening, true, "NoNewPrivs: 1"),
+                seen.code == 0
+                    && seen.saw(StageId::Hardening, true, "NoNewPrivs: 1")
+                    && seen.saw(StageId::Hardening, true, "/proc/sys: mounted read-only"),
                 "no SYS_ADMIN (mount refused), no_new_privs set, /proc/sys read-only",
             )?;
         } else {
             self.effect(
-                seen.code == 0,
+                seen.code == 3,
                 "without hardening, root in the container can mount and change kernel settings",
             )?;
             self.undone(

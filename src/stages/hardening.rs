@@ -217,10 +217,21 @@ impl Stage for Hardening {
             set("CapEff:"),
             set("CapBnd:"),
             format!("NoNewPrivs: {}", field("NoNewPrivs:")),
-            format!(
-                "/proc/kcore is {} bytes; /proc/sys is read-only",
-                std::fs::metadata("/proc/kcore").map_or(0, |m| m.len())
-            ),
+            match std::fs::metadata("/proc/kcore") {
+                Ok(m) => format!(
+                    "/proc/kcore: {} bytes (the host's memory image, masked)",
+                    m.len()
+                ),
+                Err(_) => "/proc/kcore: absent on this kernel".to_string(),
+            },
+            // Read back from the kernel, not assumed from what was asked.
+            match nix::sys::statvfs::statvfs("/proc/sys") {
+                Ok(v) if v.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) => {
+                    "/proc/sys: mounted read-only".to_string()
+                }
+                Ok(_) => "/proc/sys: WRITABLE".to_string(),
+                Err(e) => format!("/proc/sys: {}", e.desc()),
+            },
         ]
     }
 }

@@ -244,6 +244,9 @@ pub fn snapshot_filters(lab: &Lab) -> Vec<(String, String)> {
         (r"\d+ mounts", "N mounts"),
         (r"host's hostname: \S+", "host's hostname: [HOST]"),
         (r"host's / is [^\n]*", "host's / is [PROPAGATION]"),
+        // Whether the kernel has a /proc/kcore at all is its build's choice.
+        (r"/proc/kcore: [^\n|]*?( *\|)", "/proc/kcore: [KCORE]$1"),
+        (r"(?m)/proc/kcore: [^\n|]*$", "/proc/kcore: [KCORE]"),
         (r"(?m)^(      /\S*\s+\S+\s+)\S+$", "${1}[OPTIONS]"),
     ]
     .into_iter()
