@@ -714,3 +714,32 @@ fn run_step_with_enter_at_every_pause_runs_the_command() {
         "one pause per stage inside the container, got {pauses}"
     );
 }
+
+#[test]
+fn learn_without_a_step_on_a_terminal_is_a_menu() {
+    require_root!();
+    let lab = Lab::new();
+    let mut term = OnTerminal::start(&lab, &["learn"]);
+    let menu = term.expect("Which lesson?");
+    assert!(!menu.contains("diyc: "), "{menu}");
+    for step in [
+        "uts",
+        "pid",
+        "mount",
+        "rootfs",
+        "cgroups",
+        "net",
+        "iptables",
+        "hardening",
+    ] {
+        term.expect(step);
+    }
+    // Enter picks the highlighted first lesson; q at its first pause ends it.
+    term.send("\r");
+    let chosen = term.expect(PROMPT);
+    assert!(chosen.contains("# uts: "), "{chosen}");
+    term.send("q\n");
+    let (rest, code) = term.finish();
+    assert_eq!(code, Some(0), "{rest}");
+    assert!(rest.contains("Stopped."), "{rest}");
+}

@@ -192,7 +192,25 @@ impl Stage for Hardening {
             soft: NOFILE.0,
             hard: NOFILE.1,
         })?;
-        sys.call(Call::CloseRangeCloexec { first: 3 })?;
+        if let Err(e) = sys.call(Call::CloseRangeCloexec { first: 3 }) {
+            // CLOSE_RANGE_CLOEXEC came with Linux 5.11 (close_range itself
+            // with 5.9): older kernels answer EINVAL or ENOSYS.
+            if !matches!(
+                e,
+                Error::Syscall {
+                    errno: nix::errno::Errno::EINVAL | nix::errno::Errno::ENOSYS,
+                    ..
+                }
+            ) {
+                return Err(e);
+            }
+            sys.note(
+                "this kernel has no CLOSE_RANGE_CLOEXEC: marking each open descriptor instead",
+            );
+            for fd in open_descriptors_above(2) {
+                sys.call(Call::FcntlCloexec { fd })?;
+            }
+        }
         self.drop_capabilities(sys)
     }
 
@@ -236,9 +254,45 @@ impl Stage for Hardening {
     }
 }
 
+/// The descriptors this process has open above `lowest`, from /proc.
+fn open_descriptors_above(lowest: i32) -> Vec<i32> {
+    let listing: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    // The listing's own descriptor is closed by now; skip it if it shows.
+    listing
+        .into_iter()
+        .filter(|fd| *fd > lowest && std::fs::metadata(format!("/proc/self/fd/{fd}")).is_ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fallback_for_old_kernels_marks_a_descriptor_close_on_exec() {
+        use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open("/proc/self/status").expect("a file");
+        // dup(2) never copies FD_CLOEXEC: a descriptor as a parent could leak it.
+        let leaky = nix::unistd::dup(&file).expect("dup");
+        let flags = |fd| FdFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFD).expect("F_GETFD"));
+        assert!(!flags(&leaky).contains(FdFlag::FD_CLOEXEC));
+        assert!(open_descriptors_above(2).contains(&leaky.as_raw_fd()));
+        let mut quiet = crate::explain::Explainer::new(None);
+        let mut sys = Sys::new(&mut quiet, StageId::Hardening);
+        sys.call(Call::FcntlCloexec {
+            fd: leaky.as_raw_fd(),
+        })
+        .expect("fcntl");
+        assert!(flags(&leaky).contains(FdFlag::FD_CLOEXEC));
+        assert!(!open_descriptors_above(1000).contains(&leaky.as_raw_fd()));
+    }
 
     #[test]
     fn capabilities_parse_with_or_without_prefix() {
