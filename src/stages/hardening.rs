@@ -275,23 +275,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_fallback_for_old_kernels_marks_a_descriptor_close_on_exec() {
+    fn the_fallback_for_old_kernels_marks_a_descriptor_close_on_exec()
+    -> std::result::Result<(), Box<dyn std::error::Error>> {
         use nix::fcntl::{FcntlArg, FdFlag, fcntl};
-        use std::os::fd::AsRawFd;
-        let file = std::fs::File::open("/proc/self/status").expect("a file");
+        use std::os::fd::{AsRawFd, OwnedFd};
+        let file = std::fs::File::open("/proc/self/status")?;
         // dup(2) never copies FD_CLOEXEC: a descriptor as a parent could leak it.
-        let leaky = nix::unistd::dup(&file).expect("dup");
-        let flags = |fd| FdFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFD).expect("F_GETFD"));
-        assert!(!flags(&leaky).contains(FdFlag::FD_CLOEXEC));
+        let leaky = nix::unistd::dup(&file)?;
+        let cloexec = |fd: &OwnedFd| -> nix::Result<bool> {
+            Ok(FdFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFD)?)
+                .contains(FdFlag::FD_CLOEXEC))
+        };
+        assert!(!cloexec(&leaky)?);
         assert!(open_descriptors_above(2).contains(&leaky.as_raw_fd()));
         let mut quiet = crate::explain::Explainer::new(None);
         let mut sys = Sys::new(&mut quiet, StageId::Hardening);
         sys.call(Call::FcntlCloexec {
             fd: leaky.as_raw_fd(),
-        })
-        .expect("fcntl");
-        assert!(flags(&leaky).contains(FdFlag::FD_CLOEXEC));
+        })?;
+        assert!(cloexec(&leaky)?);
         assert!(!open_descriptors_above(1000).contains(&leaky.as_raw_fd()));
+        Ok(())
     }
 
     #[test]
