@@ -326,37 +326,39 @@ fn probe_nothing() -> Vec<String> {
     Vec::new()
 }
 
-fn probe_links() -> Vec<String> {
+/// The lesson's own look at the network, through a netlink connection
+/// that records nothing.
+fn with_netlink(look: impl FnOnce(&mut Sys) -> Vec<String>) -> Vec<String> {
     let mut quiet = Explainer::new(None);
     let mut sys = Sys::new(&mut quiet, StageId::Net);
-    let Ok(nl) = sys.netlink() else {
-        return Vec::new();
-    };
-    let addrs = nl.addresses();
-    nl.links()
-        .into_iter()
-        .map(|l| {
-            let ips: Vec<String> = addrs
-                .iter()
-                .filter(|(i, _, _)| *i == l.index)
-                .map(|(_, ip, p)| format!("{ip}/{p}"))
-                .collect();
-            format!("link {} {}", l.name, ips.join(" "))
-        })
-        .collect()
+    look(&mut sys)
+}
+
+/// The links and their addresses, without the link numbers (which change
+/// from run to run and say nothing about what changed).
+fn probe_links() -> Vec<String> {
+    with_netlink(|sys| {
+        crate::stages::net::addresses(sys)
+            .into_iter()
+            .map(|l| {
+                l.split_once(": ")
+                    .map_or(l.clone(), |(_, rest)| rest.to_string())
+            })
+            .collect()
+    })
 }
 
 fn veths() -> Vec<String> {
-    let mut quiet = Explainer::new(None);
-    let mut sys = Sys::new(&mut quiet, StageId::Net);
-    let Ok(nl) = sys.netlink() else {
-        return Vec::new();
-    };
-    nl.links()
-        .into_iter()
-        .filter(|l| l.kind.as_deref() == Some("veth"))
-        .map(|l| l.name)
-        .collect()
+    with_netlink(|sys| {
+        let Ok(nl) = sys.netlink() else {
+            return Vec::new();
+        };
+        nl.links()
+            .into_iter()
+            .filter(|l| l.kind.as_deref() == Some("veth"))
+            .map(|l| l.name)
+            .collect()
+    })
 }
 
 // ---- the session -------------------------------------------------------------------
@@ -1182,10 +1184,16 @@ impl Outside {
                 "this host already uses 10.99.0.0/24 or a link called vlab, which the lesson's outside host needs: try `diyc learn --step iptables --lab`",
             ));
         }
+        let diyc = std::process::id();
         let child = match sys.clone_process(libc::CLONE_NEWNET as u64, None)? {
             Forked::Child => {
                 // Holds the namespace until diyc kills it (SIGKILL: its
-                // other signals are blocked, as diyc's are).
+                // other signals are blocked, as diyc's are), or until diyc
+                // dies, however it dies: the veth pair must not outlive it.
+                let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+                if nix::unistd::getppid().as_raw() as u32 != diyc {
+                    crate::sys::exit_now(0);
+                }
                 loop {
                     nix::unistd::pause();
                 }

@@ -743,3 +743,35 @@ fn learn_without_a_step_on_a_terminal_is_a_menu() {
     assert_eq!(code, Some(0), "{rest}");
     assert!(rest.contains("Stopped."), "{rest}");
 }
+
+#[test]
+fn the_outside_host_goes_when_diyc_is_killed() {
+    require_root!();
+    use std::io::BufRead;
+    let lab = lab_with_image();
+    let mut child = lab
+        .cmd(&["learn", "--step", "iptables", "--no-pause"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("diyc starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    // The first call after the outside host is made is the lesson's run.
+    let mut made = false;
+    for line in lines.by_ref() {
+        let line = line.expect("a line");
+        made |= line.contains("an outside host for the lesson");
+        if made && line.contains("RTM_SETLINK: ip link set vlab up") {
+            break;
+        }
+    }
+    assert!(made, "the outside host was never made");
+    assert!(common::sh(&["ip", "-o", "link"]).contains("vlab"));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("diyc ends");
+    common::wait_until("the outside host's veth pair is gone", || {
+        !common::sh(&["ip", "-o", "link"]).contains("vlab")
+    });
+}

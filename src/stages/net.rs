@@ -89,7 +89,7 @@ fn netlink(sys: &mut Sys, request: Request) -> Result<()> {
 
 /// The links and IPv4 addresses of the namespace this process is in, as
 /// `ip -o addr` would show them.
-fn addresses(sys: &mut Sys) -> Vec<String> {
+pub fn addresses(sys: &mut Sys) -> Vec<String> {
     let Ok(nl) = sys.netlink() else {
         return Vec::new();
     };
