@@ -169,7 +169,7 @@ struct CgroupParent(String);
 
 impl Drop for CgroupParent {
     fn drop(&mut self) {
-        if let Ok(host) = diyc::cgroups::Host::detect() {
+        if let Ok(host) = diyc::stages::cgroups::Host::detect() {
             for dir in host.parent_dirs(&self.0) {
                 let _ = std::fs::remove_dir(dir);
             }

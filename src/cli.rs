@@ -5,11 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::cgroups;
 use crate::explain::Format;
 use crate::learn::Topic;
-use crate::network;
-use crate::store::DEFAULT_ROOT;
+use crate::stages::{cgroups, net as network};
+use crate::state::DEFAULT_ROOT;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -1,5 +1,7 @@
 //! Errors carry what failed and on what, so `main` can print one line and
-//! choose the exit status without any caller logging along the way.
+//! choose the exit status without any caller logging along the way. Each
+//! variant is a kind of failure a caller, a test or the exit status tells
+//! apart; the context is added once, where the failure is first known.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -15,10 +17,11 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 
-    /// A system call made through the seam failed; `call` is its strace line.
+    /// A call made through the seam failed; `call` is its strace line.
     #[error("{call} failed: {}", errno.desc())]
     Syscall { call: String, errno: Errno },
 
+    /// A file diyc reads or keeps could not be used.
     #[error("{what} {}: {source}", path.display())]
     Io {
         what: &'static str,
@@ -27,8 +30,48 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// Plumbing the kernel refused: a socket, a pipe, a signalfd.
+    #[error("{what}: {source}")]
+    Os {
+        what: &'static str,
+        #[source]
+        source: io::Error,
+    },
+
+    /// A helper program (iptables, ldd) did not succeed.
+    #[error("{command} {}", status.map_or("was killed by a signal".to_string(), |s| format!("failed with status {s}")))]
+    Helper {
+        command: String,
+        status: Option<i32>,
+    },
+
+    /// One of diyc's own records could not be written or read back.
+    #[error("{what}: {source}")]
+    Encoding {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// The container's first process failed before the command ran, or
+    /// ended in a way diyc cannot account for.
     #[error("{0}")]
-    Failed(String),
+    Container(String),
+
+    /// A lesson's check found that what it shows did not happen.
+    #[error("{0}")]
+    Check(String),
+
+    /// A stage was put before a stage it builds on.
+    #[error("the {stage} stage needs the {needs} stage before it")]
+    Order {
+        stage: &'static str,
+        needs: &'static str,
+    },
+
+    /// `DIYC_FAULT` asked for a failure at this step (tests only).
+    #[error("injected fault at {0} (DIYC_FAULT)")]
+    Fault(&'static str),
 
     /// The command could not be started: not found (127) or not
     /// executable (126), as a shell reports it.
@@ -49,8 +92,18 @@ impl Error {
         Error::Invalid(msg.into())
     }
 
-    pub fn failed(msg: impl Into<String>) -> Self {
-        Error::Failed(msg.into())
+    pub fn os(what: &'static str, errno: Errno) -> Self {
+        Error::Os {
+            what,
+            source: io::Error::from(errno),
+        }
+    }
+
+    pub fn encoding(what: impl Into<String>, source: serde_json::Error) -> Self {
+        Error::Encoding {
+            what: what.into(),
+            source,
+        }
     }
 
     /// 128+N for a signal, as a shell reports it; 125 for everything diyc
@@ -61,6 +114,14 @@ impl Error {
             Error::Command { code, .. } => *code,
             Error::Stopped(_) => 0,
             _ => 125,
+        }
+    }
+
+    /// The errno of a failed seam call, for callers that handle some.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            Error::Syscall { errno, .. } => Some(*errno),
+            _ => None,
         }
     }
 }

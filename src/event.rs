@@ -6,6 +6,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::sys::Call;
 
+/// What `--explain` prints above a stage's calls: a title, and one line
+/// of why. Each stage's is kept with its code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heading {
+    pub title: &'static str,
+    pub why: &'static str,
+}
+
 /// The isolation stages, in the order a run goes through them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -22,6 +30,8 @@ pub enum StageId {
     Net,
     Iptables,
     Hardening,
+    /// The rootfs lesson's way out of a chroot, tried from inside.
+    Escape,
     Exec,
     /// Undoing what the run changed on the host, newest first.
     Cleanup,
@@ -40,8 +50,28 @@ impl StageId {
             StageId::Net => "net",
             StageId::Iptables => "iptables",
             StageId::Hardening => "hardening",
+            StageId::Escape => "escape",
             StageId::Exec => "exec",
             StageId::Cleanup => "cleanup",
+        }
+    }
+
+    pub fn heading(self) -> &'static Heading {
+        use crate::stages::{cgroups, hardening, iptables, mount, net, pid, rootfs, uts};
+        match self {
+            StageId::Image => &crate::state::image::HEADING,
+            StageId::Clone => &crate::runtime::CLONE_HEADING,
+            StageId::Mount => &mount::HEADING,
+            StageId::Uts => &uts::HEADING,
+            StageId::Rootfs => &rootfs::HEADING,
+            StageId::Pid => &pid::HEADING,
+            StageId::Cgroups => &cgroups::HEADING,
+            StageId::Net => &net::HEADING,
+            StageId::Iptables => &iptables::HEADING,
+            StageId::Hardening => &hardening::HEADING,
+            StageId::Escape => &crate::learn::ESCAPE_HEADING,
+            StageId::Exec => &crate::runtime::EXEC_HEADING,
+            StageId::Cleanup => &crate::undo::HEADING,
         }
     }
 }

@@ -7,7 +7,6 @@ use std::io::{IsTerminal, Write};
 use colored::Colorize;
 
 use crate::event::{Event, Outcome};
-use crate::stages;
 use crate::sys::{Call, Recorder};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,10 +27,6 @@ impl Explainer {
             colored::control::set_override(!no_color && std::io::stderr().is_terminal());
         }
         Explainer { format }
-    }
-
-    pub fn format(&self) -> Option<Format> {
-        self.format
     }
 
     fn write(&self, event: &Event) {
@@ -58,7 +53,8 @@ impl Recorder for Explainer {
 pub fn render_text(event: &Event) -> String {
     match event {
         Event::Stage { stage } => {
-            let (title, why) = stages::heading(*stage);
+            let heading = stage.heading();
+            let (title, why) = (heading.title, heading.why);
             format!(
                 "\n{}\n  {}\n",
                 format!("== {title}").bold().cyan(),

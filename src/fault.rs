@@ -16,11 +16,9 @@ pub const STEPS: &[&str] = &[
     "before-exec",
 ];
 
-pub fn point(step: &str) -> Result<()> {
+pub fn point(step: &'static str) -> Result<()> {
     match std::env::var_os("DIYC_FAULT") {
-        Some(wanted) if wanted == step => Err(Error::failed(format!(
-            "injected fault at {step} (DIYC_FAULT)"
-        ))),
+        Some(wanted) if wanted == step => Err(Error::Fault(step)),
         _ => Ok(()),
     }
 }

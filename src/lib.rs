@@ -1,24 +1,22 @@
-//! diyc: a Linux container runtime that teaches. See docs/architecture.md
-//! for how the modules fit together.
+//! diyc: a Linux container runtime that teaches. docs/architecture.md
+//! walks through the tree; the two walls are src/sys/ (the only code that
+//! makes system calls) and src/state/ (the only code that writes diyc's
+//! own files).
 
-pub mod app;
-pub mod cgroups;
-pub mod channel;
-pub mod cli;
-pub mod container;
+mod app;
+mod cli;
 pub mod error;
 pub mod event;
-pub mod explain;
+mod explain;
 pub mod fault;
-pub mod image;
-pub mod learn;
-pub mod netlink;
-pub mod network;
-pub mod observe;
-pub mod pause;
+mod learn;
+mod observe;
+mod pause;
 pub mod runtime;
-pub mod signals;
+mod signals;
 pub mod stages;
-pub mod store;
+pub mod state;
 pub mod sys;
 pub mod undo;
+
+pub use app::main;

@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(diyc::app::main());
+    std::process::exit(diyc::main());
 }

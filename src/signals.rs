@@ -33,9 +33,9 @@ impl Signals {
         set.add(Signal::SIGCHLD);
         let mut original = SigSet::empty();
         sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut original))
-            .map_err(|e| Error::failed(format!("blocking signals: {}", e.desc())))?;
+            .map_err(|e| Error::os("blocking signals", e))?;
         let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-            .map_err(|e| Error::failed(format!("creating a signalfd: {}", e.desc())))?;
+            .map_err(|e| Error::os("creating a signalfd", e))?;
         Ok(Signals { fd, original })
     }
 

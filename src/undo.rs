@@ -4,8 +4,14 @@
 //! success (a container's directory outlives its run; its cgroup does not).
 
 use crate::error::Result;
-use crate::event::{Event, StageId};
-use crate::sys::{Recorder, Sys};
+use crate::event::{Heading, StageId};
+use crate::sys::{Quiet, Sys};
+
+/// What `--explain` prints above the clean-up.
+pub const HEADING: Heading = Heading {
+    title: "cleanup: the host as it was",
+    why: "What the run changed on the host is undone, newest first.",
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When {
@@ -46,16 +52,19 @@ impl Undo {
     }
 
     /// Run the steps that apply, newest first, recording what they do
-    /// through `sys`. A step that fails is reported and the rest still run:
-    /// one stuck cgroup must not keep the others from being cleaned up.
-    pub fn finish(&mut self, sys: &mut Sys, success: bool) {
+    /// through `sys`. A step that fails is returned as a warning and the
+    /// rest still run: one stuck cgroup must not keep the others from
+    /// being cleaned up.
+    #[must_use = "a failed clean-up step is a warning for the user"]
+    pub fn finish(&mut self, sys: &mut Sys, success: bool) -> Vec<String> {
+        let mut warnings = Vec::new();
         if self
             .steps
             .iter()
             .all(|s| success && s.when == When::OnFailure)
         {
             self.steps.clear();
-            return;
+            return warnings;
         }
         sys.stage(StageId::Cleanup);
         while let Some(step) = self.steps.pop() {
@@ -64,29 +73,20 @@ impl Undo {
             }
             sys.note(step.what.clone());
             if let Err(e) = (step.action)(sys) {
-                eprintln!("diyc: cleanup: {}: {e}", step.what);
+                warnings.push(format!("cleanup: {}: {e}", step.what));
             }
         }
+        warnings
     }
-}
-
-/// Records nothing: for the clean-up that runs when an `Undo` is dropped
-/// without being finished (an early return, a panic).
-struct Quiet;
-
-impl Recorder for Quiet {
-    fn enabled(&self) -> bool {
-        false
-    }
-    fn record(&mut self, _event: Event) {}
 }
 
 impl Drop for Undo {
-    /// Anything not finished explicitly is a failure path.
+    /// Anything not finished explicitly is a failure path, whose error
+    /// the caller is already returning.
     fn drop(&mut self) {
         let mut quiet = Quiet;
         let mut sys = Sys::new(&mut quiet, StageId::Cleanup);
-        self.finish(&mut sys, false);
+        let _ = self.finish(&mut sys, false);
     }
 }
 
@@ -111,8 +111,9 @@ mod tests {
             });
         }
         let mut quiet = Quiet;
-        undo.finish(&mut Sys::new(&mut quiet, StageId::Cleanup), true);
+        let warnings = undo.finish(&mut Sys::new(&mut quiet, StageId::Cleanup), true);
         assert_eq!(*log.borrow(), vec![2, 0]);
+        assert!(warnings.is_empty());
     }
 
     #[test]
@@ -126,7 +127,7 @@ mod tests {
                 Ok(())
             });
             undo.push("second", When::Always, |_| {
-                Err(crate::error::Error::failed("stuck"))
+                Err(crate::error::Error::Container("stuck".into()))
             });
         }
         assert_eq!(*log.borrow(), vec!["first"]);

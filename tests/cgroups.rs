@@ -18,13 +18,13 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// The cgroup directories diyc recorded for a running container.
-fn placement(lab: &Lab, name: &str) -> diyc::cgroups::Placement {
+fn placement(lab: &Lab, name: &str) -> diyc::stages::cgroups::Placement {
     let run = std::fs::read_to_string(lab.container_dir(name).join("run.json")).expect("run.json");
     let run: serde_json::Value = serde_json::from_str(&run).expect("JSON");
     serde_json::from_value(run["cgroup"].clone()).expect("a cgroup placement")
 }
 
-fn dirs(placement: &diyc::cgroups::Placement) -> Vec<PathBuf> {
+fn dirs(placement: &diyc::stages::cgroups::Placement) -> Vec<PathBuf> {
     placement.dirs.iter().map(|d| d.path.clone()).collect()
 }
 
@@ -77,7 +77,10 @@ fn half_a_cpu_gives_a_busy_loop_half_the_time() {
         "run", "--rm", "--name", "spinner", "--cpus", "0.5", "busybox", "sh", "-c", script,
     ]);
     running.wait_for_line("spun");
-    let used = diyc::cgroups::cpu_usage_us(&placement(&lab, "spinner")).expect("cpu usage");
+    let mut quiet = diyc::sys::Quiet;
+    let sys = diyc::sys::Sys::new(&mut quiet, diyc::event::StageId::Cgroups);
+    let used =
+        diyc::stages::cgroups::cpu_usage_us(&sys, &placement(&lab, "spinner")).expect("cpu usage");
     running.send("\n");
     assert_eq!(running.finish().status.code(), Some(0));
     assert!(

@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::explain::{assert_json_events, assert_strace_agrees, snapshot_filters};
+use common::snapshot::{assert_json_events, snapshot_filters};
+use common::strace::assert_strace_agrees;
 use common::{Lab, text};
 
 const RUN_MUST_SHOW: &[&str] = &[

@@ -9,7 +9,8 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Child, Stdio};
 
-use common::explain::{assert_json_events, assert_strace_agrees, snapshot_filters};
+use common::snapshot::{assert_json_events, snapshot_filters};
+use common::strace::assert_strace_agrees;
 use common::{Lab, text};
 
 /// The parts every lesson shows, in this order.

@@ -14,12 +14,16 @@
 //!    file capabilities grant nothing any more), and capset leaves the
 //!    effective, permitted and inheritable sets at that small set.
 
-use std::os::unix::fs::FileTypeExt;
-
 use crate::error::{Error, Result};
-use crate::event::StageId;
+use crate::event::{Heading, StageId};
 use crate::stages::Stage;
-use crate::sys::{CAPABILITIES, Call, Sys, cap_set_names};
+use crate::sys::{CAPABILITIES, Call, Kind, Sys, cap_set_names, parse_cap};
+
+/// What `--explain` prints above this stage's calls.
+pub const HEADING: Heading = Heading {
+    title: "hardening: what the container's root may no longer do",
+    why: "Capabilities cut to a few, no new privileges, the machine's own files in /proc and /sys out of reach.",
+};
 
 /// The default capabilities: what ordinary programs need (files owned by
 /// others, changing users, binding low ports, ping), and nothing that
@@ -73,21 +77,6 @@ const READ_ONLY: &[&str] = &[
 /// Open files allowed: (soft, hard).
 pub const NOFILE: (u64, u64) = (1024, 4096);
 
-/// A capability by name: `NET_ADMIN`, `cap_net_admin` or `CAP_NET_ADMIN`.
-pub fn parse_cap(text: &str) -> std::result::Result<u32, String> {
-    let upper = text.trim().to_ascii_uppercase();
-    let name = if upper.starts_with("CAP_") {
-        upper
-    } else {
-        format!("CAP_{upper}")
-    };
-    CAPABILITIES
-        .iter()
-        .position(|c| *c == name)
-        .map(|i| i as u32)
-        .ok_or_else(|| format!("unknown capability {text:?} (see capabilities(7))"))
-}
-
 /// The container's capabilities: the defaults, then `--cap-add`, then
 /// `--cap-drop` (ALL allowed in either).
 pub fn capability_set(add: &[String], drop: &[String]) -> std::result::Result<u64, String> {
@@ -112,37 +101,29 @@ pub struct Hardening {
     pub caps: u64,
 }
 
-fn exists(path: &str) -> Option<std::fs::Metadata> {
-    std::fs::symlink_metadata(path).ok()
-}
-
 impl Hardening {
     fn mask(&self, sys: &mut Sys) -> Result<()> {
         // Bind-mounting "/dev/null" over a file is only safe if it is the
         // device diyc made, not something put there since.
-        let null = exists("/dev/null");
-        let is_null = null.as_ref().is_some_and(|m| {
-            use std::os::unix::fs::MetadataExt;
-            m.file_type().is_char_device() && m.rdev() == libc::makedev(1, 3)
-        });
-        if !is_null {
+        let null = sys.kind("/dev/null");
+        if null != Some(Kind::CharDevice { major: 1, minor: 3 }) {
             return Err(Error::invalid(
                 "the container's /dev/null is not the null device",
             ));
         }
         for file in MASKED_FILES {
-            if exists(file).is_some_and(|m| !m.is_dir()) {
+            if sys.kind(file).is_some_and(|k| k != Kind::Dir) {
                 sys.mount(Some("/dev/null"), file, None, libc::MS_BIND, None)?;
             }
         }
         for dir in MASKED_DIRS {
-            if exists(dir).is_some_and(|m| m.is_dir()) {
+            if sys.is_dir(dir) {
                 sys.mount(Some("tmpfs"), dir, Some("tmpfs"), libc::MS_RDONLY, None)?;
             }
         }
         let proc_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
         for path in READ_ONLY {
-            if exists(path).is_some() {
+            if sys.exists(path) {
                 sys.mount(Some(path), path, None, libc::MS_BIND | libc::MS_REC, None)?;
                 sys.mount(
                     Some(path),
@@ -157,9 +138,9 @@ impl Hardening {
     }
 
     fn drop_capabilities(&self, sys: &mut Sys) -> Result<()> {
-        let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-            .ok()
-            .and_then(|t| t.trim().parse::<u32>().ok())
+        let last = sys
+            .read_trim("/proc/sys/kernel/cap_last_cap")
+            .and_then(|t| t.parse::<u32>().ok())
             .unwrap_or(CAPABILITIES.len() as u32 - 1);
         for cap in (0..=last).filter(|c| self.caps & (1 << c) == 0) {
             sys.call(Call::CapbsetDrop { cap })?;
@@ -288,7 +269,7 @@ mod tests {
         };
         assert!(!cloexec(&leaky)?);
         assert!(open_descriptors_above(2).contains(&leaky.as_raw_fd()));
-        let mut quiet = crate::explain::Explainer::new(None);
+        let mut quiet = crate::sys::Quiet;
         let mut sys = Sys::new(&mut quiet, StageId::Hardening);
         sys.call(Call::FcntlCloexec {
             fd: leaky.as_raw_fd(),
@@ -296,13 +277,6 @@ mod tests {
         assert!(cloexec(&leaky)?);
         assert!(!open_descriptors_above(1000).contains(&leaky.as_raw_fd()));
         Ok(())
-    }
-
-    #[test]
-    fn capabilities_parse_with_or_without_prefix() {
-        assert_eq!(parse_cap("NET_ADMIN"), Ok(12));
-        assert_eq!(parse_cap("cap_sys_admin"), Ok(21));
-        assert!(parse_cap("CAP_FLY").is_err());
     }
 
     #[test]

@@ -8,10 +8,16 @@
 //! for every mount below `/`, and only then is it safe to mount anything.
 
 use crate::error::Result;
-use crate::event::StageId;
+use crate::event::{Heading, StageId};
 use crate::observe;
 use crate::stages::Stage;
 use crate::sys::Sys;
+
+/// What `--explain` prints above this stage's calls.
+pub const HEADING: Heading = Heading {
+    title: "mount: a private mount table",
+    why: "Mounts made from now on must not propagate back to the host's mount table.",
+};
 
 pub struct Mount;
 

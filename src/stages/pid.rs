@@ -8,10 +8,16 @@
 //! mount needs the mount stage first, or it would cover the host's /proc.
 
 use crate::error::Result;
-use crate::event::StageId;
+use crate::event::{Heading, StageId};
 use crate::observe;
 use crate::stages::{Stage, ensure_dir};
 use crate::sys::Sys;
+
+/// What `--explain` prints above this stage's calls.
+pub const HEADING: Heading = Heading {
+    title: "pid: the command becomes process 1",
+    why: "The first process of a new PID namespace is pid 1 there; /proc must be mounted anew to show it.",
+};
 
 pub struct Pid {
     /// False when there is no private mount namespace to mount it in.

@@ -16,11 +16,17 @@
 //!    host's files. Unlike `chroot`, nothing is left to climb out through,
 //!    and no directory for the old root is left behind in the image.
 
-use crate::error::Result;
-use crate::event::StageId;
+use crate::error::{Error, Result};
+use crate::event::{Heading, StageId};
 use crate::observe;
 use crate::stages::{Stage, ensure_dir};
 use crate::sys::{Call, Sys};
+
+/// What `--explain` prints above this stage's calls.
+pub const HEADING: Heading = Heading {
+    title: "rootfs: an overlay of the image becomes /",
+    why: "The image stays read-only below; writes land in the container's own upper directory.",
+};
 
 pub struct Rootfs {
     lower: String,
@@ -266,4 +272,33 @@ impl Stage for Rootfs {
         ));
         lines
     }
+}
+
+/// The places a container mounts over must be what they claim: a symlink
+/// there would send the mount somewhere else on the host. Checked before
+/// anything of a run is made.
+pub fn check_mount_points(rootfs: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    for dir in ["proc", "sys", "dev"] {
+        if let Ok(meta) = std::fs::symlink_metadata(rootfs.join(dir)) {
+            if !meta.is_dir() {
+                return Err(Error::invalid(format!(
+                    "the image's /{dir} is a {}, not a directory; refusing to mount over it",
+                    if meta.file_type().is_symlink() {
+                        "symlink"
+                    } else {
+                        "file"
+                    }
+                )));
+            }
+        }
+    }
+    if let Ok(meta) = std::fs::symlink_metadata(rootfs.join("dev/null")) {
+        if !meta.file_type().is_char_device() {
+            return Err(Error::invalid(
+                "the image's /dev/null is not a character device; refusing the image",
+            ));
+        }
+    }
+    Ok(())
 }

@@ -5,10 +5,16 @@
 //! untouched, which `outside` shows by reading it again.
 
 use crate::error::Result;
-use crate::event::StageId;
+use crate::event::{Heading, StageId};
 use crate::observe;
 use crate::stages::Stage;
 use crate::sys::{Call, Sys};
+
+/// What `--explain` prints above this stage's calls.
+pub const HEADING: Heading = Heading {
+    title: "uts: a hostname of its own",
+    why: "The new UTS namespace lets the container rename itself without renaming the host.",
+};
 
 pub struct Uts {
     pub hostname: String,

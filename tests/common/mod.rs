@@ -8,7 +8,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 
-pub mod explain;
+pub mod snapshot;
+pub mod strace;
 
 pub const DIYC: &str = env!("CARGO_BIN_EXE_diyc");
 
@@ -77,7 +78,7 @@ impl HostSnapshot {
             })
             .collect();
         mounts.sort();
-        let default_cgroup_parent = diyc::cgroups::Host::detect()
+        let default_cgroup_parent = diyc::stages::cgroups::Host::detect()
             .map(|h| h.parent_dirs("/diyc").iter().map(|d| d.exists()).collect())
             .unwrap_or_default();
         HostSnapshot {
@@ -155,7 +156,7 @@ impl Lab {
 
     /// The directories of this lab's cgroup parent, in every tree.
     pub fn cgroup_parent_dirs(&self) -> Vec<PathBuf> {
-        diyc::cgroups::Host::detect()
+        diyc::stages::cgroups::Host::detect()
             .expect("cgroups")
             .parent_dirs(&self.cgroup_parent)
     }

@@ -5,7 +5,9 @@
 //!
 //! A socket belongs to the network namespace it was opened in, so each
 //! process opens its own connection when it first needs one: diyc talks to
-//! the host's namespace, the container's first process to its own.
+//! the host's namespace, the container's first process to its own. The
+//! connection is the seam's own: requests that change links go through
+//! `Sys::call`, which records them; only queries are offered beyond it.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -105,8 +107,16 @@ pub struct Link {
     pub up: bool,
 }
 
+/// An IPv4 address on a link, as `ip -o addr` lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Address {
+    pub index: u32,
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+}
+
 /// A connection in this process's network namespace.
-pub struct Netlink {
+pub(super) struct Netlink {
     runtime: tokio::runtime::Runtime,
     handle: rtnetlink::Handle,
 }
@@ -121,15 +131,20 @@ fn errno_of(e: &rtnetlink::Error) -> Errno {
 impl Netlink {
     /// A single-threaded runtime: diyc still forks after this, and a fork
     /// copies only the calling thread.
-    pub fn connect() -> Result<Netlink> {
-        let fail = |what: &str, e: std::io::Error| Error::failed(format!("{what}: {e}"));
+    pub(super) fn connect() -> Result<Netlink> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .build()
-            .map_err(|e| fail("starting the netlink runtime", e))?;
+            .map_err(|source| Error::Os {
+                what: "starting the netlink runtime",
+                source,
+            })?;
         let (connection, handle, _) = {
             let _inside = runtime.enter();
-            rtnetlink::new_connection().map_err(|e| fail("opening a netlink socket", e))?
+            rtnetlink::new_connection().map_err(|source| Error::Os {
+                what: "opening a netlink socket",
+                source,
+            })?
         };
         runtime.spawn(connection);
         Ok(Netlink { runtime, handle })
@@ -140,7 +155,7 @@ impl Netlink {
     }
 
     /// Make one request; the errno is the kernel's.
-    pub fn perform(&self, request: &Request) -> std::result::Result<(), Errno> {
+    pub(super) fn perform(&self, request: &Request) -> std::result::Result<(), Errno> {
         let handle = self.handle.clone();
         let set = |message| {
             let handle = handle.clone();
@@ -201,7 +216,7 @@ impl Netlink {
     }
 
     /// The link called `name`, if there is one.
-    pub fn link(&self, name: &str) -> std::result::Result<Option<Link>, Errno> {
+    pub(super) fn link(&self, name: &str) -> std::result::Result<Option<Link>, Errno> {
         let mut request = Box::pin(
             self.handle
                 .link()
@@ -218,7 +233,7 @@ impl Netlink {
     }
 
     /// Every link in this namespace.
-    pub fn links(&self) -> Vec<Link> {
+    pub(super) fn links(&self) -> Vec<Link> {
         let request = self.handle.link().get().execute();
         self.runtime
             .block_on(request.try_collect::<Vec<_>>())
@@ -226,8 +241,8 @@ impl Netlink {
             .unwrap_or_default()
     }
 
-    /// Every IPv4 address: (link index, address, prefix length).
-    pub fn addresses(&self) -> Vec<(u32, Ipv4Addr, u8)> {
+    /// Every IPv4 address.
+    pub(super) fn addresses(&self) -> Vec<Address> {
         let request = self.handle.address().get().execute();
         let msgs = self
             .runtime
@@ -239,7 +254,11 @@ impl Netlink {
                     AddressAttribute::Address(IpAddr::V4(ip)) => Some(*ip),
                     _ => None,
                 })?;
-                Some((m.header.index, address, m.header.prefix_len))
+                Some(Address {
+                    index: m.header.index,
+                    ip: address,
+                    prefix: m.header.prefix_len,
+                })
             })
             .collect()
     }

@@ -12,10 +12,11 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
-use crate::cgroups::{self, Placement};
+use super::files::{self, Lock, Staging};
+use super::{Store, read_json, write_json};
 use crate::error::{Error, IoContext, Result};
-use crate::store::{self, Lock, Staging, Store};
-use crate::sys::Sys;
+use crate::stages::cgroups::Placement;
+use crate::stages::net::Port;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Config {
@@ -53,7 +54,7 @@ pub struct Run {
 pub struct NetRecord {
     pub ip: std::net::Ipv4Addr,
     pub host_if: String,
-    pub ports: Vec<crate::network::Port>,
+    pub ports: Vec<Port>,
 }
 
 /// A pid with its start time, so a recycled pid is never mistaken for ours.
@@ -141,29 +142,33 @@ impl Held {
     pub fn write_state(&self, state: &State) -> Result<()> {
         write_json(&self.dir.join(STATE_FILE), state)
     }
+
+    /// The directories a run mounts its overlay from: only the mount point
+    /// when the writable layer lives in memory.
+    pub fn make_layer_dirs(&self, in_memory: bool) -> Result<()> {
+        let dirs = if in_memory {
+            vec![self.rootfs()]
+        } else {
+            vec![self.upper(), self.work(), self.rootfs()]
+        };
+        for dir in dirs {
+            if !dir.is_dir() {
+                fs::create_dir(&dir).ctx("creating", &dir)?;
+            }
+        }
+        Ok(())
+    }
 }
 
-const RUN_FILE: &str = "run.json";
-const INIT_FILE: &str = "init.json";
-const STATE_FILE: &str = "state.json";
+pub(crate) const RUN_FILE: &str = "run.json";
+pub(crate) const INIT_FILE: &str = "init.json";
+pub(crate) const STATE_FILE: &str = "state.json";
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let data = serde_json::to_vec_pretty(value)
-        .map_err(|e| Error::failed(format!("encoding {}: {e}", path.display())))?;
-    store::write_atomic(path, &data)
-}
-
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
-    let data = fs::read(path).ctx("reading", path)?;
-    serde_json::from_slice(&data)
-        .map_err(|e| Error::failed(format!("{} is damaged: {e}", path.display())))
-}
-
-fn read_state(dir: &Path) -> Option<State> {
+pub(crate) fn read_state(dir: &Path) -> Option<State> {
     read_json(&dir.join(STATE_FILE)).ok()
 }
 
-fn read_run(dir: &Path) -> Option<Run> {
+pub fn read_run(dir: &Path) -> Option<Run> {
     read_json(&dir.join(RUN_FILE)).ok()
 }
 
@@ -179,7 +184,7 @@ pub fn acquire(store: &Store, name: &str, image: &str) -> Result<Held> {
     let dir = store.containers_dir().join(name);
     loop {
         if dir.exists() {
-            let lock = store::try_lock(&dir)?.ok_or_else(|| {
+            let lock = files::try_lock(&dir)?.ok_or_else(|| {
                 let owner = read_run(&dir)
                     .and_then(|r| r.owner)
                     .map_or(String::new(), |o| format!(" (diyc pid {})", o.pid));
@@ -244,7 +249,7 @@ pub fn list(store: &Store) -> Vec<Summary> {
                     let config = config(&dir).ok()?;
                     let run = read_run(&dir);
                     let state = read_state(&dir);
-                    let (status, command, exit_code) = match (store::is_locked(&dir), run, state) {
+                    let (status, command, exit_code) = match (files::is_locked(&dir), run, state) {
                         (true, run, _) => ("running", run.map(|r| r.command), None),
                         (false, Some(run), _) => ("dead", Some(run.command), None),
                         (false, None, Some(state)) => {
@@ -267,21 +272,16 @@ pub fn list(store: &Store) -> Vec<Summary> {
     rows
 }
 
-/// Remove a container. A running one is refused unless `force`, which
-/// kills the diyc running it (its container dies with it) and waits for
-/// the lock. An unknown name is an error unless `force`.
-pub fn remove(sys: &mut Sys, store: &Store, name: &str, force: bool) -> Result<()> {
-    store::validate_name("container", name)?;
+/// The container `name` for `diyc rm`: its directory, locked. A running
+/// one is refused unless `force`, which kills the diyc running it and its
+/// first process (the container dies with it) and waits for the lock.
+/// None when there is no such container.
+pub fn take_for_removal(store: &Store, name: &str, force: bool) -> Result<Option<(PathBuf, Lock)>> {
     let dir = store.containers_dir().join(name);
     if !dir.exists() {
-        if force {
-            // Whatever a diyc killed before publishing this name left.
-            reclaim_dead(sys, store);
-            return Ok(());
-        }
-        return Err(Error::invalid(format!("no container named {name}")));
+        return Ok(None);
     }
-    let _lock = match store::try_lock(&dir)? {
+    let lock = match files::try_lock(&dir)? {
         Some(lock) => lock,
         None if !force => {
             return Err(Error::invalid(format!(
@@ -295,33 +295,34 @@ pub fn remove(sys: &mut Sys, store: &Store, name: &str, force: bool) -> Result<(
                     p.kill();
                 }
             }
-            store::lock_wait(&dir)?
+            files::lock_wait(&dir)?
         }
     };
-    clean_after(sys, store, &dir)?;
-    store::remove_dir(&dir)?;
-    reclaim_dead(sys, store);
-    Ok(())
+    Ok(Some((dir, lock)))
 }
 
-/// Undo what a run whose diyc died left on the host, from the run.json it
-/// wrote before making anything: its cgroup, its port rules, its address.
-/// (Mounts died with its mount namespace, its veth pair with its network
-/// namespace.) The caller holds the container's lock.
-fn clean_after(sys: &mut Sys, store: &Store, dir: &Path) -> Result<()> {
-    let Some(run) = read_run(dir) else {
-        return Ok(());
+/// The containers whose diyc was killed mid-run: a run.json is still there
+/// though nobody holds their lock. Each comes locked, for its clean-up.
+pub fn dead_runs(store: &Store) -> Vec<(PathBuf, Run, Lock)> {
+    let Ok(entries) = fs::read_dir(store.containers_dir()) else {
+        return Vec::new();
     };
-    if let Some(placement) = &run.cgroup {
-        cgroups::remove(sys, placement)?;
-    }
-    if let Some(net) = &run.net {
-        for port in &net.ports {
-            crate::network::delete_dnat(sys, port, net.ip)?;
-        }
-        crate::network::release(store, net.ip)?;
-    }
-    // What is known of how it ended: it started, and nobody saw it stop.
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|dir| dir.join(RUN_FILE).exists())
+        .filter_map(|dir| {
+            let lock = files::try_lock(&dir).ok().flatten()?;
+            let run = read_run(&dir)?;
+            Some((dir, run, lock))
+        })
+        .collect()
+}
+
+/// Close the record of a run whose diyc died, once what it made on the
+/// host is undone: what is known of how it ended is that it started and
+/// nobody saw it stop.
+pub fn close_dead_run(dir: &Path, run: Run) -> Result<()> {
     write_json(
         &dir.join(STATE_FILE),
         &State {
@@ -335,34 +336,6 @@ fn clean_after(sys: &mut Sys, store: &Store, dir: &Path) -> Result<()> {
         let _ = fs::remove_file(dir.join(name));
     }
     Ok(())
-}
-
-/// Clean up after every diyc that was killed: containers whose run.json
-/// is still there though nobody holds their lock, half-made containers
-/// and images, and addresses whose owner is gone. Run by `diyc run`,
-/// `diyc rm` and (as root) `diyc ps`; failures here are reported, never
-/// fatal, since they belong to other containers.
-pub fn reclaim_dead(sys: &mut Sys, store: &Store) {
-    store::reclaim(&store.containers_dir());
-    store::reclaim(&store.images_dir());
-    crate::network::reclaim(store);
-    let Ok(entries) = fs::read_dir(store.containers_dir()) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let dir = entry.path();
-        if !dir.join(RUN_FILE).exists() {
-            continue;
-        }
-        if let Ok(Some(_lock)) = store::try_lock(&dir) {
-            if let Err(e) = clean_after(sys, store, &dir) {
-                eprintln!(
-                    "diyc: cleaning up after {}: {e}",
-                    entry.file_name().to_string_lossy()
-                );
-            }
-        }
-    }
 }
 
 /// A fresh name like `calm-otter-42`, not yet used in this store.

@@ -52,7 +52,7 @@ impl Channel {
             None,
             SockFlag::SOCK_CLOEXEC,
         )
-        .map_err(|e| Error::failed(format!("creating the setup socket pair: {}", e.desc())))?;
+        .map_err(|e| Error::os("creating the setup socket pair", e))?;
         Ok((Channel::new(a), Channel::new(b)))
     }
 
@@ -68,11 +68,11 @@ impl Channel {
     }
 
     pub fn send<T: Serialize>(&self, msg: &T) -> Result<()> {
-        let bytes = serde_json::to_vec(msg)
-            .map_err(|e| Error::failed(format!("encoding a setup message: {e}")))?;
+        let bytes =
+            serde_json::to_vec(msg).map_err(|e| Error::encoding("encoding a setup message", e))?;
         socket::send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL)
             .map(drop)
-            .map_err(|e| Error::failed(format!("sending a setup message: {}", e.desc())))
+            .map_err(|e| Error::os("sending a setup message", e))
     }
 
     /// The next message, or None once the other end is closed.
@@ -82,18 +82,18 @@ impl Channel {
         // MSG_TRUNC makes recv report a message's whole length, so one
         // that did not fit is an error rather than half a message.
         let n = socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::MSG_TRUNC)
-            .map_err(|e| Error::failed(format!("reading a setup message: {}", e.desc())))?;
+            .map_err(|e| Error::os("reading a setup message", e))?;
         if n == 0 {
             return Ok(None);
         }
         if n > buf.len() {
-            return Err(Error::failed(format!(
+            return Err(Error::Container(format!(
                 "a setup message of {n} bytes is too large"
             )));
         }
         serde_json::from_slice(&buf[..n])
             .map(Some)
-            .map_err(|e| Error::failed(format!("decoding a setup message: {e}")))
+            .map_err(|e| Error::encoding("decoding a setup message", e))
     }
 }
 

@@ -11,14 +11,29 @@
 //!    killed and the directories are removed (an undo step, so it also
 //!    happens when the run fails half way).
 
+mod control;
+mod host;
+mod limits;
+mod read;
+
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use crate::cgroups::{self, Host, Limits, Placement};
-use crate::error::{Error, Result};
-use crate::event::{Event, StageId};
-use crate::stages::Stage;
+use crate::error::Result;
+use crate::event::{Event, Heading, StageId};
+use crate::stages::{Child, Stage};
 use crate::sys::Sys;
 use crate::undo::{Undo, When};
+
+pub use control::remove;
+pub use host::{Dir, Host, Placement, Version};
+pub use limits::{Limits, human, parse_cpus, parse_parent, parse_pids, parse_size};
+pub use read::cpu_usage_us;
+
+/// What `--explain` prints above this stage's calls.
+pub const HEADING: Heading = Heading {
+    title: "cgroups: limits the kernel enforces",
+    why: "A cgroup of its own caps the container's memory, CPU time and number of processes, and counts what it uses.",
+};
 
 pub struct Cgroups {
     host: Host,
@@ -38,13 +53,22 @@ impl Cgroups {
         }
     }
 
+    /// The cgroup's directories, one per tree.
+    pub fn dirs(&self) -> Vec<String> {
+        self.placement
+            .dirs
+            .iter()
+            .map(|d| d.path.display().to_string())
+            .collect()
+    }
+
     fn show(&self, sys: &mut Sys, title: &str) {
         if sys.explaining() {
             sys.emit(Event::State {
                 stage: StageId::Cgroups,
                 inside: false,
                 title: title.into(),
-                lines: cgroups::report(&self.placement),
+                lines: read::report(sys, &self.placement),
             });
         }
     }
@@ -64,27 +88,17 @@ impl Stage for Cgroups {
         sys.note(self.host.describe());
         // Pushed first: a half-made cgroup is removed as well.
         let placement = self.placement.clone();
-        let dirs: Vec<String> = placement
-            .dirs
-            .iter()
-            .map(|d| d.path.display().to_string())
-            .collect();
+        let dirs = self.dirs();
         undo.push(
             format!("removing cgroup {}", dirs.join(" ")),
             When::Always,
-            move |sys| cgroups::remove(sys, &placement),
+            move |sys| control::remove(sys, &placement),
         );
-        cgroups::create(sys, &self.placement)?;
-        cgroups::apply(sys, &self.placement, &self.limits)?;
+        control::create(sys, &self.placement)?;
+        control::apply(sys, &self.placement, &self.limits)?;
         crate::fault::point("after-cgroup")?;
-        if self.placement.version == cgroups::Version::V2 {
-            let path = &self.placement.dirs[0].path;
-            let dir = std::fs::File::open(path).map_err(|e| Error::Io {
-                what: "opening",
-                path: path.clone(),
-                source: e,
-            })?;
-            self.dir = Some(dir.into());
+        if let (Version::V2, Some(dir)) = (self.placement.version, self.placement.dirs.first()) {
+            self.dir = Some(sys.open_dir(&control::text(&dir.path)?)?);
         }
         Ok(())
     }
@@ -93,13 +107,13 @@ impl Stage for Cgroups {
         self.dir.as_ref().map(AsRawFd::as_raw_fd)
     }
 
-    fn attach(&mut self, sys: &mut Sys, child: i32, placed_by_clone: bool) -> Result<()> {
+    fn attach(&mut self, sys: &mut Sys, child: Child) -> Result<()> {
         self.dir = None;
         sys.stage(StageId::Cgroups);
-        if placed_by_clone {
+        if child.placed_by_clone {
             sys.note("clone3 started the child inside its cgroup (CLONE_INTO_CGROUP)");
         } else {
-            cgroups::join(sys, &self.placement, child)?;
+            control::join(sys, &self.placement, child.pid)?;
         }
         self.show(sys, "the container's cgroup, with the child in it");
         Ok(())
@@ -110,10 +124,11 @@ impl Stage for Cgroups {
             sys.stage(StageId::Cgroups);
             self.show(sys, "the cgroup's own account, after the container exited");
         }
-        let kills = cgroups::oom_kills(&self.placement).unwrap_or(0);
-        let limit = self.limits.memory.map_or(String::new(), |l| {
-            format!(": memory limit {}", cgroups::human(l))
-        });
+        let kills = read::oom_kills(sys, &self.placement).unwrap_or(0);
+        let limit = self
+            .limits
+            .memory
+            .map_or(String::new(), |l| format!(": memory limit {}", human(l)));
         match (kills, code) {
             (0, _) => None,
             // Its first process got SIGKILL: the OOM killer ended the container.

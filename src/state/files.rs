@@ -1,9 +1,9 @@
-//! The state root (`/var/lib/diyc` unless `--root` or `DIYC_ROOT` say
-//! otherwise) and the two rules every write under it follows:
+//! The two rules every write under the state root follows:
 //!
 //! - Things appear whole: an image or container is built in a hidden
 //!   staging directory and renamed into place in one step, and removed by
-//!   renaming it out of sight first. A reader never sees half of one.
+//!   renaming it out of sight first. A reader never sees half of one. A
+//!   single file is written beside itself and renamed over the old one.
 //! - Ownership is a lock, not a pid file: whoever holds the `flock` on a
 //!   directory's `lock` file owns it, and the kernel drops the lock when the
 //!   owner dies, however it dies. A hidden directory whose lock is free is
@@ -18,80 +18,7 @@ use nix::fcntl::{Flock, FlockArg};
 
 use crate::error::{Error, IoContext, Result};
 
-pub const DEFAULT_ROOT: &str = "/var/lib/diyc";
-pub const LOCK_FILE: &str = "lock";
-
-#[derive(Debug, Clone)]
-pub struct Store {
-    root: PathBuf,
-}
-
-/// Names of containers and images: letters, digits, `_ . -`, not starting
-/// with `.` or `-`, at most 32 characters. Such a name is always a single
-/// path component, can never be `..`, and never looks like an option.
-pub fn validate_name(kind: &str, name: &str) -> Result<()> {
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
-    if name.is_empty() || name.len() > 32 {
-        return Err(Error::invalid(format!(
-            "invalid {kind} name {name:?}: it must be 1 to 32 characters long"
-        )));
-    }
-    if name.starts_with(['.', '-']) || !name.chars().all(ok_char) {
-        return Err(Error::invalid(format!(
-            "invalid {kind} name {name:?}: use letters, digits, '_', '.' and '-', not starting with '.' or '-'"
-        )));
-    }
-    Ok(())
-}
-
-impl Store {
-    /// A store at `root`, which must be absolute and free of the characters
-    /// overlayfs uses to separate its options.
-    pub fn new(root: impl Into<PathBuf>) -> Result<Store> {
-        let root: PathBuf = root.into();
-        let root = if root.is_absolute() {
-            root
-        } else {
-            std::env::current_dir()
-                .ctx("finding the current directory for", &root)?
-                .join(root)
-        };
-        let text = root.to_str().ok_or_else(|| {
-            Error::invalid(format!("state root {} is not valid UTF-8", root.display()))
-        })?;
-        if text.contains([',', ':', '\n', '\\']) {
-            return Err(Error::invalid(format!(
-                "state root {text:?} contains ',', ':', '\\' or a newline, which overlayfs options cannot carry"
-            )));
-        }
-        Ok(Store { root })
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    pub fn images_dir(&self) -> PathBuf {
-        self.root.join("images")
-    }
-
-    pub fn containers_dir(&self) -> PathBuf {
-        self.root.join("containers")
-    }
-
-    /// Create the root and its two directories if missing (mode 0700: the
-    /// layers hold files owned by root that nobody else should reach).
-    pub fn create(&self) -> Result<()> {
-        for dir in [self.images_dir(), self.containers_dir()] {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&dir)
-                .ctx("creating", &dir)?;
-        }
-        Ok(())
-    }
-}
+const LOCK_FILE: &str = "lock";
 
 /// An exclusive lock on `dir/lock`, held until dropped.
 pub type Lock = Flock<File>;
@@ -279,36 +206,4 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 /// A temporary file `write_atomic` did not get to rename.
 pub fn is_leftover(name: &str) -> bool {
     name.starts_with('.') && name.contains(".tmp-")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_follow_the_rules() {
-        for good in ["a", "web-1", "x.y_z", "A9", &"n".repeat(32)] {
-            assert!(validate_name("container", good).is_ok(), "{good}");
-        }
-        for bad in [
-            "",
-            ".x",
-            "-x",
-            "../x",
-            "a/b",
-            "a b",
-            "é",
-            &"n".repeat(33),
-            "..",
-        ] {
-            assert!(validate_name("container", bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn roots_with_overlay_separators_are_refused() {
-        assert!(Store::new("/tmp/a,b").is_err());
-        assert!(Store::new("/tmp/a:b").is_err());
-        assert!(Store::new("/var/lib/diyc").is_ok());
-    }
 }

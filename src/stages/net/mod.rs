@@ -1,28 +1,44 @@
 //! The net stage: a network namespace of the container's own, joined to
 //! the host by a veth pair whose host end sits on the bridge.
 //!
-//! 1. diyc makes sure the bridge and diyc's NAT rules exist (`diyc setup`,
-//!    done once; afterwards this costs one netlink query);
+//! 1. diyc makes sure the bridge exists (setup.rs: `diyc setup`, done
+//!    once; afterwards this costs one netlink query);
 //! 2. once the child exists, one netlink request makes the veth pair: the
 //!    host end on the bridge and up, the other end made directly inside
 //!    the child's network namespace as eth0;
 //! 3. the child gives eth0 the leased address, brings it and lo up, and
 //!    routes everything else via the bridge's address; then it writes
-//!    /etc/hosts and /etc/resolv.conf in its own root.
+//!    /etc/hosts and /etc/resolv.conf in its own root (etc.rs).
 //!
 //! With `--net none` the child gets an empty namespace with only lo up;
-//! with `--net host` there is no stage at all.
+//! with `--net host` there is no stage at all. What lets packets out and
+//! in (NAT, forwarding) is the iptables stage's.
+
+mod bridge;
+pub mod etc;
+mod setup;
 
 use std::net::Ipv4Addr;
 
-use crate::error::{Error, Result};
-use crate::event::StageId;
-use crate::netlink::Request;
-use crate::network::{self, Bridge};
-use crate::stages::Stage;
-use crate::store::Store;
-use crate::sys::{Call, Sys};
+use nix::errno::Errno;
+
+use crate::error::Result;
+use crate::event::{Heading, StageId};
+use crate::stages::{Child, Stage};
+use crate::state::Store;
+use crate::sys::{Call, Quiet, Request, Sys};
 use crate::undo::Undo;
+
+pub use bridge::{
+    Bridge, DEFAULT_BRIDGE, DEFAULT_SUBNET, Port, Proto, parse_ip, parse_port, veth_name,
+};
+pub use setup::{addresses, ensure_bridge, setup_bridge, teardown_bridge};
+
+/// What `--explain` prints above this stage's calls.
+pub const HEADING: Heading = Heading {
+    title: "net: a network namespace of its own (bridged: a veth pair to the host)",
+    why: "The container gets its own interfaces; one end of a virtual cable sits on diyc's bridge.",
+};
 
 /// A bridged container's place on the bridge.
 pub struct Attachment {
@@ -30,51 +46,67 @@ pub struct Attachment {
     pub host_if: String,
 }
 
+/// What the container's /etc/hosts and /etc/resolv.conf will hold, made
+/// on the host before the clone: after pivot_root the host's resolvers
+/// are out of reach.
+pub struct EtcFiles {
+    pub hosts: String,
+    pub resolv: String,
+}
+
+impl EtcFiles {
+    /// For a container called `hostname`: at `ip` on the bridge with the
+    /// host's resolvers, or alone (`--net none`) with none.
+    pub fn new(hostname: &str, ip: Option<Ipv4Addr>) -> EtcFiles {
+        EtcFiles {
+            hosts: etc::hosts(hostname, ip),
+            resolv: if ip.is_some() {
+                etc::resolv_conf()
+            } else {
+                String::new()
+            },
+        }
+    }
+}
+
 pub struct Net {
     container: String,
     bridge: Bridge,
     store: Store,
-    hostname: String,
     /// None: `--net none`, an empty namespace.
     attachment: Option<Attachment>,
-    /// The container's /etc is written only when it has a root of its own.
-    write_etc: bool,
-    /// Read on the host before the clone: after pivot_root it is out of reach.
-    resolv: String,
+    /// Written only when the container has a root of its own.
+    etc: Option<EtcFiles>,
 }
 
 impl Net {
     pub fn bridged(
         store: Store,
         bridge: Bridge,
-        hostname: String,
         container: &str,
         ip: Ipv4Addr,
+        etc: EtcFiles,
     ) -> Self {
         Net {
             attachment: Some(Attachment {
                 ip,
-                host_if: network::veth_name(container),
+                host_if: veth_name(container),
             }),
             container: container.to_string(),
             bridge,
             store,
-            hostname,
-            write_etc: true,
-            resolv: network::resolv_conf(),
+            etc: Some(etc),
         }
     }
 
     /// An empty network namespace with only lo up.
-    pub fn isolated(store: Store, bridge: Bridge, hostname: String, write_etc: bool) -> Self {
+    pub fn isolated(store: Store, bridge: Bridge, etc: Option<EtcFiles>) -> Self {
         Net {
             attachment: None,
             container: String::new(),
             bridge,
             store,
-            hostname,
-            write_etc,
-            resolv: String::new(),
+            etc,
         }
     }
 
@@ -87,35 +119,10 @@ fn netlink(sys: &mut Sys, request: Request) -> Result<()> {
     sys.call(Call::Netlink { request }).map(drop)
 }
 
-/// The links and IPv4 addresses of the namespace this process is in, as
-/// `ip -o addr` would show them.
-pub fn addresses(sys: &mut Sys) -> Vec<String> {
-    let Ok(nl) = sys.netlink() else {
-        return Vec::new();
-    };
-    let links = nl.links();
-    let addrs = nl.addresses();
-    links
-        .iter()
-        .map(|l| {
-            let ips: Vec<String> = addrs
-                .iter()
-                .filter(|(i, _, _)| *i == l.index)
-                .map(|(_, ip, p)| format!("{ip}/{p}"))
-                .collect();
-            let master = l
-                .master
-                .and_then(|m| links.iter().find(|o| o.index == m))
-                .map_or(String::new(), |m| format!(" master {}", m.name));
-            format!(
-                "{}: {} {}{master} {}",
-                l.index,
-                l.name,
-                if l.up { "UP" } else { "DOWN" },
-                ips.join(" ")
-            )
-        })
-        .collect()
+/// The links of this process's namespace, looked at without recording.
+fn look() -> Vec<String> {
+    let mut quiet = Quiet;
+    addresses(&mut Sys::new(&mut quiet, StageId::Net))
 }
 
 impl Stage for Net {
@@ -128,7 +135,7 @@ impl Stage for Net {
     }
 
     fn requires(&self) -> &'static [StageId] {
-        if self.write_etc {
+        if self.etc.is_some() {
             &[StageId::Rootfs]
         } else {
             &[]
@@ -140,7 +147,7 @@ impl Stage for Net {
             return Ok(());
         }
         sys.stage(StageId::Net);
-        network::ensure(sys, &self.store, &self.bridge)
+        ensure_bridge(sys, &self.store, &self.bridge)
     }
 
     /// The pair is made once the child exists, its container end straight
@@ -149,7 +156,7 @@ impl Stage for Net {
     /// namespace, and the kernel deletes eth0 and with it the host end.
     /// (Deleting it from here would make diyc wait for the kernel's
     /// network teardown, several times as long as the rest of a run.)
-    fn attach(&mut self, sys: &mut Sys, child: i32, _placed_by_clone: bool) -> Result<()> {
+    fn attach(&mut self, sys: &mut Sys, child: Child) -> Result<()> {
         let Some(att) = &mut self.attachment else {
             return Ok(());
         };
@@ -164,15 +171,14 @@ impl Stage for Net {
                     name: att.host_if.clone(),
                     master: Some(self.bridge.name.clone()),
                     peer: "eth0".into(),
-                    peer_netns: child,
+                    peer_netns: child.pid,
                 },
             );
             match made {
                 // A random name already taken: pick another.
-                Err(Error::Syscall {
-                    errno: nix::errno::Errno::EEXIST,
-                    ..
-                }) => att.host_if = network::veth_name(&self.container),
+                Err(e) if e.errno() == Some(Errno::EEXIST) => {
+                    att.host_if = veth_name(&self.container)
+                }
                 other => return other.and_then(|()| crate::fault::point("after-veth")),
             }
         }
@@ -181,16 +187,20 @@ impl Stage for Net {
     fn enter(&self, sys: &mut Sys) -> Result<()> {
         sys.stage(StageId::Net);
         if let Some(att) = &self.attachment {
-            let eth0 = "eth0".to_string();
             netlink(
                 sys,
                 Request::AddAddress {
-                    dev: eth0.clone(),
+                    dev: "eth0".into(),
                     address: att.ip,
                     prefix: self.bridge.prefix,
                 },
             )?;
-            netlink(sys, Request::SetUp { name: eth0 })?;
+            netlink(
+                sys,
+                Request::SetUp {
+                    name: "eth0".into(),
+                },
+            )?;
         }
         netlink(sys, Request::SetUp { name: "lo".into() })?;
         if self.attachment.is_some() {
@@ -201,24 +211,18 @@ impl Stage for Net {
                 },
             )?;
         }
-        if self.write_etc {
-            let ip = self.attachment.as_ref().map(|a| a.ip);
-            network::write_etc(&self.hostname, ip, &self.resolv)
-                .map_err(|e| Error::failed(format!("writing the container's /etc: {e}")))?;
-            sys.note("wrote /etc/hosts and /etc/resolv.conf in the container's own root");
+        if let Some(files) = &self.etc {
+            sys.note("the container's own /etc/hosts and /etc/resolv.conf, in its own root");
+            etc::write(sys, &files.hosts, &files.resolv)?;
         }
         Ok(())
     }
 
     fn inside(&self) -> Vec<String> {
-        let mut quiet = crate::explain::Explainer::new(None);
-        let mut sys = Sys::new(&mut quiet, StageId::Net);
-        addresses(&mut sys)
+        look()
     }
 
     fn outside(&self, _pid: i32) -> Vec<String> {
-        let mut quiet = crate::explain::Explainer::new(None);
-        let mut sys = Sys::new(&mut quiet, StageId::Net);
         let mut lines = vec![match &self.attachment {
             Some(a) => format!(
                 "bridge {} at {}/{}, {} on it; the host's links now:",
@@ -229,7 +233,7 @@ impl Stage for Net {
             ),
             None => "no link between the namespace and the host; the host's links now:".to_string(),
         }];
-        lines.extend(addresses(&mut sys).into_iter().map(|l| format!("  {l}")));
+        lines.extend(look().into_iter().map(|l| format!("  {l}")));
         lines
     }
 }

@@ -1,0 +1,63 @@
+//! `diyc nsexec`: a host command in the new namespaces asked for, as
+//! diyC's nsexec ran it, through the same stages and launch as `run`.
+
+use super::check::validate_hostname;
+use super::{Done, need_root};
+use crate::cli::NsexecArgs;
+use crate::error::Result;
+use crate::event::StageId;
+use crate::explain::{Explainer, Format};
+use crate::runtime::{self, ExecSpec, Launch};
+use crate::signals::Signals;
+use crate::stages::net::{Bridge, Net};
+use crate::stages::order::Plan;
+use crate::stages::pid::Pid;
+use crate::stages::uts::Uts;
+use crate::state::Store;
+use crate::sys::Sys;
+use crate::undo::Undo;
+
+pub fn nsexec(store: &Store, bridge: &Bridge, args: NsexecArgs) -> Result<Done> {
+    if let Some(h) = &args.hostname {
+        validate_hostname(h)?;
+    }
+    need_root("nsexec")?;
+    let signals = Signals::block()?;
+    let plan = Plan {
+        mount: args.mount,
+        uts: args.hostname.map(|hostname| Uts {
+            hostname,
+            domainname: None,
+        }),
+        pid: args.pid.then_some(Pid {
+            mount_proc: args.mount,
+        }),
+        net: args
+            .net
+            .then(|| Net::isolated(store.clone(), bridge.clone(), None)),
+        ipc: args.ipc,
+        ..Plan::default()
+    };
+    let (stages, flags) = plan.build();
+    // A host command keeps the host's environment, as with unshare(1).
+    let env: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut launch = Launch::new(
+        stages,
+        flags,
+        ExecSpec {
+            argv: args.command,
+            env,
+            workdir: None,
+        },
+    )?;
+    let mut explainer = Explainer::new(args.verbose.then_some(Format::Text));
+    let mut sys = Sys::new(&mut explainer, StageId::Clone);
+    let mut undo = Undo::new();
+    let result = runtime::launch(&mut sys, &mut launch, &signals, &mut undo, &mut |_| Ok(()));
+    let warnings = undo.finish(&mut sys, result.is_ok());
+    let exit = result?;
+    Ok(Done {
+        code: exit.code,
+        warnings: exit.notes.into_iter().chain(warnings).collect(),
+    })
+}

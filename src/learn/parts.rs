@@ -1,0 +1,90 @@
+//! The parts of a container the lessons build on, all from the one list
+//! in src/stages/order.rs: the busybox image as an in-memory root, a
+//! cgroup below the lessons' parent, a place on the bridge.
+
+use std::net::Ipv4Addr;
+
+use super::probes::{self, Probe};
+use super::session::Session;
+use crate::error::Result;
+use crate::event::StageId;
+use crate::stages::cgroups::{Cgroups, Host, Limits};
+use crate::stages::iptables::Iptables;
+use crate::stages::net::{EtcFiles, Net};
+use crate::stages::order::Plan;
+use crate::stages::rootfs::Rootfs;
+use crate::stages::uts::Uts;
+use crate::state::network;
+use crate::undo::{Undo, When};
+
+/// What the lessons with an image show of the host: the mount table
+/// around the root's stage.
+pub const ROOT_WATCH: &[(StageId, Probe)] = &[(StageId::Rootfs, probes::mounts)];
+
+/// The same and the links around the network's stage.
+pub const NET_WATCH: &[(StageId, Probe)] = &[
+    (StageId::Rootfs, probes::mounts),
+    (StageId::Net, probes::links),
+];
+
+impl Session<'_> {
+    /// A container called `name` on the busybox image, its writable layer
+    /// in memory; entered with chroot instead of pivot_root when `chroot`.
+    pub fn base(&mut self, undo: &mut Undo, name: &str, chroot: bool) -> Result<Plan> {
+        let lower = self.busybox()?;
+        let scratch = self.scratch(undo, name)?;
+        let mut rootfs = Rootfs::in_memory(lower, scratch);
+        if chroot {
+            rootfs = rootfs.with_chroot();
+        }
+        let uts = Uts {
+            hostname: name.into(),
+            domainname: None,
+        };
+        Ok(Plan::base(uts, rootfs))
+    }
+
+    pub fn cgroups(&self, name: &str, limits: Limits) -> Result<Cgroups> {
+        let host = Host::detect()?;
+        let placement = host.place(&self.opts.cgroup_parent, name, &limits)?;
+        Ok(Cgroups::new(host, placement, limits))
+    }
+
+    /// A namespace of its own with only lo.
+    pub fn island(&self, name: &str) -> Net {
+        Net::isolated(
+            self.store.clone(),
+            self.bridge.clone(),
+            Some(EtcFiles::new(name, None)),
+        )
+    }
+
+    /// A veth pair onto the bridge, with an address leased until the end
+    /// of the launch.
+    pub fn bridged(&self, undo: &mut Undo, name: &str) -> Result<(Net, Ipv4Addr)> {
+        self.store.create()?;
+        let ip = network::lease(self.store, &self.bridge, name, None, &[])?;
+        let store = self.store.clone();
+        undo.push(format!("releasing {ip}"), When::Always, move |_| {
+            network::release(&store, ip)
+        });
+        let net = Net::bridged(
+            self.store.clone(),
+            self.bridge.clone(),
+            name,
+            ip,
+            EtcFiles::new(name, Some(ip)),
+        );
+        Ok((net, ip))
+    }
+
+    /// NAT for the container at `ip`, with no published port.
+    pub fn nat(&self, ip: Ipv4Addr) -> Iptables {
+        Iptables {
+            store: self.store.clone(),
+            bridge: self.bridge.clone(),
+            ip,
+            ports: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! A lesson session: the prose it says, the pauses between parts, and the
+//! launches its lessons make, each with every call shown and a copy of
+//! every event kept so the lesson can check what happened.
+
+use std::io::Write as _;
+
+use super::Options;
+use super::outside::Outside;
+use super::probes::{self, BeforeAfter, Probe};
+use crate::error::{Error, Result};
+use crate::event::{Event, StageId};
+use crate::explain::{self, Explainer, Format};
+use crate::pause::{Choice, Pauser};
+use crate::runtime::{self, ExecSpec, Exit, Launch};
+use crate::signals::Signals;
+use crate::stages::Stages;
+use crate::stages::net::Bridge;
+use crate::state::{Store, image};
+use crate::sys::{Call, Recorder, Sys};
+use crate::undo::{Undo, When};
+
+/// The explainer, keeping a copy of every event so a lesson can check
+/// what happened.
+struct Capture {
+    explainer: Explainer,
+    events: Vec<Event>,
+}
+
+impl Recorder for Capture {
+    fn enabled(&self) -> bool {
+        true
+    }
+    fn record(&mut self, event: Event) {
+        self.explainer.record(event.clone());
+        self.events.push(event);
+    }
+}
+
+/// What a lesson's run produced: its exit status, and the views it showed.
+pub struct Observed {
+    pub code: i32,
+    pub notes: Vec<String>,
+    pub events: Vec<Event>,
+}
+
+impl Observed {
+    /// Every line the stage `stage` showed, inside (`true`) or outside.
+    pub fn lines(&self, stage: StageId, inside: bool) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::State {
+                    stage: s,
+                    inside: i,
+                    lines,
+                    ..
+                } if *s == stage && *i == inside => Some(lines.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    pub fn saw(&self, stage: StageId, inside: bool, needle: &str) -> bool {
+        self.lines(stage, inside).iter().any(|l| l.contains(needle))
+    }
+
+    /// The pid of the launch's first process, as the clone returned it.
+    pub fn child(&self) -> Option<i32> {
+        self.events.iter().find_map(|e| match e {
+            Event::Syscall {
+                call: Call::Clone3 { .. } | Call::Clone { .. },
+                outcome: crate::event::Outcome::Ok(pid),
+                ..
+            } if e.stage() == StageId::Clone => i32::try_from(*pid).ok(),
+            _ => None,
+        })
+    }
+}
+
+/// The lesson was stopped at a pause.
+pub struct Quit;
+
+pub const HOST_TOOLS_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+pub struct Session<'a> {
+    /// The iptables lesson's outside host, made once.
+    pub outside: Option<Outside>,
+    pub store: &'a Store,
+    pub bridge: Bridge,
+    pub opts: &'a Options,
+    pub signals: Signals,
+    pub pauser: Pauser,
+    pub transcript: String,
+}
+
+impl Session<'_> {
+    fn text_mode(&self) -> bool {
+        self.opts.explain != Some(Format::Json)
+    }
+
+    /// Prose goes to stderr with the explanation, so the two stay in
+    /// order; the transcript keeps both.
+    pub fn say(&mut self, text: &str) {
+        self.transcript.push_str(text);
+        self.transcript.push('\n');
+        let mut err = std::io::stderr().lock();
+        if self.text_mode() {
+            let _ = writeln!(err, "{text}");
+        } else {
+            let line = serde_json::json!({"event": "lesson", "text": text});
+            let _ = writeln!(err, "{line}");
+        }
+    }
+
+    pub fn part(&mut self, heading: &str, body: &str) {
+        self.say(&format!("\n## {heading}\n\n{body}"));
+    }
+
+    pub fn pause(&mut self, next: &str) -> std::result::Result<(), Quit> {
+        match self.pauser.pause(next, &self.signals) {
+            Choice::Go => Ok(()),
+            Choice::Quit => Err(Quit),
+        }
+    }
+
+    /// The explainer for the lesson's own set-up calls: shown like the
+    /// stage's, so nothing diyc does goes unseen.
+    pub fn scaffolding(&self) -> Explainer {
+        Explainer::new(Some(self.opts.explain.unwrap_or(Format::Text)))
+    }
+
+    pub fn busybox(&mut self) -> Result<String> {
+        let mut shown = self.scaffolding();
+        let mut sys = Sys::new(&mut shown, StageId::Image);
+        let root = image::ensure(self.store, image::BUILTIN, &mut sys, &self.signals)?;
+        root.to_str()
+            .map(String::from)
+            .ok_or_else(|| Error::invalid("the image path is not UTF-8"))
+    }
+
+    /// A scratch mount point for an in-memory root, made and removed
+    /// through the seam (the removal is one of the launch's undo steps).
+    pub fn scratch(&self, undo: &mut Undo, name: &str) -> Result<String> {
+        let parent = self.store.root().join("lessons");
+        let parent = parent
+            .to_str()
+            .map(String::from)
+            .ok_or_else(|| Error::invalid("the state root is not UTF-8"))?;
+        let dir = format!("{parent}/{name}");
+        self.store.create()?;
+        let mut shown = self.scaffolding();
+        let mut sys = Sys::new(&mut shown, StageId::Rootfs);
+        sys.note(format!(
+            "a mount point for the lesson's root, {dir}, removed at the end"
+        ));
+        let made_parent = !sys.is_dir(&parent);
+        if made_parent {
+            sys.call(Call::Mkdirat {
+                path: parent.clone(),
+                mode: 0o700,
+            })?;
+        }
+        sys.call(Call::Mkdirat {
+            path: dir.clone(),
+            mode: 0o755,
+        })?;
+        let gone = dir.clone();
+        undo.push(format!("removing {dir}"), When::Always, move |sys| {
+            sys.call(Call::Rmdir { path: gone })?;
+            if made_parent {
+                sys.call(Call::Rmdir { path: parent })?;
+            }
+            Ok(())
+        });
+        Ok(dir)
+    }
+
+    /// Run one lesson launch with every call shown, pausing at stage ends
+    /// when a terminal is there, and showing how the host changed for the
+    /// stages in `watching`. `undo` already holds what the caller made.
+    pub fn launch(
+        &mut self,
+        (stages, extra_flags): (Stages, u64),
+        argv: &[&str],
+        env: Vec<String>,
+        watching: &[(StageId, Probe)],
+        mut undo: Undo,
+    ) -> Result<Observed> {
+        let format = self.opts.explain.unwrap_or(Format::Text);
+        let mut capture = Capture {
+            explainer: Explainer::new(Some(format)),
+            events: Vec::new(),
+        };
+        let veths_before = probes::veths();
+        let pauser = std::mem::replace(&mut self.pauser, Pauser::never());
+        let mut launch = Launch::new(
+            stages,
+            extra_flags,
+            ExecSpec {
+                argv: argv.iter().map(|a| a.to_string()).collect(),
+                env,
+                workdir: None,
+            },
+        )?
+        .pause_with(pauser)
+        .watch_with(Box::new(BeforeAfter::new(watching)));
+        let (result, warnings) = {
+            let mut sys = Sys::new(&mut capture, StageId::Clone);
+            let result =
+                runtime::launch(&mut sys, &mut launch, &self.signals, &mut undo, &mut |_| {
+                    Ok(())
+                });
+            let warnings = undo.finish(&mut sys, result.is_ok());
+            (result, warnings)
+        };
+        self.pauser = launch.take_pauser();
+        // The kernel deletes a container's veth pair a moment after its
+        // namespace goes; the next run's before-and-after must not show it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while probes::veths().iter().any(|v| !veths_before.contains(v))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        if self.opts.transcript.is_some() {
+            for event in &capture.events {
+                self.transcript.push_str(&render_for_transcript(event));
+            }
+        }
+        let exit = match result {
+            Ok(exit) => exit,
+            Err(Error::Command { code, .. }) => Exit {
+                code,
+                notes: Vec::new(),
+            },
+            Err(e) => return Err(e),
+        };
+        for note in exit.notes.iter().chain(&warnings) {
+            self.say(&format!("diyc: {note}"));
+        }
+        Ok(Observed {
+            code: exit.code,
+            notes: exit.notes,
+            events: capture.events,
+        })
+    }
+
+    pub fn host_env(&self) -> Vec<String> {
+        vec![format!("PATH={HOST_TOOLS_PATH}"), "LC_ALL=C".into()]
+    }
+
+    pub fn container_env(&self, hostname: &str) -> Vec<String> {
+        vec![
+            format!("PATH={HOST_TOOLS_PATH}"),
+            "HOME=/root".into(),
+            format!("HOSTNAME={hostname}"),
+        ]
+    }
+
+    /// The lesson's isolation check: it holds, or the lesson fails.
+    pub fn check(&mut self, holds: bool, what: &str) -> Result<()> {
+        self.verdict(holds, "✓ ", what, "isolation check failed")
+    }
+
+    /// The experiment showed what breaks without the stage's key step.
+    pub fn effect(&mut self, shown: bool, what: &str) -> Result<()> {
+        self.verdict(
+            shown,
+            "✗ what breaks: ",
+            what,
+            "the experiment did not show its effect",
+        )
+    }
+
+    /// What the experiment changed is gone again.
+    pub fn undone(&mut self, holds: bool, what: &str) -> Result<()> {
+        self.verdict(holds, "✓ undone: ", what, "the experiment was not undone")
+    }
+
+    fn verdict(&mut self, holds: bool, mark: &str, what: &str, failed: &str) -> Result<()> {
+        if holds {
+            let gap = if mark.starts_with("✓ undone") {
+                ""
+            } else {
+                "\n"
+            };
+            self.say(&format!("{gap}{mark}{what}"));
+            Ok(())
+        } else {
+            Err(Error::Check(format!("{failed}: {what}")))
+        }
+    }
+}
+
+/// The transcript shows each event as `--explain` does, without colour,
+/// indented into a Markdown code block; stages become headings.
+fn render_for_transcript(event: &Event) -> String {
+    if let Event::Stage { stage } = event {
+        let heading = stage.heading();
+        return format!("\n### {}\n\n{}\n\n", heading.title, heading.why);
+    }
+    let plain = dialoguer::console::strip_ansi_codes(&explain::render_text(event)).into_owned();
+    plain.lines().map(|l| format!("  {l}\n")).collect()
+}

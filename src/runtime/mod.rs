@@ -1,0 +1,257 @@
+//! One launch: stages composed into a running process. child.rs is the
+//! container's side, supervise.rs diyc's, channel.rs the socket between
+//! them; reclaim.rs cleans up after a launch whose diyc was killed. The
+//! shape of every launch, whether `diyc run` (all stages, an image, a
+//! clean environment) or `diyc nsexec` (the stages asked for, a host
+//! command):
+//!
+//! 1. each stage prepares its host side (a cgroup, the bridge);
+//! 2. diyc clones a child with every stage's namespace flag at once (into
+//!    its cgroup, where the kernel can); the child names itself and waits
+//!    on the setup socket;
+//! 3. each stage attaches the child on the host side (cgroup membership on
+//!    v1, its veth pair); diyc records the child as started and sends `Go`;
+//! 4. the child enters each stage in order, sending its recorded calls;
+//!    when explaining, it stops after each stage so diyc can show the
+//!    host's side of the same moment, then waits for `Continue`;
+//! 5. the child executes the command; its end of the socket closes on exec,
+//!    which is how diyc knows the command is running;
+//! 6. diyc waits for the child, passing on Ctrl-C and SIGTERM, lets each
+//!    stage have its say on how it ended (an OOM kill), and reports the
+//!    exit status the way a shell would.
+
+mod channel;
+mod child;
+pub mod reclaim;
+mod supervise;
+
+use crate::error::{Error, Result};
+use crate::event::{Event, Heading, StageId};
+use crate::fault;
+use crate::observe;
+use crate::pause::Pauser;
+use crate::signals::Signals;
+use crate::stages::{Child, Stages};
+use crate::sys::{self, Forked, Sys};
+use crate::undo::Undo;
+
+use channel::{Channel, ToChild};
+use supervise::Supervisor;
+
+/// What `--explain` prints above the clone.
+pub const CLONE_HEADING: Heading = Heading {
+    title: "clone: one system call makes the new namespaces",
+    why: "Each CLONE_NEW* flag gives the new process its own copy of one kind of kernel resource.",
+};
+
+/// What `--explain` prints above the exec.
+pub const EXEC_HEADING: Heading = Heading {
+    title: "exec: the command replaces diyc's code in the prepared process",
+    why: "The working directory and environment are set, then execve.",
+};
+
+/// Looks at the host around each stage, for a lesson's before and after.
+pub trait Watch {
+    /// Before any stage prepares.
+    fn start(&mut self);
+    /// Lines to add to what the host sees once `stage` is done.
+    fn after(&mut self, stage: StageId) -> Vec<String>;
+}
+
+/// What the child executes once every stage is entered.
+pub struct ExecSpec {
+    pub argv: Vec<String>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+}
+
+pub struct Launch {
+    stages: Stages,
+    /// Namespaces that need no stage of their own (IPC, an empty network).
+    extra_flags: u64,
+    exec: ExecSpec,
+    /// Asked at the end of each stage whether to go on (`run --step`, lessons).
+    pauser: Pauser,
+    watch: Option<Box<dyn Watch>>,
+}
+
+/// How a launched command ended, as diyc's own exit status.
+pub struct Exit {
+    pub code: i32,
+    /// What a stage found worth saying about the end (an OOM kill).
+    pub notes: Vec<String>,
+}
+
+impl Launch {
+    /// Stages run in the order given; each must come after the stages it
+    /// builds on (nothing may be mounted before the mount stage has made
+    /// the mount table private, or it would appear on the host).
+    pub fn new(stages: Stages, extra_flags: u64, exec: ExecSpec) -> Result<Launch> {
+        for (i, stage) in stages.iter().enumerate() {
+            for needed in stage.requires() {
+                if !stages[..i].iter().any(|s| s.id() == *needed) {
+                    return Err(Error::Order {
+                        stage: stage.id().name(),
+                        needs: needed.name(),
+                    });
+                }
+            }
+        }
+        Ok(Launch {
+            stages,
+            extra_flags,
+            exec,
+            pauser: Pauser::never(),
+            watch: None,
+        })
+    }
+
+    /// Pause at the end of each stage (needs the child to report them,
+    /// which it does when explaining).
+    pub fn pause_with(mut self, pauser: Pauser) -> Self {
+        self.pauser = pauser;
+        self
+    }
+
+    /// Let `watch` look at the host around each stage.
+    pub fn watch_with(mut self, watch: Box<dyn Watch>) -> Self {
+        self.watch = Some(watch);
+        self
+    }
+
+    /// The pauser back, with what the user chose (`c` runs to the end).
+    pub fn take_pauser(&mut self) -> Pauser {
+        std::mem::replace(&mut self.pauser, Pauser::never())
+    }
+
+    fn clone_flags(&self) -> u64 {
+        self.stages
+            .iter()
+            .fold(self.extra_flags, |flags, s| flags | s.clone_flags())
+    }
+}
+
+/// Prepare the host side of each stage, clone, attach, let the child
+/// through its stages, and wait for it. `started` runs in diyc once the
+/// child exists, before it is released. Host changes go on `undo`.
+pub fn launch(
+    sys: &mut Sys,
+    launch: &mut Launch,
+    signals: &Signals,
+    undo: &mut Undo,
+    started: &mut dyn FnMut(i32) -> Result<()>,
+) -> Result<Exit> {
+    signals.check()?;
+    if let Some(watch) = launch.watch.as_mut() {
+        watch.start();
+    }
+    for stage in launch.stages.iter_mut() {
+        stage.prepare(sys, undo)?;
+        signals.check()?;
+    }
+    let (ours, theirs) = Channel::pair()?;
+    let explain = sys.explaining();
+    sys.stage(StageId::Clone);
+    let into = launch.stages.iter().find_map(|s| s.cgroup_fd());
+    let flags = launch.clone_flags();
+    let forked = match sys.clone_process(flags, into) {
+        // Kernels before 5.7 know clone3 but not CLONE_INTO_CGROUP.
+        Err(Error::Syscall { errno, .. }) if into.is_some() && into_cgroup_unsupported(errno) => {
+            sys.note(
+                "this kernel cannot clone into a cgroup; the child joins it before it is let go",
+            );
+            sys.clone_process(flags, None).map(|f| (f, false))
+        }
+        other => other.map(|f| (f, into.is_some())),
+    };
+    let (child, placed_by_clone) = match forked? {
+        (Forked::Child, _) => {
+            drop(ours);
+            let code = child::child_main(&theirs, launch, explain, signals);
+            sys::exit_now(code)
+        }
+        (Forked::Parent { child }, placed) => (child, placed),
+    };
+    drop(theirs);
+    let mut supervisor = Supervisor::new(child);
+    if let Err(e) = fault::point("after-clone") {
+        supervisor.kill_and_reap();
+        return Err(e);
+    }
+    if explain {
+        show_clone(sys, child);
+    }
+    let attached = launch.stages.iter_mut().try_for_each(|stage| {
+        stage.attach(
+            sys,
+            Child {
+                pid: child,
+                placed_by_clone,
+            },
+        )
+    });
+    if let Err(e) = attached
+        .and_then(|()| started(child))
+        .and_then(|()| ours.send(&ToChild::Go))
+    {
+        supervisor.kill_and_reap();
+        return Err(e);
+    }
+    let mut exit = supervisor.run(sys, ours, launch, signals)?;
+    for stage in launch.stages.iter_mut() {
+        exit.notes.extend(stage.finish(sys, exit.code));
+    }
+    Ok(exit)
+}
+
+fn into_cgroup_unsupported(errno: nix::errno::Errno) -> bool {
+    use nix::errno::Errno;
+    matches!(
+        errno,
+        Errno::E2BIG | Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP
+    )
+}
+
+fn show_clone(sys: &mut Sys, child: i32) {
+    let inner = observe::nspid(child).and_then(|v| v.last().copied());
+    let mut lines = vec![match inner {
+        Some(inner) if inner != child => format!(
+            "the child is pid {child} on the host; inside its new PID namespace it is pid {inner}"
+        ),
+        _ => format!("the child is pid {child}, in the host's PID namespace"),
+    }];
+    lines.extend(observe::ns_table(
+        child,
+        &["uts", "ipc", "mnt", "pid", "net"],
+    ));
+    sys.emit(Event::State {
+        stage: StageId::Clone,
+        inside: false,
+        title: "a new process in new namespaces".into(),
+        lines,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stages::{Stage, mount::Mount, pid::Pid, rootfs::Rootfs};
+
+    fn exec() -> ExecSpec {
+        ExecSpec {
+            argv: vec!["true".into()],
+            env: Vec::new(),
+            workdir: None,
+        }
+    }
+
+    #[test]
+    fn a_stage_that_mounts_needs_the_mount_stage_first() {
+        let rootfs = || Box::new(Rootfs::in_memory("/l".into(), "/m".into())) as Box<dyn Stage>;
+        assert!(Launch::new(vec![rootfs()], 0, exec()).is_err());
+        assert!(Launch::new(vec![rootfs(), Box::new(Mount)], 0, exec()).is_err());
+        assert!(Launch::new(vec![Box::new(Mount), rootfs()], 0, exec()).is_ok());
+        assert!(Launch::new(vec![Box::new(Pid { mount_proc: true })], 0, exec()).is_err());
+        assert!(Launch::new(vec![Box::new(Pid { mount_proc: false })], 0, exec()).is_ok());
+    }
+}

@@ -1,0 +1,69 @@
+//! After a diyc was killed mid-run: undo what its launch made on the host,
+//! from the run.json it wrote before making anything (its cgroup, its
+//! port rules, its address). Mounts died with the container's mount
+//! namespace and its veth pair with its network namespace, so nothing
+//! else is left. `diyc run`, `diyc rm` and (as root) `diyc ps` do this.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::stages::cgroups;
+use crate::stages::iptables;
+use crate::state::container::{self, Run};
+use crate::state::{self, Store, network};
+use crate::sys::Sys;
+
+/// Undo what `run` left, through the seam. The caller holds the
+/// container's lock.
+fn clean_after(sys: &mut Sys, store: &Store, dir: &Path, run: Run) -> Result<()> {
+    if let Some(placement) = &run.cgroup {
+        cgroups::remove(sys, placement)?;
+    }
+    if let Some(net) = &run.net {
+        for port in &net.ports {
+            iptables::delete_dnat(sys, port, net.ip)?;
+        }
+        network::release(store, net.ip)?;
+    }
+    container::close_dead_run(dir, run)
+}
+
+/// Clean up after every diyc that was killed: containers whose run.json
+/// is still there though nobody holds their lock, half-made containers
+/// and images, and addresses whose owner is gone. Failures here belong to
+/// other containers, so they are returned as warnings, never as errors.
+pub fn reclaim_dead(sys: &mut Sys, store: &Store) -> Vec<String> {
+    state::reclaim(&store.containers_dir());
+    state::reclaim(&store.images_dir());
+    network::reclaim(store);
+    let mut warnings = Vec::new();
+    for (dir, run, _lock) in container::dead_runs(store) {
+        if let Err(e) = clean_after(sys, store, &dir, run) {
+            let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+            warnings.push(format!(
+                "cleaning up after {}: {e}",
+                name.unwrap_or_default()
+            ));
+        }
+    }
+    warnings
+}
+
+/// `diyc rm NAME`: a running container is refused unless `force`, which
+/// kills it first; an unknown name is an error unless `force`. Returns
+/// the warnings of the clean-up after other dead runs.
+pub fn remove(sys: &mut Sys, store: &Store, name: &str, force: bool) -> Result<Vec<String>> {
+    state::validate_name("container", name)?;
+    let Some((dir, _lock)) = container::take_for_removal(store, name, force)? else {
+        if force {
+            // Whatever a diyc killed before publishing this name left.
+            return Ok(reclaim_dead(sys, store));
+        }
+        return Err(Error::invalid(format!("no container named {name}")));
+    };
+    if let Some(run) = container::read_run(&dir) {
+        clean_after(sys, store, &dir, run)?;
+    }
+    state::remove_dir(&dir)?;
+    Ok(reclaim_dead(sys, store))
+}

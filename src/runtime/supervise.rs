@@ -1,0 +1,359 @@
+//! diyc's side while the container is set up and runs: it renders the
+//! child's recorded events in order, shows the host's side of each stage
+//! when it ends, pauses where asked, passes on Ctrl-C and SIGTERM, and
+//! reaps the child.
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use super::channel::{Channel, ToChild, ToParent};
+use super::{Exit, Launch};
+use crate::error::{Error, Result};
+use crate::event::{Event, Outcome};
+use crate::pause::Choice;
+use crate::signals::{STOP, Signals};
+use crate::sys::{self, Sys};
+
+pub(super) struct Supervisor {
+    child: i32,
+    status: Option<WaitStatus>,
+    failure: Option<Error>,
+    /// A stop signal that arrived before the command ran.
+    interrupted: Option<Signal>,
+    /// A signal the container's PID 1 would have dropped, so diyc killed it.
+    killed_for: Option<Signal>,
+    /// The user chose to stop at a pause, before this stage.
+    stopped: Option<String>,
+    running: bool,
+    /// The execve the child recorded just before making it; it shows with
+    /// its result once the outcome is known.
+    pending_exec: Option<Event>,
+}
+
+impl Supervisor {
+    pub(super) fn new(child: i32) -> Self {
+        Supervisor {
+            child,
+            status: None,
+            failure: None,
+            interrupted: None,
+            killed_for: None,
+            stopped: None,
+            running: false,
+            pending_exec: None,
+        }
+    }
+
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.child)
+    }
+
+    pub(super) fn kill_and_reap(&mut self) {
+        let _ = kill(self.pid(), Signal::SIGKILL);
+        let _ = waitpid(self.pid(), None);
+    }
+
+    pub(super) fn run(
+        mut self,
+        sys: &mut Sys,
+        chan: Channel,
+        launch: &mut Launch,
+        signals: &Signals,
+    ) -> Result<Exit> {
+        let foreground = Foreground::save();
+        let mut chan = Some(chan);
+        while self.status.is_none() || chan.is_some() {
+            let (sig_ready, chan_ready) = {
+                let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
+                if let Some(c) = &chan {
+                    fds.push(PollFd::new(c.fd(), PollFlags::POLLIN));
+                }
+                match poll(&mut fds, PollTimeout::NONE) {
+                    Ok(_) => {}
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => {
+                        self.kill_and_reap();
+                        return Err(Error::os("waiting for the container", e));
+                    }
+                }
+                (
+                    fds[0].any() == Some(true),
+                    fds.get(1).and_then(PollFd::any) == Some(true),
+                )
+            };
+            // Messages first, and all that are already there: an execve
+            // that closed the socket before a signal arrived means the
+            // signal is for the running command, not for the setup.
+            let mut ready = chan_ready;
+            while ready {
+                let Some(c) = &chan else { break };
+                if !self.message(sys, c, launch, signals) {
+                    chan = None;
+                    self.setup_over(sys);
+                    break;
+                }
+                ready = readable_now(c);
+            }
+            if sig_ready {
+                if let Some(c) = chan.as_ref().filter(|c| readable_now(c)) {
+                    if !self.message(sys, c, launch, signals) {
+                        chan = None;
+                        self.setup_over(sys);
+                    }
+                }
+                self.signals(signals);
+            }
+        }
+        foreground.restore();
+        self.exit()
+    }
+
+    /// Handle one message; false once the child's end is closed.
+    fn message(
+        &mut self,
+        sys: &mut Sys,
+        chan: &Channel,
+        launch: &mut Launch,
+        signals: &Signals,
+    ) -> bool {
+        let msg = match chan.recv::<ToParent>() {
+            Ok(Some(msg)) => msg,
+            Ok(None) => return false,
+            Err(e) => {
+                // Without its messages diyc cannot tell how the setup went:
+                // end it rather than guess that the command started.
+                self.failure.get_or_insert(e);
+                let _ = kill(self.pid(), Signal::SIGKILL);
+                return false;
+            }
+        };
+        match msg {
+            ToParent::Event(mut event) => {
+                if let Event::Syscall {
+                    pid, outcome, call, ..
+                } = &mut event
+                {
+                    // The child sees itself as pid 1; show the host's view,
+                    // as strace -f does.
+                    *pid = self.child;
+                    if matches!(call, sys::Call::Execve { .. }) {
+                        if *outcome == Outcome::Pending {
+                            self.pending_exec = Some(event);
+                            return true;
+                        }
+                        self.pending_exec = None;
+                    }
+                }
+                sys.emit(event);
+            }
+            ToParent::StageDone(stage) => {
+                let mut lines = launch
+                    .stages
+                    .iter()
+                    .find(|s| s.id() == stage)
+                    .map(|s| s.outside(self.child))
+                    .unwrap_or_default();
+                if let Some(watch) = launch.watch.as_mut() {
+                    lines.extend(watch.after(stage));
+                }
+                if !lines.is_empty() {
+                    sys.emit(Event::State {
+                        stage,
+                        inside: false,
+                        title: "what the host sees".into(),
+                        lines,
+                    });
+                }
+                let next = launch
+                    .stages
+                    .iter()
+                    .skip_while(|s| s.id() != stage)
+                    .skip(1)
+                    .find(|s| s.runs_inside())
+                    .map_or("exec", |s| s.id().name());
+                let answer = if self.interrupted.is_some() {
+                    ToChild::Stop
+                } else if launch.pauser.pause(&format!("the {next} stage"), signals) == Choice::Quit
+                {
+                    self.stopped = Some(next.to_string());
+                    ToChild::Stop
+                } else {
+                    ToChild::Continue
+                };
+                if chan.send(&answer).is_err() {
+                    return false;
+                }
+            }
+            ToParent::Failed { message, code } => {
+                self.failure = Some(if code == 125 {
+                    Error::Container(message)
+                } else {
+                    Error::Command { message, code }
+                });
+            }
+        }
+        true
+    }
+
+    /// The child's end of the socket closed: it executed the command, or
+    /// it died trying.
+    fn setup_over(&mut self, sys: &mut Sys) {
+        if self.failure.is_some() || self.interrupted.is_some() {
+            return;
+        }
+        self.running = true;
+        if let Some(Event::Syscall {
+            stage,
+            pid,
+            call,
+            text,
+            ..
+        }) = self.pending_exec.take()
+        {
+            sys.emit(Event::Syscall {
+                stage,
+                pid,
+                call,
+                text,
+                outcome: Outcome::Ok(0),
+            });
+        }
+    }
+
+    fn signals(&mut self, signals: &Signals) {
+        while let Some(info) = signals.next() {
+            let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
+                continue;
+            };
+            if sig == Signal::SIGCHLD {
+                self.reap();
+            } else if STOP.contains(&sig) {
+                self.stop_signal(sig, info.ssi_code);
+            }
+        }
+    }
+
+    fn reap(&mut self) {
+        match waitpid(self.pid(), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) | Err(_) => {}
+            Ok(status) => self.status = Some(status),
+        }
+    }
+
+    /// Ctrl-C, SIGTERM, SIGHUP or SIGQUIT. Before the command runs, diyc
+    /// stops the setup. Once it runs, the signal is the container's: a
+    /// terminal already sent it to the whole foreground group; one sent by
+    /// kill(1) to diyc is passed on. The kernel drops signals that a
+    /// namespace's PID 1 has no handler for, so in that case diyc carries
+    /// out the default action itself.
+    fn stop_signal(&mut self, sig: Signal, code: i32) {
+        if self.status.is_some() {
+            return;
+        }
+        if !self.running {
+            self.interrupted.get_or_insert(sig);
+            let _ = kill(self.pid(), Signal::SIGKILL);
+            return;
+        }
+        if code != libc::SI_KERNEL {
+            let _ = kill(self.pid(), sig);
+        }
+        if !pid1_handles(self.child, sig) {
+            self.killed_for.get_or_insert(sig);
+            let _ = kill(self.pid(), Signal::SIGKILL);
+        }
+    }
+
+    fn exit(self) -> Result<Exit> {
+        if let Some(sig) = self.interrupted {
+            return Err(Error::Interrupted(sig));
+        }
+        if let Some(stage) = self.stopped {
+            return Err(Error::Stopped(format!("the {stage} stage")));
+        }
+        if let Some(err) = self.failure {
+            return Err(err);
+        }
+        let code = match self.status {
+            Some(WaitStatus::Exited(_, code)) => code,
+            Some(WaitStatus::Signaled(_, sig, _)) => 128 + self.killed_for.unwrap_or(sig) as i32,
+            other => {
+                return Err(Error::Container(format!(
+                    "the container ended oddly: {other:?}"
+                )));
+            }
+        };
+        let notes = self.killed_for.map(|sig| {
+            format!(
+                "the container's PID 1 had no handler for {}, which the kernel ignores for a namespace's init, so diyc killed it",
+                sig.as_str()
+            )
+        });
+        Ok(Exit {
+            code,
+            notes: notes.into_iter().collect(),
+        })
+    }
+}
+
+fn readable_now(chan: &Channel) -> bool {
+    let mut fds = [PollFd::new(chan.fd(), PollFlags::POLLIN)];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+}
+
+/// Does `pid` catch or ignore `sig`? From the SigCgt and SigIgn masks in
+/// /proc/PID/status.
+fn pid1_handles(pid: i32, sig: Signal) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return true;
+    };
+    let bit = 1u64 << (sig as u32 - 1);
+    status
+        .lines()
+        .filter(|l| l.starts_with("SigCgt:") || l.starts_with("SigIgn:"))
+        .filter_map(|l| u64::from_str_radix(l[7..].trim(), 16).ok())
+        .any(|mask| mask & bit != 0)
+}
+
+/// An interactive shell in the container may make itself the terminal's
+/// foreground process group; when it is gone, give the terminal back to
+/// diyc's group so the user's shell finds it where it left it.
+struct Foreground(Option<Pid>);
+
+impl Foreground {
+    fn save() -> Self {
+        let ours = nix::unistd::getpgrp();
+        let fg = nix::unistd::tcgetpgrp(std::io::stdin()).ok();
+        Foreground(fg.filter(|fg| *fg == ours))
+    }
+
+    fn restore(self) {
+        let Some(ours) = self.0 else {
+            return;
+        };
+        if nix::unistd::tcgetpgrp(std::io::stdin()).ok() == Some(ours) {
+            return;
+        }
+        use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
+        // A background group calling tcsetpgrp gets SIGTTOU unless it is blocked.
+        let mut ttou = SigSet::empty();
+        ttou.add(Signal::SIGTTOU);
+        let mut old = SigSet::empty();
+        let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&ttou), Some(&mut old));
+        let _ = nix::unistd::tcsetpgrp(std::io::stdin(), ours);
+        let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_process_catches_nothing_by_default() {
+        // The test harness installs no SIGQUIT handler.
+        assert!(!pid1_handles(std::process::id() as i32, Signal::SIGQUIT));
+    }
+}

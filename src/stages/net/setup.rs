@@ -1,0 +1,135 @@
+//! The bridge every bridged container is plugged into: made once
+//! (explicitly with `diyc setup`, or by the first bridged run), recorded,
+//! and removed again by `diyc teardown` only if diyc made it.
+
+use crate::error::{Error, Result};
+use crate::state::Store;
+use crate::state::network::{self as records, BridgeRecord};
+use crate::sys::{Call, Request, Sys};
+
+use super::Bridge;
+
+/// The fast path of a bridged run: one netlink query when the bridge is
+/// up since setup, and no process started.
+pub fn ensure_bridge(sys: &mut Sys, store: &Store, bridge: &Bridge) -> Result<()> {
+    if records::bridge_record(store).is_some_and(|r| r.bridge == *bridge) && is_up(sys, bridge)? {
+        sys.note(format!(
+            "{} is up since `diyc setup`: nothing to add",
+            bridge.name
+        ));
+        return Ok(());
+    }
+    let _lock = records::lock(store)?;
+    setup_bridge(sys, store, bridge)
+}
+
+fn is_up(sys: &mut Sys, bridge: &Bridge) -> Result<bool> {
+    let link = sys.link(&bridge.name)?;
+    Ok(link.is_some_and(|l| l.kind.as_deref() == Some("bridge") && l.up))
+}
+
+/// The bridge with its gateway address, up: idempotent, so running it
+/// twice changes nothing. The caller holds the network lock.
+pub fn setup_bridge(sys: &mut Sys, store: &Store, bridge: &Bridge) -> Result<()> {
+    store.create()?;
+    let previous = records::bridge_record(store);
+    if let Some(p) = &previous {
+        if p.bridge != *bridge {
+            return Err(Error::invalid(format!(
+                "this store's network is set up as {} {}; run `diyc teardown` first to change it",
+                p.bridge.name,
+                p.bridge.subnet()
+            )));
+        }
+    }
+    let existing = sys.link(&bridge.name)?;
+    if let Some(link) = existing
+        .as_ref()
+        .filter(|l| l.kind.as_deref() != Some("bridge"))
+    {
+        return Err(Error::invalid(format!(
+            "{} exists and is not a bridge ({}); remove it or choose another --bridge",
+            bridge.name,
+            link.kind.as_deref().unwrap_or("unknown kind")
+        )));
+    }
+    let created_bridge = existing.is_none() || previous.as_ref().is_some_and(|p| p.created_bridge);
+    records::write_bridge_record(
+        store,
+        &BridgeRecord {
+            bridge: bridge.clone(),
+            netns: records::current_netns(),
+            created_bridge,
+        },
+    )?;
+    if existing.is_none() {
+        sys.call(Call::Netlink {
+            request: Request::AddBridge {
+                name: bridge.name.clone(),
+            },
+        })?;
+    }
+    let index = sys.link(&bridge.name)?.map(|l| l.index);
+    let has_gateway = sys
+        .addresses()?
+        .iter()
+        .any(|a| Some(a.index) == index && a.ip == bridge.gateway() && a.prefix == bridge.prefix);
+    if !has_gateway {
+        sys.call(Call::Netlink {
+            request: Request::AddAddress {
+                dev: bridge.name.clone(),
+                address: bridge.gateway(),
+                prefix: bridge.prefix,
+            },
+        })?;
+    }
+    sys.call(Call::Netlink {
+        request: Request::SetUp {
+            name: bridge.name.clone(),
+        },
+    })
+    .map(drop)
+}
+
+/// Remove the bridge if diyc made it, and its record. The caller holds
+/// the network lock and has checked that no container still uses it.
+pub fn teardown_bridge(sys: &mut Sys, store: &Store) -> Result<()> {
+    let Some(record) = records::bridge_record(store) else {
+        return records::remove_bridge_record(store);
+    };
+    let name = record.bridge.name;
+    if record.created_bridge && sys.link(&name)?.is_some() {
+        sys.call(Call::Netlink {
+            request: Request::DeleteLink { name },
+        })?;
+    }
+    records::remove_bridge_record(store)
+}
+
+/// The links and IPv4 addresses of the namespace this process is in, as
+/// `ip -o addr` would show them.
+pub fn addresses(sys: &mut Sys) -> Vec<String> {
+    let links = sys.links().unwrap_or_default();
+    let addrs = sys.addresses().unwrap_or_default();
+    links
+        .iter()
+        .map(|l| {
+            let ips: Vec<String> = addrs
+                .iter()
+                .filter(|a| a.index == l.index)
+                .map(|a| format!("{}/{}", a.ip, a.prefix))
+                .collect();
+            let master = l
+                .master
+                .and_then(|m| links.iter().find(|o| o.index == m))
+                .map_or(String::new(), |m| format!(" master {}", m.name));
+            format!(
+                "{}: {} {}{master} {}",
+                l.index,
+                l.name,
+                if l.up { "UP" } else { "DOWN" },
+                ips.join(" ")
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,103 @@
+//! The one list of stages a container is made of, in the order they run.
+//! `run` takes all of it, `nsexec` the namespaces asked for, and each
+//! lesson the part it teaches; all of them build their list here, so the
+//! order is written once.
+//!
+//! The order is what the stages build on: the cgroup exists before the
+//! clone puts the child in it; nothing is mounted before the mount stage
+//! makes the mount table private; /proc is mounted in the new root; the
+//! network writes /etc in that root; hardening comes last, once nothing
+//! left needs the powers it takes away.
+
+use super::cgroups::Cgroups;
+use super::hardening::Hardening;
+use super::iptables::{self, Iptables};
+use super::mount::Mount;
+use super::net::{self, Bridge, Net};
+use super::pid::Pid;
+use super::rootfs::Rootfs;
+use super::uts::Uts;
+use super::{Stage, Stages};
+use crate::error::{Error, Result};
+use crate::event::StageId;
+use crate::state::Store;
+use crate::state::network as records;
+use crate::sys::Sys;
+
+/// A container's stages, each one there or not.
+#[derive(Default)]
+pub struct Plan {
+    pub cgroups: Option<Cgroups>,
+    pub mount: bool,
+    pub uts: Option<Uts>,
+    pub rootfs: Option<Rootfs>,
+    pub pid: Option<Pid>,
+    pub net: Option<Net>,
+    pub iptables: Option<Iptables>,
+    pub hardening: Option<Hardening>,
+    /// An IPC namespace of its own, which needs no stage.
+    pub ipc: bool,
+}
+
+impl Plan {
+    /// What every container with an image has: a private mount table, a
+    /// hostname, the image as its root, and process 1 with its own /proc.
+    pub fn base(uts: Uts, rootfs: Rootfs) -> Plan {
+        Plan {
+            mount: true,
+            uts: Some(uts),
+            rootfs: Some(rootfs),
+            pid: Some(Pid { mount_proc: true }),
+            ipc: true,
+            ..Plan::default()
+        }
+    }
+
+    /// The stages in order, and the namespaces that need no stage.
+    pub fn build(self) -> (Stages, u64) {
+        let mut stages: Stages = Vec::new();
+        let mut add = |stage: Option<Box<dyn Stage>>| stages.extend(stage);
+        add(self.cgroups.map(|s| Box::new(s) as _));
+        add(self.mount.then(|| Box::new(Mount) as _));
+        add(self.uts.map(|s| Box::new(s) as _));
+        add(self.rootfs.map(|s| Box::new(s) as _));
+        add(self.pid.map(|s| Box::new(s) as _));
+        add(self.net.map(|s| Box::new(s) as _));
+        add(self.iptables.map(|s| Box::new(s) as _));
+        add(self.hardening.map(|s| Box::new(s) as _));
+        let extra = if self.ipc {
+            libc::CLONE_NEWIPC as u64
+        } else {
+            0
+        };
+        (stages, extra)
+    }
+}
+
+/// `diyc setup`: the bridge (the net stage's), then ip_forward and diyc's
+/// rules (the iptables stage's), each under its own heading.
+pub fn setup_network(sys: &mut Sys, store: &Store, bridge: &Bridge) -> Result<()> {
+    store.create()?;
+    let _lock = records::lock(store)?;
+    sys.stage(StageId::Net);
+    net::setup_bridge(sys, store, bridge)?;
+    sys.stage(StageId::Iptables);
+    iptables::setup_rules(sys, store, bridge)
+}
+
+/// `diyc teardown`: setup undone, newest first. Refused while a container
+/// still holds an address.
+pub fn teardown_network(sys: &mut Sys, store: &Store) -> Result<()> {
+    if !records::exists(store) {
+        return Ok(());
+    }
+    let _lock = records::lock(store)?;
+    if let Some(lease) = records::held_leases(store).first() {
+        return Err(Error::invalid(format!(
+            "container {} still uses the network ({}); stop it first",
+            lease.container, lease.ip
+        )));
+    }
+    iptables::teardown_rules(sys, store)?;
+    net::teardown_bridge(sys, store)
+}

@@ -1,0 +1,155 @@
+//! THE STATE WALL. Only this folder writes diyc's own files, under the
+//! state root (`/var/lib/diyc` unless `--root` or `DIYC_ROOT` say
+//! otherwise): images, containers and their run records, the network's
+//! setup record and address leases. Every write here follows the two rules
+//! of files.rs: things appear whole, and ownership is a lock.
+//!
+//! - files.rs: atomic writes, locks, staging directories, removal;
+//! - container.rs: a container's directory and records;
+//! - image.rs, import.rs, busybox.rs: images, imported or built;
+//! - network.rs: the network's setup record and the address leases.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+mod busybox;
+pub mod container;
+mod files;
+pub mod image;
+mod import;
+pub mod network;
+
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, IoContext, Result};
+
+pub use files::{Lock, is_leftover, is_locked, lock_wait, reclaim, remove_dir, try_lock};
+pub(crate) use files::{Staging, write_atomic};
+
+pub const DEFAULT_ROOT: &str = "/var/lib/diyc";
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// Names of containers and images: letters, digits, `_ . -`, not starting
+/// with `.` or `-`, at most 32 characters. Such a name is always a single
+/// path component, can never be `..`, and never looks like an option.
+pub fn validate_name(kind: &str, name: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+    if name.is_empty() || name.len() > 32 {
+        return Err(Error::invalid(format!(
+            "invalid {kind} name {name:?}: it must be 1 to 32 characters long"
+        )));
+    }
+    if name.starts_with(['.', '-']) || !name.chars().all(ok_char) {
+        return Err(Error::invalid(format!(
+            "invalid {kind} name {name:?}: use letters, digits, '_', '.' and '-', not starting with '.' or '-'"
+        )));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// A store at `root`, which must be absolute and free of the characters
+    /// overlayfs uses to separate its options.
+    pub fn new(root: impl Into<PathBuf>) -> Result<Store> {
+        let root: PathBuf = root.into();
+        let root = if root.is_absolute() {
+            root
+        } else {
+            std::env::current_dir()
+                .ctx("finding the current directory for", &root)?
+                .join(root)
+        };
+        let text = root.to_str().ok_or_else(|| {
+            Error::invalid(format!("state root {} is not valid UTF-8", root.display()))
+        })?;
+        if text.contains([',', ':', '\n', '\\']) {
+            return Err(Error::invalid(format!(
+                "state root {text:?} contains ',', ':', '\\' or a newline, which overlayfs options cannot carry"
+            )));
+        }
+        Ok(Store { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn images_dir(&self) -> PathBuf {
+        self.root.join("images")
+    }
+
+    pub fn containers_dir(&self) -> PathBuf {
+        self.root.join("containers")
+    }
+
+    /// Create the root and its two directories if missing (mode 0700: the
+    /// layers hold files owned by root that nobody else should reach).
+    pub fn create(&self) -> Result<()> {
+        for dir in [self.images_dir(), self.containers_dir()] {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .ctx("creating", &dir)?;
+        }
+        Ok(())
+    }
+}
+
+/// One of diyc's records, written whole.
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let data = serde_json::to_vec_pretty(value)
+        .map_err(|e| Error::encoding(format!("encoding {}", path.display()), e))?;
+    write_atomic(path, &data)
+}
+
+/// One of diyc's records, read back.
+pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let data = fs::read(path).ctx("reading", path)?;
+    serde_json::from_slice(&data)
+        .map_err(|e| Error::encoding(format!("{} is damaged", path.display()), e))
+}
+
+/// A file the user asked for (a lesson's transcript), written whole.
+pub fn write_user_file(path: &Path, data: &[u8]) -> Result<()> {
+    fs::write(path, data).ctx("writing", path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_rules() {
+        for good in ["a", "web-1", "x.y_z", "A9", &"n".repeat(32)] {
+            assert!(validate_name("container", good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            ".x",
+            "-x",
+            "../x",
+            "a/b",
+            "a b",
+            "é",
+            &"n".repeat(33),
+            "..",
+        ] {
+            assert!(validate_name("container", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn roots_with_overlay_separators_are_refused() {
+        assert!(Store::new("/tmp/a,b").is_err());
+        assert!(Store::new("/tmp/a:b").is_err());
+        assert!(Store::new("/var/lib/diyc").is_ok());
+    }
+}

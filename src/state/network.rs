@@ -1,0 +1,271 @@
+//! The network's own records: what setup made (the bridge, diyc's rules),
+//! so teardown undoes exactly that, and the address leases, one file per
+//! address under `net/leases`, written under a lock and naming their
+//! owner. A lease whose owner is dead is taken back.
+
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use super::container::ProcessId;
+use super::{Store, is_leftover, read_json, write_json};
+use crate::error::{Error, IoContext, Result};
+use crate::observe;
+use crate::stages::net::{Bridge, Port};
+
+/// What the net stage's setup made, so teardown removes exactly that.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BridgeRecord {
+    pub bridge: Bridge,
+    /// The network namespace setup was done in, as boot id and namespace
+    /// cookie: a record from another namespace (a test's, say), or from
+    /// before a reboot, says nothing about this one.
+    pub netns: String,
+    pub created_bridge: bool,
+}
+
+/// What the iptables stage's setup changed, so teardown puts it back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RulesRecord {
+    pub bridge: Bridge,
+    pub netns: String,
+    /// ip_forward before setup turned it on; None when it was already on.
+    pub ip_forward_before: Option<String>,
+    /// iptables tables (nf_tables backend) that did not exist before setup
+    /// made its chains there; teardown deletes them again if left empty.
+    pub created_tables: Vec<String>,
+}
+
+fn net_dir(store: &Store) -> PathBuf {
+    store.root().join("net")
+}
+
+const BRIDGE_FILE: &str = "bridge.json";
+const RULES_FILE: &str = "rules.json";
+
+/// An exclusive lock over the network state of this store: setup,
+/// teardown and leases all take it, so parallel first runs make one bridge
+/// and each rule once.
+pub fn lock(store: &Store) -> Result<Flock<fs::File>> {
+    let dir = net_dir(store);
+    fs::create_dir_all(dir.join("leases")).ctx("creating", &dir)?;
+    let path = dir.join("lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .ctx("opening", &path)?;
+    Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| Error::Io {
+        what: "locking",
+        path,
+        source: errno.into(),
+    })
+}
+
+fn read_record<T: for<'de> Deserialize<'de>>(store: &Store, file: &str) -> Option<T> {
+    read_json(&net_dir(store).join(file)).ok()
+}
+
+fn remove_record(store: &Store, file: &str) -> Result<()> {
+    let path = net_dir(store).join(file);
+    match fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).ctx("removing", path),
+        _ => Ok(()),
+    }
+}
+
+/// The bridge record, if it was made in this network namespace.
+pub fn bridge_record(store: &Store) -> Option<BridgeRecord> {
+    read_record::<BridgeRecord>(store, BRIDGE_FILE).filter(|r| r.netns == current_netns())
+}
+
+/// Written before the bridge is made, so a teardown after a half-done
+/// setup still knows what to remove.
+pub fn write_bridge_record(store: &Store, record: &BridgeRecord) -> Result<()> {
+    write_json(&net_dir(store).join(BRIDGE_FILE), record)
+}
+
+pub fn remove_bridge_record(store: &Store) -> Result<()> {
+    remove_record(store, BRIDGE_FILE)
+}
+
+/// The rules record, if it was made in this network namespace.
+pub fn rules_record(store: &Store) -> Option<RulesRecord> {
+    read_record::<RulesRecord>(store, RULES_FILE).filter(|r| r.netns == current_netns())
+}
+
+/// Written before the rules are added, for the same reason.
+pub fn write_rules_record(store: &Store, record: &RulesRecord) -> Result<()> {
+    write_json(&net_dir(store).join(RULES_FILE), record)
+}
+
+pub fn remove_rules_record(store: &Store) -> Result<()> {
+    remove_record(store, RULES_FILE)
+}
+
+/// Whether any part of the network was set up, here or elsewhere.
+pub fn any_record(store: &Store) -> bool {
+    [BRIDGE_FILE, RULES_FILE]
+        .iter()
+        .any(|f| net_dir(store).join(f).exists())
+}
+
+/// This network namespace, as the records name it.
+pub fn current_netns() -> String {
+    let boot = fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    // Kernels before 5.14 have no cookie; the inode is the next best thing,
+    // though the kernel may give it to a later namespace.
+    let ns = crate::sys::netns_cookie()
+        .map(|c| format!("cookie {c}"))
+        .or_else(|| observe::ns_inode(None, "net").map(|i| format!("inode {i}")))
+        .unwrap_or_default();
+    format!("{}:{ns}", boot.trim())
+}
+
+// ---- leases ---------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Lease {
+    pub ip: Ipv4Addr,
+    pub container: String,
+    pub owner: Option<ProcessId>,
+    pub ports: Vec<Port>,
+}
+
+fn lease_path(store: &Store, ip: Ipv4Addr) -> PathBuf {
+    net_dir(store).join("leases").join(ip.to_string())
+}
+
+fn leases(store: &Store) -> Vec<(PathBuf, Lease)> {
+    fs::read_dir(net_dir(store).join("leases"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .filter_map(|e| Some((e.path(), read_json(&e.path()).ok()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Take back the addresses of owners that are gone, under the lock.
+pub fn reclaim(store: &Store) {
+    if net_dir(store).exists() {
+        if let Ok(_lock) = lock(store) {
+            reclaim_leases(store);
+        }
+    }
+}
+
+/// Take back the leases of owners that are gone.
+/// Also the half-written files of a diyc killed while it wrote one: the
+/// caller holds the lock every writer here takes.
+fn reclaim_leases(store: &Store) {
+    for (path, lease) in leases(store) {
+        if !lease.owner.is_some_and(|o| o.alive()) {
+            let _ = fs::remove_file(path);
+        }
+    }
+    for dir in [net_dir(store), net_dir(store).join("leases")] {
+        for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+            if is_leftover(&entry.file_name().to_string_lossy()) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// The leases still held, once those of owners that are gone are taken
+/// back. The caller holds the lock.
+pub fn held_leases(store: &Store) -> Vec<Lease> {
+    reclaim_leases(store);
+    leases(store).into_iter().map(|(_, l)| l).collect()
+}
+
+/// Whether the network's records exist at all.
+pub fn exists(store: &Store) -> bool {
+    net_dir(store).exists()
+}
+
+/// Lease an address for `container`: `want` if given and free, else the
+/// lowest free one. Published ports must not be taken by another lease.
+pub fn lease(
+    store: &Store,
+    bridge: &Bridge,
+    container: &str,
+    want: Option<Ipv4Addr>,
+    ports: &[Port],
+) -> Result<Ipv4Addr> {
+    let _lock = lock(store)?;
+    reclaim_leases(store);
+    let held = leases(store);
+    for port in ports {
+        if let Some((_, other)) = held.iter().find(|(_, l)| {
+            l.ports
+                .iter()
+                .any(|p| p.host == port.host && p.proto == port.proto)
+        }) {
+            return Err(Error::invalid(format!(
+                "host port {}/{} is already published by container {}",
+                port.host, port.proto, other.container
+            )));
+        }
+    }
+    let taken = |ip: Ipv4Addr| held.iter().any(|(_, l)| l.ip == ip);
+    let ip = match want {
+        Some(ip) if taken(ip) => {
+            let owner = held
+                .iter()
+                .find(|(_, l)| l.ip == ip)
+                .map(|(_, l)| l.container.clone());
+            return Err(Error::invalid(format!(
+                "{ip} is taken by container {}",
+                owner.unwrap_or_default()
+            )));
+        }
+        Some(ip) => ip,
+        None => next_free(store, bridge, &taken)?,
+    };
+    let lease = Lease {
+        ip,
+        container: container.to_string(),
+        owner: ProcessId::of(std::process::id() as i32),
+        ports: ports.to_vec(),
+    };
+    write_json(&lease_path(store, ip), &lease)?;
+    Ok(ip)
+}
+
+/// The first free address after the one handed out last, wrapping round:
+/// an address just given back is the last to be handed out again, so a
+/// new container never meets the ARP entries of the one that just left.
+fn next_free(store: &Store, bridge: &Bridge, taken: &dyn Fn(Ipv4Addr) -> bool) -> Result<Ipv4Addr> {
+    let path = net_dir(store).join("last");
+    let first = u32::from(bridge.gateway()) + 1;
+    let end = u32::from(bridge.broadcast());
+    let last = fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| t.trim().parse::<Ipv4Addr>().ok())
+        .map(u32::from)
+        .filter(|l| (first..end).contains(l))
+        .unwrap_or(end - 1);
+    let ip = (last + 1..end)
+        .chain(first..=last)
+        .map(Ipv4Addr::from)
+        .find(|ip| !taken(*ip))
+        .ok_or_else(|| Error::invalid(format!("no free address left in {}", bridge.subnet())))?;
+    super::write_atomic(&path, ip.to_string().as_bytes())?;
+    Ok(ip)
+}
+
+pub fn release(store: &Store, ip: Ipv4Addr) -> Result<()> {
+    let _lock = lock(store)?;
+    let path = lease_path(store, ip);
+    match fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).ctx("removing", path),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,161 @@
+//! Every call diyc makes through the seam, as plain data: performed by
+//! perform.rs, printed by render.rs the way strace prints it, sent as JSON
+//! by `--explain=json`, and carried over the setup socket from the
+//! container's first process.
+
+use serde::{Deserialize, Serialize};
+
+use super::netlink::Request;
+
+/// A system call, with everything needed both to make it and to print it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "syscall", rename_all = "snake_case")]
+pub enum Call {
+    /// Fork-like `clone3`: no new stack, the child returns from the call.
+    Clone3 {
+        flags: u64,
+        exit_signal: u64,
+        cgroup_fd: Option<i32>,
+    },
+    /// Fork-like `clone`, for kernels older than 5.3 without `clone3`.
+    Clone {
+        flags: u64,
+        exit_signal: u64,
+    },
+    Unshare {
+        flags: u64,
+    },
+    Setns {
+        fd: i32,
+        nstype: u64,
+    },
+    Mount {
+        source: Option<String>,
+        target: String,
+        fstype: Option<String>,
+        flags: u64,
+        data: Option<String>,
+    },
+    Umount2 {
+        target: String,
+        flags: i32,
+    },
+    PivotRoot {
+        new_root: String,
+        put_old: String,
+    },
+    /// Only in the rootfs lesson, to show why diyc does not use it.
+    Chroot {
+        path: String,
+    },
+    Sethostname {
+        name: String,
+    },
+    Setdomainname {
+        name: String,
+    },
+    Mknodat {
+        path: String,
+        mode: u32,
+        major: u32,
+        minor: u32,
+    },
+    Mkdirat {
+        path: String,
+        mode: u32,
+    },
+    Symlinkat {
+        target: String,
+        linkpath: String,
+    },
+    Chdir {
+        path: String,
+    },
+    /// `rmdir`, made as the unlinkat(2) every architecture has.
+    Rmdir {
+        path: String,
+    },
+    /// Remove a file (or a symlink, never what it points to).
+    Unlink {
+        path: String,
+    },
+    /// Open (and with O_CREAT make) a file; the result is its descriptor.
+    Openat {
+        path: String,
+        flags: i32,
+        mode: u32,
+    },
+    /// One write(2) of `data` to a descriptor `Openat` returned.
+    Write {
+        fd: i32,
+        data: String,
+    },
+    Close {
+        fd: i32,
+    },
+    /// One write(2) of `value` to an existing file: how cgroup limits and
+    /// sysctls are set. Shown the way a student would type it,
+    /// `echo VALUE > PATH`.
+    WriteFile {
+        path: String,
+        value: String,
+    },
+    /// A netlink request to the kernel's routing subsystem, shown as the
+    /// `ip` command that would make the same one.
+    Netlink {
+        request: Request,
+    },
+    /// A helper program run to completion (iptables, ldd); its outcome is
+    /// the exit status. Made by `Sys::run_helper`.
+    Command {
+        argv: Vec<String>,
+    },
+    /// Drop one capability from the bounding set, for good.
+    CapbsetDrop {
+        cap: u32,
+    },
+    /// Clear the ambient capability set.
+    AmbientClearAll,
+    /// No exec may ever grant privileges again (setuid bits, file caps).
+    NoNewPrivs,
+    /// Set the effective, permitted and inheritable capability sets.
+    Capset {
+        effective: u64,
+        permitted: u64,
+        inheritable: u64,
+    },
+    /// Limit the open files of this process (and what it executes).
+    PrlimitNofile {
+        soft: u64,
+        hard: u64,
+    },
+    /// Mark every descriptor from `first` up close-on-exec.
+    CloseRangeCloexec {
+        first: u32,
+    },
+    /// Mark one descriptor close-on-exec: the way to do it on kernels
+    /// before 5.11, which lack CLOSE_RANGE_CLOEXEC.
+    FcntlCloexec {
+        fd: i32,
+    },
+    Execve {
+        path: String,
+        argv: Vec<String>,
+        env: Vec<String>,
+    },
+}
+
+/// clone3's flag for starting the child inside a cgroup (Linux 5.7).
+pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+impl Call {
+    /// Shown as a shell command rather than a system call (it is several
+    /// calls, or a request over a socket, or a program), so it is never
+    /// mistaken for a line strace shows.
+    pub fn is_shell_form(&self) -> bool {
+        matches!(
+            self,
+            Call::WriteFile { .. } | Call::Netlink { .. } | Call::Command { .. }
+        )
+    }
+}

@@ -1,0 +1,113 @@
+//! Helper programs (iptables, ldd, busybox --list-full): started, waited
+//! for, and recorded as one event each, the command line as a student
+//! would type it, under the helper's own pid. The clone and execve that
+//! start it are plumbing, not isolation, and are not shown apart.
+
+use std::io::Read;
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{Pid, dup2_stderr, dup2_stdout, pipe2, read};
+
+use super::call::Call;
+use super::plumbing::exit_now;
+use super::{Backend, Sys, outcome_of};
+use crate::error::{Error, Result};
+use crate::event::Outcome;
+
+/// The environment every helper gets: nothing of the caller's.
+const HELPER_ENV: [&str; 2] = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"];
+
+impl Sys<'_> {
+    /// Run a helper program that must succeed, and return what it printed.
+    pub fn capture(&mut self, argv: &[String]) -> Result<String> {
+        match self.run_helper(argv)? {
+            (0, output) => Ok(output),
+            (code, _) => Err(Error::Helper {
+                command: argv.join(" "),
+                status: Some(code),
+            }),
+        }
+    }
+
+    /// Run a helper program and return its exit status and what it printed
+    /// (stdout and stderr together). A failed execve is read from a
+    /// close-on-exec pipe, which closes unread when the exec worked.
+    pub fn run_helper(&mut self, argv: &[String]) -> Result<(i32, String)> {
+        let command = Call::Command {
+            argv: argv.to_vec(),
+        };
+        if let Backend::Dry(world) = &mut self.backend {
+            let (code, output) = world.helper_answer(&command.to_string());
+            let pid = world.new_pid();
+            self.record_as(pid, command, Outcome::Ok(i64::from(code)));
+            return Ok((code, output));
+        }
+        let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::os("pipe2", e))?;
+        let (status_r, status_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::os("pipe2", e))?;
+        let exec = Call::Execve {
+            path: argv.first().cloned().unwrap_or_default(),
+            argv: argv.to_vec(),
+            env: HELPER_ENV.iter().map(|e| e.to_string()).collect(),
+        };
+        let fork = Call::Clone3 {
+            flags: 0,
+            exit_signal: libc::SIGCHLD as u64,
+            cgroup_fd: None,
+        };
+        let child = match fork.perform() {
+            Ok(0) => {
+                drop((out_r, status_r));
+                let errno = match dup2_stdout(&out_w).and_then(|()| dup2_stderr(&out_w)) {
+                    Ok(()) => exec.perform().err().unwrap_or(Errno::EINVAL),
+                    Err(e) => e,
+                };
+                let _ = nix::unistd::write(&status_w, &(errno as i32).to_ne_bytes());
+                exit_now(127)
+            }
+            Ok(child) => child as i32,
+            Err(errno) => {
+                return Err(Error::Syscall {
+                    call: fork.to_string(),
+                    errno,
+                });
+            }
+        };
+        drop((out_w, status_w));
+        let mut code = [0u8; 4];
+        let exec_failed = match read(&status_r, &mut code) {
+            Ok(4) => Some(Errno::from_raw(i32::from_ne_bytes(code))),
+            _ => None,
+        };
+        let mut output = String::new();
+        let read_result = std::fs::File::from(out_r).read_to_string(&mut output);
+        let status = waitpid(Pid::from_raw(child), None);
+        let outcome = match (exec_failed, &status) {
+            (Some(errno), _) => outcome_of(&Err(errno)),
+            (None, Ok(WaitStatus::Exited(_, code))) => Outcome::Ok(i64::from(*code)),
+            (None, _) => Outcome::Err {
+                errno: "signal".into(),
+                message: "killed by a signal".into(),
+            },
+        };
+        self.record_as(child, command, outcome);
+        if let Some(errno) = exec_failed {
+            return Err(Error::Syscall {
+                call: exec.to_string(),
+                errno,
+            });
+        }
+        read_result.map_err(|source| Error::Os {
+            what: "reading a helper's output",
+            source,
+        })?;
+        match status {
+            Ok(WaitStatus::Exited(_, code)) => Ok((code, output)),
+            _ => Err(Error::Helper {
+                command: argv.join(" "),
+                status: None,
+            }),
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! THE KERNEL WALL. Every system call that creates or changes isolation,
+//! every cgroup write, netlink request and helper program goes through
+//! `Sys` and nowhere else, and every one is recorded as it is made: the
+//! call with its arguments decoded the way `strace` prints them, then its
+//! result. `--explain` renders exactly these records, so what a student
+//! reads is what the kernel was asked, never a script written beside the
+//! code. clippy.toml refuses the same calls anywhere outside this folder
+//! and src/state/.
+//!
+//! - call.rs: the calls, as plain data;
+//! - perform.rs: making them (one raw syscall each);
+//! - render.rs: printing them as strace does;
+//! - caps.rs: capabilities by name;
+//! - netlink.rs: the netlink connection, private to the seam;
+//! - helper.rs: helper programs;
+//! - query.rs: what stages read to decide their next call;
+//! - dry.rs: the dry backend, which records without making anything;
+//! - plumbing.rs: unrecorded calls that change nothing.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+mod call;
+mod caps;
+mod dry;
+mod helper;
+mod netlink;
+mod perform;
+mod plumbing;
+mod query;
+mod render;
+
+pub use call::{CLONE_INTO_CGROUP, Call};
+pub use caps::{CAPABILITIES, cap_set_names, parse_cap};
+pub use dry::{Kind, World};
+pub use netlink::{Address, Link, Request};
+pub use plumbing::{exit_now, netns_cookie, reset_signal_dispositions};
+pub use render::{clone_flag_names, mount_flag_names, quote};
+
+use nix::errno::Errno;
+
+use crate::error::{Error, Result};
+use crate::event::{Event, Outcome, StageId};
+
+/// Where recorded events go: the explain renderer in diyc itself, the socket
+/// to diyc in the container's first process, a test's journal, or nowhere.
+pub trait Recorder {
+    /// False when nobody will look, so callers skip building observations.
+    fn enabled(&self) -> bool;
+    fn record(&mut self, event: Event);
+}
+
+/// Records nothing: for calls nobody watches (clean-up after a killed
+/// diyc, probes).
+pub struct Quiet;
+
+impl Recorder for Quiet {
+    fn enabled(&self) -> bool {
+        false
+    }
+    fn record(&mut self, _event: Event) {}
+}
+
+/// Keeps every event, in order: for checking what was recorded.
+#[derive(Default)]
+pub struct Journal {
+    pub events: Vec<Event>,
+}
+
+impl Recorder for Journal {
+    fn enabled(&self) -> bool {
+        true
+    }
+    fn record(&mut self, event: Event) {
+        self.events.push(event);
+    }
+}
+
+impl Journal {
+    /// The strace-style text of each recorded call, in order.
+    pub fn calls(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Syscall { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// What a fork-like clone returned, in each of the two processes.
+pub enum Forked {
+    Parent { child: i32 },
+    Child,
+}
+
+fn outcome_of(result: &std::result::Result<i64, Errno>) -> Outcome {
+    match result {
+        Ok(v) => Outcome::Ok(*v),
+        Err(e) => Outcome::Err {
+            errno: format!("{e:?}"),
+            message: e.desc().to_string(),
+        },
+    }
+}
+
+enum Backend {
+    /// The kernel. The netlink connection is opened on first use, in
+    /// whatever network namespace this process is in by then.
+    Real { netlink: Option<netlink::Netlink> },
+    /// Nothing is made; reads are answered from the world.
+    Dry(Box<World>),
+}
+
+/// The seam itself: makes calls and records them, tagged with the stage
+/// that made them.
+pub struct Sys<'r> {
+    rec: &'r mut dyn Recorder,
+    stage: StageId,
+    pid: i32,
+    backend: Backend,
+}
+
+impl<'r> Sys<'r> {
+    pub fn new(rec: &'r mut dyn Recorder, stage: StageId) -> Self {
+        Sys {
+            rec,
+            stage,
+            pid: std::process::id() as i32,
+            backend: Backend::Real { netlink: None },
+        }
+    }
+
+    /// A seam that records calls without making them, reading from `world`.
+    pub fn dry(rec: &'r mut dyn Recorder, stage: StageId, world: World) -> Self {
+        Sys {
+            rec,
+            stage,
+            pid: 4242,
+            backend: Backend::Dry(Box::new(world)),
+        }
+    }
+
+    pub fn explaining(&self) -> bool {
+        self.rec.enabled()
+    }
+
+    /// Start a stage: later calls are recorded under it.
+    pub fn stage(&mut self, stage: StageId) {
+        self.stage = stage;
+        if self.explaining() {
+            self.rec.record(Event::Stage { stage });
+        }
+    }
+
+    pub fn current_stage(&self) -> StageId {
+        self.stage
+    }
+
+    /// Record anything that is not a system call (notes, observations).
+    pub fn emit(&mut self, event: Event) {
+        if self.explaining() {
+            self.rec.record(event);
+        }
+    }
+
+    pub fn note(&mut self, text: impl Into<String>) {
+        if self.explaining() {
+            let stage = self.stage;
+            self.rec.record(Event::Note {
+                stage,
+                text: text.into(),
+            });
+        }
+    }
+
+    fn record_as(&mut self, pid: i32, call: Call, outcome: Outcome) {
+        if self.explaining() {
+            let text = call.to_string();
+            let stage = self.stage;
+            self.rec.record(Event::Syscall {
+                stage,
+                pid,
+                call,
+                text,
+                outcome,
+            });
+        }
+    }
+
+    fn record_call(&mut self, call: Call, outcome: Outcome) {
+        self.record_as(self.pid, call, outcome);
+    }
+
+    fn perform(&mut self, call: &Call) -> std::result::Result<i64, Errno> {
+        match &mut self.backend {
+            Backend::Dry(world) => world.perform(call),
+            Backend::Real { netlink } => match call {
+                Call::Netlink { request } => {
+                    if netlink.is_none() {
+                        *netlink = Some(netlink::Netlink::connect().map_err(|_| Errno::EIO)?);
+                    }
+                    let conn = netlink.as_ref().ok_or(Errno::EIO)?;
+                    conn.perform(request).map(|()| 0)
+                }
+                other => other.perform(),
+            },
+        }
+    }
+
+    /// Make one call and record it with its result.
+    pub fn call(&mut self, call: Call) -> Result<i64> {
+        let result = self.perform(&call);
+        if result.is_ok() && leaves_network_namespace(&call) {
+            // A netlink socket stays bound to the namespace it was opened in.
+            if let Backend::Real { netlink } = &mut self.backend {
+                *netlink = None;
+            }
+        }
+        let outcome = outcome_of(&result);
+        let result = result.map_err(|errno| Error::Syscall {
+            call: call.to_string(),
+            errno,
+        });
+        self.record_call(call, outcome);
+        result
+    }
+
+    pub fn mount(
+        &mut self,
+        source: Option<&str>,
+        target: &str,
+        fstype: Option<&str>,
+        flags: u64,
+        data: Option<&str>,
+    ) -> Result<()> {
+        self.call(Call::Mount {
+            source: source.map(String::from),
+            target: target.to_string(),
+            fstype: fstype.map(String::from),
+            flags,
+            data: data.map(String::from),
+        })
+        .map(drop)
+    }
+
+    /// Make (or replace) a file holding `content`: openat, one write,
+    /// close. O_NOFOLLOW: a symlink in its place is refused, never
+    /// written through.
+    pub fn write_new_file(&mut self, path: &str, mode: u32, content: &str) -> Result<()> {
+        let fd = self.call(Call::Openat {
+            path: path.to_string(),
+            flags: libc::O_WRONLY
+                | libc::O_CREAT
+                | libc::O_TRUNC
+                | libc::O_NOFOLLOW
+                | libc::O_CLOEXEC,
+            mode,
+        })? as i32;
+        let written = self.call(Call::Write {
+            fd,
+            data: content.to_string(),
+        });
+        let closed = self.call(Call::Close { fd });
+        written.and(closed).map(drop)
+    }
+
+    /// A fork-like clone into new namespaces: `clone3`, falling back to
+    /// `clone` where the kernel lacks it. Only the parent records the call,
+    /// with the child's pid as its result, as strace shows it.
+    ///
+    /// The caller must be single-threaded: the child is a copy of this
+    /// process that must end in `exec` or `exit_now`.
+    pub fn clone_process(&mut self, flags: u64, cgroup_fd: Option<i32>) -> Result<Forked> {
+        let exit_signal = libc::SIGCHLD as u64;
+        let mut call = Call::Clone3 {
+            flags,
+            exit_signal,
+            cgroup_fd,
+        };
+        let mut result = match &mut self.backend {
+            Backend::Dry(world) => Ok(i64::from(world.new_pid())),
+            Backend::Real { .. } => call.perform(),
+        };
+        if result == Err(Errno::ENOSYS) && cgroup_fd.is_none() {
+            self.record_call(call, outcome_of(&result));
+            call = Call::Clone { flags, exit_signal };
+            result = call.perform();
+        }
+        match result {
+            Ok(0) => Ok(Forked::Child),
+            Ok(child) => {
+                self.record_call(call, Outcome::Ok(child));
+                Ok(Forked::Parent {
+                    child: child as i32,
+                })
+            }
+            Err(errno) => {
+                let text = call.to_string();
+                self.record_call(call, outcome_of(&Err(errno)));
+                Err(Error::Syscall { call: text, errno })
+            }
+        }
+    }
+
+    /// Replace this process. The call is recorded before it is made (a
+    /// successful execve never returns to record anything); only a failure
+    /// comes back, recorded and returned. The dry backend makes nothing,
+    /// so it always comes back.
+    pub fn execve(&mut self, path: &str, argv: &[String], env: &[String]) -> Error {
+        let call = Call::Execve {
+            path: path.to_string(),
+            argv: argv.to_vec(),
+            env: env.to_vec(),
+        };
+        self.record_call(call.clone(), Outcome::Pending);
+        let errno = match self.perform(&call) {
+            Ok(_) => Errno::EINVAL,
+            Err(errno) => errno,
+        };
+        let text = call.to_string();
+        self.record_call(call, outcome_of(&Err(errno)));
+        Error::Syscall { call: text, errno }
+    }
+}
+
+/// setns or unshare into another network namespace.
+fn leaves_network_namespace(call: &Call) -> bool {
+    let net = libc::CLONE_NEWNET as u64;
+    matches!(call, Call::Setns { nstype, .. } if nstype & net != 0)
+        || matches!(call, Call::Unshare { flags } if flags & net != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_call_is_recorded_with_its_errno() {
+        let mut journal = Journal::default();
+        let mut sys = Sys::new(&mut journal, StageId::Exec);
+        let Err(err) = sys.call(Call::Chdir {
+            path: "/nonexistent/diyc-test".into(),
+        }) else {
+            panic!("chdir into a missing directory succeeded");
+        };
+        assert!(
+            err.to_string()
+                .contains("chdir(\"/nonexistent/diyc-test\") failed")
+        );
+        match &journal.events[..] {
+            [
+                Event::Syscall {
+                    outcome: Outcome::Err { errno, .. },
+                    text,
+                    ..
+                },
+            ] => {
+                assert_eq!(errno, "ENOENT");
+                assert_eq!(text, r#"chdir("/nonexistent/diyc-test")"#);
+            }
+            other => panic!("unexpected events {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_dry_backend_records_calls_and_makes_none() {
+        let mut journal = Journal::default();
+        let world = World::new().failing("mkdirat(AT_FDCWD, \"/b\"", Errno::EACCES);
+        let mut sys = Sys::dry(&mut journal, StageId::Mount, world);
+        let made = sys.call(Call::Mkdirat {
+            path: "/nonexistent/diyc-dry".into(),
+            mode: 0o755,
+        });
+        assert!(made.is_ok(), "made in the world only");
+        assert_eq!(sys.kind("/nonexistent/diyc-dry"), Some(Kind::Dir));
+        assert!(!std::path::Path::new("/nonexistent/diyc-dry").exists());
+        let refused = sys.call(Call::Mkdirat {
+            path: "/b".into(),
+            mode: 0o755,
+        });
+        assert_eq!(refused.err().and_then(|e| e.errno()), Some(Errno::EACCES));
+        assert_eq!(
+            journal.calls(),
+            [
+                r#"mkdirat(AT_FDCWD, "/nonexistent/diyc-dry", 0755)"#,
+                r#"mkdirat(AT_FDCWD, "/b", 0755)"#
+            ]
+        );
+    }
+}

@@ -1,0 +1,49 @@
+//! The few other calls that need `unsafe`: leaving a forked child,
+//! resetting signal dispositions before exec, and reading a network
+//! namespace's cookie. They change nothing of the host or of isolation, so
+//! they are not recorded.
+
+/// End a forked child at once: no destructors, no atexit handlers, no
+/// flushing of buffers that belong to the parent's copy of the process.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit has no preconditions and never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// Before exec, put back the default action of every signal diyc (or Rust's
+/// runtime, which ignores SIGPIPE) may have changed, so the command starts
+/// the way it would from a shell.
+pub fn reset_signal_dispositions() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    for sig in Signal::iterator() {
+        if matches!(sig, Signal::SIGKILL | Signal::SIGSTOP) {
+            continue;
+        }
+        // SAFETY: installing SIG_DFL runs no code of ours in signal context.
+        let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+    }
+}
+
+/// The cookie the kernel gives the calling thread's network namespace
+/// (SO_NETNS_COOKIE, Linux 5.14): unlike the namespace's inode it is never
+/// handed to another namespace until the next boot.
+pub fn netns_cookie() -> Option<u64> {
+    use std::os::fd::AsRawFd;
+    // asm-generic value; libc exports it only in its raw uapi tree.
+    const SO_NETNS_COOKIE: libc::c_int = 71;
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    let mut cookie: u64 = 0;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: the socket is open for the whole call, and cookie and len
+    // point at a u64 and its size, which is what the kernel writes.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_NETNS_COOKIE,
+            (&mut cookie as *mut u64).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(cookie)
+}

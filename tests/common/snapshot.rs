@@ -1,0 +1,90 @@
+//! What the explain, learn and snapshot tests share besides strace: the
+//! filters that hide what differs from run to run (pids, inodes, paths)
+//! in snapshots, and the JSON schema check.
+
+use super::Lab;
+
+pub fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if "\\.+*?()|[]{}^$".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+/// Filters for insta that hide what changes between runs and machines:
+/// the lab's paths, pids, namespace inodes, counters, random names.
+pub fn snapshot_filters(lab: &Lab) -> Vec<(String, String)> {
+    let root = regex_escape(lab.root().to_str().expect("utf-8"));
+    // The lab's cgroup parent sits below this test's own cgroup, which
+    // differs from machine to machine: keep the tree, hide the way down.
+    let cgroup = format!(
+        r#"(/sys/fs/cgroup/[^/\s"]+)/(?:[^\s"]*/)?{}"#,
+        regex_escape(&lab.cgroup_parent)
+    );
+    [
+        (root.as_str(), "[ROOT]"),
+        (cgroup.as_str(), "$1/[PARENT]"),
+        (r"echo \d+ > (\S+/cgroup\.procs)", "echo [PID] > $1"),
+        (
+            r"(usage\S* = |usage_usec |current = |peak = )\d+",
+            "${1}[N]",
+        ),
+        (
+            r"(?m)^(\s*(?:\| )?\s*(?:nat|filter):)\s+\d+\s+\d+ ",
+            "$1 [pkts] [bytes] ",
+        ),
+        (r"netns \d+", "netns [PID]"),
+        (r"\bd(\w+)-[0-9a-f]{6}\b", "d$1-[RANDOM]"),
+        (r"(?m)^(\s+)\d+: (\S+ (?:UP|DOWN))", "${1}N: $2"),
+        (r"\[pid \d+\]", "[pid N]"),
+        // Which descriptor number a file gets depends on what else is open.
+        (r"(openat\(AT_FDCWD, .*\)) = \d+", "$1 = [FD]"),
+        (r"\b(write|close|setns)\(\d+", "$1([FD]"),
+        (r"(clone3?\(.*\)) = \d+", "$1 = [PID]"),
+        (r"\b\d{10}\b", "[INODE]"),
+        (r"\bpid (?:[02-9]\d*|1\d+)\b", "pid N"),
+        (r"/proc/\d+/", "/proc/N/"),
+        (r"NSpid: \d+ 1", "NSpid: N 1"),
+        (r"\d+ mounts", "N mounts"),
+        (r"host's hostname: \S+", "host's hostname: [HOST]"),
+        (r"host's / is [^\n]*", "host's / is [PROPAGATION]"),
+        // Whether the kernel has a /proc/kcore at all is its build's choice.
+        (r"/proc/kcore: [^\n|]*?( *\|)", "/proc/kcore: [KCORE]$1"),
+        (r"(?m)/proc/kcore: [^\n|]*$", "/proc/kcore: [KCORE]"),
+        (r"(?m)^(      /\S*\s+\S+\s+)\S+$", "${1}[OPTIONS]"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect()
+}
+
+/// Every line of `--explain=json` output is one JSON object that
+/// docs/explain.schema.json accepts; the events, in order.
+pub fn assert_json_events(stderr: &str) -> Vec<serde_json::Value> {
+    let schema_path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/explain.schema.json");
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(schema_path).expect("docs/explain.schema.json"),
+    )
+    .expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
+    let events: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object ({e}): {l}"))
+        })
+        .collect();
+    assert!(!events.is_empty(), "no events");
+    for event in &events {
+        let errors: Vec<String> = validator
+            .iter_errors(event)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{event} breaks the schema: {errors:?}");
+    }
+    events
+}

@@ -1,0 +1,350 @@
+//! `--explain` checked against `strace -f` of the same run, both ways and
+//! for every family of calls diyc makes: namespaces, mounts, files,
+//! hostnames, capabilities and limits, descriptors, exec, cgroup and sysctl
+//! writes, netlink requests and helper programs. Every call explained was
+//! made, as shown, by the pid shown; every such call diyc's own code made
+//! was explained, but for the short allowlist of plumbing in `plumbing`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Command, Output};
+
+use super::{DIYC, Lab, text};
+
+/// Every system call of the families `--explain` shows, and the ones their
+/// plumbing uses (reads, sockets, pipes) so they can be told apart.
+const TRACED: &str = "trace=clone,clone3,fork,vfork,unshare,setns,mount,umount2,pivot_root,chroot,\
+                      sethostname,setdomainname,mknodat,mkdirat,symlinkat,unlinkat,renameat2,rename,\
+                      chdir,execve,prctl,capset,prlimit64,close_range,fcntl,openat,write,close,sendto";
+
+/// One traced call: `name(args)` and its result.
+struct Traced {
+    call: String,
+    result: String,
+}
+
+impl Traced {
+    fn name(&self) -> &str {
+        self.call.split('(').next().unwrap_or("")
+    }
+}
+
+/// `(pid, "name(args)")` for each line of `--explain` text that shows a
+/// call, and the pids of helper programs (`... # exit N`).
+fn explained(explain: &str) -> (Vec<(u32, String)>, BTreeSet<u32>) {
+    let mut calls = Vec::new();
+    let mut helpers = BTreeSet::new();
+    for line in explain.lines() {
+        let Some(rest) = line.trim_start().strip_prefix("[pid ") else {
+            continue;
+        };
+        let Some((pid, call)) = rest.split_once("] ") else {
+            continue;
+        };
+        let Ok(pid) = pid.parse() else { continue };
+        if call.contains(" # exit ") {
+            helpers.insert(pid);
+        } else if let Some((call, _)) = call.rsplit_once(" = ") {
+            calls.push((pid, call.to_string()));
+        } else if let Some((call, _)) = call.rsplit_once(" # ") {
+            calls.push((pid, call.to_string()));
+        }
+    }
+    (calls, helpers)
+}
+
+/// The calls of each process from `strace -ff -o PREFIX`, in order.
+fn traced_calls(dir: &Path) -> BTreeMap<u32, Vec<Traced>> {
+    let mut calls = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).expect("trace dir").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("trace.").and_then(|p| p.parse().ok()) else {
+            continue;
+        };
+        let body = std::fs::read_to_string(entry.path()).expect("trace file");
+        let list: Vec<Traced> = body
+            .lines()
+            .filter_map(|line| {
+                let (call, result) = line.rsplit_once(" = ")?;
+                Some(Traced {
+                    call: call.trim_end().to_string(),
+                    result: result.split_whitespace().next()?.to_string(),
+                })
+            })
+            .collect();
+        calls.insert(pid, list);
+    }
+    calls
+}
+
+fn makes_process(t: &Traced) -> bool {
+    matches!(t.name(), "clone" | "clone3" | "fork" | "vfork") && !t.call.contains("CLONE_THREAD")
+}
+
+/// The calls diyc's own code made: those of diyc's first process after
+/// strace started it, and of every process diyc's code started, each up
+/// to its successful execve. After that the process runs someone else's
+/// program (the container's command, a helper), whose calls are not
+/// diyc's to explain. (A container's own children are named by pids of
+/// its namespace in their parent's trace, so they are never reached.)
+fn diycs_calls(traced: &BTreeMap<u32, Vec<Traced>>) -> Vec<(u32, &Traced)> {
+    let exec_of_diyc = format!("execve(\"{DIYC}\"");
+    let roots: Vec<u32> = traced
+        .iter()
+        .filter(|(_, calls)| {
+            calls
+                .first()
+                .is_some_and(|t| t.call.starts_with(&exec_of_diyc))
+        })
+        .map(|(pid, _)| *pid)
+        .collect();
+    assert_eq!(roots.len(), 1, "one traced process is diyc itself");
+    let mut todo: Vec<(u32, usize)> = vec![(roots[0], 1)];
+    let mut ours = Vec::new();
+    while let Some((pid, skip)) = todo.pop() {
+        for t in traced.get(&pid).into_iter().flatten().skip(skip) {
+            if makes_process(t) {
+                if let Ok(child) = t.result.parse() {
+                    todo.push((child, 0));
+                }
+            }
+            ours.push((pid, t));
+            if t.name() == "execve" && t.result == "0" {
+                break;
+            }
+        }
+    }
+    ours
+}
+
+/// Whether an openat writes (the file family) rather than reads.
+fn opens_for_writing(call: &str) -> bool {
+    ["O_WRONLY", "O_RDWR", "O_CREAT"]
+        .iter()
+        .any(|f| call.contains(f))
+}
+
+/// The first quoted argument of a call: the path of a file call.
+fn first_path(call: &str) -> &str {
+    call.split('"').nth(1).unwrap_or("")
+}
+
+/// The path a file call changes: a symlink's is its last argument, and
+/// a path relative to a directory descriptor is joined to that directory.
+fn changed_path(t: &Traced, fds: &Fds) -> String {
+    let path = if t.name() == "symlinkat" {
+        t.call.rsplit('"').nth(1).unwrap_or("")
+    } else {
+        first_path(&t.call)
+    };
+    match fds.dirs.get(fd_of(&t.call)) {
+        Some(dir) if !path.starts_with('/') => format!("{dir}/{path}"),
+        _ => path.to_string(),
+    }
+}
+
+/// The descriptors of one process that tell its calls apart.
+#[derive(Default)]
+struct Fds {
+    /// Files the seam opened for writing: true for an `echo V > P`, whose
+    /// write and close are that one line.
+    files: BTreeMap<String, bool>,
+    /// Directories opened to be read or walked, and their paths.
+    dirs: BTreeMap<String, String>,
+}
+
+/// THE ALLOWLIST: calls of the traced families that diyc makes and
+/// deliberately does not show, because they change nothing of the host or
+/// of isolation. Returns why, or None when the call must be explained.
+fn plumbing(t: &Traced, state_root: &str, fds: &Fds) -> Option<&'static str> {
+    let call = t.call.as_str();
+    let in_state = |path: &str| {
+        path.starts_with(state_root) && !path.starts_with(&format!("{state_root}/lessons"))
+    };
+    match t.name() {
+        // diyc's own records, written by the state wall: not the host's.
+        "openat" | "mkdirat" | "unlinkat" | "renameat2" | "rename" | "symlinkat"
+            if in_state(&changed_path(t, fds)) =>
+        {
+            Some("diyc's own state files")
+        }
+        // Reading is not changing.
+        "openat" if !opens_for_writing(call) => Some("a read"),
+        // stdout and stderr, the setup socket, pipes, tokio's wake-ups:
+        // only writes to a file the seam opened belong to the file family.
+        "write" | "close" if !fds.files.contains_key(fd_of(call)) => {
+            Some("not a file the seam opened")
+        }
+        // The write and close of an `echo V > P`, shown as that one line.
+        "write" | "close" if fds.files.get(fd_of(call)) == Some(&true) => Some("part of an echo"),
+        // Socket messages that are not netlink requests (the setup
+        // socket), and netlink queries, which read.
+        "sendto" => match netlink_kind(call) {
+            None => Some("the setup socket"),
+            Some(kind) if kind.starts_with("RTM_GET") => Some("a netlink query"),
+            Some(_) => None,
+        },
+        // A process naming itself, and asking to die with diyc.
+        "prctl" if call.contains("PR_SET_NAME") || call.contains("PR_SET_PDEATHSIG") => {
+            Some("the process's own name and parent-death signal")
+        }
+        // Reading a limit (Rust's runtime asks for its stack size).
+        "prlimit64" if call.contains(", NULL, {") => Some("a read of a limit"),
+        // Descriptor flags other than close-on-exec (O_NONBLOCK and such).
+        "fcntl" if !call.contains("F_SETFD, FD_CLOEXEC") => Some("descriptor flags"),
+        // std's directory walks (remove_dir_all) mark their own descriptors.
+        "fcntl" if fds.dirs.contains_key(fd_of(call)) => Some("a directory being walked"),
+        _ => None,
+    }
+}
+
+/// The rtnetlink message type of a sendto, by name. strace names it only
+/// for a socket of its own network namespace; in a container's it prints
+/// the number, which the kernel's uapi (linux/rtnetlink.h) names.
+fn netlink_kind(call: &str) -> Option<String> {
+    let raw = call.split("nlmsg_type=").nth(1)?.split([',', ' ']).next()?;
+    if raw.starts_with("RTM_") {
+        return Some(raw.to_string());
+    }
+    let number = u32::from_str_radix(raw.strip_prefix("0x")?, 16).ok()?;
+    let name = match number {
+        16 => "RTM_NEWLINK",
+        17 => "RTM_DELLINK",
+        18 => "RTM_GETLINK",
+        19 => "RTM_SETLINK",
+        20 => "RTM_NEWADDR",
+        21 => "RTM_DELADDR",
+        22 => "RTM_GETADDR",
+        24 => "RTM_NEWROUTE",
+        25 => "RTM_DELROUTE",
+        26 => "RTM_GETROUTE",
+        _ => return None,
+    };
+    Some(name.to_string())
+}
+
+fn fd_of(call: &str) -> &str {
+    call.split(['(', ',']).nth(1).unwrap_or("").trim()
+}
+
+/// What a traced call looks like as `--explain` shows it: cgroup and sysctl
+/// writes are `echo VALUE > PATH`, netlink requests their message type.
+fn shown_as(t: &Traced, pid: u32, explained: &BTreeSet<(u32, String)>) -> bool {
+    if explained.contains(&(pid, t.call.clone())) {
+        return true;
+    }
+    match t.name() {
+        // An `echo V > P` is one open and one write of V.
+        "openat" => explained.iter().any(|(p, c)| {
+            *p == pid
+                && c.starts_with("echo ")
+                && c.ends_with(&format!("> {}", first_path(&t.call)))
+        }),
+        "sendto" => netlink_kind(&t.call).is_some_and(|kind| {
+            explained
+                .iter()
+                .any(|(p, c)| *p == pid && c.starts_with(&format!("{kind}: ")))
+        }),
+        _ => false,
+    }
+}
+
+/// Run `diyc ARGS` under `strace -f` with `--explain` among ARGS, and
+/// check both ways that they agree. `must_show` names calls the
+/// explanation has to include. Returns diyc's output.
+pub fn assert_strace_agrees(lab: &Lab, tag: &str, args: &[&str], must_show: &[&str]) -> Output {
+    let traces = lab.root().join(format!("strace-{tag}"));
+    std::fs::create_dir(&traces).expect("trace dir");
+    let out = Command::new("strace")
+        .args(["-ff", "-qq", "-v", "-s", "65536", "-o"])
+        .arg(traces.join("trace"))
+        .args(["-e", TRACED])
+        .arg(DIYC)
+        .arg("--root")
+        .arg(lab.root())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("DIYC_CGROUP_PARENT", &lab.cgroup_parent)
+        .env_remove("TERM")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("strace is installed (the README's test command installs it)");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (explained, helpers) = explained(&stderr);
+    assert!(!explained.is_empty(), "no calls explained");
+    let traced = traced_calls(&traces);
+
+    // Every explained call was made as shown: a system call exactly, an
+    // `echo V > P` as a write of V, a netlink request as a message of its
+    // type, each by the pid shown.
+    let traced_by = |pid: u32| traced.get(&pid).into_iter().flatten();
+    for (pid, call) in &explained {
+        let made = if let Some((value, path)) =
+            call.strip_prefix("echo ").and_then(|c| c.split_once(" > "))
+        {
+            traced_by(*pid).any(|t| t.name() == "write" && t.call.contains(&format!("\"{value}\"")))
+                && traced_by(*pid).any(|t| t.name() == "openat" && first_path(&t.call) == path)
+        } else if let Some((kind, _)) = call.split_once(": ").filter(|(k, _)| k.starts_with("RTM_"))
+        {
+            traced_by(*pid)
+                .any(|t| t.name() == "sendto" && netlink_kind(&t.call).as_deref() == Some(kind))
+        } else {
+            traced_by(*pid).any(|t| t.call == *call)
+        };
+        assert!(made, "explained but not in strace: {pid} {call}");
+    }
+    // Every helper program shown was started as a program of its own.
+    for pid in &helpers {
+        assert!(
+            traced_by(*pid).any(|t| t.name() == "execve" && t.result == "0"),
+            "helper {pid} was shown but never executed"
+        );
+    }
+
+    // Every call of these families that diyc's own code made was shown,
+    // but for the allowlisted plumbing.
+    let state_root = lab.root().to_string_lossy().into_owned();
+    let explained_set: BTreeSet<(u32, String)> = explained.iter().cloned().collect();
+    let mut by_pid: BTreeMap<u32, Fds> = BTreeMap::new();
+    for (pid, t) in diycs_calls(&traced) {
+        let fds = by_pid.entry(pid).or_default();
+        if t.name() == "openat" {
+            let path = changed_path(t, fds);
+            if opens_for_writing(&t.call) && !path.starts_with(&state_root) {
+                let echo = !explained_set.contains(&(pid, t.call.clone()));
+                fds.files.insert(t.result.clone(), echo);
+            } else if t.call.contains("O_DIRECTORY") {
+                fds.dirs.insert(t.result.clone(), path);
+            }
+        }
+        let starts_helper = makes_process(t)
+            && t.result
+                .parse()
+                .is_ok_and(|child: u32| helpers.contains(&child));
+        let helper_exec = helpers.contains(&pid);
+        let allowed = starts_helper || helper_exec || plumbing(t, &state_root, fds).is_some();
+        if t.name() == "close" {
+            fds.files.remove(fd_of(&t.call));
+            fds.dirs.remove(fd_of(&t.call));
+        }
+        if allowed {
+            continue;
+        }
+        assert!(
+            shown_as(t, pid, &explained_set),
+            "strace saw {:?} (pid {pid}) but --explain did not show it",
+            t.call
+        );
+    }
+    for kind in must_show {
+        assert!(
+            explained
+                .iter()
+                .any(|(_, c)| c.split('(').next() == Some(kind)
+                    || c.starts_with(&format!("{kind}:"))),
+            "--explain shows no {kind}"
+        );
+    }
+    out
+}
