@@ -138,6 +138,12 @@ pub enum Call {
     FcntlCloexec {
         fd: i32,
     },
+    /// Send a signal: how what is left in a container's cgroup is ended
+    /// where the kernel has no cgroup.kill.
+    Kill {
+        pid: i32,
+        signal: i32,
+    },
     Execve {
         path: String,
         argv: Vec<String>,

@@ -27,13 +27,14 @@ mod perform;
 mod plumbing;
 mod query;
 mod render;
+mod spell;
 
 pub use call::{CLONE_INTO_CGROUP, Call};
 pub use caps::{CAPABILITIES, cap_set_names, parse_cap};
 pub use dry::{Kind, World};
 pub use netlink::{Address, Link, Request};
 pub use plumbing::{exit_now, netns_cookie, reset_signal_dispositions};
-pub use render::{clone_flag_names, mount_flag_names, quote};
+pub use spell::{clone_flag_names, mount_flag_names, quote};
 
 use nix::errno::Errno;
 

@@ -1,194 +1,15 @@
 //! Each call as strace prints it, so `--explain` and `strace -f` can be
-//! read side by side: flags by name, strings quoted and escaped, numbers in
-//! strace's own bases.
+//! read side by side (spell.rs has the words: flags, quoting, numbers).
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use super::call::{CLONE_INTO_CGROUP, Call};
 use super::caps::{cap_name, cap_set_names};
 use super::perform::CLONE_ARGS_SIZE;
-
-/// strace writes a multiple of 1024 above 1024 as `N*1024`.
-fn rlim(value: u64) -> String {
-    if value > 1024 && value % 1024 == 0 {
-        format!("{}*1024", value / 1024)
-    } else {
-        value.to_string()
-    }
-}
-
-const CLONE_FLAGS: &[(u64, &str)] = &[
-    (0x0000_0080, "CLONE_NEWTIME"),
-    (0x0000_0100, "CLONE_VM"),
-    (0x0000_0200, "CLONE_FS"),
-    (0x0000_0400, "CLONE_FILES"),
-    (0x0000_0800, "CLONE_SIGHAND"),
-    (0x0000_1000, "CLONE_PIDFD"),
-    (0x0000_2000, "CLONE_PTRACE"),
-    (0x0000_4000, "CLONE_VFORK"),
-    (0x0000_8000, "CLONE_PARENT"),
-    (0x0001_0000, "CLONE_THREAD"),
-    (0x0002_0000, "CLONE_NEWNS"),
-    (0x0004_0000, "CLONE_SYSVSEM"),
-    (0x0008_0000, "CLONE_SETTLS"),
-    (0x0010_0000, "CLONE_PARENT_SETTID"),
-    (0x0020_0000, "CLONE_CHILD_CLEARTID"),
-    (0x0040_0000, "CLONE_DETACHED"),
-    (0x0080_0000, "CLONE_UNTRACED"),
-    (0x0100_0000, "CLONE_CHILD_SETTID"),
-    (0x0200_0000, "CLONE_NEWCGROUP"),
-    (0x0400_0000, "CLONE_NEWUTS"),
-    (0x0800_0000, "CLONE_NEWIPC"),
-    (0x1000_0000, "CLONE_NEWUSER"),
-    (0x2000_0000, "CLONE_NEWPID"),
-    (0x4000_0000, "CLONE_NEWNET"),
-    (0x8000_0000, "CLONE_IO"),
-    (0x1_0000_0000, "CLONE_CLEAR_SIGHAND"),
-    (CLONE_INTO_CGROUP, "CLONE_INTO_CGROUP"),
-];
-
-const MOUNT_FLAGS: &[(u64, &str)] = &[
-    (libc::MS_RDONLY, "MS_RDONLY"),
-    (libc::MS_NOSUID, "MS_NOSUID"),
-    (libc::MS_NODEV, "MS_NODEV"),
-    (libc::MS_NOEXEC, "MS_NOEXEC"),
-    (libc::MS_SYNCHRONOUS, "MS_SYNCHRONOUS"),
-    (libc::MS_REMOUNT, "MS_REMOUNT"),
-    (libc::MS_MANDLOCK, "MS_MANDLOCK"),
-    (libc::MS_DIRSYNC, "MS_DIRSYNC"),
-    (libc::MS_NOATIME, "MS_NOATIME"),
-    (libc::MS_NODIRATIME, "MS_NODIRATIME"),
-    (libc::MS_BIND, "MS_BIND"),
-    (libc::MS_MOVE, "MS_MOVE"),
-    (libc::MS_REC, "MS_REC"),
-    (libc::MS_SILENT, "MS_SILENT"),
-    (libc::MS_POSIXACL, "MS_POSIXACL"),
-    (libc::MS_UNBINDABLE, "MS_UNBINDABLE"),
-    (libc::MS_PRIVATE, "MS_PRIVATE"),
-    (libc::MS_SLAVE, "MS_SLAVE"),
-    (libc::MS_SHARED, "MS_SHARED"),
-    (libc::MS_RELATIME, "MS_RELATIME"),
-    (libc::MS_STRICTATIME, "MS_STRICTATIME"),
-    (libc::MS_LAZYTIME, "MS_LAZYTIME"),
-];
-
-const UMOUNT_FLAGS: &[(u64, &str)] = &[
-    (libc::MNT_FORCE as u64, "MNT_FORCE"),
-    (libc::MNT_DETACH as u64, "MNT_DETACH"),
-    (libc::MNT_EXPIRE as u64, "MNT_EXPIRE"),
-    (libc::UMOUNT_NOFOLLOW as u64, "UMOUNT_NOFOLLOW"),
-];
-
-/// O_WRONLY and O_RDWR are values, not bits; O_RDONLY, which is 0, is
-/// added by `open_flag_names`.
-const OPEN_FLAGS: &[(u64, &str)] = &[
-    (libc::O_WRONLY as u64, "O_WRONLY"),
-    (libc::O_RDWR as u64, "O_RDWR"),
-    (libc::O_CREAT as u64, "O_CREAT"),
-    (libc::O_EXCL as u64, "O_EXCL"),
-    (libc::O_TRUNC as u64, "O_TRUNC"),
-    (libc::O_APPEND as u64, "O_APPEND"),
-    (libc::O_DIRECTORY as u64, "O_DIRECTORY"),
-    (libc::O_NOFOLLOW as u64, "O_NOFOLLOW"),
-    (libc::O_CLOEXEC as u64, "O_CLOEXEC"),
-];
-
-/// `A|B|0x40` the way strace joins flags, `0` when none are set.
-pub fn flag_names(value: u64, table: &[(u64, &str)]) -> String {
-    let mut out = String::new();
-    let mut rest = value;
-    for (bit, name) in table {
-        if rest & bit != 0 {
-            if !out.is_empty() {
-                out.push('|');
-            }
-            out.push_str(name);
-            rest &= !bit;
-        }
-    }
-    if rest != 0 || out.is_empty() {
-        if !out.is_empty() {
-            out.push('|');
-        }
-        let _ = write!(out, "{rest:#x}");
-        if rest == 0 {
-            out = "0".into();
-        }
-    }
-    out
-}
-
-fn open_flag_names(flags: i32) -> String {
-    let named = flag_names(flags as u64, OPEN_FLAGS);
-    match (flags & libc::O_ACCMODE, flags) {
-        (0, 0) => "O_RDONLY".into(),
-        (0, _) => format!("O_RDONLY|{named}"),
-        _ => named,
-    }
-}
-
-pub fn clone_flag_names(flags: u64) -> String {
-    flag_names(flags, CLONE_FLAGS)
-}
-
-pub fn mount_flag_names(flags: u64) -> String {
-    flag_names(flags, MOUNT_FLAGS)
-}
-
-fn signal_name(sig: u64) -> String {
-    i32::try_from(sig)
-        .ok()
-        .and_then(|s| nix::sys::signal::Signal::try_from(s).ok())
-        .map_or_else(|| sig.to_string(), |s| s.as_str().to_string())
-}
-
-/// A C string as strace quotes it.
-pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\{:o}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn quote_opt(s: &Option<String>) -> String {
-    s.as_deref().map_or_else(|| "NULL".into(), quote)
-}
-
-fn quote_list(items: &[String]) -> String {
-    let parts: Vec<String> = items.iter().map(|s| quote(s)).collect();
-    format!("[{}]", parts.join(", "))
-}
-
-/// strace prints numbers in hex except zero.
-fn hex(n: u32) -> String {
-    if n == 0 {
-        "0".into()
-    } else {
-        format!("{n:#x}")
-    }
-}
-
-fn file_type_name(mode: u32) -> &'static str {
-    match mode & libc::S_IFMT {
-        libc::S_IFCHR => "S_IFCHR",
-        libc::S_IFBLK => "S_IFBLK",
-        libc::S_IFIFO => "S_IFIFO",
-        libc::S_IFSOCK => "S_IFSOCK",
-        _ => "S_IFREG",
-    }
-}
+use super::spell::{
+    UMOUNT_FLAGS, clone_flag_names, file_type_name, flag_names, hex, mount_flag_names,
+    open_flag_names, quote, quote_list, quote_opt, rlim, signal_name,
+};
 
 impl fmt::Display for Call {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -309,6 +130,9 @@ impl fmt::Display for Call {
                     }
                 }
                 Ok(())
+            }
+            Call::Kill { pid, signal } => {
+                write!(f, "kill({pid}, {})", signal_name(*signal as u64))
             }
             Call::CapbsetDrop { cap } => write!(f, "prctl(PR_CAPBSET_DROP, {})", cap_name(*cap)),
             Call::AmbientClearAll => {
@@ -442,5 +266,49 @@ mod tests {
     #[test]
     fn quote_escapes_like_strace() {
         assert_eq!(quote("a\"b\\c\n"), r#""a\"b\\c\n""#);
+    }
+
+    #[test]
+    fn file_calls_render_like_strace() {
+        let open = Call::Openat {
+            path: "/etc/hosts".into(),
+            flags: libc::O_WRONLY
+                | libc::O_CREAT
+                | libc::O_TRUNC
+                | libc::O_NOFOLLOW
+                | libc::O_CLOEXEC,
+            mode: 0o644,
+        };
+        assert_eq!(
+            open.to_string(),
+            r#"openat(AT_FDCWD, "/etc/hosts", O_WRONLY|O_CREAT|O_TRUNC|O_NOFOLLOW|O_CLOEXEC, 0644)"#
+        );
+        let read = Call::Openat {
+            path: "/x".into(),
+            flags: libc::O_CLOEXEC,
+            mode: 0,
+        };
+        assert_eq!(
+            read.to_string(),
+            r#"openat(AT_FDCWD, "/x", O_RDONLY|O_CLOEXEC)"#
+        );
+        let write = Call::Write {
+            fd: 5,
+            data: "a\tb\n".into(),
+        };
+        assert_eq!(write.to_string(), r#"write(5, "a\tb\n", 4)"#);
+        assert_eq!(Call::Close { fd: 5 }.to_string(), "close(5)");
+        assert_eq!(
+            Call::Unlink { path: "/f".into() }.to_string(),
+            r#"unlinkat(AT_FDCWD, "/f", 0)"#
+        );
+        assert_eq!(
+            Call::Kill {
+                pid: 42,
+                signal: libc::SIGKILL
+            }
+            .to_string(),
+            "kill(42, SIGKILL)"
+        );
     }
 }

@@ -209,10 +209,13 @@ pub fn remove(sys: &mut Sys, placement: &Placement) -> Result<()> {
 }
 
 fn kill_all(sys: &mut Sys, placement: &Placement) -> Result<()> {
-    use nix::sys::signal::{Signal, kill};
-    let sigkill = |pids: Vec<i32>| {
+    // A process may exit between the listing and the kill: ESRCH is fine.
+    let sigkill = |sys: &mut Sys, pids: Vec<i32>| {
         for pid in pids {
-            let _ = kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = sys.call(Call::Kill {
+                pid,
+                signal: libc::SIGKILL,
+            });
         }
     };
     match placement.version {
@@ -221,7 +224,8 @@ fn kill_all(sys: &mut Sys, placement: &Placement) -> Result<()> {
             if sys.exists(&text(&dir.join("cgroup.kill"))?) {
                 write(sys, &dir.join("cgroup.kill"), "1")?;
             } else {
-                sigkill(procs(sys, dir));
+                let pids = procs(sys, dir);
+                sigkill(sys, pids);
             }
         }
         Version::V1 => match dir_with(placement, "freezer") {
@@ -238,12 +242,14 @@ fn kill_all(sys: &mut Sys, placement: &Placement) -> Result<()> {
                     }
                     std::thread::yield_now();
                 }
-                sigkill(procs(sys, freezer));
+                let pids = procs(sys, freezer);
+                sigkill(sys, pids);
                 write(sys, &freezer.join("freezer.state"), "THAWED")?;
             }
             None => {
                 for dir in &placement.dirs {
-                    sigkill(procs(sys, &dir.path));
+                    let pids = procs(sys, &dir.path);
+                    sigkill(sys, pids);
                 }
             }
         },
