@@ -33,7 +33,9 @@ struct Node {
 #[derive(Debug, Clone, Default)]
 pub struct World {
     nodes: BTreeMap<String, Node>,
-    helpers: Vec<(String, i32, String)>,
+    /// Command-line prefix, exit status, output, and whether it answers
+    /// only once.
+    helpers: Vec<(String, i32, String, bool)>,
     links: Vec<Link>,
     addresses: Vec<Address>,
     failures: Vec<(String, Errno)>,
@@ -79,7 +81,16 @@ impl World {
     /// `prefix` exits with `code` after printing `output`.
     pub fn helper(mut self, prefix: &str, code: i32, output: &str) -> World {
         self.helpers
-            .push((prefix.to_string(), code, output.to_string()));
+            .push((prefix.to_string(), code, output.to_string(), false));
+        self
+    }
+
+    /// The same for the next such helper only: a rule that `iptables -C`
+    /// finds once and not after it is deleted. Answers given once are
+    /// looked at before the others.
+    pub fn helper_once(mut self, prefix: &str, code: i32, output: &str) -> World {
+        self.helpers
+            .insert(0, (prefix.to_string(), code, output.to_string(), true));
         self
     }
 
@@ -114,11 +125,19 @@ impl World {
         self.addresses.clone()
     }
 
-    pub(super) fn helper_answer(&self, command_line: &str) -> (i32, String) {
-        self.helpers
+    pub(super) fn helper_answer(&mut self, command_line: &str) -> (i32, String) {
+        let Some(i) = self
+            .helpers
             .iter()
-            .find(|(prefix, _, _)| command_line.starts_with(prefix.as_str()))
-            .map_or((0, String::new()), |(_, code, out)| (*code, out.clone()))
+            .position(|(prefix, ..)| command_line.starts_with(prefix.as_str()))
+        else {
+            return (0, String::new());
+        };
+        let (_, code, out, once) = self.helpers[i].clone();
+        if once {
+            self.helpers.remove(i);
+        }
+        (code, out)
     }
 
     pub(super) fn new_pid(&mut self) -> i32 {
