@@ -1,8 +1,9 @@
 //! The net and iptables stages, end to end. Each test runs in a network
 //! namespace of its own (Lab::new moves the test's thread into one): the
-//! "lab host" whose bridge and rules diyc sets up. An "outside" host is a
-//! second namespace joined to it by a veth pair, 10.99.0.1 (lab) to
-//! 10.99.0.2 (outside). No packet leaves namespaces the test made.
+//! "lab host" whose bridge and rules diyc sets up. An "outside" host, the
+//! iptables lesson's own, is a second namespace joined to it by a veth
+//! pair, 10.99.0.1 (lab) to 10.99.0.2 (outside). No packet leaves
+//! namespaces the test made.
 
 // Tests and benchmarks set up and look at the host directly; the kernel
 // wall of clippy.toml is for diyc's own code.
@@ -13,72 +14,33 @@ mod common;
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::fd::AsFd;
 use std::process::Stdio;
-use std::sync::mpsc;
 
 use common::{Lab, Running, assert_one_line_error, sh, text, wait_until};
+use diyc::event::StageId;
+use diyc::learn::Outside;
+use diyc::sys::{Quiet, Sys};
 use nix::sched::{CloneFlags, setns};
 
-/// A network namespace held by a parked thread, joined to the lab's.
-struct Outside {
-    lab: File,
-    outside: File,
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+/// The outside host of the iptables lesson, joined to the lab's namespace
+/// (10.99.0.1 here, 10.99.0.2 there), answering on port 9000.
+fn outside() -> Outside {
+    let mut quiet = Quiet;
+    let mut sys = Sys::new(&mut quiet, StageId::Net);
+    Outside::new(&mut sys).expect("the outside host")
 }
 
-impl Outside {
-    fn new() -> Outside {
-        let (tid_tx, tid_rx) = mpsc::channel();
-        let (stop_tx, stop_rx) = mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            nix::sched::unshare(CloneFlags::CLONE_NEWNET).expect("outside namespace");
-            tid_tx.send(nix::unistd::gettid().as_raw()).expect("tid");
-            let _ = stop_rx.recv();
-        });
-        let tid = tid_rx.recv().expect("outside thread");
-        let lab = File::open("/proc/thread-self/ns/net").expect("lab namespace");
-        let outside =
-            File::open(format!("/proc/self/task/{tid}/ns/net")).expect("outside namespace");
-        sh(&[
-            "ip", "link", "add", "vlab", "type", "veth", "peer", "name", "vout",
-        ]);
-        sh(&["ip", "link", "set", "vout", "netns", &tid.to_string()]);
-        sh(&["ip", "addr", "add", "10.99.0.1/24", "dev", "vlab"]);
-        sh(&["ip", "link", "set", "vlab", "up"]);
-        let out = Outside {
-            lab,
-            outside,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        };
-        out.inside(|| {
-            sh(&["ip", "link", "set", "lo", "up"]);
-            sh(&["ip", "addr", "add", "10.99.0.2/24", "dev", "vout"]);
-            sh(&["ip", "link", "set", "vout", "up"]);
-        });
-        out
-    }
-
-    /// Run `f` with this thread in the outside namespace: commands it
-    /// starts and sockets it opens belong there.
-    fn inside<T>(&self, f: impl FnOnce() -> T) -> T {
-        setns(self.outside.as_fd(), CloneFlags::CLONE_NEWNET).expect("setns outside");
-        let result = f();
-        setns(self.lab.as_fd(), CloneFlags::CLONE_NEWNET).expect("setns back");
-        result
-    }
-}
-
-impl Drop for Outside {
-    fn drop(&mut self) {
-        self.stop.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// Run `f` with this thread in `outside`'s network namespace: the
+/// sockets it opens belong there.
+fn from_outside<T>(outside: &Outside, f: impl FnOnce() -> T) -> T {
+    let lab = File::open("/proc/thread-self/ns/net").expect("lab namespace");
+    let there = File::open(format!("/proc/{}/ns/net", outside.pid())).expect("outside namespace");
+    setns(there.as_fd(), CloneFlags::CLONE_NEWNET).expect("setns outside");
+    let result = f();
+    setns(lab.as_fd(), CloneFlags::CLONE_NEWNET).expect("setns back");
+    result
 }
 
 /// GET / from `addr` (IP:PORT), from this thread's namespace: the body.
@@ -119,7 +81,7 @@ fn web_server(lab: &Lab, name: &str, ip: &str, extra: &[&str]) -> Running {
 fn containers_reach_each_other_the_host_and_the_outside_through_nat() {
     require_root!();
     let lab = Lab::new().with_busybox();
-    let outside = Outside::new();
+    let mut outside = outside();
 
     let web = web_server(&lab, "web", "172.16.0.20", &["-p", "8080:80"]);
     // Container to container, across the bridge.
@@ -141,33 +103,26 @@ fn containers_reach_each_other_the_host_and_the_outside_through_nat() {
     assert_eq!(fetch("10.99.0.1:8080"), "hello-from-web\n");
     // The outside host to the published port.
     assert_eq!(
-        outside.inside(|| fetch("10.99.0.1:8080")),
+        from_outside(&outside, || fetch("10.99.0.1:8080")),
         "hello-from-web\n"
     );
 
     // A container to the outside host, which sees the lab host's address.
-    let listener = outside.inside(|| TcpListener::bind("10.99.0.2:9000").expect("listen outside"));
     let before = nat_packets("DIYC-POSTROUTING");
-    let client = lab.spawn(&[
+    let client = lab.run(&[
         "run",
         "--rm",
         "busybox",
         "sh",
         "-c",
-        "echo hi | nc 10.99.0.2 9000",
+        "echo hi | nc -w 2 10.99.0.2 9000",
     ]);
-    let (conn, peer) = listener.accept().expect("a connection from the container");
-    let mut said = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(&conn), &mut said).expect("read");
-    // Closing our end is what lets nc, and so the container, finish.
-    drop(conn);
-    assert_eq!(said, "hi\n");
+    assert_eq!(client.status.code(), Some(0), "{}", text(&client.stderr));
     assert_eq!(
-        peer.ip().to_string(),
-        "10.99.0.1",
+        outside.peer().map(|ip| ip.to_string()).as_deref(),
+        Some("10.99.0.1"),
         "MASQUERADE replaced the source"
     );
-    assert_eq!(client.finish().status.code(), Some(0));
     assert!(
         nat_packets("DIYC-POSTROUTING") > before,
         "the NAT rule's counters moved"

@@ -39,6 +39,7 @@ use crate::stages::order;
 use crate::state::{self, Store, network};
 use crate::sys::{Call, Request, Sys};
 
+pub use outside::Outside;
 pub use rootfs::ESCAPE_HEADING;
 use session::{Observed, Session};
 

@@ -2,7 +2,8 @@
 //! namespace of its own, joined to the lab by a veth pair (10.99.0.1 on
 //! the lab's side, 10.99.0.2 on its), answering TCP on port 9000 as a real
 //! server would. It tells diyc, over a pipe, the address each connection
-//! came from: that is how the lesson sees what MASQUERADE did.
+//! came from: that is how the lesson sees what MASQUERADE did. The
+//! network tests use the same host.
 
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -86,6 +87,11 @@ impl Outside {
         Ok(Outside { child, peers })
     }
 
+    /// Its process, whose network namespace is the outside.
+    pub fn pid(&self) -> i32 {
+        self.child
+    }
+
     /// Who connected last since the last look, if anyone did.
     pub fn peer(&mut self) -> Option<Ipv4Addr> {
         let mut last = None;
@@ -130,7 +136,10 @@ fn wire(sys: &mut Sys, child: i32) -> Result<()> {
             name: "vlab".into(),
         },
     )?;
-    let ours = std::fs::File::open("/proc/self/ns/net").ctx("opening", "/proc/self/ns/net")?;
+    // The calling thread's namespace, which in a threaded caller (a test)
+    // need not be the process's: /proc/self would lead back to the host's.
+    let here = "/proc/thread-self/ns/net";
+    let ours = std::fs::File::open(here).ctx("opening", here)?;
     let theirs_path = format!("/proc/{child}/ns/net");
     let theirs = std::fs::File::open(&theirs_path).ctx("opening", &theirs_path)?;
     sys.call(Call::Setns {

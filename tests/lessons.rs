@@ -1,0 +1,301 @@
+//! Each lesson of `diyc learn` alone: its parts in order, its isolation
+//! check, its "what breaks without it" experiment shown and undone, the
+//! host left as found, and a snapshot of what it showed.
+
+// Tests and benchmarks set up and look at the host directly; the kernel
+// wall of clippy.toml is for diyc's own code.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+mod common;
+
+use common::snapshot::snapshot_filters;
+use common::{LESSON_PARTS, Lab, text};
+
+fn assert_parts_in_order(err: &str) {
+    let mut from = 0;
+    for part in LESSON_PARTS {
+        let at = err[from..]
+            .find(part)
+            .unwrap_or_else(|| panic!("{part:?} missing (or out of order) in:\n{err}"));
+        from += at + part.len();
+    }
+    assert!(err.contains("\nQ: ") && err.contains("\nA: "), "{err}");
+}
+
+fn snapshot(lab: &Lab, name: &str, err: &str) {
+    let mut filters = snapshot_filters(lab);
+    filters.extend(
+        [
+            // What the container's shell says about a kill races with
+            // diyc's own lines.
+            (r"(?m)^Killed\n", ""),
+            (
+                r"(?m)^(\s*)(?:\| )?\s*cpuacct\.usage = \d+",
+                "${1}cpuacct.usage = [N]",
+            ),
+            (r"still \w+: \d+", "still [N]"),
+            (r"(the (?:real )?host is still )\S+", "${1}[HOST]"),
+            (r"(its /etc/hostname says )\S+", "${1}[HOST]"),
+            (r"working directory: \S+", "working directory: [CWD]"),
+            (
+                r"(\b(?:in|hog used|took) )\d+(?:\.\d+)? ?(ms|MiB|KiB)",
+                "${1}[N] $2",
+            ),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string())),
+    );
+    let filters: Vec<(&str, &str)> = filters
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    insta::with_settings!({filters => filters}, {
+        insta::assert_snapshot!(name, err);
+    });
+}
+
+/// `diyc learn --step STEP --no-pause`: exit 0, every part, the lesson's
+/// own check, its experiment's effect and undoing (`expect`), the host as
+/// it was. Returns the output for checks of the lesson's own.
+fn lesson(lab: &Lab, step: &str, extra: &[&str], expect: &[&str]) -> (String, String) {
+    let before = lab.host_state();
+    let mut args = vec!["learn", "--step", step, "--no-pause"];
+    args.extend(extra);
+    let out = lab.run(&args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_parts_in_order(&err);
+    assert!(err.contains("\n✓ "), "no isolation check passed:\n{err}");
+    assert!(
+        err.contains("\n✗ what breaks: "),
+        "no experiment effect:\n{err}"
+    );
+    for needle in expect {
+        assert!(err.contains(needle), "{needle:?} missing from:\n{err}");
+    }
+    assert_eq!(lab.host_state(), before, "the lesson left something behind");
+    assert!(
+        !lab.root().join("lessons").exists(),
+        "a lesson's scratch directory is left"
+    );
+    (err, text(&out.stdout))
+}
+
+#[test]
+fn uts_lesson_renames_only_its_own_namespace() {
+    require_root!();
+    let lab = Lab::new();
+    let host = common::sh(&["hostname"]);
+    let (err, out) = lesson(
+        &lab,
+        "uts",
+        &[],
+        &[
+            "sethostname(\"diyc-lesson\", 11) = 0",
+            "✗ what breaks: the shared hostname changed for everyone",
+            "✓ undone: the real host is still",
+        ],
+    );
+    assert!(out.contains("diyc-lesson"), "{out}");
+    assert!(out.contains("the host is now renamed-by-a-guest"), "{out}");
+    assert_eq!(common::sh(&["hostname"]), host, "the host was renamed");
+    snapshot(&lab, "lesson_uts", &err);
+}
+
+#[test]
+fn pid_lesson_shows_pid_1_and_the_hosts_processes_without_a_new_proc() {
+    require_root!();
+    let lab = Lab::new();
+    let (err, out) = lesson(
+        &lab,
+        "pid",
+        &[],
+        &[
+            "mount(\"proc\", \"/proc\", \"proc\"",
+            "✗ what breaks: without a new /proc",
+            "✓ undone: the host's mount table is as it was",
+        ],
+    );
+    let counts: Vec<u32> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("I am pid 1; /proc lists "))
+        .filter_map(|l| l.split(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(counts.len(), 2, "{out}");
+    assert!(
+        counts[0] <= 5,
+        "a new /proc lists only the container: {out}"
+    );
+    assert!(counts[1] > 5, "the host's /proc lists the host: {out}");
+    snapshot(&lab, "lesson_pid", &err);
+}
+
+#[test]
+fn mount_lesson_keeps_its_mount_and_shows_the_leak_without_private_propagation() {
+    require_root!();
+    let lab = Lab::new();
+    let (err, out) = lesson(
+        &lab,
+        "mount",
+        &[],
+        &[
+            "mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL) = 0",
+            "✗ what breaks: the mount leaked",
+            "✓ undone: the real host's mount table is as it was",
+        ],
+    );
+    assert!(out.contains(" - tmpfs diyc-lesson "), "{out}");
+    assert!(
+        out.contains("appeared in the (pretend) host's table"),
+        "{out}"
+    );
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(
+        !mounts.contains("diyc-lesson") && !mounts.contains("diyc-leak"),
+        "{mounts}"
+    );
+    snapshot(&lab, "lesson_mount", &err);
+}
+
+#[test]
+fn rootfs_lesson_stays_inside_after_pivot_root_and_climbs_out_of_a_chroot() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    let (err, _) = lesson(
+        &lab,
+        "rootfs",
+        &[],
+        &[
+            "pivot_root(\".\", \".\") = 0",
+            "stayed inside: climbing stops at the container's own root",
+            "chroot(\"/lesson-escape\") = 0",
+            "ESCAPED: / here is the host's own root",
+            "✓ undone: the host's mount table is as it was",
+        ],
+    );
+    snapshot(&lab, "lesson_rootfs", &err);
+}
+
+#[test]
+fn cgroups_lesson_stops_the_hog_at_the_limit_and_lets_it_grow_without() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    let (err, _) = lesson(
+        &lab,
+        "cgroups",
+        &[],
+        &[
+            "killed by the kernel's OOM killer: memory limit 32 MiB",
+            "✓ the kernel's OOM killer stopped the hog at the 32 MiB limit",
+            "✗ what breaks: with no limit the hog took all 100 MiB",
+            "✓ undone: its cgroup was removed with the container",
+        ],
+    );
+    for dir in lab.cgroup_parent_dirs() {
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.flatten().filter(|e| e.path().is_dir()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{}: {left:?}", dir.display());
+    }
+    snapshot(&lab, "lesson_cgroups", &err);
+}
+
+#[test]
+fn net_lesson_joins_the_bridge_and_shows_an_island_without_a_veth_pair() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    let (err, _) = lesson(
+        &lab,
+        "net",
+        &[],
+        &[
+            "RTM_NEWLINK: ip link add diyc0 type bridge # ok",
+            "✓ eth0 has 172.16.0.",
+            "✗ what breaks: without a veth pair the namespace is an island",
+            "✓ undone: its network namespace went with it",
+            // Made for the lesson, so taken down again at its end.
+            "RTM_DELLINK: ip link del diyc0 # ok",
+        ],
+    );
+    snapshot(&lab, "lesson_net", &err);
+}
+
+/// Without --lab the lesson uses the host's network, as `diyc run` does
+/// (here the test's own namespace), and takes down what it set up.
+#[test]
+fn iptables_lesson_on_the_host_network_puts_every_rule_back() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    let (err, out) = lesson(
+        &lab,
+        "iptables",
+        &[],
+        &[
+            "iptables -w -t nat -A DIYC-POSTROUTING -s 172.16.0.0/16 '!' -o diyc0 -j MASQUERADE # exit 0",
+            "✓ the outside host saw this host's address, not the container's: MASQUERADE",
+            "iptables -w -t nat -D DIYC-POSTROUTING -s 172.16.0.0/16 '!' -o diyc0 -j MASQUERADE # exit 0",
+            "✗ what breaks: without MASQUERADE the outside host got a packet from 172.16.x.x",
+            "✓ undone: the MASQUERADE rule is back",
+        ],
+    );
+    assert!(out.contains("nc ended with 0"), "{out}");
+    assert!(out.contains("nc ended with 1"), "{out}");
+    snapshot(&lab, "lesson_iptables", &err);
+}
+
+/// With --lab everything happens in a namespace of the lesson's own.
+#[test]
+fn iptables_lab_leaves_the_network_it_ran_from_untouched() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    let before = common::sh(&["iptables-save"]);
+    let (_, out) = lesson(
+        &lab,
+        "iptables",
+        &["--lab"],
+        &[
+            "the lab: a network namespace of the lesson's own",
+            "✓ undone: the MASQUERADE rule is back",
+        ],
+    );
+    assert!(
+        out.contains("nc ended with 0") && out.contains("nc ended with 1"),
+        "{out}"
+    );
+    assert!(!common::sh(&["ip", "-o", "link"]).contains("diyc0"));
+    assert_eq!(
+        common::sh(&["iptables-save"])
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>(),
+        before
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn hardening_lesson_refuses_what_an_unhardened_container_may_do() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    let (err, out) = lesson(
+        &lab,
+        "hardening",
+        &[],
+        &[
+            "prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) = 0",
+            "✗ what breaks: without hardening, root in the container can mount",
+            "✓ undone:",
+        ],
+    );
+    assert!(
+        out.contains("mount: refused\nsysctl: refused"),
+        "hardened: {out}"
+    );
+    assert!(
+        out.contains("mount: allowed\nsysctl: written"),
+        "unhardened: {out}"
+    );
+    snapshot(&lab, "lesson_hardening", &err);
+}

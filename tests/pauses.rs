@@ -1,0 +1,211 @@
+//! The pauses of `diyc learn` and `diyc run --step`, driven from a
+//! pseudo-terminal as a student's keyboard would drive them: Enter goes
+//! on, q stops and cleans up, c runs to the end, Ctrl-C exits 130; and the
+//! lesson menu.
+
+// Tests set up and look at the host directly; the kernel wall of
+// clippy.toml is for diyc's own code.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+mod common;
+
+use common::Lab;
+use common::terminal::OnTerminal;
+
+const PROMPT: &str = "[Enter] go on, [q] stop, [c] run to the end: ";
+
+#[test]
+fn pid_lesson_pauses_enter_goes_on_and_q_stops_and_cleans_up() {
+    require_root!();
+    let lab = Lab::new();
+    let before = lab.host_state();
+    let mut term = OnTerminal::start(&lab, &["learn", "--step", "pid"]);
+    let first = term.expect(PROMPT);
+    assert!(first.contains("## Why"), "{first}");
+    assert!(first.contains("-- next: the stage, live."), "{first}");
+    assert!(!first.contains("== clone"), "the stage ran before Enter");
+    term.send("\n");
+    // Enter went on: the clone happened, and the launch pauses after its
+    // first stage with the container's process waiting.
+    let live = term.expect(PROMPT);
+    assert!(
+        live.contains("clone3({flags=CLONE_NEWNS|CLONE_NEWPID"),
+        "{live}"
+    );
+    let child: i32 = live
+        .lines()
+        .find(|l| l.contains("clone3("))
+        .and_then(|l| l.rsplit(" = ").next())
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the child's pid");
+    assert!(
+        std::path::Path::new(&format!("/proc/{child}")).exists(),
+        "the container's process waits at the pause"
+    );
+    term.send("q\n");
+    let (rest, code) = term.finish();
+    assert_eq!(code, Some(0), "{rest}");
+    assert!(
+        rest.contains("Stopped. Everything the lesson made is undone."),
+        "{rest}"
+    );
+    assert!(
+        !rest.contains("## What to look at"),
+        "q did not stop: {rest}"
+    );
+    assert!(
+        !std::path::Path::new(&format!("/proc/{child}")).exists(),
+        "the container's process outlived q"
+    );
+    assert_eq!(lab.host_state(), before);
+}
+
+#[test]
+fn c_at_a_pause_runs_the_lesson_to_the_end() {
+    require_root!();
+    let lab = Lab::new();
+    let mut term = OnTerminal::start(&lab, &["learn", "--step", "uts"]);
+    term.expect(PROMPT);
+    term.send("c\n");
+    let (rest, code) = term.finish();
+    assert_eq!(code, Some(0), "{rest}");
+    assert!(!rest.contains(PROMPT), "paused again after c: {rest}");
+    assert!(
+        rest.contains("## Questions") && rest.contains("A: "),
+        "{rest}"
+    );
+}
+
+#[test]
+fn answers_wait_for_a_key_on_a_terminal() {
+    require_root!();
+    let lab = Lab::new();
+    let mut term = OnTerminal::start(&lab, &["learn", "--step", "uts"]);
+    // Three parts, and the stages of two launches, before the questions.
+    loop {
+        let chunk = term.expect(PROMPT);
+        if chunk.contains("-- next: the answer.") {
+            assert!(chunk.contains("Q: "), "{chunk}");
+            break;
+        }
+        term.send("\n");
+    }
+    term.send("q\n");
+    let (rest, code) = term.finish();
+    assert_eq!(code, Some(0), "{rest}");
+    assert!(!rest.contains("A: "), "an answer was shown after q: {rest}");
+}
+
+#[test]
+fn ctrl_c_at_a_pause_stops_the_lesson_with_status_130() {
+    require_root!();
+    let lab = Lab::new();
+    let before = lab.host_state();
+    let mut term = OnTerminal::start(&lab, &["learn", "--step", "uts"]);
+    term.expect(PROMPT);
+    let pid = nix::unistd::Pid::from_raw(term.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    let (rest, code) = term.finish();
+    assert_eq!(code, Some(130), "{rest}");
+    assert!(
+        rest.contains("Stopped. Everything the lesson made is undone."),
+        "{rest}"
+    );
+    assert!(
+        !rest.contains("== clone"),
+        "the stage ran after Ctrl-C: {rest}"
+    );
+    assert_eq!(lab.host_state(), before);
+}
+
+#[test]
+fn run_step_pauses_between_stages_and_q_undoes_the_run() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    // The shared network part stays after any run, as it should; the
+    // run's own changes are what q must undo.
+    lab.ok(&["setup"]);
+    let before = lab.host_state();
+    let mut term = OnTerminal::start(
+        &lab,
+        &[
+            "run", "--step", "--name", "stepped", "--mem", "32", "busybox", "true",
+        ],
+    );
+    // The first pause comes after the first stage inside the container;
+    // the cgroup and the veth pair exist by then.
+    let first = term.expect(PROMPT);
+    assert!(first.contains("== mount"), "{first}");
+    assert!(
+        !first.contains("execve("),
+        "the command ran before the pause"
+    );
+    assert!(lab.container_dir("stepped").exists());
+    term.send("\n");
+    let second = term.expect(PROMPT);
+    assert!(second.contains("== uts"), "{second}");
+    term.send("q\n");
+    let (rest, code) = term.finish();
+    assert_eq!(code, Some(0), "{rest}");
+    assert!(rest.contains("stopped before"), "{rest}");
+    assert!(!rest.contains("execve("), "the command ran after q: {rest}");
+    assert!(
+        !lab.container_dir("stepped").exists(),
+        "the new container is left"
+    );
+    assert_eq!(lab.host_state(), before);
+}
+
+#[test]
+fn run_step_with_enter_at_every_pause_runs_the_command() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    let mut term = OnTerminal::start(
+        &lab,
+        &["run", "--rm", "--step", "busybox", "echo", "made it"],
+    );
+    let mut pauses = 0;
+    let mut seen = String::new();
+    while let Some(chunk) = term.expect_or_end(PROMPT) {
+        seen.push_str(&chunk);
+        pauses += 1;
+        term.send("\n");
+    }
+    let (rest, code) = term.finish();
+    assert_eq!(code, Some(0), "{seen}{rest}");
+    assert!(rest.contains("made it"), "{rest}");
+    assert!(!rest.contains(PROMPT), "{rest}");
+    assert!(
+        (4..=10).contains(&pauses),
+        "one pause per stage inside the container, got {pauses}"
+    );
+}
+
+#[test]
+fn learn_without_a_step_on_a_terminal_is_a_menu() {
+    require_root!();
+    let lab = Lab::new();
+    let mut term = OnTerminal::start(&lab, &["learn"]);
+    let menu = term.expect("Which lesson?");
+    assert!(!menu.contains("diyc: "), "{menu}");
+    for step in [
+        "uts",
+        "pid",
+        "mount",
+        "rootfs",
+        "cgroups",
+        "net",
+        "iptables",
+        "hardening",
+    ] {
+        term.expect(step);
+    }
+    // Enter picks the highlighted first lesson; q at its first pause ends it.
+    term.send("\r");
+    let chosen = term.expect(PROMPT);
+    assert!(chosen.contains("# uts: "), "{chosen}");
+    term.send("q\n");
+    let (rest, code) = term.finish();
+    assert_eq!(code, Some(0), "{rest}");
+    assert!(rest.contains("Stopped."), "{rest}");
+}
