@@ -9,10 +9,10 @@ pub mod error;
 pub mod event;
 mod explain;
 pub mod fault;
-pub mod learn;
+mod learn;
 pub mod observe;
 mod pause;
-pub mod runtime;
+mod runtime;
 mod signals;
 pub mod stages;
 pub mod state;
@@ -20,3 +20,5 @@ pub mod sys;
 pub mod undo;
 
 pub use app::main;
+/// The iptables lesson's outside host, which the network tests share.
+pub use learn::Outside;

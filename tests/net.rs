@@ -19,8 +19,8 @@ use std::os::fd::AsFd;
 use std::process::Stdio;
 
 use common::{Lab, Running, assert_one_line_error, sh, text, wait_until};
+use diyc::Outside;
 use diyc::event::StageId;
-use diyc::learn::Outside;
 use diyc::sys::{Quiet, Sys};
 use nix::sched::{CloneFlags, setns};
 

@@ -16,7 +16,7 @@ use crate::signals::Signals;
 use crate::sys::Sys;
 
 pub use super::busybox::BUILTIN;
-pub use super::import::{Imported, import};
+pub use super::import::import;
 
 /// What `--explain` prints above the making of an image.
 pub const HEADING: crate::event::Heading = crate::event::Heading {

@@ -26,8 +26,8 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, IoContext, Result};
 
-pub use files::{Lock, is_leftover, is_locked, lock_wait, reclaim, remove_dir, try_lock};
 pub(crate) use files::{Staging, write_atomic};
+pub use files::{is_leftover, reclaim, remove_dir};
 
 pub const DEFAULT_ROOT: &str = "/var/lib/diyc";
 

@@ -59,6 +59,9 @@ impl Sys<'_> {
         let child = match fork.perform() {
             Ok(0) => {
                 drop((out_r, status_r));
+                // A helper must not outlive a diyc killed while it runs:
+                // its half-done change would race the clean-up after it.
+                let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
                 let errno = match dup2_stdout(&out_w).and_then(|()| dup2_stderr(&out_w)) {
                     Ok(()) => exec.perform().err().unwrap_or(Errno::EINVAL),
                     Err(e) => e,

@@ -28,13 +28,14 @@ mod plumbing;
 mod query;
 mod render;
 mod spell;
+mod syscall;
 
-pub use call::{CLONE_INTO_CGROUP, Call};
+pub use call::Call;
 pub use caps::{CAPABILITIES, cap_set_names, parse_cap};
 pub use dry::{Kind, World};
-pub use netlink::{Address, Link, Request};
+pub use netlink::{Link, Request};
 pub use plumbing::{exit_now, netns_cookie, reset_signal_dispositions};
-pub use spell::{clone_flag_names, mount_flag_names, quote};
+pub use spell::clone_flag_names;
 
 use nix::errno::Errno;
 
@@ -151,10 +152,6 @@ impl<'r> Sys<'r> {
         if self.explaining() {
             self.rec.record(Event::Stage { stage });
         }
-    }
-
-    pub fn current_stage(&self) -> StageId {
-        self.stage
     }
 
     /// Record anything that is not a system call (notes, observations).

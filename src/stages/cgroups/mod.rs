@@ -25,7 +25,7 @@ use crate::sys::Sys;
 use crate::undo::{Undo, When};
 
 pub use control::remove;
-pub use host::{Dir, Host, Placement, Version};
+pub use host::{Host, Placement, Version};
 pub use limits::{Limits, human, parse_cpus, parse_parent, parse_pids, parse_size};
 pub use read::cpu_usage_us;
 

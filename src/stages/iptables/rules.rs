@@ -66,11 +66,20 @@ pub(super) fn ensure_chain(sys: &mut Sys, table: &str, chain: &str) -> Result<()
 }
 
 /// Remove every copy of a rule (a host set up by hand may have several).
+/// With the nf_tables backend another program's change can make a delete
+/// fail once (a killed diyc's last iptables may still be running): what
+/// counts is whether `-C` still finds the rule afterwards.
 pub(super) fn delete_rule(sys: &mut Sys, table: &str, chain: &str, rule: &[&str]) -> Result<()> {
     let check: Vec<&str> = [&["-t", table, "-C", chain][..], rule].concat();
     let delete: Vec<&str> = [&["-t", table, "-D", chain][..], rule].concat();
+    let mut refused = 0;
     while iptables(sys, &check)? == 0 {
-        must(sys, &delete)?;
+        if iptables(sys, &delete)? != 0 {
+            refused += 1;
+            if refused == 3 {
+                return must(sys, &delete);
+            }
+        }
     }
     Ok(())
 }

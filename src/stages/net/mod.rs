@@ -29,9 +29,7 @@ use crate::state::Store;
 use crate::sys::{Call, Quiet, Request, Sys};
 use crate::undo::Undo;
 
-pub use bridge::{
-    Bridge, DEFAULT_BRIDGE, DEFAULT_SUBNET, Port, Proto, parse_ip, parse_port, veth_name,
-};
+pub use bridge::{Bridge, DEFAULT_BRIDGE, DEFAULT_SUBNET, Port, parse_ip, parse_port, veth_name};
 pub use setup::{addresses, ensure_bridge, setup_bridge, teardown_bridge};
 
 /// What `--explain` prints above this stage's calls.

@@ -1,0 +1,370 @@
+//! Each call, once: the system call it is, and each argument both as the
+//! kernel is passed it and as strace prints it. perform.rs passes the
+//! values; render.rs prints the texts; so what `--explain` shows cannot
+//! drift from what is made. (Calls that are not one system call, the
+//! shell-form ones, have no entry here.)
+
+use super::call::{CLONE_INTO_CGROUP, Call};
+use super::caps::{cap_name, cap_set_names};
+use super::spell::{
+    UMOUNT_FLAGS, clone_flag_names, file_type_name, flag_names, hex, mount_flag_names,
+    open_flag_names, quote, quote_list, quote_opt, rlim, signal_name,
+};
+
+/// What the kernel is passed for one argument.
+pub(super) enum Value {
+    /// Printed, not passed (strace's names for what clone's layout hides).
+    Nothing,
+    Int(i64),
+    Str(String),
+    OptStr(Option<String>),
+    /// A NULL-terminated array of strings.
+    List(Vec<String>),
+    /// A structure, as the 64-bit words it is made of.
+    Words64(Vec<u64>),
+    /// A structure, as the 32-bit words it is made of.
+    Words32(Vec<u32>),
+}
+
+pub(super) struct Arg {
+    pub value: Value,
+    /// How strace prints it; None for what is passed but never printed.
+    pub text: Option<String>,
+}
+
+fn arg(value: Value, text: impl Into<String>) -> Arg {
+    Arg {
+        value,
+        text: Some(text.into()),
+    }
+}
+
+fn int(value: i64, text: impl Into<String>) -> Arg {
+    arg(Value::Int(value), text)
+}
+
+fn num(value: i64) -> Arg {
+    int(value, value.to_string())
+}
+
+fn path(p: &str) -> Arg {
+    arg(Value::Str(p.to_string()), quote(p))
+}
+
+fn at_fdcwd() -> Arg {
+    int(libc::AT_FDCWD.into(), "AT_FDCWD")
+}
+
+fn hidden(value: i64) -> Arg {
+    Arg {
+        value: Value::Int(value),
+        text: None,
+    }
+}
+
+/// One system call: its name as strace prints it, its number, its
+/// arguments.
+pub(super) struct Syscall {
+    pub name: &'static str,
+    pub number: libc::c_long,
+    pub args: Vec<Arg>,
+}
+
+fn sc(name: &'static str, number: libc::c_long, args: Vec<Arg>) -> Option<Syscall> {
+    Some(Syscall { name, number, args })
+}
+
+/// The kernel's `struct clone_args` (linux/sched.h), up to `cgroup`:
+/// flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
+/// tls, set_tid, set_tid_size, cgroup.
+const CLONE_ARGS_WORDS: usize = 11;
+pub(super) const CLONE_ARGS_SIZE: usize = CLONE_ARGS_WORDS * 8;
+
+/// linux/capability.h, version 3: 64 capabilities in two halves.
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+impl Call {
+    /// The system call this is, or None for a shell-form call (several
+    /// calls, a netlink message, a program).
+    pub(super) fn syscall(&self) -> Option<Syscall> {
+        match self {
+            Call::Clone3 {
+                flags,
+                exit_signal,
+                cgroup_fd,
+            } => {
+                let all = *flags | cgroup_fd.map_or(0, |_| CLONE_INTO_CGROUP);
+                let mut words = [0u64; CLONE_ARGS_WORDS];
+                (words[0], words[4]) = (all, *exit_signal);
+                let mut text = format!(
+                    "{{flags={}, exit_signal={}, stack=NULL, stack_size=0",
+                    clone_flag_names(all),
+                    signal_name(*exit_signal)
+                );
+                if let Some(fd) = cgroup_fd {
+                    words[10] = *fd as u64;
+                    text.push_str(&format!(", cgroup={fd}"));
+                }
+                text.push('}');
+                let args = vec![
+                    arg(Value::Words64(words.to_vec()), text),
+                    num(CLONE_ARGS_SIZE as i64),
+                ];
+                sc("clone3", libc::SYS_clone3, args)
+            }
+            // With a NULL stack, clone behaves like fork.
+            Call::Clone { flags, exit_signal } => {
+                let text = format!(
+                    "flags={}|{}",
+                    clone_flag_names(*flags),
+                    signal_name(*exit_signal)
+                );
+                let args = vec![
+                    arg(Value::Nothing, "child_stack=NULL"),
+                    int((*flags | *exit_signal) as i64, text),
+                    hidden(0),
+                    hidden(0),
+                    hidden(0),
+                    hidden(0),
+                ];
+                sc("clone", libc::SYS_clone, args)
+            }
+            Call::Unshare { flags } => sc(
+                "unshare",
+                libc::SYS_unshare,
+                vec![int(*flags as i64, clone_flag_names(*flags))],
+            ),
+            Call::Setns { fd, nstype } => sc(
+                "setns",
+                libc::SYS_setns,
+                vec![
+                    num((*fd).into()),
+                    int(*nstype as i64, clone_flag_names(*nstype)),
+                ],
+            ),
+            Call::Mount {
+                source,
+                target,
+                fstype,
+                flags,
+                data,
+            } => {
+                let opt = |s: &Option<String>| arg(Value::OptStr(s.clone()), quote_opt(s));
+                let args = vec![
+                    opt(source),
+                    path(target),
+                    opt(fstype),
+                    int(*flags as i64, mount_flag_names(*flags)),
+                    opt(data),
+                ];
+                sc("mount", libc::SYS_mount, args)
+            }
+            Call::Umount2 { target, flags } => {
+                let shown = flag_names(*flags as u64, UMOUNT_FLAGS);
+                sc(
+                    "umount2",
+                    libc::SYS_umount2,
+                    vec![path(target), int((*flags).into(), shown)],
+                )
+            }
+            Call::PivotRoot { new_root, put_old } => sc(
+                "pivot_root",
+                libc::SYS_pivot_root,
+                vec![path(new_root), path(put_old)],
+            ),
+            Call::Chroot { path: p } => sc("chroot", libc::SYS_chroot, vec![path(p)]),
+            Call::Sethostname { name } => sc(
+                "sethostname",
+                libc::SYS_sethostname,
+                vec![path(name), num(name.len() as i64)],
+            ),
+            Call::Setdomainname { name } => sc(
+                "setdomainname",
+                libc::SYS_setdomainname,
+                vec![path(name), num(name.len() as i64)],
+            ),
+            Call::Mknodat {
+                path: p,
+                mode,
+                major,
+                minor,
+            } => {
+                let kind = format!("{}|0{:o}", file_type_name(*mode), mode & 0o7777);
+                let dev = libc::makedev(*major, *minor);
+                let args = vec![
+                    at_fdcwd(),
+                    path(p),
+                    int((*mode).into(), kind),
+                    int(
+                        dev as i64,
+                        format!("makedev({}, {})", hex(*major), hex(*minor)),
+                    ),
+                ];
+                sc("mknodat", libc::SYS_mknodat, args)
+            }
+            Call::Mkdirat { path: p, mode } => sc(
+                "mkdirat",
+                libc::SYS_mkdirat,
+                vec![
+                    at_fdcwd(),
+                    path(p),
+                    int((*mode).into(), format!("0{mode:o}")),
+                ],
+            ),
+            Call::Symlinkat { target, linkpath } => sc(
+                "symlinkat",
+                libc::SYS_symlinkat,
+                vec![path(target), at_fdcwd(), path(linkpath)],
+            ),
+            Call::Chdir { path: p } => sc("chdir", libc::SYS_chdir, vec![path(p)]),
+            Call::Rmdir { path: p } => sc(
+                "unlinkat",
+                libc::SYS_unlinkat,
+                vec![
+                    at_fdcwd(),
+                    path(p),
+                    int(libc::AT_REMOVEDIR.into(), "AT_REMOVEDIR"),
+                ],
+            ),
+            Call::Unlink { path: p } => sc(
+                "unlinkat",
+                libc::SYS_unlinkat,
+                vec![at_fdcwd(), path(p), num(0)],
+            ),
+            Call::Openat {
+                path: p,
+                flags,
+                mode,
+            } => {
+                // strace shows the mode only where O_CREAT makes it count.
+                let mode = if flags & libc::O_CREAT != 0 {
+                    int((*mode).into(), format!("0{mode:o}"))
+                } else {
+                    hidden((*mode).into())
+                };
+                let flags = int((*flags).into(), open_flag_names(*flags));
+                sc(
+                    "openat",
+                    libc::SYS_openat,
+                    vec![at_fdcwd(), path(p), flags, mode],
+                )
+            }
+            Call::Write { fd, data } => sc(
+                "write",
+                libc::SYS_write,
+                vec![num((*fd).into()), path(data), num(data.len() as i64)],
+            ),
+            Call::Close { fd } => sc("close", libc::SYS_close, vec![num((*fd).into())]),
+            Call::Kill { pid, signal } => sc(
+                "kill",
+                libc::SYS_kill,
+                vec![
+                    num((*pid).into()),
+                    int((*signal).into(), signal_name(*signal as u64)),
+                ],
+            ),
+            Call::CapbsetDrop { cap } => sc(
+                "prctl",
+                libc::SYS_prctl,
+                vec![
+                    int(libc::PR_CAPBSET_DROP.into(), "PR_CAPBSET_DROP"),
+                    int((*cap).into(), cap_name(*cap)),
+                ],
+            ),
+            Call::AmbientClearAll => sc(
+                "prctl",
+                libc::SYS_prctl,
+                vec![
+                    int(libc::PR_CAP_AMBIENT.into(), "PR_CAP_AMBIENT"),
+                    int(
+                        libc::PR_CAP_AMBIENT_CLEAR_ALL.into(),
+                        "PR_CAP_AMBIENT_CLEAR_ALL",
+                    ),
+                    num(0),
+                    num(0),
+                    num(0),
+                ],
+            ),
+            Call::NoNewPrivs => sc(
+                "prctl",
+                libc::SYS_prctl,
+                vec![
+                    int(libc::PR_SET_NO_NEW_PRIVS.into(), "PR_SET_NO_NEW_PRIVS"),
+                    num(1),
+                    num(0),
+                    num(0),
+                    num(0),
+                ],
+            ),
+            Call::Capset {
+                effective,
+                permitted,
+                inheritable,
+            } => {
+                let header = vec![LINUX_CAPABILITY_VERSION_3, 0];
+                let half = |v: u64, i: u32| (v >> (32 * i)) as u32;
+                let data: Vec<u32> = (0..2)
+                    .flat_map(|i| {
+                        [
+                            half(*effective, i),
+                            half(*permitted, i),
+                            half(*inheritable, i),
+                        ]
+                    })
+                    .collect();
+                let sets = format!(
+                    "{{effective={}, permitted={}, inheritable={}}}",
+                    cap_set_names(*effective),
+                    cap_set_names(*permitted),
+                    cap_set_names(*inheritable)
+                );
+                let args = vec![
+                    arg(
+                        Value::Words32(header),
+                        "{version=_LINUX_CAPABILITY_VERSION_3, pid=0}",
+                    ),
+                    arg(Value::Words32(data), sets),
+                ];
+                sc("capset", libc::SYS_capset, args)
+            }
+            Call::PrlimitNofile { soft, hard } => {
+                let limit = format!("{{rlim_cur={}, rlim_max={}}}", rlim(*soft), rlim(*hard));
+                let args = vec![
+                    num(0),
+                    int(libc::RLIMIT_NOFILE.into(), "RLIMIT_NOFILE"),
+                    arg(Value::Words64(vec![*soft, *hard]), limit),
+                    int(0, "NULL"),
+                ];
+                sc("prlimit64", libc::SYS_prlimit64, args)
+            }
+            Call::CloseRangeCloexec { first } => sc(
+                "close_range",
+                libc::SYS_close_range,
+                vec![
+                    num((*first).into()),
+                    num(u32::MAX.into()),
+                    int(libc::CLOSE_RANGE_CLOEXEC.into(), "CLOSE_RANGE_CLOEXEC"),
+                ],
+            ),
+            Call::FcntlCloexec { fd } => sc(
+                "fcntl",
+                libc::SYS_fcntl,
+                vec![
+                    num((*fd).into()),
+                    int(libc::F_SETFD.into(), "F_SETFD"),
+                    int(libc::FD_CLOEXEC.into(), "FD_CLOEXEC"),
+                ],
+            ),
+            Call::Execve { path: p, argv, env } => sc(
+                "execve",
+                libc::SYS_execve,
+                vec![
+                    path(p),
+                    arg(Value::List(argv.clone()), quote_list(argv)),
+                    arg(Value::List(env.clone()), quote_list(env)),
+                ],
+            ),
+            Call::WriteFile { .. } | Call::Netlink { .. } | Call::Command { .. } => None,
+        }
+    }
+}
