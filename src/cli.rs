@@ -87,6 +87,36 @@ pub enum Command {
     },
 }
 
+/// `--cgroup-parent`, the same for `run` and `learn`.
+#[derive(Debug, Args)]
+pub struct CgroupParent {
+    /// Cgroup the container's cgroup goes under: absolute from the root of
+    /// each cgroup tree, or relative to diyc's own cgroup
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "DIYC_CGROUP_PARENT",
+        default_value = "/diyc",
+        value_parser = cgroups::parse_parent
+    )]
+    pub cgroup_parent: String,
+}
+
+/// `--explain[=text|json]`, the same for `run` and `learn`.
+#[derive(Debug, Args)]
+pub struct Explain {
+    /// Show each stage's system calls and the host state they change, as
+    /// text (the default) or one JSON object per line
+    #[arg(
+        long = "explain",
+        value_name = "FORMAT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "text"
+    )]
+    pub format: Option<Format>,
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Container name (letters, digits, _ . -); running a name again reuses its writable layer
@@ -141,30 +171,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", value_parser = cgroups::parse_pids)]
     pub pids: Option<u64>,
 
-    /// Cgroup the container's cgroup goes under: absolute from the root of
-    /// each cgroup tree, or relative to diyc's own cgroup
-    #[arg(
-        long,
-        value_name = "PATH",
-        env = "DIYC_CGROUP_PARENT",
-        default_value = "/diyc",
-        value_parser = cgroups::parse_parent
-    )]
-    pub cgroup_parent: String,
+    #[command(flatten)]
+    pub cgroup: CgroupParent,
 
     /// Pause after each stage (with a terminal): Enter goes on, q stops, c runs to the end
     #[arg(long)]
     pub step: bool,
 
-    /// Print each stage's system calls and the host state they changed
-    #[arg(
-        long,
-        value_name = "FORMAT",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "text"
-    )]
-    pub explain: Option<Format>,
+    #[command(flatten)]
+    pub explain: Explain,
 
     /// The image, then the command to run in it (default: sh)
     #[arg(
@@ -193,29 +208,15 @@ pub struct LearnArgs {
     #[arg(long)]
     pub no_pause: bool,
 
-    /// Show the events as text (the default) or JSON lines
-    #[arg(
-        long,
-        value_name = "FORMAT",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "text"
-    )]
-    pub explain: Option<Format>,
+    #[command(flatten)]
+    pub explain: Explain,
 
     /// Also write the lesson as Markdown, a handout for the class
     #[arg(long, value_name = "FILE")]
     pub transcript: Option<PathBuf>,
 
-    /// Cgroup the lessons' cgroups go under (as for run)
-    #[arg(
-        long,
-        value_name = "PATH",
-        env = "DIYC_CGROUP_PARENT",
-        default_value = "/diyc",
-        value_parser = cgroups::parse_parent
-    )]
-    pub cgroup_parent: String,
+    #[command(flatten)]
+    pub cgroup: CgroupParent,
 }
 
 #[derive(Debug, Args)]

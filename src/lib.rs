@@ -10,7 +10,7 @@ pub mod event;
 mod explain;
 pub mod fault;
 mod learn;
-pub mod observe;
+mod observe;
 mod pause;
 mod runtime;
 mod signals;

@@ -37,16 +37,7 @@ fn a_memory_hog_is_killed_by_the_oom_killer_and_diyc_says_so() {
     require_root!();
     let _one = serial();
     let lab = Lab::new().with_busybox();
-    let out = lab.run(&[
-        "run",
-        "--rm",
-        "--mem",
-        "16",
-        "busybox",
-        "sh",
-        "-c",
-        "tail /dev/zero",
-    ]);
+    let out = lab.run_sh("run --rm --mem 16 busybox", "tail /dev/zero");
     assert_eq!(out.status.code(), Some(137), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("killed by the kernel's OOM killer: memory limit 16 MiB"),
@@ -117,17 +108,7 @@ fn a_failed_start_leaves_no_cgroup() {
     require_root!();
     let _one = serial();
     let lab = Lab::new().with_busybox();
-    let out = lab.run(&[
-        "run",
-        "--mem",
-        "32",
-        "--pids",
-        "5",
-        "-w",
-        "/no/such/dir",
-        "busybox",
-        "true",
-    ]);
+    let out = lab.line("run --mem 32 --pids 5 -w /no/such/dir busybox true");
     assert_one_line_error(&out, "working directory /no/such/dir");
     // Lab's drop checks that the lab's cgroup parent holds nothing.
 }
@@ -189,17 +170,7 @@ fn explain_shows_each_cgroup_write_and_the_cgroup_files() {
     require_root!();
     let _one = serial();
     let lab = Lab::new().with_busybox();
-    let out = lab.run(&[
-        "run",
-        "--rm",
-        "--explain",
-        "--mem",
-        "16",
-        "--pids",
-        "10",
-        "busybox",
-        "true",
-    ]);
+    let out = lab.line("run --rm --explain --mem 16 --pids 10 busybox true");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let explain = text(&out.stderr);
     assert!(explain.contains("== cgroups: limits the kernel enforces"));

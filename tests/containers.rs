@@ -81,7 +81,7 @@ fn running_a_name_again_keeps_its_files() {
 fn a_name_taken_by_another_image_is_refused() {
     require_root!();
     let lab = Lab::new().with_busybox();
-    let out = lab.run(&["run", "--name", "taken", "busybox", "true"]);
+    let out = lab.line("run --name taken busybox true");
     assert_eq!(out.status.code(), Some(0));
     // A second image that is a copy of busybox, made by hand.
     let other = lab.root().join("images/other");
@@ -93,7 +93,7 @@ fn a_name_taken_by_another_image_is_refused() {
         .status()
         .expect("cp");
     assert!(status.success());
-    let out = lab.run(&["run", "--name", "taken", "other", "true"]);
+    let out = lab.line("run --name taken other true");
     assert_one_line_error(&out, "taken by a container of image busybox");
 }
 
@@ -101,9 +101,7 @@ fn a_name_taken_by_another_image_is_refused() {
 fn rm_flag_removes_the_container_at_exit() {
     require_root!();
     let lab = Lab::new().with_busybox();
-    let out = lab.run(&[
-        "run", "--rm", "--name", "gone", "busybox", "sh", "-c", "exit 4",
-    ]);
+    let out = lab.run_sh("run --rm --name gone busybox", "exit 4");
     assert_eq!(out.status.code(), Some(4));
     assert!(!lab.container_dir("gone").exists());
     let out = lab.run(&["ps", "-a"]);
@@ -114,7 +112,7 @@ fn rm_flag_removes_the_container_at_exit() {
 fn ps_lists_containers_and_rm_removes_them() {
     require_root!();
     let lab = Lab::new().with_busybox();
-    lab.run(&["run", "--name", "listed", "busybox", "sh", "-c", "exit 9"]);
+    lab.run_sh("run --name listed busybox", "exit 9");
     let out = lab.run(&["ps", "-a"]);
     let listing = text(&out.stdout);
     let row = listing

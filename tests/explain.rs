@@ -56,7 +56,7 @@ fn explain_output_matches_the_snapshot() {
     require_root!();
     let lab = Lab::new().with_busybox();
     // Without --rm, so the writable layer is the on-disk one students keep.
-    let out = lab.run(&["run", "--name", "snap", "--explain", "busybox", "true"]);
+    let out = lab.line("run --name snap --explain busybox true");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let filters = snapshot_filters(&lab);
     let filters: Vec<(&str, &str)> = filters
@@ -72,7 +72,7 @@ fn explain_output_matches_the_snapshot() {
 fn explain_json_is_one_object_per_line_and_matches_the_schema() {
     require_root!();
     let lab = Lab::new().with_busybox();
-    let out = lab.run(&["run", "--rm", "--explain=json", "busybox", "true"]);
+    let out = lab.line("run --rm --explain=json busybox true");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let events = assert_json_events(&text(&out.stderr));
     let calls: Vec<&str> = events

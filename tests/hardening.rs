@@ -92,7 +92,7 @@ fn cap_add_and_cap_drop_change_the_set() {
     };
     assert!(eff(&["--cap-add", "net_admin"]).contains("00000000a00435fb"));
     assert!(eff(&["--cap-drop", "ALL"]).contains("0000000000000000"));
-    let out = lab.run(&["run", "--rm", "--cap-add", "CAP_FLY", "busybox", "true"]);
+    let out = lab.line("run --rm --cap-add CAP_FLY busybox true");
     assert_one_line_error(&out, "unknown capability");
 }
 
@@ -237,26 +237,15 @@ fn two_hundred_mixed_runs_leave_the_host_as_it_was() {
                 lab.ok(&["run", "--rm", "-p", "8080:80", "busybox", "true"]);
             }
             1 => {
-                let out = lab.run(&[
-                    "run", "--rm", "--pids", "20", "busybox", "sh", "-c", "exit 3",
-                ]);
+                let out = lab.run_sh("run --rm --pids 20 busybox", "exit 3");
                 assert_eq!(out.status.code(), Some(3));
             }
             2 => {
-                let out = lab.run(&["run", "--rm", "-w", "/nowhere", "busybox", "true"]);
+                let out = lab.line("run --rm -w /nowhere busybox true");
                 assert_eq!(out.status.code(), Some(125));
             }
             3 => {
-                let out = lab.run(&[
-                    "run",
-                    "--rm",
-                    "--mem",
-                    "16",
-                    "busybox",
-                    "sh",
-                    "-c",
-                    "tail /dev/zero",
-                ]);
+                let out = lab.run_sh("run --rm --mem 16 busybox", "tail /dev/zero");
                 assert_eq!(out.status.code(), Some(137), "{}", text(&out.stderr));
             }
             _ => {

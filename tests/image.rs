@@ -259,7 +259,7 @@ fn an_image_in_use_is_kept_and_an_unused_one_removed() {
     let lab = Lab::new().with_busybox();
     let tarball = busybox_tarball(&lab, false);
     lab.run(&["image", "import", "mine", tarball.to_str().expect("utf-8")]);
-    lab.run(&["run", "--name", "user", "mine", "true"]);
+    lab.line("run --name user mine true");
     assert_one_line_error(&lab.run(&["image", "rm", "mine"]), "used by user");
     assert!(lab.image_rootfs("mine").exists());
     assert_eq!(lab.run(&["rm", "user"]).status.code(), Some(0));

@@ -12,7 +12,7 @@ use std::process::Stdio;
 
 use common::snapshot::assert_json_events;
 use common::strace::assert_strace_agrees;
-use common::{LESSON_PARTS, Lab, text};
+use common::{LESSON_PARTS, LESSONS, Lab, text};
 
 #[test]
 fn all_lessons_in_a_row_end_in_a_container_and_leave_the_host_as_it_was() {
@@ -24,16 +24,7 @@ fn all_lessons_in_a_row_end_in_a_container_and_leave_the_host_as_it_was() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let mut from = 0;
-    for step in [
-        "uts",
-        "pid",
-        "mount",
-        "rootfs",
-        "cgroups",
-        "net",
-        "iptables",
-        "hardening",
-    ] {
+    for step in LESSONS {
         let title = format!("\n# {step}: ");
         let at = err[from..]
             .find(&title)
@@ -75,13 +66,7 @@ fn strace_agrees_with_learn() {
 fn learn_json_is_one_schema_event_per_line() {
     require_root!();
     let lab = Lab::new().with_image();
-    let out = lab.run(&[
-        "learn",
-        "--step",
-        "hardening",
-        "--no-pause",
-        "--explain=json",
-    ]);
+    let out = lab.line("learn --step hardening --no-pause --explain=json");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let events = assert_json_events(&text(&out.stderr));
     let kinds: std::collections::BTreeSet<&str> =
@@ -124,16 +109,7 @@ fn learn_without_a_step_lists_the_lessons_when_there_is_no_terminal() {
     let out = lab.run(&["learn"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let list = text(&out.stdout);
-    for step in [
-        "uts",
-        "pid",
-        "mount",
-        "rootfs",
-        "cgroups",
-        "net",
-        "iptables",
-        "hardening",
-    ] {
+    for step in LESSONS {
         assert!(
             list.lines().any(|l| l.starts_with(step)),
             "{step} not listed: {list}"

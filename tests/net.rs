@@ -85,17 +85,7 @@ fn containers_reach_each_other_the_host_and_the_outside_through_nat() {
 
     let web = web_server(&lab, "web", "172.16.0.20", &["-p", "8080:80"]);
     // Container to container, across the bridge.
-    let ping = lab.run(&[
-        "run",
-        "--rm",
-        "busybox",
-        "ping",
-        "-c",
-        "1",
-        "-W",
-        "5",
-        "172.16.0.20",
-    ]);
+    let ping = lab.line("run --rm busybox ping -c 1 -W 5 172.16.0.20");
     assert_eq!(ping.status.code(), Some(0), "{}", text(&ping.stdout));
     // The lab host to the container, directly and through the published
     // port on the host's own address.
@@ -109,14 +99,7 @@ fn containers_reach_each_other_the_host_and_the_outside_through_nat() {
 
     // A container to the outside host, which sees the lab host's address.
     let before = nat_packets("DIYC-POSTROUTING");
-    let client = lab.run(&[
-        "run",
-        "--rm",
-        "busybox",
-        "sh",
-        "-c",
-        "echo hi | nc -w 2 10.99.0.2 9000",
-    ]);
+    let client = lab.run_sh("run --rm busybox", "echo hi | nc -w 2 10.99.0.2 9000");
     assert_eq!(client.status.code(), Some(0), "{}", text(&client.stderr));
     assert_eq!(
         outside.peer().map(|ip| ip.to_string()).as_deref(),
@@ -291,20 +274,11 @@ fn bad_addresses_are_refused_and_create_nothing() {
         assert!(!lab.container_dir("intruder").exists());
     }
     assert_one_line_error(
-        &lab.run(&[
-            "run",
-            "--rm",
-            "--net",
-            "none",
-            "--ip",
-            "172.16.0.5",
-            "busybox",
-            "true",
-        ]),
+        &lab.line("run --rm --net none --ip 172.16.0.5 busybox true"),
         "--ip and -p need --net bridge",
     );
     assert_one_line_error(
-        &lab.run(&["run", "--rm", "-p", "80", "busybox", "true"]),
+        &lab.line("run --rm -p 80 busybox true"),
         "HOSTPORT:CONTAINERPORT",
     );
     let holder = holder.finish();

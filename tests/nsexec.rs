@@ -83,14 +83,10 @@ fn mount_alone_keeps_a_mount_off_the_host() {
 fn net_and_ipc_get_namespaces_of_their_own() {
     require_root!();
     let lab = Lab::new();
-    let out = lab.run(&[
-        "nsexec",
-        "-n",
-        "-i",
-        "sh",
-        "-c",
+    let out = lab.run_sh(
+        "nsexec -n -i",
         "readlink /proc/self/ns/net /proc/self/ns/ipc",
-    ]);
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -102,7 +98,7 @@ fn net_and_ipc_get_namespaces_of_their_own() {
 fn verbose_shows_the_calls_of_the_stages_asked_for() {
     require_root!();
     let lab = Lab::new();
-    let out = lab.run(&["nsexec", "-v", "-m", "-u", "shown", "true"]);
+    let out = lab.line("nsexec -v -m -u shown true");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let explain = text(&out.stderr);
     assert!(
@@ -121,12 +117,7 @@ fn verbose_shows_the_calls_of_the_stages_asked_for() {
 fn nsexec_reports_the_commands_exit_status() {
     require_root!();
     let lab = Lab::new();
-    assert_eq!(
-        lab.run(&["nsexec", "-p", "sh", "-c", "exit 3"])
-            .status
-            .code(),
-        Some(3)
-    );
+    assert_eq!(lab.run_sh("nsexec -p", "exit 3").status.code(), Some(3));
     assert_eq!(
         lab.run(&["nsexec", "no-such-command-here"]).status.code(),
         Some(127)

@@ -9,8 +9,8 @@
 
 mod common;
 
-use common::Lab;
 use common::terminal::OnTerminal;
+use common::{LESSONS, Lab};
 
 const PROMPT: &str = "[Enter] go on, [q] stop, [c] run to the end: ";
 
@@ -188,16 +188,7 @@ fn learn_without_a_step_on_a_terminal_is_a_menu() {
     let mut term = OnTerminal::start(&lab, &["learn"]);
     let menu = term.expect("Which lesson?");
     assert!(!menu.contains("diyc: "), "{menu}");
-    for step in [
-        "uts",
-        "pid",
-        "mount",
-        "rootfs",
-        "cgroups",
-        "net",
-        "iptables",
-        "hardening",
-    ] {
+    for step in LESSONS {
         term.expect(step);
     }
     // Enter picks the highlighted first lesson; q at its first pause ends it.

@@ -21,7 +21,7 @@ fn hostname_inside_is_the_name_and_the_host_keeps_its_own() {
     let host_before = nix::unistd::gethostname().expect("hostname");
     let stdout = lab.ok(&["run", "--rm", "--name", "box-1", "busybox", "hostname"]);
     assert_eq!(stdout.trim(), "box-1");
-    let out = lab.run(&["run", "--rm", "--hostname", "other", "busybox", "hostname"]);
+    let out = lab.line("run --rm --hostname other busybox hostname");
     assert_eq!(text(&out.stdout).trim(), "other");
     assert_eq!(nix::unistd::gethostname().expect("hostname"), host_before);
 }
@@ -112,14 +112,7 @@ fn a_file_written_inside_lands_in_the_upper_dir_not_the_image() {
 fn dev_is_a_small_tmpfs_without_the_hosts_disks() {
     require_root!();
     let lab = Lab::new().with_busybox();
-    let out = lab.run(&[
-        "run",
-        "--rm",
-        "busybox",
-        "sh",
-        "-c",
-        "ls /dev; grep ' /dev ' /proc/mounts",
-    ]);
+    let out = lab.run_sh("run --rm busybox", "ls /dev; grep ' /dev ' /proc/mounts");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let mut lines: Vec<&str> = stdout.lines().collect();
@@ -256,10 +249,10 @@ fn the_environment_is_clean() {
 fn workdir_sets_the_starting_directory() {
     require_root!();
     let lab = Lab::new().with_busybox();
-    let out = lab.run(&["run", "--rm", "-w", "/tmp", "busybox", "pwd"]);
+    let out = lab.line("run --rm -w /tmp busybox pwd");
     assert_eq!(text(&out.stdout).trim(), "/tmp");
     assert_one_line_error(
-        &lab.run(&["run", "--rm", "-w", "/no/such", "busybox", "pwd"]),
+        &lab.line("run --rm -w /no/such busybox pwd"),
         "working directory /no/such",
     );
 }

@@ -7,7 +7,6 @@
 use std::net::Ipv4Addr;
 
 use diyc::event::{Event, Outcome, StageId};
-use diyc::observe::MountEntry;
 use diyc::stages::cgroups::{Cgroups, Host, Limits};
 use diyc::stages::hardening::{Hardening, capability_set};
 use diyc::stages::iptables::Iptables;
@@ -69,6 +68,26 @@ fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("a temporary state root");
     let store = Store::new(dir.path()).expect("a store");
     (dir, store)
+}
+
+/// diyc0, up, as a run after setup finds it.
+fn bridge_up() -> Link {
+    Link {
+        index: 7,
+        name: "diyc0".into(),
+        kind: Some("bridge".into()),
+        master: None,
+        up: true,
+    }
+}
+
+/// A host with iptables, forwarding off, and `iptables-save` printing
+/// `save`.
+fn iptables_host(save: &str) -> World {
+    World::new()
+        .file("/usr/sbin/iptables", "")
+        .file("/proc/sys/net/ipv4/ip_forward", "0\n")
+        .helper("iptables-save", 0, save)
 }
 
 fn bridge() -> Bridge {
@@ -170,21 +189,10 @@ fn hardening_refuses_a_dev_null_that_is_not_the_null_device() {
     assert!(journal.calls().is_empty(), "{:?}", journal.calls());
 }
 
-fn mount_entry(point: &str, fstype: &str, super_options: &str) -> MountEntry {
-    MountEntry {
-        mount_point: point.into(),
-        options: "rw".into(),
-        tags: String::new(),
-        fstype: fstype.into(),
-        source: fstype.into(),
-        super_options: super_options.into(),
-    }
-}
-
 #[test]
 fn cgroups_on_v2_chain_the_controllers_write_the_limits_and_remove_it_all() {
-    let mounts = [mount_entry("/sys/fs/cgroup", "cgroup2", "rw")];
-    let host = Host::from_tables(&mounts, "0::/\n", |_| "cpu memory pids".into());
+    let mounts = "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+    let host = Host::from_tables(mounts, "0::/\n", |_| "cpu memory pids".into());
     let limits = Limits {
         memory: Some(32 << 20),
         cpus: Some(0.5),
@@ -201,12 +209,10 @@ fn cgroups_on_v2_chain_the_controllers_write_the_limits_and_remove_it_all() {
 
 #[test]
 fn cgroups_on_v1_make_a_directory_in_every_tree_and_join_each() {
-    let mounts = [
-        mount_entry("/sys/fs/cgroup/memory", "cgroup", "rw,memory"),
-        mount_entry("/sys/fs/cgroup/pids", "cgroup", "rw,pids"),
-        mount_entry("/sys/fs/cgroup/freezer", "cgroup", "rw,freezer"),
-    ];
-    let host = Host::from_tables(&mounts, "", |_| String::new());
+    let mounts = "31 25 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+                  32 25 0:28 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n\
+                  33 25 0:29 / /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer\n";
+    let host = Host::from_tables(mounts, "", |_| String::new());
     let limits = Limits {
         memory: Some(16 << 20),
         ..Limits::default()
@@ -259,15 +265,8 @@ fn net_after_setup_only_plugs_the_container_in() {
     // The first run sets the bridge up and records it.
     let mut first = Net::bridged(store.clone(), bridge(), "box", ip, etc("box", Some(ip)));
     dry_run(&mut first, World::new());
-    let up = Link {
-        index: 7,
-        name: "diyc0".into(),
-        kind: Some("bridge".into()),
-        master: None,
-        up: true,
-    };
     let mut second = Net::bridged(store, bridge(), "box", ip, etc("box", Some(ip)));
-    let seen = dry_run(&mut second, World::new().link(up));
+    let seen = dry_run(&mut second, World::new().link(bridge_up()));
     assert!(seen.contains("diyc0 is up since `diyc setup`"), "{seen}");
     assert!(!seen.contains("type bridge"), "{seen}");
 }
@@ -290,10 +289,7 @@ fn iptables_makes_diycs_chains_masquerade_forward_and_dnat() {
         ports: vec![port],
     };
     // A fresh host: no nat table, diyc's chains missing, no jumps yet.
-    let world = World::new()
-        .file("/usr/sbin/iptables", "")
-        .file("/proc/sys/net/ipv4/ip_forward", "0\n")
-        .helper("iptables-save", 0, "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n")
+    let world = iptables_host("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n")
         .helper("iptables -w -t filter -n -L DIYC-FORWARD", 1, "")
         .helper("iptables -w -t nat -n -L DIYC-", 1, "")
         .helper("iptables -w -t filter -C FORWARD", 1, "")
@@ -307,29 +303,16 @@ fn iptables_makes_diycs_chains_masquerade_forward_and_dnat() {
 fn teardown_undoes_setup_newest_first() {
     let (_dir, store) = store();
     // Before setup the host has no iptables tables; after it, empty ones.
-    let world = |save: &str| {
-        World::new()
-            .file("/usr/sbin/iptables", "")
-            .file("/proc/sys/net/ipv4/ip_forward", "0\n")
-            .helper("iptables-save", 0, save)
-    };
     let mut journal = Journal::default();
     {
-        let mut sys = Sys::dry(&mut journal, StageId::Net, world(""));
+        let mut sys = Sys::dry(&mut journal, StageId::Net, iptables_host(""));
         let made = diyc::stages::order::setup_network(&mut sys, &store, &bridge());
         assert!(made.is_ok(), "{made:?}");
     }
-    let up = Link {
-        index: 7,
-        name: "diyc0".into(),
-        kind: Some("bridge".into()),
-        master: None,
-        up: true,
-    };
     // diyc's chains and jumps are there now, each found once.
-    let world = world("*nat\nCOMMIT\n*filter\nCOMMIT\n")
+    let world = iptables_host("*nat\nCOMMIT\n*filter\nCOMMIT\n")
         .file("/usr/sbin/nft", "")
-        .link(up)
+        .link(bridge_up())
         .helper_once("iptables -w -t nat -C OUTPUT", 0, "")
         .helper_once("iptables -w -t nat -C PREROUTING", 0, "")
         .helper_once("iptables -w -t nat -C POSTROUTING", 0, "")
@@ -348,8 +331,8 @@ fn teardown_undoes_setup_newest_first() {
 #[test]
 fn a_whole_container_is_every_stage_in_one_order() {
     let (_dir, store) = store();
-    let mounts = [mount_entry("/sys/fs/cgroup", "cgroup2", "rw")];
-    let host = Host::from_tables(&mounts, "0::/\n", |_| "cpu memory pids".into());
+    let mounts = "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+    let host = Host::from_tables(mounts, "0::/\n", |_| "cpu memory pids".into());
     let placement = host
         .place("/diyc", "box", &Limits::default())
         .expect("placed");

@@ -99,9 +99,9 @@ fn dispatch(cli: Cli) -> Result<Done> {
                 all: args.all,
                 lab: args.lab,
                 no_pause: args.no_pause,
-                explain: args.explain,
+                explain: args.explain.format,
                 transcript: args.transcript,
-                cgroup_parent: args.cgroup_parent,
+                cgroup_parent: args.cgroup.cgroup_parent,
             },
         )
         .map(|code| Done {

@@ -41,7 +41,7 @@ pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<Done> {
     let signals = Signals::block()?;
 
     // Pausing between stages needs the stages reported: --step explains.
-    let explain = args.explain.or(args.step.then_some(Format::Text));
+    let explain = args.explain.format.or(args.step.then_some(Format::Text));
     let mut explainer = Explainer::new(explain);
     let mut sys = Sys::new(&mut explainer, StageId::Image);
     let mut warnings = reclaim::reclaim_dead(&mut sys, store);
@@ -61,7 +61,7 @@ pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<Done> {
         pids: args.pids,
     };
     let host = Host::detect()?;
-    let placement = host.place(&args.cgroup_parent, &name, &limits)?;
+    let placement = host.place(&args.cgroup.cgroup_parent, &name, &limits)?;
 
     let held = container::acquire(store, &name, &image_name)?;
     let mut undo = Undo::new();

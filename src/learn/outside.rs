@@ -15,7 +15,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{Pid, pipe2};
 
 use crate::error::{Error, IoContext, Result};
-use crate::sys::{self, Call, Forked, Request, Sys};
+use crate::sys::{self, Call, Forked, Request, Sys, Veth};
 
 pub struct Outside {
     child: i32,
@@ -115,12 +115,12 @@ fn wire(sys: &mut Sys, child: i32) -> Result<()> {
     let nl = |sys: &mut Sys, request| sys.call(Call::Netlink { request }).map(drop);
     nl(
         sys,
-        Request::AddVeth {
+        Request::AddVeth(Veth {
             name: "vlab".into(),
             master: None,
             peer: "vout".into(),
             peer_netns: child,
-        },
+        }),
     )?;
     nl(
         sys,

@@ -31,18 +31,22 @@ pub const HEADING: Heading = Heading {
 /// and routes), SYS_MODULE, SYS_PTRACE, or MKNOD (without a device cgroup,
 /// a device node is a way to the host's disks).
 pub const DEFAULT_CAPS: &[&str] = &[
+    // Files owned by others.
     "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
     "CAP_FOWNER",
+    "CAP_DAC_OVERRIDE",
     "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
+    // Users and processes.
     "CAP_SETUID",
+    "CAP_SETGID",
+    "CAP_KILL",
     "CAP_SETPCAP",
+    "CAP_SETFCAP",
+    // Low ports and ping.
     "CAP_NET_BIND_SERVICE",
     "CAP_NET_RAW",
+    // What init systems and logins expect.
     "CAP_SYS_CHROOT",
-    "CAP_SETFCAP",
     "CAP_AUDIT_WRITE",
 ];
 

@@ -33,7 +33,7 @@ mod syscall;
 pub use call::Call;
 pub use caps::{CAPABILITIES, cap_set_names, parse_cap};
 pub use dry::{Kind, World};
-pub use netlink::{Link, Request};
+pub use netlink::{Link, Request, Veth};
 pub use plumbing::{exit_now, netns_cookie, reset_signal_dispositions};
 pub use spell::clone_flag_names;
 

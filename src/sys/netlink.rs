@@ -29,16 +29,7 @@ pub enum Request {
     AddBridge {
         name: String,
     },
-    /// A veth pair whose host end goes straight onto `master` and up, and
-    /// whose other end is made directly inside the network namespace of
-    /// process `peer_netns` (no move afterwards: moving a device between
-    /// namespaces costs the kernel a lot more than making it there).
-    AddVeth {
-        name: String,
-        master: Option<String>,
-        peer: String,
-        peer_netns: i32,
-    },
+    AddVeth(Veth),
     SetUp {
         name: String,
     },
@@ -55,11 +46,23 @@ pub enum Request {
     },
 }
 
+/// A veth pair whose host end goes straight onto `master` and up, and
+/// whose other end is made directly inside the network namespace of
+/// process `peer_netns` (no move afterwards: moving a device between
+/// namespaces costs the kernel a lot more than making it there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Veth {
+    pub name: String,
+    pub master: Option<String>,
+    pub peer: String,
+    pub peer_netns: i32,
+}
+
 impl Request {
     /// The rtnetlink message type the request is sent as.
     pub fn message(&self) -> &'static str {
         match self {
-            Request::AddBridge { .. } | Request::AddVeth { .. } => "RTM_NEWLINK",
+            Request::AddBridge { .. } | Request::AddVeth(_) => "RTM_NEWLINK",
             Request::SetUp { .. } => "RTM_SETLINK",
             Request::AddAddress { .. } => "RTM_NEWADDR",
             Request::AddDefaultRoute { .. } => "RTM_NEWROUTE",
@@ -73,17 +76,16 @@ impl fmt::Display for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Request::AddBridge { name } => write!(f, "ip link add {name} type bridge"),
-            Request::AddVeth {
-                name,
-                master,
-                peer,
-                peer_netns,
-            } => {
-                write!(f, "ip link add {name}")?;
-                if let Some(master) = master {
+            Request::AddVeth(veth) => {
+                write!(f, "ip link add {}", veth.name)?;
+                if let Some(master) = &veth.master {
                     write!(f, " master {master}")?;
                 }
-                write!(f, " up type veth peer name {peer} netns {peer_netns}")
+                write!(
+                    f,
+                    " up type veth peer name {} netns {}",
+                    veth.peer, veth.peer_netns
+                )
             }
             Request::SetUp { name } => write!(f, "ip link set {name} up"),
             Request::AddAddress {
@@ -165,23 +167,22 @@ impl Netlink {
             Request::AddBridge { name } => self
                 .runtime
                 .block_on(handle.link().add(LinkBridge::new(name).build()).execute()),
-            Request::AddVeth {
-                name,
-                master,
-                peer,
-                peer_netns,
-            } => {
-                let master = master.as_deref().map(|m| self.index_of(m)).transpose()?;
-                let peer = LinkUnspec::new_with_name(peer)
-                    .setns_by_pid(*peer_netns as u32)
+            Request::AddVeth(veth) => {
+                let master = veth
+                    .master
+                    .as_deref()
+                    .map(|m| self.index_of(m))
+                    .transpose()?;
+                let peer = LinkUnspec::new_with_name(&veth.peer)
+                    .setns_by_pid(veth.peer_netns as u32)
                     .build();
-                let mut veth =
-                    LinkVeth::new(name, "").set_info_data(InfoData::Veth(InfoVeth::Peer(peer)));
+                let mut link = LinkVeth::new(&veth.name, "")
+                    .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)));
                 if let Some(master) = master {
-                    veth = veth.controller(master);
+                    link = link.controller(master);
                 }
-                let veth = veth.up().build();
-                self.runtime.block_on(handle.link().add(veth).execute())
+                let link = link.up().build();
+                self.runtime.block_on(handle.link().add(link).execute())
             }
             Request::SetUp { name } => {
                 let index = self.index_of(name)?;
@@ -299,12 +300,12 @@ mod tests {
 
     #[test]
     fn requests_read_as_ip_commands() {
-        let veth = Request::AddVeth {
+        let veth = Request::AddVeth(Veth {
             name: "dweb-00000a".into(),
             master: Some("diyc0".into()),
             peer: "eth0".into(),
             peer_netns: 42,
-        };
+        });
         assert_eq!(
             veth.to_string(),
             "ip link add dweb-00000a master diyc0 up type veth peer name eth0 netns 42"

@@ -160,6 +160,18 @@ impl Lab {
             .expect("diyc runs")
     }
 
+    /// `diyc WORDS`, the words split at spaces: `lab.line("run --rm busybox true")`.
+    pub fn line(&self, words: &str) -> Output {
+        self.run(&words.split_whitespace().collect::<Vec<_>>())
+    }
+
+    /// `diyc WORDS sh -c SCRIPT`: a shell script in a container.
+    pub fn run_sh(&self, words: &str, script: &str) -> Output {
+        let mut args: Vec<&str> = words.split_whitespace().collect();
+        args.extend(["sh", "-c", script]);
+        self.run(&args)
+    }
+
     /// Run diyc, insist it succeeded, and return what it printed.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);

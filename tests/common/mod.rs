@@ -19,6 +19,18 @@ pub use running::Running;
 
 pub const DIYC: &str = env!("CARGO_BIN_EXE_diyc");
 
+/// Every lesson, in the order `--all` runs them.
+pub const LESSONS: [&str; 8] = [
+    "uts",
+    "pid",
+    "mount",
+    "rootfs",
+    "cgroups",
+    "net",
+    "iptables",
+    "hardening",
+];
+
 /// The parts every lesson shows, in this order.
 pub const LESSON_PARTS: &[&str] = &[
     "## Why",

@@ -287,11 +287,7 @@ mod tests {
     use crate::event::{Event, StageId};
     use crate::sys::{Journal, World};
 
-    const LIMITS: Limits = Limits {
-        memory: Some(16 << 20),
-        cpus: Some(0.5),
-        pids: Some(10),
-    };
+    use crate::stages::cgroups::limits::EVERY_LIMIT as LIMITS;
 
     fn writes(journal: &Journal) -> Vec<String> {
         journal

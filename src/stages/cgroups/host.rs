@@ -64,16 +64,17 @@ pub struct Placement {
 
 impl Host {
     pub fn detect() -> Result<Host> {
-        let mounts = observe::mountinfo(None);
+        let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
         Ok(Host::from_tables(&mounts, &own, |p| {
             fs::read_to_string(p.join("cgroup.controllers")).unwrap_or_default()
         }))
     }
 
-    /// The same from given tables, for tests.
+    /// The same from given text, as /proc/self/mountinfo and
+    /// /proc/self/cgroup have it (and tests write it).
     pub fn from_tables(
-        mounts: &[observe::MountEntry],
+        mountinfo: &str,
         proc_self_cgroup: &str,
         controllers_of: impl Fn(&Path) -> String,
     ) -> Host {
@@ -83,7 +84,7 @@ impl Host {
             v1: Vec::new(),
             own: BTreeMap::new(),
         };
-        for m in mounts {
+        for m in observe::parse_mountinfo(mountinfo) {
             match m.fstype.as_str() {
                 "cgroup2" if host.v2.is_none() => {
                     let path = PathBuf::from(&m.mount_point);
@@ -253,26 +254,16 @@ impl Host {
 mod tests {
     use super::*;
 
-    const LIMITS: Limits = Limits {
-        memory: Some(16 << 20),
-        cpus: Some(0.5),
-        pids: Some(10),
-    };
+    use crate::stages::cgroups::limits::EVERY_LIMIT as LIMITS;
 
-    fn mount(point: &str, fstype: &str, super_options: &str) -> observe::MountEntry {
-        observe::MountEntry {
-            mount_point: point.into(),
-            options: "rw".into(),
-            tags: String::new(),
-            fstype: fstype.into(),
-            source: fstype.into(),
-            super_options: super_options.into(),
-        }
+    /// A mountinfo line of a cgroup filesystem.
+    fn mount(point: &str, fstype: &str, super_options: &str) -> String {
+        format!("30 25 0:26 / {point} rw,nosuid - {fstype} {fstype} {super_options}\n")
     }
 
     #[test]
     fn a_unified_host_is_placed_on_v2_under_the_parent() {
-        let mounts = [mount("/sys/fs/cgroup", "cgroup2", "rw,nsdelegate")];
+        let mounts = mount("/sys/fs/cgroup", "cgroup2", "rw,nsdelegate");
         let host = Host::from_tables(&mounts, "0::/user.slice/session-1.scope\n", |_| {
             "cpuset cpu io memory pids".into()
         });
@@ -300,7 +291,8 @@ mod tests {
             mount("/sys/fs/cgroup/cpu,cpuacct", "cgroup", "rw,cpu,cpuacct"),
             mount("/sys/fs/cgroup/pids", "cgroup", "rw,pids"),
             mount("/sys/fs/cgroup/unified", "cgroup2", "rw"),
-        ];
+        ]
+        .concat();
         let own = "4:memory:/services/a\n3:cpu,cpuacct:/\n2:pids:/\n0::/\n";
         let host = Host::from_tables(&mounts, own, |_| "hugetlb".into());
         assert_eq!(host.mode(), "hybrid");
@@ -322,7 +314,7 @@ mod tests {
 
     #[test]
     fn a_unified_host_without_a_controller_still_uses_v2_for_the_rest() {
-        let mounts = [mount("/sys/fs/cgroup", "cgroup2", "rw")];
+        let mounts = mount("/sys/fs/cgroup", "cgroup2", "rw");
         let host = Host::from_tables(&mounts, "0::/\n", |_| "memory pids".into());
         let plain = host.place("/diyc", "c", &Limits::default());
         let plain = plain.unwrap_or_else(|e| panic!("{e}"));
@@ -337,7 +329,7 @@ mod tests {
 
     #[test]
     fn a_limit_without_its_controller_is_refused() {
-        let mounts = [mount("/sys/fs/cgroup/memory", "cgroup", "rw,memory")];
+        let mounts = mount("/sys/fs/cgroup/memory", "cgroup", "rw,memory");
         let host = Host::from_tables(&mounts, "", |_| String::new());
         assert_eq!(host.mode(), "legacy");
         assert!(host.place("diyc", "c", &LIMITS).is_err());

@@ -126,6 +126,14 @@ pub fn human(bytes: u64) -> String {
     }
 }
 
+/// One of each limit, for the unit tests of the code that writes them.
+#[cfg(test)]
+pub(super) const EVERY_LIMIT: Limits = Limits {
+    memory: Some(16 << 20),
+    cpus: Some(0.5),
+    pids: Some(10),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,7 @@ use crate::error::Result;
 use crate::event::{Heading, StageId};
 use crate::stages::{Child, Stage};
 use crate::state::Store;
-use crate::sys::{Call, Quiet, Request, Sys};
+use crate::sys::{Call, Quiet, Request, Sys, Veth};
 use crate::undo::Undo;
 
 pub use bridge::{Bridge, DEFAULT_BRIDGE, DEFAULT_SUBNET, Port, parse_ip, parse_port, veth_name};
@@ -165,12 +165,12 @@ impl Stage for Net {
         loop {
             let made = netlink(
                 sys,
-                Request::AddVeth {
+                Request::AddVeth(Veth {
                     name: att.host_if.clone(),
                     master: Some(self.bridge.name.clone()),
                     peer: "eth0".into(),
                     peer_netns: child.pid,
-                },
+                }),
             );
             match made {
                 // A random name already taken: pick another.
