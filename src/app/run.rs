@@ -2,6 +2,8 @@
 //! the one stage list (src/stages/order.rs), launch it, record how it
 //! ended, and undo what it made.
 
+use std::path::Path;
+
 use super::check::{self, path_text, validate_hostname};
 use super::{Done, need_root};
 use crate::cli::{NetMode, RunArgs};
@@ -25,21 +27,9 @@ use crate::sys::Sys;
 use crate::undo::{Undo, When};
 
 pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<Done> {
-    let mut words = args.args.iter().cloned();
-    let image_name = words.next().unwrap_or_default();
-    let mut argv: Vec<String> = words.collect();
-    if argv.is_empty() {
-        argv.push("sh".into());
-    }
-    state::validate_name("image", &image_name)?;
-    if let Some(name) = &args.name {
-        state::validate_name("container", name)?;
-    }
-    let caps = capability_set(&args.cap_add, &args.cap_drop).map_err(Error::invalid)?;
-    check::run_args(bridge, &args)?;
+    let (image_name, argv, caps) = check_run(bridge, &args)?;
     need_root("run")?;
     let signals = Signals::block()?;
-
     // Pausing between stages needs the stages reported: --step explains.
     let explain = args.explain.format.or(args.step.then_some(Format::Text));
     let mut explainer = Explainer::new(explain);
@@ -65,72 +55,41 @@ pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<Done> {
 
     let held = container::acquire(store, &name, &image_name)?;
     let mut undo = Undo::new();
-    // A fresh --rm container keeps its writes in memory: a tmpfs inside its
-    // own mount namespace, gone with it, so the run writes nothing to disk
-    // that it would only delete again.
-    let in_memory = args.rm && held.created;
-    remove_when_done(&mut undo, &held, args.rm);
-    held.make_layer_dirs(in_memory)?;
-    let rootfs = if in_memory {
-        Rootfs::in_memory(path_text(&lower)?, path_text(&held.rootfs())?)
-    } else {
-        Rootfs::on_disk(
-            path_text(&lower)?,
-            path_text(&held.upper())?,
-            path_text(&held.work())?,
-            path_text(&held.rootfs())?,
-        )
-    };
-    let uts = Uts {
-        hostname: hostname.clone(),
-        domainname: Some("diyc".into()),
-    };
-    let mut plan = Plan::base(uts, rootfs);
+    let mut plan = Plan::base(
+        Uts {
+            hostname: hostname.clone(),
+            domainname: Some("diyc".into()),
+        },
+        layers(&held, &lower, &mut undo, args.rm)?,
+    );
     plan.cgroups = Some(Cgroups::new(host, placement.clone(), limits));
     plan.hardening = Some(Hardening { caps });
-    let net_record = network_of(&mut plan, &mut undo, store, bridge, &args, &name, &hostname)?;
+    let net = network_of(&mut plan, &mut undo, store, bridge, &args, &name, &hostname)?;
     let (stages, flags) = plan.build();
-    let mut launch = Launch::new(
-        stages,
-        flags,
-        ExecSpec {
-            argv: argv.clone(),
-            env,
-            workdir: args.workdir.clone(),
-        },
-    )?
-    .pause_with(Pauser::new(!args.step));
-    let started = container::now();
-    held.write_run(&Run {
-        command: argv.clone(),
-        owner: ProcessId::of(std::process::id() as i32),
-        started,
-        cgroup: Some(placement),
-        net: net_record,
-    })?;
-    let result = runtime::launch(&mut sys, &mut launch, &signals, &mut undo, &mut |child| {
-        held.write_init(child)
-    });
-    // A command that could not be started still ran a container: it
-    // exited with 126 or 127, like a shell's command would.
-    let code = match &result {
-        Ok(exit) => Some(exit.code),
-        Err(Error::Command { code, .. }) => Some(*code),
-        Err(_) => None,
+    let exec = ExecSpec {
+        argv: argv.clone(),
+        env,
+        workdir: args.workdir.clone(),
     };
-    if let (Some(code), false) = (code, args.rm) {
-        held.write_state(&State {
-            command: argv,
-            exit_code: Some(code),
-            started: Some(started),
-            finished: Some(container::now()),
-        })?;
-    }
-    // run.json goes last: until the undo steps are done, it is what tells
-    // `rm -f` what to clean up if diyc is killed now.
-    warnings.extend(undo.finish(&mut sys, code.is_some()));
-    held.clear_run()?;
-    let exit = result?;
+    let mut launch = Launch::new(stages, flags, exec)?.pause_with(Pauser::new(!args.step));
+    let record = Run {
+        command: argv,
+        owner: ProcessId::of(std::process::id() as i32),
+        started: container::now(),
+        cgroup: Some(placement),
+        net,
+    };
+    let result = launch_recorded(
+        &mut sys,
+        &held,
+        &mut launch,
+        &signals,
+        &mut undo,
+        record,
+        args.rm,
+    );
+    warnings.extend(result.warnings);
+    let exit = result.exit?;
     for note in exit.notes {
         // A program reading JSON lines gets the verdict as one more event.
         if explain == Some(Format::Json) {
@@ -143,6 +102,96 @@ pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<Done> {
         code: exit.code,
         warnings,
     })
+}
+
+/// The image and command, the names and every option, checked before
+/// anything is made.
+fn check_run(bridge: &Bridge, args: &RunArgs) -> Result<(String, Vec<String>, u64)> {
+    let mut words = args.args.iter().cloned();
+    let image_name = words.next().unwrap_or_default();
+    let mut argv: Vec<String> = words.collect();
+    if argv.is_empty() {
+        argv.push("sh".into());
+    }
+    state::validate_name("image", &image_name)?;
+    if let Some(name) = &args.name {
+        state::validate_name("container", name)?;
+    }
+    let caps = capability_set(&args.cap_add, &args.cap_drop).map_err(Error::invalid)?;
+    check::run_args(bridge, args)?;
+    Ok((image_name, argv, caps))
+}
+
+/// The container's root: the image below its writable layer, which a
+/// fresh `--rm` container keeps in memory (a tmpfs inside its own mount
+/// namespace, gone with it), so the run writes nothing to disk that it
+/// would only delete again.
+fn layers(held: &Held, lower: &Path, undo: &mut Undo, rm: bool) -> Result<Rootfs> {
+    let in_memory = rm && held.created;
+    remove_when_done(undo, held, rm);
+    held.make_layer_dirs(in_memory)?;
+    Ok(if in_memory {
+        Rootfs::in_memory(path_text(lower)?, path_text(&held.rootfs())?)
+    } else {
+        Rootfs::on_disk(
+            path_text(lower)?,
+            path_text(&held.upper())?,
+            path_text(&held.work())?,
+            path_text(&held.rootfs())?,
+        )
+    })
+}
+
+struct Launched {
+    exit: Result<runtime::Exit>,
+    warnings: Vec<String>,
+}
+
+/// The launch between its records: run.json before anything of it is
+/// made on the host, state.json when it ends (not with --rm), and run.json
+/// removed last, after the undo log, since until then it is what tells
+/// `rm -f` what to clean up if diyc is killed.
+fn launch_recorded(
+    sys: &mut Sys,
+    held: &Held,
+    launch: &mut Launch,
+    signals: &Signals,
+    undo: &mut Undo,
+    record: Run,
+    rm: bool,
+) -> Launched {
+    let (command, started) = (record.command.clone(), record.started);
+    if let Err(e) = held.write_run(&record) {
+        return Launched {
+            exit: Err(e),
+            warnings: Vec::new(),
+        };
+    }
+    let result = runtime::launch(sys, launch, signals, undo, &mut |child| {
+        held.write_init(child)
+    });
+    // A command that could not be started still ran a container: it
+    // exited with 126 or 127, like a shell's command would.
+    let code = match &result {
+        Ok(exit) => Some(exit.code),
+        Err(Error::Command { code, .. }) => Some(*code),
+        Err(_) => None,
+    };
+    let recorded = match (code, rm) {
+        (Some(code), false) => held.write_state(&State {
+            command,
+            exit_code: Some(code),
+            started: Some(started),
+            finished: Some(container::now()),
+        }),
+        _ => Ok(()),
+    };
+    let warnings = undo.finish(sys, code.is_some());
+    let cleared = held.clear_run();
+    Launched {
+        exit: recorded.and(cleared).and(result),
+        warnings,
+    }
 }
 
 /// A new container goes again if its run fails; a `--rm` one always.

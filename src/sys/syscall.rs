@@ -87,6 +87,15 @@ impl Call {
     /// The system call this is, or None for a shell-form call (several
     /// calls, a netlink message, a program).
     pub(super) fn syscall(&self) -> Option<Syscall> {
+        self.process()
+            .or_else(|| self.namespace())
+            .or_else(|| self.mount())
+            .or_else(|| self.file())
+            .or_else(|| self.privilege())
+    }
+
+    /// Processes: made, replaced, signalled.
+    fn process(&self) -> Option<Syscall> {
         match self {
             Call::Clone3 {
                 flags,
@@ -129,6 +138,30 @@ impl Call {
                 ];
                 sc("clone", libc::SYS_clone, args)
             }
+            Call::Kill { pid, signal } => sc(
+                "kill",
+                libc::SYS_kill,
+                vec![
+                    num((*pid).into()),
+                    int((*signal).into(), signal_name(*signal as u64)),
+                ],
+            ),
+            Call::Execve { path: p, argv, env } => sc(
+                "execve",
+                libc::SYS_execve,
+                vec![
+                    path(p),
+                    arg(Value::List(argv.clone()), quote_list(argv)),
+                    arg(Value::List(env.clone()), quote_list(env)),
+                ],
+            ),
+            _ => None,
+        }
+    }
+
+    /// Namespaces and the names the UTS namespace holds.
+    fn namespace(&self) -> Option<Syscall> {
+        match self {
             Call::Unshare { flags } => sc(
                 "unshare",
                 libc::SYS_unshare,
@@ -142,6 +175,23 @@ impl Call {
                     int(*nstype as i64, clone_flag_names(*nstype)),
                 ],
             ),
+            Call::Sethostname { name } => sc(
+                "sethostname",
+                libc::SYS_sethostname,
+                vec![path(name), num(name.len() as i64)],
+            ),
+            Call::Setdomainname { name } => sc(
+                "setdomainname",
+                libc::SYS_setdomainname,
+                vec![path(name), num(name.len() as i64)],
+            ),
+            _ => None,
+        }
+    }
+
+    /// The mount table and the root.
+    fn mount(&self) -> Option<Syscall> {
+        match self {
             Call::Mount {
                 source,
                 target,
@@ -173,16 +223,13 @@ impl Call {
                 vec![path(new_root), path(put_old)],
             ),
             Call::Chroot { path: p } => sc("chroot", libc::SYS_chroot, vec![path(p)]),
-            Call::Sethostname { name } => sc(
-                "sethostname",
-                libc::SYS_sethostname,
-                vec![path(name), num(name.len() as i64)],
-            ),
-            Call::Setdomainname { name } => sc(
-                "setdomainname",
-                libc::SYS_setdomainname,
-                vec![path(name), num(name.len() as i64)],
-            ),
+            _ => None,
+        }
+    }
+
+    /// Files, directories and device nodes.
+    fn file(&self) -> Option<Syscall> {
+        match self {
             Call::Mknodat {
                 path: p,
                 mode,
@@ -255,14 +302,13 @@ impl Call {
                 vec![num((*fd).into()), path(data), num(data.len() as i64)],
             ),
             Call::Close { fd } => sc("close", libc::SYS_close, vec![num((*fd).into())]),
-            Call::Kill { pid, signal } => sc(
-                "kill",
-                libc::SYS_kill,
-                vec![
-                    num((*pid).into()),
-                    int((*signal).into(), signal_name(*signal as u64)),
-                ],
-            ),
+            _ => None,
+        }
+    }
+
+    /// Capabilities, limits and descriptors: what the process may still do.
+    fn privilege(&self) -> Option<Syscall> {
+        match self {
             Call::CapbsetDrop { cap } => sc(
                 "prctl",
                 libc::SYS_prctl,
@@ -355,16 +401,7 @@ impl Call {
                     int(libc::FD_CLOEXEC.into(), "FD_CLOEXEC"),
                 ],
             ),
-            Call::Execve { path: p, argv, env } => sc(
-                "execve",
-                libc::SYS_execve,
-                vec![
-                    path(p),
-                    arg(Value::List(argv.clone()), quote_list(argv)),
-                    arg(Value::List(env.clone()), quote_list(env)),
-                ],
-            ),
-            Call::WriteFile { .. } | Call::Netlink { .. } | Call::Command { .. } => None,
+            _ => None,
         }
     }
 }
