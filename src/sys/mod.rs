@@ -8,8 +8,10 @@
 //! and src/state/.
 //!
 //! - call.rs: the calls, as plain data;
-//! - perform.rs: making them (one raw syscall each);
-//! - render.rs: printing them as strace does;
+//! - syscall.rs: each call once, by family: its system call, and every
+//!   argument as passed and as printed (args.rs has the pieces);
+//! - perform.rs: making them, through the one syscall(2);
+//! - render.rs: printing them as strace does (spell.rs: its words);
 //! - caps.rs: capabilities by name;
 //! - netlink.rs: the netlink connection, private to the seam;
 //! - helper.rs: helper programs;
@@ -18,6 +20,7 @@
 //! - plumbing.rs: unrecorded calls that change nothing.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+mod args;
 mod call;
 mod caps;
 mod dry;

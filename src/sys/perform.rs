@@ -7,8 +7,8 @@ use std::ffi::CString;
 
 use nix::errno::Errno;
 
+use super::args::{Syscall, Value};
 use super::call::Call;
-use super::syscall::{Syscall, Value};
 
 /// The memory an argument points at, kept alive for the call.
 enum Held {

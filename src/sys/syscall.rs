@@ -4,75 +4,13 @@
 //! drift from what is made. (Calls that are not one system call, the
 //! shell-form ones, have no entry here.)
 
+use super::args::{Syscall, Value, arg, at_fdcwd, hidden, int, num, path, sc};
 use super::call::{CLONE_INTO_CGROUP, Call};
 use super::caps::{cap_name, cap_set_names};
 use super::spell::{
     UMOUNT_FLAGS, clone_flag_names, file_type_name, flag_names, hex, mount_flag_names,
-    open_flag_names, quote, quote_list, quote_opt, rlim, signal_name,
+    open_flag_names, quote_list, quote_opt, rlim, signal_name,
 };
-
-/// What the kernel is passed for one argument.
-pub(super) enum Value {
-    /// Printed, not passed (strace's names for what clone's layout hides).
-    Nothing,
-    Int(i64),
-    Str(String),
-    OptStr(Option<String>),
-    /// A NULL-terminated array of strings.
-    List(Vec<String>),
-    /// A structure, as the 64-bit words it is made of.
-    Words64(Vec<u64>),
-    /// A structure, as the 32-bit words it is made of.
-    Words32(Vec<u32>),
-}
-
-pub(super) struct Arg {
-    pub value: Value,
-    /// How strace prints it; None for what is passed but never printed.
-    pub text: Option<String>,
-}
-
-fn arg(value: Value, text: impl Into<String>) -> Arg {
-    Arg {
-        value,
-        text: Some(text.into()),
-    }
-}
-
-fn int(value: i64, text: impl Into<String>) -> Arg {
-    arg(Value::Int(value), text)
-}
-
-fn num(value: i64) -> Arg {
-    int(value, value.to_string())
-}
-
-fn path(p: &str) -> Arg {
-    arg(Value::Str(p.to_string()), quote(p))
-}
-
-fn at_fdcwd() -> Arg {
-    int(libc::AT_FDCWD.into(), "AT_FDCWD")
-}
-
-fn hidden(value: i64) -> Arg {
-    Arg {
-        value: Value::Int(value),
-        text: None,
-    }
-}
-
-/// One system call: its name as strace prints it, its number, its
-/// arguments.
-pub(super) struct Syscall {
-    pub name: &'static str,
-    pub number: libc::c_long,
-    pub args: Vec<Arg>,
-}
-
-fn sc(name: &'static str, number: libc::c_long, args: Vec<Arg>) -> Option<Syscall> {
-    Some(Syscall { name, number, args })
-}
 
 /// The kernel's `struct clone_args` (linux/sched.h), up to `cgroup`:
 /// flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
