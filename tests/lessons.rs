@@ -35,7 +35,7 @@ fn snapshot(lab: &Lab, name: &str, err: &str) {
             ),
             (r"still \w+: \d+", "still [N]"),
             (r"(the (?:real )?host is still )\S+", "${1}[HOST]"),
-            (r"(its /etc/hostname says )\S+", "${1}[HOST]"),
+            (r"(its /etc/hostname says )[^)\s]+", "${1}[HOST]"),
             (r"working directory: \S+", "working directory: [CWD]"),
             (
                 r"(\b(?:in|hog used|took) )\d+(?:\.\d+)? ?(ms|MiB|KiB)",

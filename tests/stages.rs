@@ -380,3 +380,44 @@ fn a_whole_container_is_every_stage_in_one_order() {
         "CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWPID|CLONE_NEWNET"
     );
 }
+
+#[test]
+fn teardown_leaves_the_records_of_another_network_namespace() {
+    use diyc::state::network::{
+        BridgeRecord, RulesRecord, lock, write_bridge_record, write_rules_record,
+    };
+    let (dir, store) = store();
+    // Taking the lock makes the network's directory.
+    drop(lock(&store).expect("the network lock"));
+    let elsewhere = "another boot:cookie 1".to_string();
+    write_bridge_record(
+        &store,
+        &BridgeRecord {
+            bridge: bridge(),
+            netns: elsewhere.clone(),
+            created_bridge: true,
+        },
+    )
+    .expect("a bridge record");
+    write_rules_record(
+        &store,
+        &RulesRecord {
+            bridge: bridge(),
+            netns: elsewhere,
+            ip_forward_before: Some("0".into()),
+            created_tables: Vec::new(),
+        },
+    )
+    .expect("a rules record");
+    let mut journal = Journal::default();
+    let mut sys = Sys::dry(&mut journal, StageId::Cleanup, iptables_host(""));
+    let undone = diyc::stages::order::teardown_network(&mut sys, &store);
+    assert!(undone.is_ok(), "{undone:?}");
+    for record in ["bridge.json", "rules.json"] {
+        assert!(
+            dir.path().join("net").join(record).exists(),
+            "{record} was removed"
+        );
+    }
+    assert!(journal.calls().is_empty(), "{:?}", journal.calls());
+}

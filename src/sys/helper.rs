@@ -89,9 +89,11 @@ impl Sys<'_> {
         let outcome = match (exec_failed, &status) {
             (Some(errno), _) => outcome_of(&Err(errno)),
             (None, Ok(WaitStatus::Exited(_, code))) => Outcome::Ok(i64::from(*code)),
+            // As a shell reports it: 128 plus the signal.
+            (None, Ok(WaitStatus::Signaled(_, sig, _))) => Outcome::Ok(128 + *sig as i64),
             (None, _) => Outcome::Err {
-                errno: "signal".into(),
-                message: "killed by a signal".into(),
+                errno: "ECHILD".into(),
+                message: "the helper could not be waited for".into(),
             },
         };
         self.record_as(child, command, outcome);

@@ -8,8 +8,10 @@
 //! - v1: one tree per controller (or per group of controllers), each
 //!   mounted on its own; a process is placed in every tree separately.
 //!
-//! diyc uses v2 when the cgroup2 mount offers memory, cpu and pids, and v1
-//! otherwise (a "hybrid" host mounts both, with the controllers on v1).
+//! diyc uses v2 when there is no v1 tree at all, or when the cgroup2 mount
+//! offers every controller the limits ask for and at least one of memory,
+//! cpu and pids; v1 otherwise (a "hybrid" host mounts both, with the
+//! controllers on v1).
 
 use std::collections::BTreeMap;
 use std::fs;

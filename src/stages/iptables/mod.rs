@@ -109,40 +109,34 @@ pub fn setup_rules(sys: &mut Sys, store: &Store, bridge: &Bridge) -> Result<()> 
     store.create()?;
     let previous = records::rules_record(store);
     let forward = sys.read_trim(IP_FORWARD).unwrap_or_default();
-    let ip_forward_before = match previous.as_ref() {
-        Some(p) => p.ip_forward_before.clone(),
-        None if forward == "1" => None,
-        None => Some(forward.clone()),
+    let first = previous.is_none();
+    let mut record = RulesRecord {
+        bridge: bridge.clone(),
+        netns: records::current_netns(),
+        ip_forward_before: match previous.as_ref() {
+            Some(p) => p.ip_forward_before.clone(),
+            None if forward == "1" => None,
+            None => Some(forward.clone()),
+        },
+        created_tables: previous.map(|p| p.created_tables).unwrap_or_default(),
     };
+    // Recorded before each change, so a teardown after a half-done setup
+    // still knows what to restore.
+    records::write_rules_record(store, &record)?;
     if forward != "1" {
         sys.call(Call::WriteFile {
             path: IP_FORWARD.into(),
             value: "1".into(),
         })?;
     }
-    let created_tables = match previous {
-        Some(p) => p.created_tables,
-        None => {
-            let mut missing = Vec::new();
-            for table in ["filter", "nat"] {
-                if rules::table_rules(sys, table)?.is_none() {
-                    missing.push(table.to_string());
-                }
+    if first {
+        for table in ["filter", "nat"] {
+            if rules::table_rules(sys, table)?.is_none() {
+                record.created_tables.push(table.to_string());
             }
-            missing
         }
-    };
-    // Recorded before the rules, so a teardown after a half-done setup
-    // still knows what to restore.
-    records::write_rules_record(
-        store,
-        &RulesRecord {
-            bridge: bridge.clone(),
-            netns: records::current_netns(),
-            ip_forward_before,
-            created_tables,
-        },
-    )?;
+        records::write_rules_record(store, &record)?;
+    }
     for (table, chain) in [
         ("filter", FORWARD_CHAIN),
         ("nat", NAT_CHAIN),
@@ -169,12 +163,13 @@ pub fn setup_rules(sys: &mut Sys, store: &Store, bridge: &Bridge) -> Result<()> 
 
 /// Undo setup_rules, newest first: the jumps, diyc's chains, the tables
 /// setup brought into being, ip_forward as it was. Without a record of
-/// this namespace there is nothing of this store's to undo: setup writes
-/// it before its first rule. The caller holds the network lock and has
+/// this namespace there is nothing of this store's to undo here (setup
+/// writes it before its first change), and a record of another namespace
+/// is that namespace's to undo. The caller holds the network lock and has
 /// checked that no container still uses the network.
 pub fn teardown_rules(sys: &mut Sys, store: &Store) -> Result<()> {
     let Some(record) = records::rules_record(store) else {
-        return records::remove_rules_record(store);
+        return Ok(());
     };
     for (table, chain, rule) in rules::jumps().into_iter().rev() {
         rules::delete_rule(sys, table, chain, &strs(&rule))?;

@@ -94,8 +94,9 @@ pub fn setup_bridge(sys: &mut Sys, store: &Store, bridge: &Bridge) -> Result<()>
 /// Remove the bridge if diyc made it, and its record. The caller holds
 /// the network lock and has checked that no container still uses it.
 pub fn teardown_bridge(sys: &mut Sys, store: &Store) -> Result<()> {
+    // A record of another namespace is that namespace's to undo.
     let Some(record) = records::bridge_record(store) else {
-        return records::remove_bridge_record(store);
+        return Ok(());
     };
     let name = record.bridge.name;
     if record.created_bridge && sys.link(&name)?.is_some() {
