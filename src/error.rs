@@ -33,7 +33,7 @@ pub enum Error {
     /// Plumbing the kernel refused: a socket, a pipe, a signalfd.
     #[error("{what}: {source}")]
     Os {
-        what: &'static str,
+        what: String,
         #[source]
         source: io::Error,
     },
@@ -92,9 +92,9 @@ impl Error {
         Error::Invalid(msg.into())
     }
 
-    pub fn os(what: &'static str, errno: Errno) -> Self {
+    pub fn os(what: impl Into<String>, errno: Errno) -> Self {
         Error::Os {
-            what,
+            what: what.into(),
             source: io::Error::from(errno),
         }
     }

@@ -18,6 +18,7 @@ pub mod stages;
 pub mod state;
 pub mod sys;
 pub mod undo;
+mod warnings;
 
 pub use app::main;
 /// The iptables lesson's outside host, which the network tests share.

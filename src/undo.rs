@@ -6,6 +6,7 @@
 use crate::error::Result;
 use crate::event::{Heading, StageId};
 use crate::sys::{Quiet, Sys};
+use crate::warnings;
 
 /// What `--explain` prints above the clean-up.
 pub const HEADING: Heading = Heading {
@@ -52,19 +53,17 @@ impl Undo {
     }
 
     /// Run the steps that apply, newest first, recording what they do
-    /// through `sys`. A step that fails is returned as a warning and the
+    /// through `sys`. A step that fails is a warning for the user and the
     /// rest still run: one stuck cgroup must not keep the others from
     /// being cleaned up.
-    #[must_use = "a failed clean-up step is a warning for the user"]
-    pub fn finish(&mut self, sys: &mut Sys, success: bool) -> Vec<String> {
-        let mut warnings = Vec::new();
+    pub fn finish(&mut self, sys: &mut Sys, success: bool) {
         if self
             .steps
             .iter()
             .all(|s| success && s.when == When::OnFailure)
         {
             self.steps.clear();
-            return warnings;
+            return;
         }
         sys.stage(StageId::Cleanup);
         while let Some(step) = self.steps.pop() {
@@ -73,10 +72,9 @@ impl Undo {
             }
             sys.note(step.what.clone());
             if let Err(e) = (step.action)(sys) {
-                warnings.push(format!("cleanup: {}: {e}", step.what));
+                warnings::warn(format!("cleanup: {}: {e}", step.what));
             }
         }
-        warnings
     }
 }
 
@@ -86,7 +84,7 @@ impl Drop for Undo {
     fn drop(&mut self) {
         let mut quiet = Quiet;
         let mut sys = Sys::new(&mut quiet, StageId::Cleanup);
-        let _ = self.finish(&mut sys, false);
+        self.finish(&mut sys, false);
     }
 }
 
@@ -111,9 +109,8 @@ mod tests {
             });
         }
         let mut quiet = Quiet;
-        let warnings = undo.finish(&mut Sys::new(&mut quiet, StageId::Cleanup), true);
+        undo.finish(&mut Sys::new(&mut quiet, StageId::Cleanup), true);
         assert_eq!(*log.borrow(), vec![2, 0]);
-        assert!(warnings.is_empty());
     }
 
     #[test]
@@ -131,5 +128,11 @@ mod tests {
             });
         }
         assert_eq!(*log.borrow(), vec!["first"]);
+        // The failure is said, though nobody finished the log by hand.
+        assert!(
+            crate::warnings::take()
+                .iter()
+                .any(|w| w == "diyc: cleanup: second: stuck")
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::{Done, need_root};
+use super::need_root;
 use crate::error::Result;
 use crate::event::StageId;
 use crate::runtime::reclaim;
@@ -12,13 +12,11 @@ use crate::state::{self, Store, container, image};
 use crate::sys::{Quiet, Sys};
 
 /// `diyc ps`: as root it first cleans up after any diyc that was killed.
-pub fn ps(store: &Store, all: bool) -> Done {
-    let warnings = if nix::unistd::geteuid().is_root() {
+pub fn ps(store: &Store, all: bool) {
+    if nix::unistd::geteuid().is_root() {
         let mut quiet = Quiet;
-        reclaim::reclaim_dead(&mut Sys::new(&mut quiet, StageId::Cleanup), store)
-    } else {
-        Vec::new()
-    };
+        reclaim::reclaim_dead(&mut Sys::new(&mut quiet, StageId::Cleanup), store);
+    }
     let rows: Vec<_> = container::list(store)
         .into_iter()
         .filter(|c| all || c.status == "running")
@@ -43,10 +41,9 @@ pub fn ps(store: &Store, all: bool) -> Done {
             r.command.join(" ")
         );
     }
-    Done { code: 0, warnings }
 }
 
-pub fn rm(store: &Store, force: bool, names: &[String]) -> Result<Done> {
+pub fn rm(store: &Store, force: bool, names: &[String]) -> Result<i32> {
     need_root("rm")?;
     for name in names {
         state::validate_name("container", name)?;
@@ -54,11 +51,10 @@ pub fn rm(store: &Store, force: bool, names: &[String]) -> Result<Done> {
     let _signals = Signals::block()?;
     let mut quiet = Quiet;
     let mut sys = Sys::new(&mut quiet, StageId::Cleanup);
-    let mut warnings = Vec::new();
     for name in names {
-        warnings.extend(reclaim::remove(&mut sys, store, name, force)?);
+        reclaim::remove(&mut sys, store, name, force)?;
     }
-    Ok(Done { code: 0, warnings })
+    Ok(0)
 }
 
 pub fn image_ls(store: &Store) {
@@ -89,8 +85,8 @@ pub fn image_ls(store: &Store) {
     }
 }
 
-pub fn image_rm(store: &Store, name: &str) -> Result<Done> {
+pub fn image_rm(store: &Store, name: &str) -> Result<i32> {
     need_root("image rm")?;
     image::remove(store, name)?;
-    Ok(Done::ok())
+    Ok(0)
 }

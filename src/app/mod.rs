@@ -1,8 +1,8 @@
 //! The commands: parse, check the input completely, then act. One file per
 //! command family (run.rs, nsexec.rs, listing.rs for ps/rm/image; learn
-//! lives in src/learn/). Errors and warnings come back here to be printed
-//! once, as one line each, with their exit status; nothing below prints
-//! them.
+//! lives in src/learn/). Errors come back here to be printed once, as one
+//! line, with their exit status, after the warnings the command left
+//! (src/warnings.rs); nothing below prints either.
 
 mod check;
 mod listing;
@@ -22,23 +22,7 @@ use crate::stages::net::Bridge;
 use crate::stages::order;
 use crate::state::{Store, image};
 use crate::sys::Sys;
-
-/// How a command ended: its exit status, and what went wrong on the side
-/// (a clean-up step that failed, a verdict on how the container ended),
-/// each one line for the user.
-pub struct Done {
-    pub code: i32,
-    pub warnings: Vec<String>,
-}
-
-impl Done {
-    fn ok() -> Done {
-        Done {
-            code: 0,
-            warnings: Vec::new(),
-        }
-    }
-}
+use crate::warnings;
 
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
@@ -59,13 +43,12 @@ pub fn main() -> i32 {
             return 125;
         }
     };
-    match dispatch(cli) {
-        Ok(done) => {
-            for warning in &done.warnings {
-                eprintln!("diyc: {warning}");
-            }
-            done.code
-        }
+    let result = dispatch(cli);
+    for warning in warnings::take() {
+        eprintln!("{warning}");
+    }
+    match result {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("diyc: {e}");
             e.exit_code()
@@ -85,7 +68,7 @@ fn one_line(text: &str) -> String {
     }
 }
 
-fn dispatch(cli: Cli) -> Result<Done> {
+fn dispatch(cli: Cli) -> Result<i32> {
     let store = Store::new(&cli.root)?;
     let bridge = Bridge::new(&cli.bridge, &cli.subnet).map_err(Error::invalid)?;
     match cli.command {
@@ -103,18 +86,14 @@ fn dispatch(cli: Cli) -> Result<Done> {
                 transcript: args.transcript,
                 cgroup_parent: args.cgroup.cgroup_parent,
             },
-        )
-        .map(|code| Done {
-            code,
-            warnings: Vec::new(),
-        }),
+        ),
         Command::Setup { explain } => {
             need_root("setup")?;
             let _signals = Signals::block()?;
             let mut explainer = Explainer::new(explain.then_some(Format::Text));
             let mut sys = Sys::new(&mut explainer, StageId::Net);
             order::setup_network(&mut sys, &store, &bridge)?;
-            Ok(Done::ok())
+            Ok(0)
         }
         Command::Teardown { explain } => {
             need_root("teardown")?;
@@ -123,7 +102,7 @@ fn dispatch(cli: Cli) -> Result<Done> {
             let mut sys = Sys::new(&mut explainer, StageId::Cleanup);
             sys.stage(StageId::Cleanup);
             order::teardown_network(&mut sys, &store)?;
-            Ok(Done::ok())
+            Ok(0)
         }
         Command::Image(ImageCommand::Import { name, file }) => {
             need_root("image import")?;
@@ -135,23 +114,23 @@ fn dispatch(cli: Cli) -> Result<Done> {
                 made.info.files,
                 made.info.size / 1024
             );
-            let warnings = (made.skipped > 0)
-                .then(|| {
-                    format!(
-                        "skipped {} device nodes and FIFOs: every container gets a fresh /dev",
-                        made.skipped
-                    )
-                })
-                .into_iter()
-                .collect();
-            Ok(Done { code: 0, warnings })
+            if made.skipped > 0 {
+                warnings::warn(format!(
+                    "skipped {} device nodes and FIFOs: every container gets a fresh /dev",
+                    made.skipped
+                ));
+            }
+            Ok(0)
         }
         Command::Image(ImageCommand::Ls) => {
             listing::image_ls(&store);
-            Ok(Done::ok())
+            Ok(0)
         }
         Command::Image(ImageCommand::Rm { name }) => listing::image_rm(&store, &name),
-        Command::Ps { all } => Ok(listing::ps(&store, all)),
+        Command::Ps { all } => {
+            listing::ps(&store, all);
+            Ok(0)
+        }
         Command::Rm { force, names } => listing::rm(&store, force, &names),
     }
 }

@@ -2,7 +2,7 @@
 //! diyC's nsexec ran it, through the same stages and launch as `run`.
 
 use super::check::validate_hostname;
-use super::{Done, need_root};
+use super::need_root;
 use crate::cli::NsexecArgs;
 use crate::error::Result;
 use crate::event::StageId;
@@ -16,8 +16,9 @@ use crate::stages::uts::Uts;
 use crate::state::Store;
 use crate::sys::Sys;
 use crate::undo::Undo;
+use crate::warnings;
 
-pub fn nsexec(store: &Store, bridge: &Bridge, args: NsexecArgs) -> Result<Done> {
+pub fn nsexec(store: &Store, bridge: &Bridge, args: NsexecArgs) -> Result<i32> {
     if let Some(h) = &args.hostname {
         validate_hostname(h)?;
     }
@@ -54,10 +55,8 @@ pub fn nsexec(store: &Store, bridge: &Bridge, args: NsexecArgs) -> Result<Done> 
     let mut sys = Sys::new(&mut explainer, StageId::Clone);
     let mut undo = Undo::new();
     let result = runtime::launch(&mut sys, &mut launch, &signals, &mut undo, &mut |_| Ok(()));
-    let warnings = undo.finish(&mut sys, result.is_ok());
+    undo.finish(&mut sys, result.is_ok());
     let exit = result?;
-    Ok(Done {
-        code: exit.code,
-        warnings: exit.notes.into_iter().chain(warnings).collect(),
-    })
+    exit.notes.into_iter().for_each(warnings::warn);
+    Ok(exit.code)
 }

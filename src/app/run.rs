@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::check::{self, path_text, validate_hostname};
-use super::{Done, need_root};
+use super::need_root;
 use crate::cli::{NetMode, RunArgs};
 use crate::error::{Error, Result};
 use crate::event::StageId;
@@ -25,16 +25,20 @@ use crate::state::container::{self, Held, NetRecord, ProcessId, Run, State};
 use crate::state::{self, Store, image, network};
 use crate::sys::Sys;
 use crate::undo::{Undo, When};
+use crate::warnings;
 
-pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<Done> {
+pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
     let (image_name, argv, caps) = check_run(bridge, &args)?;
     need_root("run")?;
     let signals = Signals::block()?;
     // Pausing between stages needs the stages reported: --step explains.
     let explain = args.explain.format.or(args.step.then_some(Format::Text));
+    if explain == Some(Format::Json) {
+        warnings::as_json();
+    }
     let mut explainer = Explainer::new(explain);
     let mut sys = Sys::new(&mut explainer, StageId::Image);
-    let mut warnings = reclaim::reclaim_dead(&mut sys, store);
+    reclaim::reclaim_dead(&mut sys, store);
     let lower = image::ensure(store, &image_name, &mut sys, &signals)?;
     rootfs::check_mount_points(&lower)?;
     store.create()?;
@@ -79,7 +83,7 @@ pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<Done> {
         cgroup: Some(placement),
         net,
     };
-    let result = launch_recorded(
+    let exit = launch_recorded(
         &mut sys,
         &held,
         &mut launch,
@@ -87,21 +91,11 @@ pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<Done> {
         &mut undo,
         record,
         args.rm,
-    );
-    warnings.extend(result.warnings);
-    let exit = result.exit?;
-    for note in exit.notes {
-        // A program reading JSON lines gets the verdict as one more event.
-        if explain == Some(Format::Json) {
-            sys.note(note);
-        } else {
-            warnings.push(note);
-        }
-    }
-    Ok(Done {
-        code: exit.code,
-        warnings,
-    })
+    )?;
+    // The verdict on how it ended (an OOM kill), said last; as one more
+    // JSON event to a program reading JSON lines.
+    exit.notes.into_iter().for_each(warnings::warn);
+    Ok(exit.code)
 }
 
 /// The image and command, the names and every option, checked before
@@ -142,11 +136,6 @@ fn layers(held: &Held, lower: &Path, undo: &mut Undo, rm: bool) -> Result<Rootfs
     })
 }
 
-struct Launched {
-    exit: Result<runtime::Exit>,
-    warnings: Vec<String>,
-}
-
 /// The launch between its records: run.json before anything of it is
 /// made on the host, state.json when it ends (not with --rm), and run.json
 /// removed last, after the undo log, since until then it is what tells
@@ -159,14 +148,9 @@ fn launch_recorded(
     undo: &mut Undo,
     record: Run,
     rm: bool,
-) -> Launched {
+) -> Result<runtime::Exit> {
     let (command, started) = (record.command.clone(), record.started);
-    if let Err(e) = held.write_run(&record) {
-        return Launched {
-            exit: Err(e),
-            warnings: Vec::new(),
-        };
-    }
+    held.write_run(&record)?;
     let result = runtime::launch(sys, launch, signals, undo, &mut |child| {
         held.write_init(child)
     });
@@ -186,12 +170,9 @@ fn launch_recorded(
         }),
         _ => Ok(()),
     };
-    let warnings = undo.finish(sys, code.is_some());
+    undo.finish(sys, code.is_some());
     let cleared = held.clear_run();
-    Launched {
-        exit: recorded.and(cleared).and(result),
-        warnings,
-    }
+    recorded.and(cleared).and(result)
 }
 
 /// A new container goes again if its run fails; a `--rm` one always.

@@ -38,6 +38,7 @@ use crate::stages::net::Bridge;
 use crate::stages::order;
 use crate::state::{self, Store, network};
 use crate::sys::{Call, Request, Sys};
+use crate::warnings;
 
 pub use outside::Outside;
 pub use rootfs::ESCAPE_HEADING;
@@ -154,6 +155,12 @@ pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
         ));
     }
     let signals = Signals::block()?;
+    // A lab keeps its network's records apart from the host's.
+    let lab = opts.lab.then(|| store.for_lab()).transpose()?;
+    let store = lab.as_ref().map_or(store, |(lab_store, _)| lab_store);
+    if opts.explain == Some(Format::Json) {
+        warnings::as_json();
+    }
     if opts.lab {
         // A network namespace of the lesson's own: whatever the net and
         // iptables lessons build goes when diyc exits.
@@ -252,7 +259,7 @@ fn menu(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
         .default(0)
         .interact_opt()
         .map_err(|e| Error::Os {
-            what: "the menu",
+            what: "the menu".into(),
             source: std::io::Error::other(e),
         })?;
     match choice {

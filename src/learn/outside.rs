@@ -40,6 +40,10 @@ impl Outside {
     const PORT: u16 = 9000;
 
     pub fn new(sys: &mut Sys) -> Result<Outside> {
+        // Its process is real and so are the kills that end it.
+        if sys.is_dry() {
+            return Err(Error::invalid("the outside host needs the real seam"));
+        }
         // On a real host the lesson's little network must not collide
         // with one that is already there.
         let taken = sys

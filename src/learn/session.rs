@@ -158,18 +158,22 @@ impl Session<'_> {
         if made_parent {
             sys.call(Call::Mkdirat {
                 path: parent.clone(),
-                mode: 0o700,
+                mode: 0o755,
             })?;
         }
-        sys.call(Call::Mkdirat {
-            path: dir.clone(),
-            mode: 0o755,
-        })?;
+        // A lesson whose diyc was killed leaves its mount point: reused.
+        if !sys.is_dir(&dir) {
+            sys.call(Call::Mkdirat {
+                path: dir.clone(),
+                mode: 0o755,
+            })?;
+        }
         let gone = dir.clone();
         undo.push(format!("removing {dir}"), When::Always, move |sys| {
             sys.call(Call::Rmdir { path: gone })?;
             if made_parent {
-                sys.call(Call::Rmdir { path: parent })?;
+                // Another lesson's mount point may be there too: it stays.
+                let _ = sys.call(Call::Rmdir { path: parent });
             }
             Ok(())
         });
@@ -205,14 +209,14 @@ impl Session<'_> {
         )?
         .pause_with(pauser)
         .watch_with(Box::new(BeforeAfter::new(watching)));
-        let (result, warnings) = {
+        let result = {
             let mut sys = Sys::new(&mut capture, StageId::Clone);
             let result =
                 runtime::launch(&mut sys, &mut launch, &self.signals, &mut undo, &mut |_| {
                     Ok(())
                 });
-            let warnings = undo.finish(&mut sys, result.is_ok());
-            (result, warnings)
+            undo.finish(&mut sys, result.is_ok());
+            result
         };
         self.pauser = launch.take_pauser();
         // The kernel deletes a container's veth pair a moment after its
@@ -236,7 +240,7 @@ impl Session<'_> {
             },
             Err(e) => return Err(e),
         };
-        for note in exit.notes.iter().chain(&warnings) {
+        for note in &exit.notes {
             self.say(&format!("diyc: {note}"));
         }
         Ok(Observed {

@@ -141,6 +141,13 @@ pub fn launch(
     undo: &mut Undo,
     started: &mut dyn FnMut(i32) -> Result<()>,
 ) -> Result<Exit> {
+    // A dry seam makes no child: the pids it gives are made up, and
+    // signalling or waiting for them would reach real processes.
+    if sys.is_dry() {
+        return Err(Error::invalid(
+            "a launch needs the real seam, not the dry one",
+        ));
+    }
     signals.check()?;
     if let Some(watch) = launch.watch.as_mut() {
         watch.start();

@@ -12,6 +12,7 @@ use crate::stages::iptables;
 use crate::state::container::{self, Run};
 use crate::state::{self, Store, network};
 use crate::sys::Sys;
+use crate::warnings;
 
 /// Undo what `run` left, through the seam. The caller holds the
 /// container's lock.
@@ -31,33 +32,32 @@ fn clean_after(sys: &mut Sys, store: &Store, dir: &Path, run: Run) -> Result<()>
 /// Clean up after every diyc that was killed: containers whose run.json
 /// is still there though nobody holds their lock, half-made containers
 /// and images, and addresses whose owner is gone. Failures here belong to
-/// other containers, so they are returned as warnings, never as errors.
-pub fn reclaim_dead(sys: &mut Sys, store: &Store) -> Vec<String> {
+/// other containers, so they are warnings, never errors.
+pub fn reclaim_dead(sys: &mut Sys, store: &Store) {
     state::reclaim(&store.containers_dir());
     state::reclaim(&store.images_dir());
+    store.reclaim_labs();
     network::reclaim(store);
-    let mut warnings = Vec::new();
     for (dir, run, _lock) in container::dead_runs(store) {
         if let Err(e) = clean_after(sys, store, &dir, run) {
             let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
-            warnings.push(format!(
+            warnings::warn(format!(
                 "cleaning up after {}: {e}",
                 name.unwrap_or_default()
             ));
         }
     }
-    warnings
 }
 
 /// `diyc rm NAME`: a running container is refused unless `force`, which
-/// kills it first; an unknown name is an error unless `force`. Returns
-/// the warnings of the clean-up after other dead runs.
-pub fn remove(sys: &mut Sys, store: &Store, name: &str, force: bool) -> Result<Vec<String>> {
+/// kills it first; an unknown name is an error unless `force`.
+pub fn remove(sys: &mut Sys, store: &Store, name: &str, force: bool) -> Result<()> {
     state::validate_name("container", name)?;
     let Some((dir, _lock)) = container::take_for_removal(store, name, force)? else {
         if force {
             // Whatever a diyc killed before publishing this name left.
-            return Ok(reclaim_dead(sys, store));
+            reclaim_dead(sys, store);
+            return Ok(());
         }
         return Err(Error::invalid(format!("no container named {name}")));
     };
@@ -65,5 +65,6 @@ pub fn remove(sys: &mut Sys, store: &Store, name: &str, force: bool) -> Result<V
         clean_after(sys, store, &dir, run)?;
     }
     state::remove_dir(&dir)?;
-    Ok(reclaim_dead(sys, store))
+    reclaim_dead(sys, store);
+    Ok(())
 }

@@ -34,6 +34,15 @@ pub const DEFAULT_ROOT: &str = "/var/lib/diyc";
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// Where the network's records live, when not `<root>/net`: a lab's
+    /// network namespace keeps its own, so it never writes over the host's.
+    net: Option<PathBuf>,
+}
+
+/// A lab's own network records, removed when dropped (and by the next
+/// diyc, if this one was killed).
+pub struct Lab {
+    _dir: Staging,
 }
 
 /// Names of containers and images: letters, digits, `_ . -`, not starting
@@ -74,7 +83,7 @@ impl Store {
                 "state root {text:?} contains ',', ':', '\\' or a newline, which overlayfs options cannot carry"
             )));
         }
-        Ok(Store { root })
+        Ok(Store { root, net: None })
     }
 
     pub fn root(&self) -> &Path {
@@ -87,6 +96,38 @@ impl Store {
 
     pub fn containers_dir(&self) -> PathBuf {
         self.root.join("containers")
+    }
+
+    pub fn net_dir(&self) -> PathBuf {
+        self.net.clone().unwrap_or_else(|| self.root.join("net"))
+    }
+
+    fn labs_dir(&self) -> PathBuf {
+        self.root.join("labs")
+    }
+
+    /// The same store, with the network's records in a directory of the
+    /// lab's own, for `diyc learn --lab`.
+    pub fn for_lab(&self) -> Result<(Store, Lab)> {
+        let labs = self.labs_dir();
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&labs)
+            .ctx("creating", &labs)?;
+        let dir = Staging::new(&labs, "lab", "net")?;
+        let store = Store {
+            root: self.root.clone(),
+            net: Some(dir.path().join("net")),
+        };
+        Ok((store, Lab { _dir: dir }))
+    }
+
+    /// Remove what killed labs left.
+    pub fn reclaim_labs(&self) {
+        if self.labs_dir().is_dir() {
+            reclaim(&self.labs_dir());
+        }
     }
 
     /// Create the root and its two directories if missing (mode 0700: the

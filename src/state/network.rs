@@ -36,15 +36,59 @@ pub struct RulesRecord {
     pub ip_forward_before: Option<String>,
     /// iptables tables (nf_tables backend) that did not exist before setup
     /// made its chains there; teardown deletes them again if left empty.
-    pub created_tables: Vec<String>,
+    /// None until setup has looked.
+    pub created_tables: Option<Vec<String>>,
+    /// Setup got to its end: only then may a run skip it.
+    #[serde(default)]
+    pub complete: bool,
 }
 
 fn net_dir(store: &Store) -> PathBuf {
-    store.root().join("net")
+    store.net_dir()
 }
 
 const BRIDGE_FILE: &str = "bridge.json";
 const RULES_FILE: &str = "rules.json";
+/// What diyc before the split of setup wrote: both records in one.
+const OLD_SETUP_FILE: &str = "setup.json";
+
+#[derive(Deserialize)]
+struct OldSetup {
+    bridge: Bridge,
+    netns: String,
+    ip_forward_before: Option<String>,
+    created_bridge: bool,
+    #[serde(default)]
+    created_tables: Vec<String>,
+}
+
+/// A setup.json of an earlier diyc becomes the two records it holds, so
+/// teardown still puts that host back. The caller holds the lock.
+fn migrate(store: &Store) -> Result<()> {
+    let old = net_dir(store).join(OLD_SETUP_FILE);
+    let Ok(setup) = read_json::<OldSetup>(&old) else {
+        return Ok(());
+    };
+    write_bridge_record(
+        store,
+        &BridgeRecord {
+            bridge: setup.bridge.clone(),
+            netns: setup.netns.clone(),
+            created_bridge: setup.created_bridge,
+        },
+    )?;
+    write_rules_record(
+        store,
+        &RulesRecord {
+            bridge: setup.bridge,
+            netns: setup.netns,
+            ip_forward_before: setup.ip_forward_before,
+            created_tables: Some(setup.created_tables),
+            complete: true,
+        },
+    )?;
+    remove_record(store, OLD_SETUP_FILE)
+}
 
 /// An exclusive lock over the network state of this store: setup,
 /// teardown and leases all take it, so parallel first runs make one bridge
@@ -59,11 +103,13 @@ pub fn lock(store: &Store) -> Result<Flock<fs::File>> {
         .write(true)
         .open(&path)
         .ctx("opening", &path)?;
-    Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| Error::Io {
+    let lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| Error::Io {
         what: "locking",
         path,
         source: errno.into(),
-    })
+    })?;
+    migrate(store)?;
+    Ok(lock)
 }
 
 fn read_record<T: for<'de> Deserialize<'de>>(store: &Store, file: &str) -> Option<T> {
@@ -107,11 +153,12 @@ pub fn remove_rules_record(store: &Store) -> Result<()> {
     remove_record(store, RULES_FILE)
 }
 
-/// Whether any part of the network was set up, here or elsewhere.
+/// Whether any part of the network is set up in this namespace.
 pub fn any_record(store: &Store) -> bool {
-    [BRIDGE_FILE, RULES_FILE]
-        .iter()
-        .any(|f| net_dir(store).join(f).exists())
+    let old = read_json::<OldSetup>(&net_dir(store).join(OLD_SETUP_FILE));
+    bridge_record(store).is_some()
+        || rules_record(store).is_some()
+        || old.is_ok_and(|o| o.netns == current_netns())
 }
 
 /// This network namespace, as the records name it.

@@ -11,6 +11,8 @@ pub(super) enum Value {
     Int(i64),
     Str(String),
     OptStr(Option<String>),
+    /// A buffer of bytes, NULs and all (what write(2) writes).
+    Bytes(Vec<u8>),
     /// A NULL-terminated array of strings.
     List(Vec<String>),
     /// A structure, as the 64-bit words it is made of.

@@ -140,6 +140,24 @@ impl World {
         (code, out)
     }
 
+    /// A clone "made": it fails as described, or gives a new child's pid.
+    pub(super) fn fork(&mut self, call: &Call) -> Result<i64, Errno> {
+        self.take_failure(call)?;
+        Ok(i64::from(self.new_pid()))
+    }
+
+    fn take_failure(&mut self, call: &Call) -> Result<(), Errno> {
+        let text = call.to_string();
+        match self
+            .failures
+            .iter()
+            .position(|(prefix, _)| text.starts_with(prefix.as_str()))
+        {
+            Some(i) => Err(self.failures.remove(i).1),
+            None => Ok(()),
+        }
+    }
+
     pub(super) fn new_pid(&mut self) -> i32 {
         self.next_pid += 1;
         self.next_pid
@@ -148,14 +166,7 @@ impl World {
     /// The call "made": its result, and what it changes in the world so
     /// the calls after it see what they would see on a real machine.
     pub(super) fn perform(&mut self, call: &Call) -> Result<i64, Errno> {
-        let text = call.to_string();
-        if let Some(i) = self
-            .failures
-            .iter()
-            .position(|(prefix, _)| text.starts_with(prefix.as_str()))
-        {
-            return Err(self.failures.remove(i).1);
-        }
+        self.take_failure(call)?;
         match call {
             Call::Mkdirat { path, .. } => {
                 if self.nodes.contains_key(path) {

@@ -56,12 +56,16 @@ impl Sys<'_> {
             exit_signal: libc::SIGCHLD as u64,
             cgroup_fd: None,
         };
+        let diyc = std::process::id();
         let child = match fork.perform() {
             Ok(0) => {
                 drop((out_r, status_r));
                 // A helper must not outlive a diyc killed while it runs:
                 // its half-done change would race the clean-up after it.
                 let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+                if nix::unistd::getppid().as_raw() as u32 != diyc {
+                    exit_now(127);
+                }
                 let errno = match dup2_stdout(&out_w).and_then(|()| dup2_stderr(&out_w)) {
                     Ok(()) => exec.perform().err().unwrap_or(Errno::EINVAL),
                     Err(e) => e,
@@ -104,7 +108,7 @@ impl Sys<'_> {
             });
         }
         read_result.map_err(|source| Error::Os {
-            what: "reading a helper's output",
+            what: "reading a helper's output".into(),
             source,
         })?;
         match status {

@@ -197,10 +197,7 @@ impl<'r> Sys<'r> {
             Backend::Dry(world) => world.perform(call),
             Backend::Real { netlink } => match call {
                 Call::Netlink { request } => {
-                    if netlink.is_none() {
-                        *netlink = Some(netlink::Netlink::connect().map_err(|_| Errno::EIO)?);
-                    }
-                    let conn = netlink.as_ref().ok_or(Errno::EIO)?;
+                    let conn = netlink.as_ref().ok_or(Errno::ENOTCONN)?;
                     conn.perform(request).map(|()| 0)
                 }
                 other => other.perform(),
@@ -210,6 +207,13 @@ impl<'r> Sys<'r> {
 
     /// Make one call and record it with its result.
     pub fn call(&mut self, call: Call) -> Result<i64> {
+        if let (Call::Netlink { .. }, Backend::Real { netlink: None }) = (&call, &self.backend) {
+            // Opened here, so that a failure to open says why.
+            let conn = netlink::Netlink::connect()?;
+            self.backend = Backend::Real {
+                netlink: Some(conn),
+            };
+        }
         let result = self.perform(&call);
         if result.is_ok() && leaves_network_namespace(&call) {
             // A netlink socket stays bound to the namespace it was opened in.
@@ -262,7 +266,17 @@ impl<'r> Sys<'r> {
             data: content.to_string(),
         });
         let closed = self.call(Call::Close { fd });
-        written.and(closed).map(drop)
+        match written? {
+            n if n == content.len() as i64 => closed.map(drop),
+            n => Err(Error::Io {
+                what: "writing",
+                path: path.into(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::WriteZero,
+                    format!("{n} of {} bytes written", content.len()),
+                ),
+            }),
+        }
     }
 
     /// A fork-like clone into new namespaces: `clone3`, falling back to
@@ -278,14 +292,11 @@ impl<'r> Sys<'r> {
             exit_signal,
             cgroup_fd,
         };
-        let mut result = match &mut self.backend {
-            Backend::Dry(world) => Ok(i64::from(world.new_pid())),
-            Backend::Real { .. } => call.perform(),
-        };
+        let mut result = self.fork(&call);
         if result == Err(Errno::ENOSYS) && cgroup_fd.is_none() {
             self.record_call(call, outcome_of(&result));
             call = Call::Clone { flags, exit_signal };
-            result = call.perform();
+            result = self.fork(&call);
         }
         match result {
             Ok(0) => Ok(Forked::Child),
@@ -301,6 +312,20 @@ impl<'r> Sys<'r> {
                 Err(Error::Syscall { call: text, errno })
             }
         }
+    }
+
+    /// A fork-like clone, or on the dry backend a made-up child's pid
+    /// (never 0: nothing returns as the child).
+    fn fork(&mut self, call: &Call) -> std::result::Result<i64, Errno> {
+        match &mut self.backend {
+            Backend::Dry(world) => world.fork(call),
+            Backend::Real { .. } => call.perform(),
+        }
+    }
+
+    /// Whether calls are only recorded, not made.
+    pub fn is_dry(&self) -> bool {
+        matches!(self.backend, Backend::Dry(_))
     }
 
     /// Replace this process. The call is recorded before it is made (a

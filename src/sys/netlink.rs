@@ -138,13 +138,13 @@ impl Netlink {
             .enable_io()
             .build()
             .map_err(|source| Error::Os {
-                what: "starting the netlink runtime",
+                what: "starting the netlink runtime".into(),
                 source,
             })?;
         let (connection, handle, _) = {
             let _inside = runtime.enter();
             rtnetlink::new_connection().map_err(|source| Error::Os {
-                what: "opening a netlink socket",
+                what: "opening a netlink socket".into(),
                 source,
             })?
         };

@@ -14,6 +14,7 @@ use super::call::Call;
 enum Held {
     None,
     Str(CString),
+    Bytes(Vec<u8>),
     List {
         _owned: Vec<CString>,
         ptrs: Vec<*const libc::c_char>,
@@ -32,6 +33,7 @@ impl Held {
             Value::Nothing => return Ok(None),
             Value::Int(_) | Value::OptStr(None) => Held::None,
             Value::Str(s) | Value::OptStr(Some(s)) => Held::Str(cstr(s)?),
+            Value::Bytes(b) => Held::Bytes(b.clone()),
             Value::List(items) => {
                 let owned = items
                     .iter()
@@ -55,6 +57,7 @@ impl Held {
             (Held::None, Value::Int(v)) => *v as libc::c_long,
             (Held::None, _) => 0,
             (Held::Str(c), _) => c.as_ptr() as libc::c_long,
+            (Held::Bytes(b), _) => b.as_ptr() as libc::c_long,
             (Held::List { ptrs, .. }, _) => ptrs.as_ptr() as libc::c_long,
             (Held::Words64(w), _) => w.as_ptr() as libc::c_long,
             (Held::Words32(w), _) => w.as_ptr() as libc::c_long,

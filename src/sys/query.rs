@@ -94,8 +94,8 @@ impl Sys<'_> {
         match self.connection()? {
             Some(conn) => conn
                 .link(name)
-                .map_err(|errno| Error::os("looking up a link", errno)),
-            None => Err(Error::os("looking up a link", Errno::EIO)),
+                .map_err(|errno| Error::os(format!("looking up {name}"), errno)),
+            None => Err(Error::os(format!("looking up {name}"), Errno::EIO)),
         }
     }
 

@@ -9,7 +9,7 @@ use super::call::{CLONE_INTO_CGROUP, Call};
 use super::caps::{cap_name, cap_set_names};
 use super::spell::{
     UMOUNT_FLAGS, clone_flag_names, file_type_name, flag_names, hex, mount_flag_names,
-    open_flag_names, quote_list, quote_opt, rlim, signal_name,
+    open_flag_names, quote, quote_list, quote_opt, rlim, signal_name,
 };
 
 /// The kernel's `struct clone_args` (linux/sched.h), up to `cgroup`:
@@ -237,7 +237,11 @@ impl Call {
             Call::Write { fd, data } => sc(
                 "write",
                 libc::SYS_write,
-                vec![num((*fd).into()), path(data), num(data.len() as i64)],
+                vec![
+                    num((*fd).into()),
+                    arg(Value::Bytes(data.as_bytes().to_vec()), quote(data)),
+                    num(data.len() as i64),
+                ],
             ),
             Call::Close { fd } => sc("close", libc::SYS_close, vec![num((*fd).into())]),
             _ => None,

@@ -14,7 +14,7 @@ mod rules;
 
 use std::net::Ipv4Addr;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::event::{Event, Heading, StageId};
 use crate::stages::Stage;
 use crate::stages::net::{Bridge, Port};
@@ -94,7 +94,7 @@ impl Stage for Iptables {
 /// The fast path of a bridged run: the record says the rules are in place
 /// in this network namespace, so no process is started.
 pub fn ensure_rules(sys: &mut Sys, store: &Store, bridge: &Bridge) -> Result<()> {
-    if records::rules_record(store).is_some_and(|r| r.bridge == *bridge) {
+    if records::rules_record(store).is_some_and(|r| r.bridge == *bridge && r.complete) {
         sys.note("diyc's rules are in place since `diyc setup`: nothing to add");
         return Ok(());
     }
@@ -108,8 +108,9 @@ pub fn ensure_rules(sys: &mut Sys, store: &Store, bridge: &Bridge) -> Result<()>
 pub fn setup_rules(sys: &mut Sys, store: &Store, bridge: &Bridge) -> Result<()> {
     store.create()?;
     let previous = records::rules_record(store);
-    let forward = sys.read_trim(IP_FORWARD).unwrap_or_default();
-    let first = previous.is_none();
+    let forward = sys
+        .read_trim(IP_FORWARD)
+        .ok_or_else(|| Error::invalid(format!("{IP_FORWARD} cannot be read: is /proc mounted?")))?;
     let mut record = RulesRecord {
         bridge: bridge.clone(),
         netns: records::current_netns(),
@@ -118,7 +119,8 @@ pub fn setup_rules(sys: &mut Sys, store: &Store, bridge: &Bridge) -> Result<()> 
             None if forward == "1" => None,
             None => Some(forward.clone()),
         },
-        created_tables: previous.map(|p| p.created_tables).unwrap_or_default(),
+        created_tables: previous.and_then(|p| p.created_tables),
+        complete: false,
     };
     // Recorded before each change, so a teardown after a half-done setup
     // still knows what to restore.
@@ -129,12 +131,14 @@ pub fn setup_rules(sys: &mut Sys, store: &Store, bridge: &Bridge) -> Result<()> 
             value: "1".into(),
         })?;
     }
-    if first {
+    if record.created_tables.is_none() {
+        let mut missing = Vec::new();
         for table in ["filter", "nat"] {
             if rules::table_rules(sys, table)?.is_none() {
-                record.created_tables.push(table.to_string());
+                missing.push(table.to_string());
             }
         }
+        record.created_tables = Some(missing);
         records::write_rules_record(store, &record)?;
     }
     for (table, chain) in [
@@ -158,7 +162,9 @@ pub fn setup_rules(sys: &mut Sys, store: &Store, bridge: &Bridge) -> Result<()> 
         // (Docker) may have put there.
         rules::ensure_rule(sys, table, chain, &strs(&rule), chain == "FORWARD")?;
     }
-    Ok(())
+    // Only a whole setup lets a later run skip it.
+    record.complete = true;
+    records::write_rules_record(store, &record)
 }
 
 /// Undo setup_rules, newest first: the jumps, diyc's chains, the tables
@@ -181,7 +187,7 @@ pub fn teardown_rules(sys: &mut Sys, store: &Store) -> Result<()> {
     ] {
         rules::drop_chain(sys, table, chain)?;
     }
-    for table in &record.created_tables {
+    for table in record.created_tables.iter().flatten() {
         if rules::table_rules(sys, table)? == Some(0) {
             rules::drop_table(sys, table)?;
         }
