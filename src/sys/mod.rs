@@ -16,6 +16,7 @@
 //! - netlink.rs: the netlink connection, private to the seam;
 //! - helper.rs: helper programs;
 //! - query.rs: what stages read to decide their next call;
+//! - record.rs: where records go (Recorder, Journal, Quiet);
 //! - dry.rs: the dry backend, which records without making anything;
 //! - plumbing.rs: unrecorded calls that change nothing.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -29,6 +30,7 @@ mod netlink;
 mod perform;
 mod plumbing;
 mod query;
+mod record;
 mod render;
 mod spell;
 mod syscall;
@@ -38,59 +40,13 @@ pub use caps::{CAPABILITIES, cap_set_names, parse_cap};
 pub use dry::{Kind, World};
 pub use netlink::{Link, Request, Veth};
 pub use plumbing::{exit_now, netns_cookie, reset_signal_dispositions};
+pub use record::{Journal, Quiet, Recorder};
 pub use spell::clone_flag_names;
 
 use nix::errno::Errno;
 
 use crate::error::{Error, Result};
 use crate::event::{Event, Outcome, StageId};
-
-/// Where recorded events go: the explain renderer in diyc itself, the socket
-/// to diyc in the container's first process, a test's journal, or nowhere.
-pub trait Recorder {
-    /// False when nobody will look, so callers skip building observations.
-    fn enabled(&self) -> bool;
-    fn record(&mut self, event: Event);
-}
-
-/// Records nothing: for calls nobody watches (clean-up after a killed
-/// diyc, probes).
-pub struct Quiet;
-
-impl Recorder for Quiet {
-    fn enabled(&self) -> bool {
-        false
-    }
-    fn record(&mut self, _event: Event) {}
-}
-
-/// Keeps every event, in order: for checking what was recorded.
-#[derive(Default)]
-pub struct Journal {
-    pub events: Vec<Event>,
-}
-
-impl Recorder for Journal {
-    fn enabled(&self) -> bool {
-        true
-    }
-    fn record(&mut self, event: Event) {
-        self.events.push(event);
-    }
-}
-
-impl Journal {
-    /// The strace-style text of each recorded call, in order.
-    pub fn calls(&self) -> Vec<String> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Syscall { text, .. } => Some(text.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-}
 
 /// What a fork-like clone returned, in each of the two processes.
 pub enum Forked {

@@ -2,12 +2,14 @@
 //! root-only tests and small helpers here; a test's own state root and the
 //! host it must leave as found (lab.rs); a diyc in the background
 //! (running.rs); diyc on a pseudo-terminal (terminal.rs); strace agreement
-//! (strace.rs); snapshot filters and the JSON schema (snapshot.rs).
+//! (strace.rs); snapshot filters and the JSON schema (snapshot.rs); the
+//! dry backend's kit (dry.rs).
 
 #![allow(dead_code)]
 
 use std::process::{Command, Output, Stdio};
 
+pub mod dry;
 pub mod lab;
 pub mod running;
 pub mod snapshot;
