@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::explain::Format;
 use crate::learn::Topic;
+pub use crate::stages::net::NetMode;
 use crate::stages::{cgroups, net as network};
 use crate::state::DEFAULT_ROOT;
 
@@ -36,26 +37,62 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum NetMode {
-    /// A veth pair on diyc's bridge, an address, NAT to the outside
-    Bridge,
-    /// A network namespace with only lo
-    None,
-    /// The host's own network (no network namespace)
-    Host,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Start a container from an image and wait for it to exit
+    /// Start a container from an image and wait for it to exit (or, with -d, leave it running)
+    #[command(disable_help_flag = true)]
     Run(Box<RunArgs>),
+    /// Run another command in a running container
+    Exec(ExecArgs),
+    /// Stop running containers: SIGTERM, then SIGKILL after a grace period
+    Stop {
+        /// Seconds to wait after SIGTERM before SIGKILL
+        #[arg(
+            short = 't',
+            long = "time",
+            value_name = "SECONDS",
+            default_value_t = 10
+        )]
+        time: u64,
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Send a signal to running containers' first process
+    Kill {
+        /// The signal, by name (TERM, SIGHUP) or number
+        #[arg(
+            short = 's',
+            long = "signal",
+            value_name = "SIGNAL",
+            default_value = "KILL"
+        )]
+        signal: String,
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Run stopped containers again, detached, as they were first run
+    Start {
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Show what a detached container wrote
+    Logs {
+        /// Keep showing new output until the container stops
+        #[arg(short, long)]
+        follow: bool,
+        name: String,
+    },
+    /// Show a container's configuration and state as JSON
+    Inspect {
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
     /// Run a host command in new namespaces (diyC's nsexec)
     Nsexec(NsexecArgs),
     /// Import, list and remove images
     #[command(subcommand)]
     Image(ImageCommand),
-    /// List containers (running ones; -a for all)
+    /// List containers: name, image, status, pid, uptime, address (running ones; -a for all)
     Ps {
         /// Also list containers that are not running
         #[arg(short, long)]
@@ -117,14 +154,31 @@ pub struct Explain {
     pub format: Option<Format>,
 }
 
+/// `-i` and `-t`, the same for `run` and `exec`.
 #[derive(Debug, Args)]
+pub struct Tty {
+    /// Keep stdin open and pass what is typed to the container
+    #[arg(short = 'i', long = "interactive")]
+    pub interactive: bool,
+
+    /// Give the container a terminal of its own (a new pseudo-terminal)
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "On a terminal, with neither -i nor -t, diyc acts as with -it: the command \
+                        gets a terminal of its own and what you type. -h is --hostname, as in \
+                        docker; --help prints this."
+)]
 pub struct RunArgs {
     /// Container name (letters, digits, _ . -); running a name again reuses its writable layer
     #[arg(long)]
     pub name: Option<String>,
 
     /// Hostname inside the container (default: its name)
-    #[arg(long)]
+    #[arg(short = 'h', long)]
     pub hostname: Option<String>,
 
     /// Set an environment variable in the container
@@ -135,12 +189,19 @@ pub struct RunArgs {
     #[arg(short = 'w', long = "workdir", value_name = "DIR")]
     pub workdir: Option<String>,
 
+    #[command(flatten)]
+    pub tty: Tty,
+
+    /// Leave the container running in the background and print its name
+    #[arg(short = 'd', long = "detach", conflicts_with_all = ["rm", "step"])]
+    pub detach: bool,
+
     /// Remove the container when it exits
     #[arg(long)]
     pub rm: bool,
 
     /// Network: bridge (default), none (only lo) or host
-    #[arg(long, value_enum, default_value_t = NetMode::Bridge)]
+    #[arg(long, visible_alias = "network", value_enum, default_value_t = NetMode::Bridge)]
     pub net: NetMode,
 
     /// The container's address on the bridge (default: the next free one)
@@ -160,7 +221,7 @@ pub struct RunArgs {
     pub cap_drop: Vec<String>,
 
     /// Memory limit: MiB (64) or with a unit (64m, 1g); swap is not allowed on top
-    #[arg(long, value_name = "SIZE", value_parser = cgroups::parse_size)]
+    #[arg(short = 'm', long, visible_alias = "memory", value_name = "SIZE", value_parser = cgroups::parse_size)]
     pub mem: Option<u64>,
 
     /// CPU limit, in CPUs (0.5 is half of one)
@@ -181,11 +242,46 @@ pub struct RunArgs {
     #[command(flatten)]
     pub explain: Explain,
 
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+
     /// The image, then the command to run in it (default: sh)
     #[arg(
         required = true,
         trailing_var_arg = true,
         value_name = "IMAGE [CMD [ARG...]]"
+    )]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The command joins every namespace and the cgroup of the container's first \
+                        process and is held to the same capabilities. On a terminal, with neither \
+                        -i nor -t, diyc acts as with -it."
+)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub tty: Tty,
+
+    /// Set an environment variable for the command
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// Working directory inside the container (absolute; default: the container's)
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+
+    /// Show each system call made (setns and the rest)
+    #[command(flatten)]
+    pub explain: Explain,
+
+    /// The container, then the command to run in it
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        value_name = "NAME CMD [ARG...]"
     )]
     pub args: Vec<String>,
 }

@@ -29,6 +29,10 @@ pub enum StageId {
     Cgroups,
     Net,
     Iptables,
+    /// A running container's namespaces, joined (`exec`).
+    Join,
+    /// A session, a keyring and a terminal of the container's own.
+    Session,
     Hardening,
     /// The rootfs lesson's way out of a chroot, tried from inside.
     Escape,
@@ -49,6 +53,8 @@ impl StageId {
             StageId::Cgroups => "cgroups",
             StageId::Net => "net",
             StageId::Iptables => "iptables",
+            StageId::Join => "join",
+            StageId::Session => "session",
             StageId::Hardening => "hardening",
             StageId::Escape => "escape",
             StageId::Exec => "exec",
@@ -57,7 +63,9 @@ impl StageId {
     }
 
     pub fn heading(self) -> &'static Heading {
-        use crate::stages::{cgroups, hardening, iptables, mount, net, pid, rootfs, uts};
+        use crate::stages::{
+            cgroups, hardening, iptables, join, mount, net, pid, rootfs, session, uts,
+        };
         match self {
             StageId::Image => &crate::state::image::HEADING,
             StageId::Clone => &crate::runtime::CLONE_HEADING,
@@ -68,6 +76,8 @@ impl StageId {
             StageId::Cgroups => &cgroups::HEADING,
             StageId::Net => &net::HEADING,
             StageId::Iptables => &iptables::HEADING,
+            StageId::Join => &join::HEADING,
+            StageId::Session => &session::HEADING,
             StageId::Hardening => &hardening::HEADING,
             StageId::Escape => &crate::learn::ESCAPE_HEADING,
             StageId::Exec => &crate::runtime::EXEC_HEADING,

@@ -139,9 +139,31 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "?".to_string())
 }
 
+/// Does `pid` catch or ignore `sig`? From the SigCgt and SigIgn masks in
+/// /proc/PID/status: a namespace's first process gets no signal it has no
+/// handler for, but SIGKILL and SIGSTOP from outside.
+pub fn handles_signal(pid: i32, sig: nix::sys::signal::Signal) -> bool {
+    let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return true;
+    };
+    let bit = 1u64 << (sig as u32 - 1);
+    status
+        .lines()
+        .filter(|l| l.starts_with("SigCgt:") || l.starts_with("SigIgn:"))
+        .filter_map(|l| u64::from_str_radix(l[7..].trim(), 16).ok())
+        .any(|mask| mask & bit != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_process_catches_nothing_by_default() {
+        // The test harness installs no SIGQUIT handler.
+        let me = std::process::id() as i32;
+        assert!(!handles_signal(me, nix::sys::signal::Signal::SIGQUIT));
+    }
 
     #[test]
     fn mountinfo_lines_parse_with_tags_and_escapes() {

@@ -31,6 +31,8 @@ impl Signals {
             set.add(sig);
         }
         set.add(Signal::SIGCHLD);
+        // A terminal resized: passed on to a container's own terminal.
+        set.add(Signal::SIGWINCH);
         let mut original = SigSet::empty();
         sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut original))
             .map_err(|e| Error::os("blocking signals", e))?;

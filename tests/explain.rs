@@ -17,6 +17,9 @@ const RUN_MUST_SHOW: &[&str] = &[
     "umount2",
     "pivot_root",
     "sethostname",
+    "setsid",
+    "keyctl",
+    "seccomp",
     "execve",
 ];
 
@@ -105,6 +108,7 @@ fn explain_json_is_one_object_per_line_and_matches_the_schema() {
             "rootfs",
             "pid",
             "net",
+            "session",
             "hardening",
             "exec",
             "cgroups",

@@ -108,13 +108,19 @@ fn hardened_world() -> World {
 #[test]
 fn hardening_masks_paths_limits_files_and_drops_capabilities() {
     let caps = capability_set(&[], &[]).expect("the default set");
-    let mut hardening = Hardening { caps };
+    let mut hardening = Hardening {
+        caps,
+        mask_paths: true,
+    };
     insta::assert_snapshot!(dry_run(&mut hardening, hardened_world()));
 }
 
 #[test]
 fn hardening_refuses_a_dev_null_that_is_not_the_null_device() {
-    let hardening = Hardening { caps: 0 };
+    let hardening = Hardening {
+        caps: 0,
+        mask_paths: true,
+    };
     let mut journal = Journal::default();
     let world = World::new().file("/dev/null", "");
     let mut sys = Sys::dry(&mut journal, StageId::Hardening, world);
@@ -188,7 +194,10 @@ fn a_whole_container_is_every_stage_in_one_order() {
         ip,
         ports: Vec::new(),
     });
-    plan.hardening = Some(Hardening { caps: 0 });
+    plan.hardening = Some(Hardening {
+        caps: 0,
+        mask_paths: true,
+    });
     let (stages, extra) = plan.build();
     let ids: Vec<&str> = stages.iter().map(|s| s.id().name()).collect();
     assert_eq!(

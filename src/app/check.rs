@@ -1,25 +1,19 @@
 //! The checks every command makes of its input before it touches the
 //! host: one clear line and exit status 125 for anything wrong.
 
-use crate::cli::{NetMode, RunArgs};
 use crate::error::{Error, Result};
 use crate::stages::net::Bridge;
+use crate::stages::net::NetMode;
+use crate::state::container::Spec;
 
 /// The PATH a container starts with.
 pub const CONTAINER_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Everything of `diyc run`'s arguments that can be checked without
-/// looking at the host.
-pub fn run_args(bridge: &Bridge, args: &RunArgs) -> Result<()> {
+/// Everything of what `diyc run` was asked for that can be checked
+/// without looking at the host.
+pub fn run_spec(bridge: &Bridge, args: &Spec) -> Result<()> {
     if let Some(dir) = &args.workdir {
-        let climbs = std::path::Path::new(dir)
-            .components()
-            .any(|c| c == std::path::Component::ParentDir);
-        if !dir.starts_with('/') || climbs {
-            return Err(Error::invalid(format!(
-                "working directory {dir:?} must be an absolute path inside the container, without '..'"
-            )));
-        }
+        check_workdir(dir)?;
     }
     if let Some(h) = &args.hostname {
         validate_hostname(h)?;
@@ -43,6 +37,19 @@ pub fn run_args(bridge: &Bridge, args: &RunArgs) -> Result<()> {
                 port.host, port.proto
             )));
         }
+    }
+    Ok(())
+}
+
+/// `-w`: a directory inside the container, named from its root.
+pub fn check_workdir(dir: &str) -> Result<()> {
+    let climbs = std::path::Path::new(dir)
+        .components()
+        .any(|c| c == std::path::Component::ParentDir);
+    if !dir.starts_with('/') || climbs {
+        return Err(Error::invalid(format!(
+            "working directory {dir:?} must be an absolute path inside the container, without '..'"
+        )));
     }
     Ok(())
 }

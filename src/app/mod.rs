@@ -5,6 +5,10 @@
 //! (src/warnings.rs); nothing below prints either.
 
 mod check;
+mod detach;
+mod exec;
+mod inspect;
+mod lifecycle;
 mod listing;
 mod nsexec;
 mod run;
@@ -36,14 +40,15 @@ pub fn main() -> i32 {
             return 125;
         }
         Err(e) => {
-            eprintln!(
-                "diyc: {} (see `diyc --help`)",
-                one_line(&e.render().to_string())
-            );
+            eprintln!("diyc: {}", usage_error(&e));
             return 125;
         }
     };
-    let result = dispatch(cli);
+    finish(dispatch(cli))
+}
+
+/// The warnings a command left, then its error: the exit status.
+fn finish(result: Result<i32>) -> i32 {
     for warning in warnings::take() {
         eprintln!("{warning}");
     }
@@ -54,6 +59,43 @@ pub fn main() -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// clap's message in one line, with its suggestion, and the help of the
+/// subcommand it was about.
+fn usage_error(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let mut text = one_line(&e.render().to_string());
+    for kind in [ContextKind::SuggestedSubcommand, ContextKind::SuggestedArg] {
+        match e.get(kind) {
+            Some(ContextValue::String(s)) => text.push_str(&format!("; did you mean `{s}`?")),
+            Some(ContextValue::Strings(v)) if !v.is_empty() => {
+                text.push_str(&format!("; did you mean `{}`?", v.join("` or `")));
+            }
+            _ => {}
+        }
+    }
+    if let Some(ContextValue::Strings(values)) = e.get(ContextKind::ValidValue) {
+        if !values.is_empty() {
+            text.push_str(&format!("; one of: {}", values.join(", ")));
+        }
+    }
+    let help = match subcommand() {
+        Some(name) => format!("diyc {name} --help"),
+        None => "diyc --help".to_string(),
+    };
+    format!("{text} (see `{help}`)")
+}
+
+/// The subcommand the command line names, if any.
+fn subcommand() -> Option<String> {
+    let cli = <Cli as clap::CommandFactory>::command();
+    let names: Vec<String> = cli
+        .get_subcommands()
+        .flat_map(|c| std::iter::once(c.get_name()).chain(c.get_all_aliases()))
+        .map(String::from)
+        .collect();
+    std::env::args().skip(1).find(|a| names.contains(a))
 }
 
 /// clap's message without its usage block: the first line, and when that
@@ -73,6 +115,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
     let bridge = Bridge::new(&cli.bridge, &cli.subnet).map_err(Error::invalid)?;
     match cli.command {
         Command::Run(args) => run::run(&store, &bridge, *args),
+        Command::Exec(args) => exec::exec(&store, args),
+        Command::Stop { time, names } => lifecycle::stop(&store, &names, time),
+        Command::Kill { signal, names } => lifecycle::kill(&store, &names, &signal),
+        Command::Start { names } => lifecycle::start(&store, &bridge, &names),
+        Command::Logs { follow, name } => lifecycle::logs(&store, &name, follow),
+        Command::Inspect { names } => inspect::inspect(&store, &names),
         Command::Nsexec(args) => nsexec::nsexec(&store, &bridge, args),
         Command::Learn(args) => learn::learn(
             &store,

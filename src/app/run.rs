@@ -1,10 +1,12 @@
 //! `diyc run`: check the input completely, then make the container out of
 //! the one stage list (src/stages/order.rs), launch it, record how it
-//! ended, and undo what it made.
+//! ended, and undo what it made. With `-d` the same runs in a supervisor
+//! of its own (detach.rs).
 
 use std::path::Path;
 
 use super::check::{self, path_text, validate_hostname};
+use super::detach::{self, Notice};
 use super::need_root;
 use crate::cli::{NetMode, RunArgs};
 use crate::error::{Error, Result};
@@ -12,7 +14,7 @@ use crate::event::StageId;
 use crate::explain::{Explainer, Format};
 use crate::fault;
 use crate::pause::Pauser;
-use crate::runtime::{self, ExecSpec, Launch, reclaim};
+use crate::runtime::{self, ExecSpec, Launch, Terminal, reclaim};
 use crate::signals::Signals;
 use crate::stages::cgroups::{Cgroups, Host, Limits};
 use crate::stages::hardening::{Hardening, capability_set};
@@ -20,64 +22,196 @@ use crate::stages::iptables::Iptables;
 use crate::stages::net::{Bridge, EtcFiles, Net};
 use crate::stages::order::Plan;
 use crate::stages::rootfs::{self, Rootfs};
+use crate::stages::session::Session;
 use crate::stages::uts::Uts;
-use crate::state::container::{self, Held, NetRecord, ProcessId, Run, State};
+use crate::state::container::{self, Held, NetRecord, ProcessId, Run, Spec, State};
 use crate::state::{self, Store, image, network};
 use crate::sys::Sys;
 use crate::undo::{Undo, When};
 use crate::warnings;
 
+/// How this run goes, beyond what the container is (its `Spec`).
+pub struct Options {
+    /// Always set for a detached run: the caller prints it.
+    pub name: Option<String>,
+    pub rm: bool,
+    pub explain: Option<Format>,
+    pub step: bool,
+}
+
 pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
-    let (image_name, argv, caps) = check_run(bridge, &args)?;
-    need_root("run")?;
-    let signals = Signals::block()?;
-    // Pausing between stages needs the stages reported: --step explains.
-    let explain = args.explain.format.or(args.step.then_some(Format::Text));
-    if explain == Some(Format::Json) {
-        warnings::as_json();
+    let spec = spec_of(&args);
+    check_spec(
+        store,
+        bridge,
+        &spec,
+        args.name.as_deref(),
+        args.explain.format,
+    )?;
+    if args.detach && spec.interactive && !spec.tty {
+        return Err(Error::invalid(
+            "-d with -i needs -t (-dit): a detached container's stdin stays open only on a terminal of its own",
+        ));
     }
-    let mut explainer = Explainer::new(explain);
-    let mut sys = Sys::new(&mut explainer, StageId::Image);
-    reclaim::reclaim_dead(&mut sys, store);
-    let lower = image::ensure(store, &image_name, &mut sys, &signals)?;
-    rootfs::check_mount_points(&lower)?;
-    store.create()?;
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| container::generate_name(store));
-    let hostname = args.hostname.clone().unwrap_or_else(|| name.clone());
-    validate_hostname(&hostname)?;
-    let env = check::container_env(&hostname, &args.env)?;
-    let limits = Limits {
+    need_root("run")?;
+    let options = Options {
+        name: args.name,
+        rm: args.rm,
+        // Pausing between stages needs the stages reported: --step explains.
+        explain: args.explain.format.or(args.step.then_some(Format::Text)),
+        step: args.step,
+    };
+    if args.detach {
+        return detach::run(store, bridge, spec, options);
+    }
+    run_spec(store, bridge, &spec, &options, None)
+}
+
+/// What the container is, from the command line. On a terminal, with
+/// neither -i nor -t, the command gets both, as docker users expect.
+fn spec_of(args: &RunArgs) -> Spec {
+    let mut words = args.args.iter().cloned();
+    let image = words.next().unwrap_or_default();
+    let mut command: Vec<String> = words.collect();
+    if command.is_empty() {
+        command.push("sh".into());
+    }
+    let (tty, interactive) = terminal_flags(args.tty.tty, args.tty.interactive, args.detach);
+    Spec {
+        image,
+        command,
+        hostname: args.hostname.clone(),
+        env: args.env.clone(),
+        workdir: args.workdir.clone(),
+        net: args.net,
+        ip: args.ip,
+        publish: args.publish.clone(),
+        cap_add: args.cap_add.clone(),
+        cap_drop: args.cap_drop.clone(),
         memory: args.mem,
         cpus: args.cpus,
         pids: args.pids,
+        cgroup_parent: args.cgroup.cgroup_parent.clone(),
+        tty,
+        interactive,
+    }
+}
+
+/// `-t` and `-i` as given, or both on a terminal when neither was.
+pub fn terminal_flags(tty: bool, interactive: bool, detach: bool) -> (bool, bool) {
+    if !tty && !interactive && !detach && on_terminal() {
+        (true, true)
+    } else {
+        (tty, interactive)
+    }
+}
+
+fn on_terminal() -> bool {
+    nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
+        && nix::unistd::isatty(std::io::stdout()).unwrap_or(false)
+}
+
+/// The image, the names and every option, checked before anything is made.
+fn check_spec(
+    store: &Store,
+    bridge: &Bridge,
+    spec: &Spec,
+    name: Option<&str>,
+    explain: Option<Format>,
+) -> Result<()> {
+    state::validate_name("image", &spec.image)?;
+    if explain == Some(Format::Text)
+        && matches!(spec.image.as_str(), "json" | "text")
+        && !image::dir(store, &spec.image).exists()
+    {
+        return Err(Error::invalid(format!(
+            "`--explain {0}` reads {0} as the image: write `--explain={0}`",
+            spec.image
+        )));
+    }
+    if let Some(name) = name {
+        state::validate_name("container", name)?;
+    }
+    capability_set(&spec.cap_add, &spec.cap_drop).map_err(Error::invalid)?;
+    check::run_spec(bridge, spec)
+}
+
+/// Make the container `spec` describes, run it and undo what it made. A
+/// detached run tells the diyc that started it once the command runs, and
+/// writes its output to the container's log.
+pub fn run_spec(
+    store: &Store,
+    bridge: &Bridge,
+    spec: &Spec,
+    options: &Options,
+    detached: Option<&Notice>,
+) -> Result<i32> {
+    let caps = capability_set(&spec.cap_add, &spec.cap_drop).map_err(Error::invalid)?;
+    let signals = Signals::block()?;
+    if options.explain == Some(Format::Json) {
+        warnings::as_json();
+    }
+    let mut explainer = Explainer::new(options.explain);
+    let mut sys = Sys::new(&mut explainer, StageId::Image);
+    reclaim::reclaim_dead(&mut sys, store);
+    let lower = image::ensure(store, &spec.image, &mut sys, &signals)?;
+    rootfs::check_mount_points(&lower)?;
+    store.create()?;
+    let name = options
+        .name
+        .clone()
+        .unwrap_or_else(|| container::generate_name(store));
+    let hostname = spec.hostname.clone().unwrap_or_else(|| name.clone());
+    validate_hostname(&hostname)?;
+    let env = check::container_env(&hostname, &spec.env)?;
+    let limits = Limits {
+        memory: spec.memory,
+        cpus: spec.cpus,
+        pids: spec.pids,
     };
     let host = Host::detect()?;
-    let placement = host.place(&args.cgroup.cgroup_parent, &name, &limits)?;
+    let placement = host.place(&spec.cgroup_parent, &name, &limits)?;
 
-    let held = container::acquire(store, &name, &image_name)?;
+    let held = container::acquire(store, &name, spec)?;
+    if let Some(notice) = detached {
+        notice.log_to(&held)?;
+    }
     let mut undo = Undo::new();
     let mut plan = Plan::base(
         Uts {
             hostname: hostname.clone(),
             domainname: Some("diyc".into()),
         },
-        layers(&held, &lower, &mut undo, args.rm)?,
+        layers(&held, &lower, &mut undo, options.rm)?,
     );
     plan.cgroups = Some(Cgroups::new(host, placement.clone(), limits));
-    plan.hardening = Some(Hardening { caps });
-    let net = network_of(&mut plan, &mut undo, store, bridge, &args, &name, &hostname)?;
+    plan.session = Some(Session {
+        terminal: spec.tty,
+        null_stdin: !spec.interactive && stdin_is_terminal(),
+        root: StageId::Rootfs,
+    });
+    plan.hardening = Some(Hardening {
+        caps,
+        mask_paths: true,
+    });
+    let net = network_of(&mut plan, &mut undo, store, bridge, spec, &name, &hostname)?;
     let (stages, flags) = plan.build();
     let exec = ExecSpec {
-        argv: argv.clone(),
+        argv: spec.command.clone(),
         env,
-        workdir: args.workdir.clone(),
+        workdir: spec.workdir.clone(),
     };
-    let mut launch = Launch::new(stages, flags, exec)?.pause_with(Pauser::new(!args.step));
+    let mut launch = Launch::new(stages, flags, exec)?
+        .pause_with(Pauser::new(!options.step))
+        .with_terminal(Terminal {
+            tty: spec.tty,
+            input: spec.interactive,
+        });
+    if let Some(notice) = detached {
+        launch = launch.when_running(notice.running());
+    }
     let record = Run {
-        command: argv,
+        command: spec.command.clone(),
         owner: ProcessId::of(std::process::id() as i32),
         started: container::now(),
         cgroup: Some(placement),
@@ -90,7 +224,7 @@ pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
         &signals,
         &mut undo,
         record,
-        args.rm,
+        options.rm,
     )?;
     // The verdict on how it ended (an OOM kill), said last; as one more
     // JSON event to a program reading JSON lines.
@@ -98,22 +232,8 @@ pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
     Ok(exit.code)
 }
 
-/// The image and command, the names and every option, checked before
-/// anything is made.
-fn check_run(bridge: &Bridge, args: &RunArgs) -> Result<(String, Vec<String>, u64)> {
-    let mut words = args.args.iter().cloned();
-    let image_name = words.next().unwrap_or_default();
-    let mut argv: Vec<String> = words.collect();
-    if argv.is_empty() {
-        argv.push("sh".into());
-    }
-    state::validate_name("image", &image_name)?;
-    if let Some(name) = &args.name {
-        state::validate_name("container", name)?;
-    }
-    let caps = capability_set(&args.cap_add, &args.cap_drop).map_err(Error::invalid)?;
-    check::run_args(bridge, args)?;
-    Ok((image_name, argv, caps))
+fn stdin_is_terminal() -> bool {
+    nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
 }
 
 /// The container's root: the image below its writable layer, which a
@@ -201,11 +321,11 @@ fn network_of(
     undo: &mut Undo,
     store: &Store,
     bridge: &Bridge,
-    args: &RunArgs,
+    spec: &Spec,
     name: &str,
     hostname: &str,
 ) -> Result<Option<NetRecord>> {
-    match args.net {
+    match spec.net {
         NetMode::Host => Ok(None),
         NetMode::None => {
             let etc = EtcFiles::new(hostname, None);
@@ -213,7 +333,7 @@ fn network_of(
             Ok(None)
         }
         NetMode::Bridge => {
-            let ip = network::lease(store, bridge, name, args.ip, &args.publish)?;
+            let ip = network::lease(store, bridge, name, spec.ip, &spec.publish)?;
             let lease_store = store.clone();
             undo.push(format!("releasing {ip}"), When::Always, move |_| {
                 network::release(&lease_store, ip)
@@ -224,14 +344,14 @@ fn network_of(
             let record = net.host_if().map(|host_if| NetRecord {
                 ip,
                 host_if: host_if.to_string(),
-                ports: args.publish.clone(),
+                ports: spec.publish.clone(),
             });
             plan.net = Some(net);
             plan.iptables = Some(Iptables {
                 store: store.clone(),
                 bridge: bridge.clone(),
                 ip,
-                ports: args.publish.clone(),
+                ports: spec.publish.clone(),
             });
             Ok(record)
         }

@@ -26,7 +26,10 @@ fn run(s: &mut Session, hardened: bool) -> Result<Observed> {
     let mut plan = s.base(&mut undo, name, false)?;
     if hardened {
         let caps = capability_set(&[], &[]).map_err(Error::invalid)?;
-        plan.hardening = Some(Hardening { caps });
+        plan.hardening = Some(Hardening {
+            caps,
+            mask_paths: true,
+        });
     }
     let env = s.container_env(name);
     s.launch(plan.build(), &["sh", "-c", TRY], env, ROOT_WATCH, undo)

@@ -94,7 +94,10 @@ impl Session<'_> {
         plan.net = Some(net);
         plan.iptables = Some(self.nat(ip));
         let caps = capability_set(&[], &[]).map_err(Error::invalid)?;
-        plan.hardening = Some(Hardening { caps });
+        plan.hardening = Some(Hardening {
+            caps,
+            mask_paths: true,
+        });
         let env = self.container_env(name);
         let interactive = std::io::stdin().is_terminal() && !self.opts.no_pause;
         let argv: Vec<&str> = if interactive {

@@ -3,7 +3,7 @@
 //! each stage; diyc answers with go-aheads. Both ends are close-on-exec, so
 //! the child's end closing tells diyc that execve succeeded.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
 use serde::de::DeserializeOwned;
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::event::{Event, StageId};
-use crate::sys::Recorder;
+use crate::sys::{self, Recorder};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToParent {
@@ -19,6 +19,8 @@ pub enum ToParent {
     /// The stage is done; the child waits for `Continue` before going on,
     /// so what diyc observes on the host is the state right after it.
     StageDone(StageId),
+    /// The master end of the container's terminal comes with this one.
+    Terminal,
     /// Setup failed; the child exits with `code` after sending this.
     Failed {
         message: String,
@@ -75,13 +77,37 @@ impl Channel {
             .map_err(|e| Error::os("sending a setup message", e))
     }
 
+    /// A message with a descriptor passed along (SCM_RIGHTS): the
+    /// terminal's master end, from the child to diyc.
+    pub fn send_fd<T: Serialize>(&self, msg: &T, fd: RawFd) -> Result<()> {
+        let bytes =
+            serde_json::to_vec(msg).map_err(|e| Error::encoding("encoding a setup message", e))?;
+        let fds = [fd];
+        let cmsg = [socket::ControlMessage::ScmRights(&fds)];
+        let iov = [std::io::IoSlice::new(&bytes)];
+        socket::sendmsg::<()>(
+            self.fd.as_raw_fd(),
+            &iov,
+            &cmsg,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .map(drop)
+        .map_err(|e| Error::os("sending a setup message", e))
+    }
+
     /// The next message, or None once the other end is closed.
     pub fn recv<T: DeserializeOwned>(&self) -> Result<Option<T>> {
+        Ok(self.recv_fd()?.map(|(msg, _)| msg))
+    }
+
+    /// The next message and the descriptor that came with it, if any.
+    pub fn recv_fd<T: DeserializeOwned>(&self) -> Result<Option<(T, Option<OwnedFd>)>> {
         let mut buf = self.buf.borrow_mut();
         buf.resize(MAX_MESSAGE, 0);
-        // MSG_TRUNC makes recv report a message's whole length, so one
-        // that did not fit is an error rather than half a message.
-        let n = socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::MSG_TRUNC)
+        // The whole length of a message that did not fit is reported, so it
+        // is an error rather than half a message.
+        let (n, fd) = sys::recv_message(self.fd.as_fd(), &mut buf)
             .map_err(|e| Error::os("reading a setup message", e))?;
         if n == 0 {
             return Ok(None);
@@ -92,7 +118,7 @@ impl Channel {
             )));
         }
         serde_json::from_slice(&buf[..n])
-            .map(Some)
+            .map(|msg| Some((msg, fd)))
             .map_err(|e| Error::encoding("decoding a setup message", e))
     }
 }

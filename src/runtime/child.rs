@@ -48,6 +48,11 @@ fn child_setup(chan: &Channel, launch: &Launch, explain: bool, signals: &Signals
     let mut sys = Sys::new(&mut rec, StageId::Clone);
     for stage in launch.stages.iter().filter(|s| s.runs_inside()) {
         stage.enter(&mut sys)?;
+        if let Some(master) = sys.take_terminal() {
+            // diyc's end of the container's terminal; this copy closes.
+            chan.send_fd(&ToParent::Terminal, master)?;
+            sys.call(sys::Call::Close { fd: master })?;
+        }
         if explain {
             let lines = stage.inside();
             stage_done(&mut sys, chan, stage.id(), lines)?;

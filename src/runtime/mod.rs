@@ -22,8 +22,13 @@
 
 mod channel;
 mod child;
+pub mod process;
 pub mod reclaim;
 mod supervise;
+mod terminal;
+
+pub use process::Process;
+pub use terminal::Terminal;
 
 use crate::error::{Error, Result};
 use crate::event::{Event, Heading, StageId};
@@ -73,6 +78,10 @@ pub struct Launch {
     /// Asked at the end of each stage whether to go on (`run --step`, lessons).
     pauser: Pauser,
     watch: Option<Box<dyn Watch>>,
+    terminal: Terminal,
+    /// Told once the command runs (a detached run's supervisor tells the
+    /// diyc that started it).
+    running: Option<Box<dyn FnMut()>>,
 }
 
 /// How a launched command ended, as diyc's own exit status.
@@ -103,6 +112,8 @@ impl Launch {
             exec,
             pauser: Pauser::never(),
             watch: None,
+            terminal: Terminal::default(),
+            running: None,
         })
     }
 
@@ -110,6 +121,19 @@ impl Launch {
     /// which it does when explaining).
     pub fn pause_with(mut self, pauser: Pauser) -> Self {
         self.pauser = pauser;
+        self
+    }
+
+    /// How the command meets the caller's terminal; the session stage
+    /// makes the container's own terminal when `terminal.tty`.
+    pub fn with_terminal(mut self, terminal: Terminal) -> Self {
+        self.terminal = terminal;
+        self
+    }
+
+    /// Call `running` once the command runs.
+    pub fn when_running(mut self, running: Box<dyn FnMut()>) -> Self {
+        self.running = Some(running);
         self
     }
 

@@ -9,9 +9,11 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use super::channel::{Channel, ToChild, ToParent};
+use super::terminal::Relay;
 use super::{Exit, Launch};
 use crate::error::{Error, Result};
-use crate::event::{Event, Outcome};
+use crate::event::{Event, Outcome, StageId};
+use crate::observe;
 use crate::pause::Choice;
 use crate::signals::{STOP, Signals};
 use crate::sys::{self, Sys};
@@ -30,6 +32,11 @@ pub(super) struct Supervisor {
     /// The execve the child recorded just before making it; it shows with
     /// its result once the outcome is known.
     pending_exec: Option<Event>,
+    /// The container's terminal, with `-t`.
+    terminal: Option<Relay>,
+    /// The container left diyc's session and process group (the session
+    /// stage), so a terminal's Ctrl-C reaches diyc alone.
+    own_session: bool,
 }
 
 impl Supervisor {
@@ -43,6 +50,8 @@ impl Supervisor {
             stopped: None,
             running: false,
             pending_exec: None,
+            terminal: None,
+            own_session: false,
         }
     }
 
@@ -63,26 +72,23 @@ impl Supervisor {
         signals: &Signals,
     ) -> Result<Exit> {
         let foreground = Foreground::save();
+        self.own_session = launch.stages.iter().any(|s| s.id() == StageId::Session);
         let mut chan = Some(chan);
-        while self.status.is_none() || chan.is_some() {
-            let (sig_ready, chan_ready) = {
-                let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
-                if let Some(c) = &chan {
-                    fds.push(PollFd::new(c.fd(), PollFlags::POLLIN));
+        let relaying = |s: &Self| s.terminal.as_ref().is_some_and(Relay::open);
+        while self.status.is_none() || chan.is_some() || relaying(&self) {
+            let ready = match self.wait(signals, chan.as_ref()) {
+                Ok(ready) => ready,
+                Err(e) => {
+                    self.kill_and_reap();
+                    return Err(e);
                 }
-                match poll(&mut fds, PollTimeout::NONE) {
-                    Ok(_) => {}
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    Err(e) => {
-                        self.kill_and_reap();
-                        return Err(Error::os("waiting for the container", e));
-                    }
-                }
-                (
-                    fds[0].any() == Some(true),
-                    fds.get(1).and_then(PollFd::any) == Some(true),
-                )
             };
+            let [sig_ready, chan_ready, output, input] = ready;
+            if output {
+                if let Some(relay) = self.terminal.as_mut() {
+                    relay.copy_output();
+                }
+            }
             // Messages first, and all that are already there: an execve
             // that closed the socket before a signal arrived means the
             // signal is for the running command, not for the setup.
@@ -91,7 +97,7 @@ impl Supervisor {
                 let Some(c) = &chan else { break };
                 if !self.message(sys, c, launch, signals) {
                     chan = None;
-                    self.setup_over(sys);
+                    self.setup_over(sys, launch);
                     break;
                 }
                 ready = readable_now(c);
@@ -100,14 +106,50 @@ impl Supervisor {
                 if let Some(c) = chan.as_ref().filter(|c| readable_now(c)) {
                     if !self.message(sys, c, launch, signals) {
                         chan = None;
-                        self.setup_over(sys);
+                        self.setup_over(sys, launch);
                     }
                 }
-                self.signals(signals);
+                self.signals(sys, signals);
             }
+            // Typing after signals: a window resized before a key was
+            // pressed has its new size by the time the key arrives.
+            if input {
+                if let Some(relay) = self.terminal.as_mut() {
+                    relay.copy_input();
+                }
+            }
+        }
+        if let Some(relay) = self.terminal.as_mut() {
+            relay.end();
         }
         foreground.restore();
         self.exit()
+    }
+
+    /// Wait until something is ready: [signals, the setup socket, the
+    /// container's terminal, the caller's stdin].
+    fn wait(&self, signals: &Signals, chan: Option<&Channel>) -> Result<[bool; 4]> {
+        let relay = self.terminal.as_ref();
+        let sources = [
+            Some(signals.fd()),
+            chan.map(Channel::fd),
+            relay.and_then(Relay::master_fd),
+            relay.and_then(Relay::input_fd),
+        ];
+        loop {
+            let mut fds: Vec<PollFd> = sources
+                .iter()
+                .flatten()
+                .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
+                .collect();
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(Error::os("waiting for the container", e)),
+            }
+            let mut polled = fds.iter().map(|fd| fd.any() == Some(true));
+            return Ok(sources.map(|s| s.is_some() && polled.next() == Some(true)));
+        }
     }
 
     /// Handle one message; false once the child's end is closed.
@@ -118,7 +160,7 @@ impl Supervisor {
         launch: &mut Launch,
         signals: &Signals,
     ) -> bool {
-        let msg = match chan.recv::<ToParent>() {
+        let (msg, fd) = match chan.recv_fd::<ToParent>() {
             Ok(Some(msg)) => msg,
             Ok(None) => return false,
             Err(e) => {
@@ -186,6 +228,11 @@ impl Supervisor {
                     return false;
                 }
             }
+            ToParent::Terminal => {
+                if let Some(master) = fd {
+                    self.terminal = Some(Relay::new(sys, master, launch.terminal.input));
+                }
+            }
             ToParent::Failed { message, code } => {
                 self.failure = Some(if code == 125 {
                     Error::Container(message)
@@ -199,11 +246,17 @@ impl Supervisor {
 
     /// The child's end of the socket closed: it executed the command, or
     /// it died trying.
-    fn setup_over(&mut self, sys: &mut Sys) {
+    fn setup_over(&mut self, sys: &mut Sys, launch: &mut Launch) {
         if self.failure.is_some() || self.interrupted.is_some() {
             return;
         }
         self.running = true;
+        if let Some(running) = launch.running.as_mut() {
+            running();
+        }
+        if let Some(relay) = self.terminal.as_mut() {
+            relay.start();
+        }
         if let Some(Event::Syscall {
             stage,
             pid,
@@ -222,13 +275,17 @@ impl Supervisor {
         }
     }
 
-    fn signals(&mut self, signals: &Signals) {
+    fn signals(&mut self, sys: &mut Sys, signals: &Signals) {
         while let Some(info) = signals.next() {
             let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
                 continue;
             };
             if sig == Signal::SIGCHLD {
                 self.reap();
+            } else if sig == Signal::SIGWINCH {
+                if let Some(relay) = &self.terminal {
+                    relay.resize(sys);
+                }
             } else if STOP.contains(&sig) {
                 self.stop_signal(sig, info.ssi_code);
             }
@@ -243,11 +300,13 @@ impl Supervisor {
     }
 
     /// Ctrl-C, SIGTERM, SIGHUP or SIGQUIT. Before the command runs, diyc
-    /// stops the setup. Once it runs, the signal is the container's: a
-    /// terminal already sent it to the whole foreground group; one sent by
-    /// kill(1) to diyc is passed on. The kernel drops signals that a
-    /// namespace's PID 1 has no handler for, so in that case diyc carries
-    /// out the default action itself.
+    /// stops the setup. Once it runs, the signal is the container's. One
+    /// sent by kill(1) to diyc is passed on to its first process. One from
+    /// a terminal went to the terminal's foreground group: the container
+    /// was in it unless it has a session of its own, and then it gets it
+    /// in its own group. The kernel drops signals that a namespace's PID 1
+    /// has no handler for, so in that case diyc carries out the default
+    /// action itself.
     fn stop_signal(&mut self, sig: Signal, code: i32) {
         if self.status.is_some() {
             return;
@@ -259,8 +318,11 @@ impl Supervisor {
         }
         if code != libc::SI_KERNEL {
             let _ = kill(self.pid(), sig);
+        } else if self.own_session {
+            // Its first process leads its session and its process group.
+            let _ = kill(Pid::from_raw(-self.child), sig);
         }
-        if !pid1_handles(self.child, sig) {
+        if !observe::handles_signal(self.child, sig) {
             self.killed_for.get_or_insert(sig);
             let _ = kill(self.pid(), Signal::SIGKILL);
         }
@@ -303,20 +365,6 @@ fn readable_now(chan: &Channel) -> bool {
     matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
 }
 
-/// Does `pid` catch or ignore `sig`? From the SigCgt and SigIgn masks in
-/// /proc/PID/status.
-fn pid1_handles(pid: i32, sig: Signal) -> bool {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return true;
-    };
-    let bit = 1u64 << (sig as u32 - 1);
-    status
-        .lines()
-        .filter(|l| l.starts_with("SigCgt:") || l.starts_with("SigIgn:"))
-        .filter_map(|l| u64::from_str_radix(l[7..].trim(), 16).ok())
-        .any(|mask| mask & bit != 0)
-}
-
 /// An interactive shell in the container may make itself the terminal's
 /// foreground process group; when it is gone, give the terminal back to
 /// diyc's group so the user's shell finds it where it left it.
@@ -344,16 +392,5 @@ impl Foreground {
         let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&ttou), Some(&mut old));
         let _ = nix::unistd::tcsetpgrp(std::io::stdin(), ours);
         let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn own_process_catches_nothing_by_default() {
-        // The test harness installs no SIGQUIT handler.
-        assert!(!pid1_handles(std::process::id() as i32, Signal::SIGQUIT));
     }
 }

@@ -103,6 +103,10 @@ pub fn capability_set(add: &[String], drop: &[String]) -> std::result::Result<u6
 
 pub struct Hardening {
     pub caps: u64,
+    /// Mask and write-protect what /proc and /sys tell about the host:
+    /// done once, by the container's first process; a process that joins
+    /// it later (`exec`) finds them masked already.
+    pub mask_paths: bool,
 }
 
 impl Hardening {
@@ -167,12 +171,18 @@ impl Stage for Hardening {
     }
 
     fn requires(&self) -> &'static [StageId] {
-        &[StageId::Rootfs, StageId::Pid]
+        if self.mask_paths {
+            &[StageId::Rootfs, StageId::Pid]
+        } else {
+            &[StageId::Join]
+        }
     }
 
     fn enter(&self, sys: &mut Sys) -> Result<()> {
         sys.stage(StageId::Hardening);
-        self.mask(sys)?;
+        if self.mask_paths {
+            self.mask(sys)?;
+        }
         sys.call(Call::PrlimitNofile {
             soft: NOFILE.0,
             hard: NOFILE.1,

@@ -16,11 +16,13 @@
 pub mod cgroups;
 pub mod hardening;
 pub mod iptables;
+pub mod join;
 pub mod mount;
 pub mod net;
 pub mod order;
 pub mod pid;
 pub mod rootfs;
+pub mod session;
 pub mod uts;
 
 use crate::error::{Error, Result};

@@ -6,16 +6,19 @@
 //! The order is what the stages build on: the cgroup exists before the
 //! clone puts the child in it; nothing is mounted before the mount stage
 //! makes the mount table private; /proc is mounted in the new root; the
-//! network writes /etc in that root; hardening comes last, once nothing
-//! left needs the powers it takes away.
+//! network writes /etc in that root; the session's terminal comes from the
+//! root's own devpts; hardening comes last, once nothing left needs the
+//! powers it takes away.
 
 use super::cgroups::Cgroups;
 use super::hardening::Hardening;
 use super::iptables::{self, Iptables};
+use super::join::Join;
 use super::mount::Mount;
 use super::net::{self, Bridge, Net};
 use super::pid::Pid;
 use super::rootfs::Rootfs;
+use super::session::Session;
 use super::uts::Uts;
 use super::{Stage, Stages};
 use crate::error::{Error, Result};
@@ -34,6 +37,9 @@ pub struct Plan {
     pub pid: Option<Pid>,
     pub net: Option<Net>,
     pub iptables: Option<Iptables>,
+    /// A running container's namespaces (`exec`).
+    pub join: Option<Join>,
+    pub session: Option<Session>,
     pub hardening: Option<Hardening>,
     /// An IPC namespace of its own, which needs no stage.
     pub ipc: bool,
@@ -64,6 +70,8 @@ impl Plan {
         add(self.pid.map(|s| Box::new(s) as _));
         add(self.net.map(|s| Box::new(s) as _));
         add(self.iptables.map(|s| Box::new(s) as _));
+        add(self.join.map(|s| Box::new(s) as _));
+        add(self.session.map(|s| Box::new(s) as _));
         add(self.hardening.map(|s| Box::new(s) as _));
         let extra = if self.ipc {
             libc::CLONE_NEWIPC as u64

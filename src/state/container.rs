@@ -5,6 +5,7 @@
 //! container whose diyc died is recognised.
 
 use std::fs;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -18,11 +19,16 @@ use crate::error::{Error, IoContext, Result};
 use crate::stages::cgroups::Placement;
 use crate::stages::net::Port;
 
+pub use super::spec::Spec;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Config {
     pub name: String,
     pub image: String,
     pub created: u64,
+    /// How it was last run; none for a container made by an older diyc.
+    #[serde(default)]
+    pub spec: Option<Spec>,
 }
 
 /// How the last run ended (`state.json`, written when a run ends).
@@ -139,6 +145,18 @@ impl Held {
         Ok(())
     }
 
+    /// Where a detached run's output goes: appended to what earlier runs
+    /// wrote, as `diyc logs` shows it.
+    pub fn open_log(&self) -> Result<fs::File> {
+        let path = self.dir.join(LOG_FILE);
+        fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .ctx("opening", &path)
+    }
+
     pub fn write_state(&self, state: &State) -> Result<()> {
         write_json(&self.dir.join(STATE_FILE), state)
     }
@@ -160,9 +178,15 @@ impl Held {
     }
 }
 
+pub(crate) const CONFIG_FILE: &str = "config.json";
 pub(crate) const RUN_FILE: &str = "run.json";
+pub(crate) const LOG_FILE: &str = "log";
 pub(crate) const INIT_FILE: &str = "init.json";
 pub(crate) const STATE_FILE: &str = "state.json";
+
+pub(crate) fn read_init(dir: &Path) -> Option<ProcessId> {
+    read_json(&dir.join(INIT_FILE)).ok().flatten()
+}
 
 pub(crate) fn read_state(dir: &Path) -> Option<State> {
     read_json(&dir.join(STATE_FILE)).ok()
@@ -173,14 +197,15 @@ pub fn read_run(dir: &Path) -> Option<Run> {
 }
 
 pub fn config(dir: &Path) -> Result<Config> {
-    read_json(&dir.join("config.json"))
+    read_json(&dir.join(CONFIG_FILE))
 }
 
 /// Take the container called `name` for a run of `image`: make it if it
 /// does not exist, or lock the existing one. Of two runs racing on one
 /// name, exactly one gets it; the other gets an error and has changed
 /// nothing (its staging directory is gone again).
-pub fn acquire(store: &Store, name: &str, image: &str) -> Result<Held> {
+pub fn acquire(store: &Store, name: &str, spec: &Spec) -> Result<Held> {
+    let image = spec.image.as_str();
     let dir = store.containers_dir().join(name);
     loop {
         if dir.exists() {
@@ -197,6 +222,10 @@ pub fn acquire(store: &Store, name: &str, image: &str) -> Result<Held> {
                     config.image
                 )));
             }
+            if config.spec.as_ref() != Some(spec) {
+                let spec = Some(spec.clone());
+                write_json(&dir.join(CONFIG_FILE), &Config { spec, ..config })?;
+            }
             return Ok(Held {
                 name: name.to_string(),
                 dir,
@@ -211,8 +240,9 @@ pub fn acquire(store: &Store, name: &str, image: &str) -> Result<Held> {
             name: name.to_string(),
             image: image.to_string(),
             created: now(),
+            spec: Some(spec.clone()),
         };
-        write_json(&staging.path().join("config.json"), &config)?;
+        write_json(&staging.path().join(CONFIG_FILE), &config)?;
         if let Some(lock) = staging.publish(&dir)? {
             return Ok(Held {
                 name: name.to_string(),
@@ -225,56 +255,9 @@ pub fn acquire(store: &Store, name: &str, image: &str) -> Result<Held> {
     }
 }
 
-/// One row of `diyc ps`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub name: String,
-    pub image: String,
-    pub status: String,
-    pub command: Vec<String>,
-    pub exit_code: Option<i32>,
-}
-
-/// A container's status: "running" only while its lock is held; a
-/// `run.json` whose owner is gone reads "dead" (diyc was killed; `diyc rm
-/// -f` cleans up); otherwise "exited" after a run, "created" before one.
-pub fn list(store: &Store) -> Vec<Summary> {
-    let mut rows: Vec<Summary> = fs::read_dir(store.containers_dir())
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-                .filter_map(|e| {
-                    let dir = e.path();
-                    let config = config(&dir).ok()?;
-                    let run = read_run(&dir);
-                    let state = read_state(&dir);
-                    let (status, command, exit_code) = match (files::is_locked(&dir), run, state) {
-                        (true, run, _) => ("running", run.map(|r| r.command), None),
-                        (false, Some(run), _) => ("dead", Some(run.command), None),
-                        (false, None, Some(state)) => {
-                            ("exited", Some(state.command), state.exit_code)
-                        }
-                        (false, None, None) => ("created", None, None),
-                    };
-                    Some(Summary {
-                        name: config.name,
-                        image: config.image,
-                        status: status.to_string(),
-                        command: command.unwrap_or_default(),
-                        exit_code,
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    rows.sort_by(|a, b| a.name.cmp(&b.name));
-    rows
-}
-
 /// The container `name` for `diyc rm`: its directory, locked. A running
-/// one is refused unless `force`, which kills the diyc running it and its
-/// first process (the container dies with it) and waits for the lock.
+/// one is refused unless `force`, which kills its first process and waits
+/// for the lock, which its diyc gives up once it has cleaned up.
 /// None when there is no such container.
 pub fn take_for_removal(store: &Store, name: &str, force: bool) -> Result<Option<(PathBuf, Lock)>> {
     let dir = store.containers_dir().join(name);
@@ -289,11 +272,12 @@ pub fn take_for_removal(store: &Store, name: &str, force: bool) -> Result<Option
             )));
         }
         None => {
-            if let Some(run) = read_run(&dir) {
-                let init: Option<ProcessId> = read_json(&dir.join(INIT_FILE)).ok().flatten();
-                for p in [run.owner, init].into_iter().flatten() {
-                    p.kill();
-                }
+            // The container's end is its diyc's to clean up after, as on
+            // any other exit; before there is a container, diyc goes.
+            match (read_init(&dir).filter(ProcessId::alive), read_run(&dir)) {
+                (Some(init), _) => init.kill(),
+                (None, Some(run)) => run.owner.iter().for_each(ProcessId::kill),
+                (None, None) => {}
             }
             files::lock_wait(&dir)?
         }

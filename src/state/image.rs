@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::container;
 use super::{Store, files, validate_name, write_json};
 use crate::error::{Error, IoContext, Result};
 use crate::signals::Signals;
@@ -109,10 +108,10 @@ pub fn remove(store: &Store, name: &str) -> Result<()> {
     if !path.join("rootfs").is_dir() {
         return Err(Error::invalid(format!("no image named {name}")));
     }
-    let users: Vec<String> = container::list(store)
+    let users: Vec<String> = super::status::list(store)
         .into_iter()
-        .filter(|c| c.image == name)
-        .map(|c| c.name)
+        .filter(|c| c.config.image == name)
+        .map(|c| c.config.name)
         .collect();
     if !users.is_empty() {
         return Err(Error::invalid(format!(

@@ -5,7 +5,8 @@
 //! of files.rs: things appear whole, and ownership is a lock.
 //!
 //! - files.rs: atomic writes, locks, staging directories, removal;
-//! - container.rs: a container's directory and records;
+//! - container.rs: a container's directory and records; spec.rs what it
+//!   runs with; status.rs what it is doing now;
 //! - image.rs, import.rs, busybox.rs: images, imported or built;
 //! - network.rs: the network's setup record and the address leases.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -16,6 +17,8 @@ mod files;
 pub mod image;
 mod import;
 pub mod network;
+pub mod spec;
+pub mod status;
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;

@@ -19,6 +19,9 @@ pub(super) enum Value {
     Words64(Vec<u64>),
     /// A structure, as the 32-bit words it is made of.
     Words32(Vec<u32>),
+    /// A BPF program (`struct sock_fprog`): its length and a pointer to
+    /// its instructions, one word each.
+    Program(Vec<u64>),
 }
 
 pub(super) struct Arg {

@@ -129,6 +129,13 @@ pub enum Call {
         soft: u64,
         hard: u64,
     },
+    /// A seccomp filter: `program` is its BPF instructions, each packed as
+    /// the kernel's `sock_filter` (code, jt, jf, k) in one word; `blocked`
+    /// names the system calls it refuses.
+    Seccomp {
+        blocked: Vec<String>,
+        program: Vec<u64>,
+    },
     /// Mark every descriptor from `first` up close-on-exec.
     CloseRangeCloexec {
         first: u32,
@@ -143,6 +150,45 @@ pub enum Call {
     Kill {
         pid: i32,
         signal: i32,
+    },
+    /// A descriptor that stays with process `pid` (never a recycled pid):
+    /// what `exec` joins and `stop` signals.
+    PidfdOpen {
+        pid: i32,
+    },
+    /// Send a signal through a pidfd.
+    PidfdSendSignal {
+        fd: i32,
+        signal: i32,
+    },
+    /// A new session, with this process as its leader: no process group or
+    /// terminal of the caller's any more.
+    Setsid,
+    /// Join a new anonymous session keyring, so no key of the caller's
+    /// session is reachable.
+    JoinSessionKeyring,
+    /// Unlock a pseudo-terminal's slave so it can be opened.
+    PtyUnlock {
+        fd: i32,
+    },
+    /// Open the slave of master `fd`; the result is its descriptor.
+    PtyPeer {
+        fd: i32,
+    },
+    /// Make terminal `fd` the controlling terminal of this session.
+    ControllingTty {
+        fd: i32,
+    },
+    /// Tell a terminal its window size.
+    WindowSize {
+        fd: i32,
+        rows: u16,
+        cols: u16,
+    },
+    /// Put descriptor `old` at number `new` (stdin, stdout, stderr).
+    Dup3 {
+        old: i32,
+        new: i32,
     },
     Execve {
         path: String,

@@ -27,8 +27,10 @@ mod caps;
 mod dry;
 mod helper;
 mod netlink;
+mod owned;
 mod perform;
 mod plumbing;
+mod privilege;
 mod query;
 mod record;
 mod render;
@@ -39,7 +41,7 @@ pub use call::Call;
 pub use caps::{CAPABILITIES, cap_set_names, parse_cap};
 pub use dry::{Kind, World};
 pub use netlink::{Link, Request, Veth};
-pub use plumbing::{exit_now, netns_cookie, reset_signal_dispositions};
+pub use plumbing::{exit_now, netns_cookie, recv_message, reset_signal_dispositions};
 pub use record::{Journal, Quiet, Recorder};
 pub use spell::clone_flag_names;
 
@@ -79,6 +81,9 @@ pub struct Sys<'r> {
     stage: StageId,
     pid: i32,
     backend: Backend,
+    /// The master end of a pseudo-terminal made through the seam, kept
+    /// for the runtime to hand to diyc.
+    terminal: Option<i32>,
 }
 
 impl<'r> Sys<'r> {
@@ -88,6 +93,7 @@ impl<'r> Sys<'r> {
             stage,
             pid: std::process::id() as i32,
             backend: Backend::Real { netlink: None },
+            terminal: None,
         }
     }
 
@@ -98,6 +104,7 @@ impl<'r> Sys<'r> {
             stage,
             pid: 4242,
             backend: Backend::Dry(Box::new(world)),
+            terminal: None,
         }
     }
 
@@ -111,6 +118,16 @@ impl<'r> Sys<'r> {
         if self.explaining() {
             self.rec.record(Event::Stage { stage });
         }
+    }
+
+    pub fn current_stage(&self) -> StageId {
+        self.stage
+    }
+
+    /// Record later calls under `stage` without starting it again: its
+    /// heading is already shown (by the child, say).
+    pub fn continue_stage(&mut self, stage: StageId) {
+        self.stage = stage;
     }
 
     /// Record anything that is not a system call (notes, observations).

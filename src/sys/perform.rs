@@ -21,6 +21,11 @@ enum Held {
     },
     Words64(Vec<u64>),
     Words32(Vec<u32>),
+    /// The instructions, and the `sock_fprog` that points at them.
+    Program {
+        _instructions: Vec<u64>,
+        fprog: Box<[u64; 2]>,
+    },
 }
 
 fn cstr(s: &str) -> Result<CString, Errno> {
@@ -48,6 +53,16 @@ impl Held {
             }
             Value::Words64(w) => Held::Words64(w.clone()),
             Value::Words32(w) => Held::Words32(w.clone()),
+            Value::Program(p) => {
+                let instructions = p.clone();
+                let len = u64::try_from(instructions.len()).map_err(|_| Errno::EINVAL)?;
+                // The heap buffer stays put when the Vec is moved.
+                let fprog = Box::new([len, instructions.as_ptr() as u64]);
+                Held::Program {
+                    _instructions: instructions,
+                    fprog,
+                }
+            }
         }))
     }
 
@@ -61,6 +76,7 @@ impl Held {
             (Held::List { ptrs, .. }, _) => ptrs.as_ptr() as libc::c_long,
             (Held::Words64(w), _) => w.as_ptr() as libc::c_long,
             (Held::Words32(w), _) => w.as_ptr() as libc::c_long,
+            (Held::Program { fprog, .. }, _) => fprog.as_ptr() as libc::c_long,
         }
     }
 }
@@ -80,8 +96,8 @@ impl Syscall {
         // SAFETY: each register is an integer or points at memory `held`
         // owns until the call returns: NUL-terminated strings, arrays that
         // end in NULL, and structures laid out as the kernel's (clone_args,
-        // the capability header and data, rlimit64), each the size the call
-        // reads. The kernel ignores the registers a call does not take.
+        // the capability header and data, rlimit64, sock_fprog and the
+        // instructions it points at), each the size the call reads. The kernel ignores the registers a call does not take.
         // clone and clone3 with no new stack fork this process: the callers
         // do that only while single-threaded, and the child ends in exec or
         // exit_now.

@@ -24,6 +24,38 @@ pub fn reset_signal_dispositions() {
     }
 }
 
+/// One message from a SOCK_SEQPACKET socket, with the descriptor passed
+/// along with it (SCM_RIGHTS), if any, now owned by this process. The
+/// length is the message's whole length, even past `buf` (MSG_TRUNC).
+pub fn recv_message(
+    socket: std::os::fd::BorrowedFd,
+    buf: &mut [u8],
+) -> nix::Result<(usize, Option<std::os::fd::OwnedFd>)> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<()>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_TRUNC | MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    let raw = msg
+        .cmsgs()
+        .ok()
+        .into_iter()
+        .flatten()
+        .find_map(|c| match c {
+            ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+            _ => None,
+        });
+    // SAFETY: a descriptor the kernel just installed in this process with
+    // the message; nothing else knows of it.
+    let fd = raw.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+    Ok((msg.bytes, fd))
+}
+
 /// The cookie the kernel gives the calling thread's network namespace
 /// (SO_NETNS_COOKIE, Linux 5.14): unlike the namespace's inode it is never
 /// handed to another namespace until the next boot.

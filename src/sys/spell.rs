@@ -83,6 +83,7 @@ const OPEN_FLAGS: &[(u64, &str)] = &[
     (libc::O_RDWR as u64, "O_RDWR"),
     (libc::O_CREAT as u64, "O_CREAT"),
     (libc::O_EXCL as u64, "O_EXCL"),
+    (libc::O_NOCTTY as u64, "O_NOCTTY"),
     (libc::O_TRUNC as u64, "O_TRUNC"),
     (libc::O_APPEND as u64, "O_APPEND"),
     (libc::O_DIRECTORY as u64, "O_DIRECTORY"),

@@ -6,10 +6,9 @@
 
 use super::args::{Syscall, Value, arg, at_fdcwd, hidden, int, num, path, sc};
 use super::call::{CLONE_INTO_CGROUP, Call};
-use super::caps::{cap_name, cap_set_names};
 use super::spell::{
     UMOUNT_FLAGS, clone_flag_names, file_type_name, flag_names, hex, mount_flag_names,
-    open_flag_names, quote, quote_list, quote_opt, rlim, signal_name,
+    open_flag_names, quote, quote_list, quote_opt, signal_name,
 };
 
 /// The kernel's `struct clone_args` (linux/sched.h), up to `cgroup`:
@@ -18,8 +17,8 @@ use super::spell::{
 const CLONE_ARGS_WORDS: usize = 11;
 pub(super) const CLONE_ARGS_SIZE: usize = CLONE_ARGS_WORDS * 8;
 
-/// linux/capability.h, version 3: 64 capabilities in two halves.
-const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+/// linux/keyctl.h.
+const KEYCTL_JOIN_SESSION_KEYRING: i64 = 1;
 
 impl Call {
     /// The system call this is, or None for a shell-form call (several
@@ -29,6 +28,7 @@ impl Call {
             .or_else(|| self.namespace())
             .or_else(|| self.mount())
             .or_else(|| self.file())
+            .or_else(|| self.terminal())
             .or_else(|| self.privilege())
     }
 
@@ -82,6 +82,30 @@ impl Call {
                 vec![
                     num((*pid).into()),
                     int((*signal).into(), signal_name(*signal as u64)),
+                ],
+            ),
+            Call::PidfdOpen { pid } => sc(
+                "pidfd_open",
+                libc::SYS_pidfd_open,
+                vec![num((*pid).into()), num(0)],
+            ),
+            Call::PidfdSendSignal { fd, signal } => sc(
+                "pidfd_send_signal",
+                libc::SYS_pidfd_send_signal,
+                vec![
+                    num((*fd).into()),
+                    int((*signal).into(), signal_name(*signal as u64)),
+                    arg(Value::OptStr(None), "NULL"),
+                    num(0),
+                ],
+            ),
+            Call::Setsid => sc("setsid", libc::SYS_setsid, vec![]),
+            Call::JoinSessionKeyring => sc(
+                "keyctl",
+                libc::SYS_keyctl,
+                vec![
+                    int(KEYCTL_JOIN_SESSION_KEYRING, "KEYCTL_JOIN_SESSION_KEYRING"),
+                    arg(Value::OptStr(None), "NULL"),
                 ],
             ),
             Call::Execve { path: p, argv, env } => sc(
@@ -244,105 +268,6 @@ impl Call {
                 ],
             ),
             Call::Close { fd } => sc("close", libc::SYS_close, vec![num((*fd).into())]),
-            _ => None,
-        }
-    }
-
-    /// Capabilities, limits and descriptors: what the process may still do.
-    fn privilege(&self) -> Option<Syscall> {
-        match self {
-            Call::CapbsetDrop { cap } => sc(
-                "prctl",
-                libc::SYS_prctl,
-                vec![
-                    int(libc::PR_CAPBSET_DROP.into(), "PR_CAPBSET_DROP"),
-                    int((*cap).into(), cap_name(*cap)),
-                ],
-            ),
-            Call::AmbientClearAll => sc(
-                "prctl",
-                libc::SYS_prctl,
-                vec![
-                    int(libc::PR_CAP_AMBIENT.into(), "PR_CAP_AMBIENT"),
-                    int(
-                        libc::PR_CAP_AMBIENT_CLEAR_ALL.into(),
-                        "PR_CAP_AMBIENT_CLEAR_ALL",
-                    ),
-                    num(0),
-                    num(0),
-                    num(0),
-                ],
-            ),
-            Call::NoNewPrivs => sc(
-                "prctl",
-                libc::SYS_prctl,
-                vec![
-                    int(libc::PR_SET_NO_NEW_PRIVS.into(), "PR_SET_NO_NEW_PRIVS"),
-                    num(1),
-                    num(0),
-                    num(0),
-                    num(0),
-                ],
-            ),
-            Call::Capset {
-                effective,
-                permitted,
-                inheritable,
-            } => {
-                let header = vec![LINUX_CAPABILITY_VERSION_3, 0];
-                let half = |v: u64, i: u32| (v >> (32 * i)) as u32;
-                let data: Vec<u32> = (0..2)
-                    .flat_map(|i| {
-                        [
-                            half(*effective, i),
-                            half(*permitted, i),
-                            half(*inheritable, i),
-                        ]
-                    })
-                    .collect();
-                let sets = format!(
-                    "{{effective={}, permitted={}, inheritable={}}}",
-                    cap_set_names(*effective),
-                    cap_set_names(*permitted),
-                    cap_set_names(*inheritable)
-                );
-                let args = vec![
-                    arg(
-                        Value::Words32(header),
-                        "{version=_LINUX_CAPABILITY_VERSION_3, pid=0}",
-                    ),
-                    arg(Value::Words32(data), sets),
-                ];
-                sc("capset", libc::SYS_capset, args)
-            }
-            Call::PrlimitNofile { soft, hard } => {
-                let limit = format!("{{rlim_cur={}, rlim_max={}}}", rlim(*soft), rlim(*hard));
-                let args = vec![
-                    num(0),
-                    int(libc::RLIMIT_NOFILE.into(), "RLIMIT_NOFILE"),
-                    arg(Value::Words64(vec![*soft, *hard]), limit),
-                    int(0, "NULL"),
-                ];
-                sc("prlimit64", libc::SYS_prlimit64, args)
-            }
-            Call::CloseRangeCloexec { first } => sc(
-                "close_range",
-                libc::SYS_close_range,
-                vec![
-                    num((*first).into()),
-                    num(u32::MAX.into()),
-                    int(libc::CLOSE_RANGE_CLOEXEC.into(), "CLOSE_RANGE_CLOEXEC"),
-                ],
-            ),
-            Call::FcntlCloexec { fd } => sc(
-                "fcntl",
-                libc::SYS_fcntl,
-                vec![
-                    num((*fd).into()),
-                    int(libc::F_SETFD.into(), "F_SETFD"),
-                    int(libc::FD_CLOEXEC.into(), "FD_CLOEXEC"),
-                ],
-            ),
             _ => None,
         }
     }

@@ -3,13 +3,16 @@
 //! host it must leave as found (lab.rs); a diyc in the background
 //! (running.rs); diyc on a pseudo-terminal (terminal.rs); strace agreement
 //! (strace.rs); snapshot filters and the JSON schema (snapshot.rs); the
-//! dry backend's kit (dry.rs).
+//! dry backend's kit (dry.rs); containers run with -d (detached.rs); C helpers for a container's image
+//! (helpers.rs).
 
 #![allow(dead_code)]
 
 use std::process::{Command, Output, Stdio};
 
+pub mod detached;
 pub mod dry;
+pub mod helpers;
 pub mod lab;
 pub mod running;
 pub mod snapshot;

@@ -46,6 +46,8 @@ pub fn snapshot_filters(lab: &Lab) -> Vec<(String, String)> {
         (r"(openat\(AT_FDCWD, .*\)) = \d+", "$1 = [FD]"),
         (r"\b(write|close|setns)\(\d+", "$1([FD]"),
         (r"(clone3?\(.*\)) = \d+", "$1 = [PID]"),
+        // A new keyring's serial number.
+        (r"(KEYCTL_JOIN_SESSION_KEYRING, NULL\)) = \d+", "$1 = [KEY]"),
         (r"\b\d{10}\b", "[INODE]"),
         (r"\bpid (?:[02-9]\d*|1\d+)\b", "pid N"),
         (r"/proc/\d+/", "/proc/N/"),

@@ -15,7 +15,8 @@ use super::{DIYC, Lab, text};
 /// plumbing uses (reads, sockets, pipes) so they can be told apart.
 const TRACED: &str = "trace=clone,clone3,fork,vfork,unshare,setns,mount,umount2,pivot_root,chroot,\
                       sethostname,setdomainname,mknodat,mkdirat,symlinkat,unlinkat,renameat2,rename,\
-                      chdir,execve,prctl,capset,prlimit64,close_range,fcntl,openat,write,close,sendto";
+                      chdir,execve,prctl,capset,prlimit64,close_range,fcntl,openat,write,close,sendto,\
+                      setsid,keyctl,seccomp,ioctl,dup3,pidfd_open,pidfd_send_signal";
 
 /// One traced call: `name(args)` and its result.
 struct Traced {
@@ -67,7 +68,7 @@ fn traced_calls(dir: &Path) -> BTreeMap<u32, Vec<Traced>> {
             .filter_map(|line| {
                 let (call, result) = line.rsplit_once(" = ")?;
                 Some(Traced {
-                    call: call.trim_end().to_string(),
+                    call: hide_filter_address(call.trim_end()),
                     result: result.split_whitespace().next()?.to_string(),
                 })
             })
@@ -75,6 +76,15 @@ fn traced_calls(dir: &Path) -> BTreeMap<u32, Vec<Traced>> {
         calls.insert(pid, list);
     }
     calls
+}
+
+/// A seccomp filter's instructions: strace -v decodes them one by one,
+/// the explanation says how many there are and shows `filter=...`.
+fn hide_filter_address(call: &str) -> String {
+    match call.split_once("filter=") {
+        Some((head, _)) if call.starts_with("seccomp(") => format!("{head}filter=...}})"),
+        _ => call.to_string(),
+    }
 }
 
 fn makes_process(t: &Traced) -> bool {
@@ -192,6 +202,21 @@ fn plumbing(t: &Traced, state_root: &str, fds: &Fds) -> Option<&'static str> {
         "prlimit64" if call.contains(", NULL, {") => Some("a read of a limit"),
         // Descriptor flags other than close-on-exec (O_NONBLOCK and such).
         "fcntl" if !call.contains("F_SETFD, FD_CLOEXEC") => Some("descriptor flags"),
+        // Whether stdin and stdout are terminals, and the caller's size.
+        "ioctl"
+            if ["TCGETS", "TIOCGWINSZ", "TIOCGPGRP"]
+                .iter()
+                .any(|r| call.contains(r)) =>
+        {
+            Some("a read of a terminal's settings")
+        }
+        // The caller's own terminal: raw while the command runs, put back
+        // after, and given back to diyc's process group.
+        "ioctl" if ["TCSETS", "TIOCSPGRP"].iter().any(|r| call.contains(r)) => {
+            Some("the caller's terminal")
+        }
+        // A socket made non-blocking (tokio's netlink socket).
+        "ioctl" if call.contains("FIONBIO") => Some("descriptor flags"),
         // std's directory walks (remove_dir_all) mark their own descriptors.
         "fcntl" if fds.dirs.contains_key(fd_of(call)) => Some("a directory being walked"),
         _ => None,

@@ -3,7 +3,7 @@
 //! reading what appears and typing keys.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::{Child, Stdio};
 
 use super::Lab;
@@ -13,6 +13,13 @@ use super::Lab;
 pub struct OnTerminal {
     pub child: Child,
     master: std::fs::File,
+    /// The test's own copy of the slave, to look at its input queue.
+    slave: OwnedFd,
+    /// The terminal's settings before diyc started.
+    pub initial: nix::sys::termios::Termios,
+    /// A pidfd for diyc: readable once it has exited, which is how its
+    /// end is seen while the test still holds the terminal open.
+    exited: OwnedFd,
     seen: String,
     /// How much of `seen` earlier expects returned.
     pos: usize,
@@ -50,11 +57,20 @@ impl OnTerminal {
                 });
             }
         }
+        let initial = nix::sys::termios::tcgetattr(&slave).expect("the terminal's settings");
         let child = cmd.spawn().expect("diyc starts");
         drop(cmd);
-        drop(slave);
+        // SAFETY: pidfd_open takes a pid and flags and returns a new
+        // descriptor, which the OwnedFd below owns.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id(), 0) };
+        assert!(fd >= 0, "a pidfd for diyc");
+        // SAFETY: a descriptor just returned to this process, owned once.
+        let exited = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
         OnTerminal {
             child,
+            exited,
+            slave,
+            initial,
             master: std::fs::File::from(pty.master),
             seen: String::new(),
             pos: 0,
@@ -85,11 +101,13 @@ impl OnTerminal {
         }
     }
 
+    /// More of what diyc wrote; false once it has exited and all it
+    /// wrote is read.
     fn read_some(&mut self) -> bool {
-        let mut fds = [nix::poll::PollFd::new(
-            self.master.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
+        let mut fds = [
+            nix::poll::PollFd::new(self.master.as_fd(), nix::poll::PollFlags::POLLIN),
+            nix::poll::PollFd::new(self.exited.as_fd(), nix::poll::PollFlags::POLLIN),
+        ];
         let ready =
             nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(60_000u16)).expect("poll");
         assert!(
@@ -97,6 +115,9 @@ impl OnTerminal {
             "nothing on the terminal for a minute:\n{}",
             self.seen
         );
+        if fds[0].any() != Some(true) {
+            return false;
+        }
         let mut buf = [0u8; 4096];
         match self.master.read(&mut buf) {
             Ok(0) | Err(_) => false,
@@ -116,10 +137,41 @@ impl OnTerminal {
         &self.seen
     }
 
-    /// The rest, until the terminal closes, and the exit status.
-    pub fn finish(mut self) -> (String, Option<i32>) {
+    /// The rest, until diyc has exited and its output is read, and the
+    /// exit status. (The test holds a slave too, so the terminal never
+    /// closes by itself: diyc's end is its exit.)
+    pub fn finish(&mut self) -> (String, Option<i32>) {
         while self.read_some() {}
         let status = self.child.wait().expect("diyc exits");
         (self.seen.split_off(self.pos), status.code())
+    }
+
+    /// The terminal's settings, as the program on it would read them.
+    pub fn settings(&self) -> nix::sys::termios::Termios {
+        nix::sys::termios::tcgetattr(&self.slave).expect("the terminal's settings")
+    }
+
+    /// A new window size, as a terminal emulator sets it: the kernel
+    /// tells the foreground process group with SIGWINCH.
+    pub fn resize(&self, rows: u16, cols: u16) {
+        let size = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads one winsize from the pointer given.
+        let rc = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+        assert_eq!(rc, 0, "resizing the terminal");
+    }
+
+    /// Whatever is waiting in the terminal's input queue, to be read by
+    /// the next program on it: what someone typed, or pushed with TIOCSTI.
+    pub fn pending_input(&self) -> usize {
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int to the pointer given.
+        let rc = unsafe { libc::ioctl(self.slave.as_raw_fd(), libc::FIONREAD, &mut n) };
+        assert_eq!(rc, 0, "reading the input queue's length");
+        n as usize
     }
 }

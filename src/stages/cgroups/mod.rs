@@ -41,6 +41,9 @@ pub struct Cgroups {
     limits: Limits,
     /// The v2 directory, open for CLONE_INTO_CGROUP until the clone is done.
     dir: Option<OwnedFd>,
+    /// The cgroup is a running container's, joined (`exec`): made, limited
+    /// and removed by the run that owns it.
+    joined: bool,
 }
 
 impl Cgroups {
@@ -50,6 +53,15 @@ impl Cgroups {
             placement,
             limits,
             dir: None,
+            joined: false,
+        }
+    }
+
+    /// The cgroup of a running container, for a process that joins it.
+    pub fn join(host: Host, placement: Placement) -> Self {
+        Cgroups {
+            joined: true,
+            ..Cgroups::new(host, placement, Limits::default())
         }
     }
 
@@ -60,6 +72,13 @@ impl Cgroups {
             .iter()
             .map(|d| d.path.display().to_string())
             .collect()
+    }
+
+    fn open_for_clone(&mut self, sys: &mut Sys) -> Result<()> {
+        if let (Version::V2, Some(dir)) = (self.placement.version, self.placement.dirs.first()) {
+            self.dir = Some(sys.open_dir(&control::text(&dir.path)?)?);
+        }
+        Ok(())
     }
 
     fn show(&self, sys: &mut Sys, title: &str) {
@@ -86,6 +105,9 @@ impl Stage for Cgroups {
     fn prepare(&mut self, sys: &mut Sys, undo: &mut Undo) -> Result<()> {
         sys.stage(StageId::Cgroups);
         sys.note(self.host.describe());
+        if self.joined {
+            return self.open_for_clone(sys);
+        }
         // Pushed first: a half-made cgroup is removed as well.
         let placement = self.placement.clone();
         let dirs = self.dirs();
@@ -97,10 +119,7 @@ impl Stage for Cgroups {
         control::create(sys, &self.placement)?;
         control::apply(sys, &self.placement, &self.limits)?;
         crate::fault::point("after-cgroup")?;
-        if let (Version::V2, Some(dir)) = (self.placement.version, self.placement.dirs.first()) {
-            self.dir = Some(sys.open_dir(&control::text(&dir.path)?)?);
-        }
-        Ok(())
+        self.open_for_clone(sys)
     }
 
     fn cgroup_fd(&self) -> Option<i32> {
@@ -120,6 +139,10 @@ impl Stage for Cgroups {
     }
 
     fn finish(&mut self, sys: &mut Sys, code: i32) -> Option<String> {
+        if self.joined {
+            // The container's own run reports on its cgroup.
+            return None;
+        }
         if sys.explaining() {
             sys.stage(StageId::Cgroups);
             self.show(sys, "the cgroup's own account, after the container exited");

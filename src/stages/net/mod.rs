@@ -38,6 +38,20 @@ pub const HEADING: Heading = Heading {
     why: "The container gets its own interfaces; one end of a virtual cable sits on diyc's bridge.",
 };
 
+/// `--net`: which network a container gets.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum NetMode {
+    /// A veth pair on diyc's bridge, an address, NAT to the outside
+    Bridge,
+    /// A network namespace with only lo
+    None,
+    /// The host's own network (no network namespace)
+    Host,
+}
+
 /// A bridged container's place on the bridge.
 pub struct Attachment {
     pub ip: Ipv4Addr,

@@ -1,0 +1,168 @@
+//! Each call, once, continued (syscall.rs has the rest): the families of
+//! what a process talks to and what it may still do, terminals and
+//! privileges.
+
+use super::args::{Arg, Syscall, Value, arg, int, num, sc};
+use super::call::Call;
+use super::caps::{cap_name, cap_set_names};
+use super::spell::rlim;
+
+/// linux/capability.h, version 3: 64 capabilities in two halves.
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+impl Call {
+    /// Terminals: a pseudo-terminal of the container's own.
+    pub(super) fn terminal(&self) -> Option<Syscall> {
+        let ioctl = |fd: i32, request: libc::Ioctl, name: &str, third: Arg| {
+            let args = vec![num(fd.into()), int(request as i64, name), third];
+            sc("ioctl", libc::SYS_ioctl, args)
+        };
+        match self {
+            Call::PtyUnlock { fd } => ioctl(
+                *fd,
+                libc::TIOCSPTLCK,
+                "TIOCSPTLCK",
+                arg(Value::Words32(vec![0]), "[0]"),
+            ),
+            Call::PtyPeer { fd } => {
+                let flags = libc::O_RDWR | libc::O_NOCTTY;
+                let third = int(flags.into(), format!("{flags:#x}"));
+                ioctl(*fd, libc::TIOCGPTPEER, "TIOCGPTPEER", third)
+            }
+            Call::ControllingTty { fd } => ioctl(*fd, libc::TIOCSCTTY, "TIOCSCTTY", num(0)),
+            Call::WindowSize { fd, rows, cols } => {
+                let size: Vec<u8> = [*rows, *cols, 0, 0]
+                    .iter()
+                    .flat_map(|v| v.to_ne_bytes())
+                    .collect();
+                let text = format!("{{ws_row={rows}, ws_col={cols}, ws_xpixel=0, ws_ypixel=0}}");
+                ioctl(
+                    *fd,
+                    libc::TIOCSWINSZ,
+                    "TIOCSWINSZ",
+                    arg(Value::Bytes(size), text),
+                )
+            }
+            Call::Dup3 { old, new } => sc(
+                "dup3",
+                libc::SYS_dup3,
+                vec![num((*old).into()), num((*new).into()), num(0)],
+            ),
+            _ => None,
+        }
+    }
+
+    /// Capabilities, limits and descriptors: what the process may still do.
+    pub(super) fn privilege(&self) -> Option<Syscall> {
+        match self {
+            Call::CapbsetDrop { cap } => sc(
+                "prctl",
+                libc::SYS_prctl,
+                vec![
+                    int(libc::PR_CAPBSET_DROP.into(), "PR_CAPBSET_DROP"),
+                    int((*cap).into(), cap_name(*cap)),
+                ],
+            ),
+            Call::AmbientClearAll => sc(
+                "prctl",
+                libc::SYS_prctl,
+                vec![
+                    int(libc::PR_CAP_AMBIENT.into(), "PR_CAP_AMBIENT"),
+                    int(
+                        libc::PR_CAP_AMBIENT_CLEAR_ALL.into(),
+                        "PR_CAP_AMBIENT_CLEAR_ALL",
+                    ),
+                    num(0),
+                    num(0),
+                    num(0),
+                ],
+            ),
+            Call::Seccomp { program, .. } => sc(
+                "seccomp",
+                libc::SYS_seccomp,
+                vec![
+                    int(
+                        libc::SECCOMP_SET_MODE_FILTER.into(),
+                        "SECCOMP_SET_MODE_FILTER",
+                    ),
+                    num(0),
+                    arg(
+                        Value::Program(program.clone()),
+                        format!("{{len={}, filter=...}}", program.len()),
+                    ),
+                ],
+            ),
+            Call::NoNewPrivs => sc(
+                "prctl",
+                libc::SYS_prctl,
+                vec![
+                    int(libc::PR_SET_NO_NEW_PRIVS.into(), "PR_SET_NO_NEW_PRIVS"),
+                    num(1),
+                    num(0),
+                    num(0),
+                    num(0),
+                ],
+            ),
+            Call::Capset {
+                effective,
+                permitted,
+                inheritable,
+            } => {
+                let header = vec![LINUX_CAPABILITY_VERSION_3, 0];
+                let half = |v: u64, i: u32| (v >> (32 * i)) as u32;
+                let data: Vec<u32> = (0..2)
+                    .flat_map(|i| {
+                        [
+                            half(*effective, i),
+                            half(*permitted, i),
+                            half(*inheritable, i),
+                        ]
+                    })
+                    .collect();
+                let sets = format!(
+                    "{{effective={}, permitted={}, inheritable={}}}",
+                    cap_set_names(*effective),
+                    cap_set_names(*permitted),
+                    cap_set_names(*inheritable)
+                );
+                let args = vec![
+                    arg(
+                        Value::Words32(header),
+                        "{version=_LINUX_CAPABILITY_VERSION_3, pid=0}",
+                    ),
+                    arg(Value::Words32(data), sets),
+                ];
+                sc("capset", libc::SYS_capset, args)
+            }
+            Call::PrlimitNofile { soft, hard } => {
+                let limit = format!("{{rlim_cur={}, rlim_max={}}}", rlim(*soft), rlim(*hard));
+                let args = vec![
+                    num(0),
+                    int(libc::RLIMIT_NOFILE.into(), "RLIMIT_NOFILE"),
+                    arg(Value::Words64(vec![*soft, *hard]), limit),
+                    int(0, "NULL"),
+                ];
+                sc("prlimit64", libc::SYS_prlimit64, args)
+            }
+            Call::CloseRangeCloexec { first } => sc(
+                "close_range",
+                libc::SYS_close_range,
+                vec![
+                    num((*first).into()),
+                    num(u32::MAX.into()),
+                    int(libc::CLOSE_RANGE_CLOEXEC.into(), "CLOSE_RANGE_CLOEXEC"),
+                ],
+            ),
+            Call::FcntlCloexec { fd } => sc(
+                "fcntl",
+                libc::SYS_fcntl,
+                vec![
+                    num((*fd).into()),
+                    int(libc::F_SETFD.into(), "F_SETFD"),
+                    int(libc::FD_CLOEXEC.into(), "FD_CLOEXEC"),
+                ],
+            ),
+            _ => None,
+        }
+    }
+}
