@@ -1,5 +1,7 @@
 //! How long a whole `diyc run --rm busybox true` takes, next to the same
-//! namespaces made by unshare(1) and, when installed, a full OCI runtime.
+//! namespaces made by unshare(1) and, when installed, a full OCI runtime
+//! (runc.rs); and `diyc exec` into a running container next to nsenter(1)
+//! (exec.rs).
 //!
 //! Run as root: `cargo bench --bench startup [-- --runs N]`. Speed is
 //! reported, never asserted: a missed target does not fail the benchmark.
@@ -13,7 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+mod exec;
+mod runc;
+
+use runc::{check_runc_clean, make_bundle, runc_once};
 
 const DEFAULT_RUNS: usize = 50;
 /// The first rounds pay for cold page caches and lazy kernel setup.
@@ -21,10 +26,10 @@ const WARMUP: usize = 3;
 
 /// One command being measured; `run` is called with the round number,
 /// which runc needs to give each container a name of its own.
-struct Contender<'a> {
-    label: &'static str,
-    run: Box<dyn FnMut(usize) -> Result<Duration, String> + 'a>,
-    times: Vec<Duration>,
+pub struct Contender<'a> {
+    pub label: &'static str,
+    pub run: Box<dyn FnMut(usize) -> Result<Duration, String> + 'a>,
+    pub times: Vec<Duration>,
 }
 
 fn main() -> ExitCode {
@@ -137,14 +142,19 @@ fn run() -> Result<(), String> {
         },
     ];
 
-    println!("{WARMUP} warm-up rounds, then {runs} measured rounds, in two groups");
+    println!("{WARMUP} warm-up rounds, then {runs} measured rounds, in three groups");
     measure(&mut contenders, runs)?;
     measure(&mut networked, runs)?;
     if let Some(runc) = &runc {
         check_runc_clean(runc, &prefix)?;
     }
+    let target = exec::Target::start(Path::new(diyc), &root, &cgroup_parent)?;
+    let mut execs = target.contenders();
+    measure(&mut execs, runs)?;
     contenders.extend(networked);
+    contenders.extend(execs);
     report(&contenders, runs);
+    drop(target);
     Ok(())
 }
 
@@ -204,7 +214,7 @@ fn parse_runs() -> Result<usize, String> {
 /// Wall time of the whole command, start to exit. Only stderr is kept, to
 /// explain a failure; a non-zero exit stops the benchmark, since a timing
 /// of a command that did not do its work means nothing.
-fn timed(cmd: &mut Command) -> Result<Duration, String> {
+pub fn timed(cmd: &mut Command) -> Result<Duration, String> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -240,97 +250,6 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
             p.metadata()
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         })
-}
-
-/// An OCI bundle of a copy of the image, asking runc for the same
-/// namespaces diyc makes. The copy keeps runc's root writable, as diyc's
-/// overlay is, without letting runc write into diyc's image.
-fn make_bundle(runc: &Path, rootfs: &Path, bundle: &Path) -> Result<Value, String> {
-    std::fs::create_dir(bundle).map_err(|e| format!("creating {}: {e}", bundle.display()))?;
-    let copy = bundle.join("rootfs");
-    timed(Command::new("cp").arg("-a").arg(rootfs).arg(&copy))?;
-    timed(Command::new(runc).arg("spec").current_dir(bundle))?;
-    let config = bundle.join("config.json");
-    let text = std::fs::read_to_string(&config)
-        .map_err(|e| format!("reading {}: {e}", config.display()))?;
-    let mut spec: Value =
-        serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", config.display()))?;
-    let copy = copy.to_str().ok_or("the bundle path is not UTF-8")?;
-    spec["root"] = json!({ "path": copy, "readonly": false });
-    let process = spec
-        .get_mut("process")
-        .ok_or("runc spec wrote no process")?;
-    process["args"] = json!(["/bin/true"]);
-    process["terminal"] = json!(false);
-    // Group A measures `diyc run --net host`, which makes no network
-    // namespace, so runc must not either.
-    spec.pointer_mut("/linux/namespaces")
-        .and_then(Value::as_array_mut)
-        .ok_or("runc spec wrote no linux.namespaces")?
-        .retain(|ns| ns["type"] != "network");
-    Ok(spec)
-}
-
-/// One `runc run`, under a name and cgroup of its own. The cgroup path is
-/// relative, so runc puts it below the benchmark's own cgroup.
-fn runc_once(
-    runc: &Path,
-    bundle: &Path,
-    mut spec: Value,
-    prefix: &str,
-    round: usize,
-) -> Result<Duration, String> {
-    let id = format!("{prefix}-{round}");
-    spec["linux"]["cgroupsPath"] = json!(id);
-    let config = bundle.join("config.json");
-    let text = serde_json::to_string_pretty(&spec).map_err(|e| e.to_string())?;
-    std::fs::write(&config, text).map_err(|e| format!("writing {}: {e}", config.display()))?;
-    let result = timed(
-        Command::new(runc)
-            .arg("run")
-            .arg("--bundle")
-            .arg(bundle)
-            .arg(&id),
-    );
-    if result.is_err() {
-        // A foreground run deletes its container on exit, but not always
-        // when it fails half way.
-        runc_delete(runc, &id);
-    }
-    result
-}
-
-fn runc_delete(runc: &Path, id: &str) {
-    let _ = Command::new(runc)
-        .args(["delete", "-f", id])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// Only our own containers are looked at (and removed): others on the
-/// host are none of the benchmark's business.
-fn check_runc_clean(runc: &Path, prefix: &str) -> Result<(), String> {
-    let out = Command::new(runc)
-        .args(["list", "-q"])
-        .stderr(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run `runc list`: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("`runc list -q` failed ({})", out.status));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let left: Vec<&str> = text.lines().filter(|id| id.starts_with(prefix)).collect();
-    if left.is_empty() {
-        return Ok(());
-    }
-    for id in &left {
-        runc_delete(runc, id);
-    }
-    Err(format!(
-        "runc left containers behind (now deleted): {}",
-        left.join(" ")
-    ))
 }
 
 /// (median, min, p90) in milliseconds; p90 by nearest rank.
@@ -391,6 +310,15 @@ fn report(contenders: &[Contender], runs: usize) {
         let r = bridge / none;
         println!(
             "diyc --net bridge / --net none:   {r:.2}x  target <= 2x: {}",
+            verdict(r <= 2.0)
+        );
+    }
+    if let (Some(exec), Some(nsenter)) =
+        (median("diyc exec"), median("nsenter -t PID -m -u -i -n -p"))
+    {
+        let r = exec / nsenter;
+        println!(
+            "diyc exec / nsenter:              {r:.2}x  target <= 2x: {}",
             verdict(r <= 2.0)
         );
     }
