@@ -24,6 +24,7 @@ use diyc::stages::mount::Mount;
 use diyc::stages::net::Net;
 use diyc::stages::pid::Pid;
 use diyc::stages::rootfs::Rootfs;
+use diyc::stages::session::Session;
 use diyc::stages::uts::Uts;
 use diyc::sys::{Journal, Sys, World};
 
@@ -116,6 +117,37 @@ fn hardening_masks_paths_limits_files_and_drops_capabilities() {
 }
 
 #[test]
+fn hardening_for_exec_masks_nothing_again() {
+    let mut hardening = Hardening {
+        caps: 0,
+        mask_paths: false,
+    };
+    let calls = dry_run(&mut hardening, hardened_world());
+    assert!(!calls.contains("mount("), "{calls}");
+    assert!(calls.contains("capset("), "{calls}");
+}
+
+#[test]
+fn session_leaves_the_callers_session_and_keyring() {
+    let mut session = Session {
+        terminal: false,
+        null_stdin: false,
+        root: StageId::Rootfs,
+    };
+    insta::assert_snapshot!(dry_run(&mut session, World::new()));
+}
+
+#[test]
+fn session_with_a_terminal_makes_the_new_pty_stdio_and_console() {
+    let mut session = Session {
+        terminal: true,
+        null_stdin: false,
+        root: StageId::Rootfs,
+    };
+    insta::assert_snapshot!(dry_run(&mut session, World::new().dir("/dev")));
+}
+
+#[test]
 fn hardening_refuses_a_dev_null_that_is_not_the_null_device() {
     let hardening = Hardening {
         caps: 0,
@@ -194,6 +226,11 @@ fn a_whole_container_is_every_stage_in_one_order() {
         ip,
         ports: Vec::new(),
     });
+    plan.session = Some(Session {
+        terminal: true,
+        null_stdin: false,
+        root: StageId::Rootfs,
+    });
     plan.hardening = Some(Hardening {
         caps: 0,
         mask_paths: true,
@@ -210,6 +247,7 @@ fn a_whole_container_is_every_stage_in_one_order() {
             "pid",
             "net",
             "iptables",
+            "session",
             "hardening"
         ]
     );

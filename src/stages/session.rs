@@ -144,9 +144,9 @@ fn terminal(sys: &mut Sys) -> Result<()> {
     let slave = sys.call(Call::PtyPeer { fd: master })? as i32;
     sys.call(Call::ControllingTty { fd: slave })?;
     // Its name in the container's devpts: /dev/pts/0 for the first.
-    let name = std::fs::read_link(format!("/proc/self/fd/{slave}"))
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "/dev/pts/0".into());
+    let name = sys
+        .fd_path(slave)
+        .ok_or_else(|| Error::Container("the new terminal has no name".into()))?;
     ensure_dir(sys, "/dev", 0o755)?;
     match sys.kind("/dev/console") {
         None => {

@@ -62,6 +62,18 @@ impl Sys<'_> {
         self.read(path).map(|s| s.trim().to_string())
     }
 
+    /// The path of open descriptor `fd` (a terminal's slave: /dev/pts/0
+    /// for the first of a devpts). The dry backend opened nothing and
+    /// answers with that first name.
+    pub fn fd_path(&self, fd: i32) -> Option<String> {
+        match &self.backend {
+            Backend::Dry(_) => Some("/dev/pts/0".into()),
+            Backend::Real { .. } => std::fs::read_link(format!("/proc/self/fd/{fd}"))
+                .ok()
+                .map(|p| p.display().to_string()),
+        }
+    }
+
     /// A directory, opened to be handed to the kernel (clone3's
     /// CLONE_INTO_CGROUP). The dry backend opens `/` in its place.
     pub fn open_dir(&self, path: &str) -> Result<OwnedFd> {
