@@ -68,7 +68,7 @@ fn stop_ends_a_container_that_traps_term_by_sigterm() {
     assert!(lab.ok(&["logs", "polite"]).contains("got TERM"));
     assert!(!alive(pid.into()));
     assert_eq!(box_.ps_row()[2..4], ["exited", "(3)"]);
-    assert!(!lab.container_dir("polite").join("run.json").exists());
+    box_.assert_nothing_left(pid);
 }
 
 #[test]
@@ -78,29 +78,35 @@ fn stop_kills_a_container_that_ignores_term_after_the_grace_period() {
     // sleep as the first process has no handler: the kernel drops TERM.
     let box_ = lab.detach("stubborn", "--net none", "echo ready; exec sleep 1000");
     box_.wait_for("ready");
+    let pid = lab.init_pid("stubborn");
     let said = lab.ok(&["stop", "-t", "1", "stubborn"]);
     assert_eq!(
         said,
         "stubborn: killed with SIGKILL, still running 1s after SIGTERM (exit status 137)\n"
     );
     assert_eq!(box_.ps_row()[2..4], ["exited", "(137)"]);
+    box_.assert_nothing_left(pid);
 }
 
 #[test]
 fn kill_sends_the_signal_asked_for() {
     require_root!();
     let lab = Lab::new().with_image();
-    let box_ = lab.detach("hup", "--net none", &trapping("HUP", 4));
+    let box_ = lab.detach("hup", "", &trapping("HUP", 4));
     box_.wait_for("ready");
+    let pid = lab.init_pid("hup");
     assert_eq!(lab.ok(&["kill", "-s", "HUP", "hup"]), "hup\n");
     assert!(box_.wait_for_end().contains("got HUP"));
     assert_eq!(box_.ps_row()[2..4], ["exited", "(4)"]);
+    box_.assert_nothing_left(pid);
 
     let other = lab.detach("plain", "--net none", "echo ready; exec sleep 1000");
     other.wait_for("ready");
+    let pid = lab.init_pid("plain");
     assert_eq!(lab.ok(&["kill", "plain"]), "plain\n", "SIGKILL by default");
     other.wait_for_end();
     assert_eq!(other.ps_row()[2..4], ["exited", "(137)"]);
+    other.assert_nothing_left(pid);
 }
 
 #[test]
@@ -108,10 +114,12 @@ fn start_runs_a_stopped_container_again_with_its_layer() {
     require_root!();
     let lab = Lab::new().with_image();
     let script = "echo run >> /runs; echo \"runs: $(wc -l < /runs)\"";
-    let again = lab.detach("again", "--net none -e GREETING=hi", script);
+    let again = lab.detach("again", "-e GREETING=hi", script);
     again.wait_for_end();
     assert_eq!(lab.ok(&["start", "again"]), "again\n");
+    let pid = lab.init_pid("again");
     again.wait_for_end();
+    again.assert_nothing_left(pid);
     assert_eq!(lab.ok(&["logs", "again"]), "runs: 1\nruns: 2\n");
     let config = &again.inspect()["config"];
     assert_eq!(
@@ -181,7 +189,7 @@ fn rm_f_of_a_detached_container_leaves_nothing() {
     let init = lab.init_pid("doomed");
     lab.ok(&["rm", "-f", "doomed"]);
     assert!(!lab.container_dir("doomed").exists());
-    assert!(!alive(init.into()));
+    box_.assert_nothing_left(init);
     wait_until("the supervisor has exited", || !alive(supervisor));
     // The lab checks the cgroups, links, rules and leases when dropped.
 }

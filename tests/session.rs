@@ -59,6 +59,8 @@ fn kill_0_inside_reaches_no_process_outside() {
         .cmd(&[
             "run",
             "--rm",
+            "--name",
+            "group",
             "--net",
             "none",
             "busybox",
@@ -81,6 +83,7 @@ fn kill_0_inside_reaches_no_process_outside() {
     // cleaned up (the lab checks the cgroups and the state root).
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), "still here");
+    assert!(!lab.container_dir("group").exists(), "--rm did its work");
 }
 
 /// Keys of the caller's, added for a test and removed when dropped.

@@ -21,7 +21,6 @@ use crate::stages::session::Session;
 use crate::state::Store;
 use crate::state::status;
 use crate::sys::Sys;
-use crate::undo::Undo;
 use crate::warnings;
 
 pub fn exec(store: &Store, args: ExecArgs) -> Result<i32> {
@@ -84,10 +83,7 @@ pub fn exec(store: &Store, args: ExecArgs) -> Result<i32> {
     let mut launch = Launch::new(stages, flags, exec)?.with_terminal(Terminal { tty, input });
     let mut explainer = Explainer::new(args.explain.format);
     let mut sys = Sys::new(&mut explainer, StageId::Join);
-    let mut undo = Undo::new();
-    let result = runtime::launch(&mut sys, &mut launch, &signals, &mut undo, &mut |_| Ok(()));
-    undo.finish(&mut sys, result.is_ok());
-    let exit = result?;
+    let exit = runtime::launch_alone(&mut sys, &mut launch, &signals)?;
     exit.notes.into_iter().for_each(warnings::warn);
     Ok(exit.code)
 }

@@ -15,7 +15,6 @@ use crate::stages::pid::Pid;
 use crate::stages::uts::Uts;
 use crate::state::Store;
 use crate::sys::Sys;
-use crate::undo::Undo;
 use crate::warnings;
 
 pub fn nsexec(store: &Store, bridge: &Bridge, args: NsexecArgs) -> Result<i32> {
@@ -53,10 +52,7 @@ pub fn nsexec(store: &Store, bridge: &Bridge, args: NsexecArgs) -> Result<i32> {
     )?;
     let mut explainer = Explainer::new(args.verbose.then_some(Format::Text));
     let mut sys = Sys::new(&mut explainer, StageId::Clone);
-    let mut undo = Undo::new();
-    let result = runtime::launch(&mut sys, &mut launch, &signals, &mut undo, &mut |_| Ok(()));
-    undo.finish(&mut sys, result.is_ok());
-    let exit = result?;
+    let exit = runtime::launch_alone(&mut sys, &mut launch, &signals)?;
     exit.notes.into_iter().for_each(warnings::warn);
     Ok(exit.code)
 }

@@ -235,6 +235,15 @@ pub fn launch(
     Ok(exit)
 }
 
+/// A launch that keeps no records of its own (`nsexec`, `exec`): what
+/// it changed on the host is undone as soon as it ends.
+pub fn launch_alone(sys: &mut Sys, launch: &mut Launch, signals: &Signals) -> Result<Exit> {
+    let mut undo = Undo::new();
+    let result = self::launch(sys, launch, signals, &mut undo, &mut |_| Ok(()));
+    undo.finish(sys, result.is_ok());
+    result
+}
+
 fn into_cgroup_unsupported(errno: nix::errno::Errno) -> bool {
     use nix::errno::Errno;
     matches!(

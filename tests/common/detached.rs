@@ -67,6 +67,37 @@ impl Detached<'_> {
     }
 }
 
+impl Detached<'_> {
+    /// Once it has stopped: no run record, no cgroup, no address lease
+    /// and no veth pair of its own is left, and its first process is gone.
+    pub fn assert_nothing_left(&self, init: i32) {
+        let dir = self.lab.container_dir(&self.name);
+        for record in ["run.json", "init.json"] {
+            assert!(!dir.join(record).exists(), "{record} left behind");
+        }
+        for parent in self.lab.cgroup_parent_dirs() {
+            assert!(
+                !parent.join(&self.name).exists(),
+                "cgroup left in {}",
+                parent.display()
+            );
+        }
+        let leases = self.lab.root().join("net/leases");
+        for lease in std::fs::read_dir(leases).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(lease.path()).unwrap_or_default();
+            assert!(
+                !text.contains(&format!("\"{}\"", self.name)),
+                "lease left: {text}"
+            );
+        }
+        super::wait_until("its veth pair is gone", || {
+            !super::sh(&["ip", "-o", "link"]).contains(&format!("d{}-", self.name))
+        });
+        let stat = std::fs::read_to_string(format!("/proc/{init}/stat")).unwrap_or_default();
+        assert!(stat.is_empty(), "its first process is still there: {stat}");
+    }
+}
+
 impl Drop for Detached<'_> {
     fn drop(&mut self) {
         let _ = self.lab.run(&["rm", "-f", &self.name]);
