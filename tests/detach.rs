@@ -40,6 +40,27 @@ fn run_d_prints_the_name_and_leaves_the_container_running() {
 }
 
 #[test]
+fn run_dit_keeps_a_shell_waiting_on_its_own_terminal() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    let out = lab.run(&[
+        "run", "-dit", "--name", "shell", "--net", "none", "busybox", "sh",
+    ]);
+    assert_eq!(text(&out.stdout), "shell\n", "{}", text(&out.stderr));
+    let shell = common::detached::Detached::adopt(&lab, "shell");
+    // Still there for exec to find, as a shell waiting for input is.
+    let out = lab.run(&["exec", "shell", "ps", "-o", "pid,comm"]);
+    let listing = text(&out.stdout);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["1", "sh"]),
+        "{listing}"
+    );
+    assert_eq!(shell.ps_row()[2], "running");
+}
+
+#[test]
 fn logs_follow_the_output_until_the_container_ends() {
     require_root!();
     let lab = Lab::new().with_image();
@@ -68,7 +89,7 @@ fn stop_ends_a_container_that_traps_term_by_sigterm() {
     assert!(lab.ok(&["logs", "polite"]).contains("got TERM"));
     assert!(!alive(pid.into()));
     assert_eq!(box_.ps_row()[2..4], ["exited", "(3)"]);
-    box_.assert_nothing_left(pid);
+    box_.assert_nothing_left(Some(pid));
 }
 
 #[test]
@@ -85,7 +106,7 @@ fn stop_kills_a_container_that_ignores_term_after_the_grace_period() {
         "stubborn: killed with SIGKILL, still running 1s after SIGTERM (exit status 137)\n"
     );
     assert_eq!(box_.ps_row()[2..4], ["exited", "(137)"]);
-    box_.assert_nothing_left(pid);
+    box_.assert_nothing_left(Some(pid));
 }
 
 #[test]
@@ -98,7 +119,7 @@ fn kill_sends_the_signal_asked_for() {
     assert_eq!(lab.ok(&["kill", "-s", "HUP", "hup"]), "hup\n");
     assert!(box_.wait_for_end().contains("got HUP"));
     assert_eq!(box_.ps_row()[2..4], ["exited", "(4)"]);
-    box_.assert_nothing_left(pid);
+    box_.assert_nothing_left(Some(pid));
 
     let other = lab.detach("plain", "--net none", "echo ready; exec sleep 1000");
     other.wait_for("ready");
@@ -106,7 +127,7 @@ fn kill_sends_the_signal_asked_for() {
     assert_eq!(lab.ok(&["kill", "plain"]), "plain\n", "SIGKILL by default");
     other.wait_for_end();
     assert_eq!(other.ps_row()[2..4], ["exited", "(137)"]);
-    other.assert_nothing_left(pid);
+    other.assert_nothing_left(Some(pid));
 }
 
 #[test]
@@ -117,9 +138,8 @@ fn start_runs_a_stopped_container_again_with_its_layer() {
     let again = lab.detach("again", "-e GREETING=hi", script);
     again.wait_for_end();
     assert_eq!(lab.ok(&["start", "again"]), "again\n");
-    let pid = lab.init_pid("again");
     again.wait_for_end();
-    again.assert_nothing_left(pid);
+    again.assert_nothing_left(None);
     assert_eq!(lab.ok(&["logs", "again"]), "runs: 1\nruns: 2\n");
     let config = &again.inspect()["config"];
     assert_eq!(
@@ -189,7 +209,7 @@ fn rm_f_of_a_detached_container_leaves_nothing() {
     let init = lab.init_pid("doomed");
     lab.ok(&["rm", "-f", "doomed"]);
     assert!(!lab.container_dir("doomed").exists());
-    box_.assert_nothing_left(init);
+    box_.assert_nothing_left(Some(init));
     wait_until("the supervisor has exited", || !alive(supervisor));
     // The lab checks the cgroups, links, rules and leases when dropped.
 }

@@ -98,15 +98,56 @@ fn exec_has_the_containers_capabilities_environment_and_a_working_directory() {
 }
 
 #[test]
-fn exec_on_a_terminal_gets_one_of_its_own() {
+fn exec_on_a_terminal_gets_one_of_its_own_each_time() {
     require_root!();
     let lab = Lab::new().with_image();
     let _box = sleeper(&lab, "tty");
-    let mut term = OnTerminal::session(&lab, &["exec", "tty", "sh", "-c", "tty; exit 5"]);
-    term.expect("/dev/pts/0");
+    // Twice: an exec's terminal is its own, and leaves the container's
+    // console and devpts as they were for the next.
+    for _ in 0..2 {
+        let mut term = OnTerminal::session(
+            &lab,
+            &["exec", "tty", "sh", "-c", "tty; ls -1 /dev/pts; exit 5"],
+        );
+        let shown = term.expect("ptmx");
+        // The container's own devpts: its first terminal, nothing of the host's.
+        assert!(shown.contains("/dev/pts/0\r\n0\r\nptmx"), "{shown}");
+        let (_, code) = term.finish();
+        assert_eq!(code, Some(5));
+    }
+    let console = lab.run(&[
+        "exec",
+        "tty",
+        "sh",
+        "-c",
+        "grep -c ' /dev/console ' /proc/self/mountinfo",
+    ]);
+    assert_eq!(
+        text(&console.stdout).trim(),
+        "0",
+        "exec bound nothing over /dev/console"
+    );
+}
+
+#[test]
+fn exec_into_a_container_still_being_set_up_is_refused() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    // Stopped at its first pause: its first process is still diyc's, and
+    // its root the host's.
+    let mut term = OnTerminal::start(
+        &lab,
+        &[
+            "run", "--step", "--rm", "--name", "early", "--net", "none", "busybox", "true",
+        ],
+    );
+    term.expect("[Enter] go on, [q] stop, [c] run to the end: ");
+    let out = lab.run(&["exec", "early", "sh", "-c", "echo joined"]);
+    assert!(!text(&out.stdout).contains("joined"));
+    assert_one_line_error(&out, "is still being set up");
+    term.send("q\n");
     let (_, code) = term.finish();
-    assert_eq!(code, Some(5));
-    assert_eq!(term.pending_input(), 0);
+    assert_eq!(code, Some(0));
 }
 
 #[test]

@@ -44,6 +44,70 @@ fn a_container_cannot_push_input_into_the_terminal_that_ran_it() {
 }
 
 #[test]
+fn without_t_no_descriptor_of_the_callers_terminal_reaches_the_container() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    helpers::install(&lab, "tiocsti");
+    // -i without -t, on a terminal: stdin, stdout and stderr become pipes
+    // diyc relays, so nothing inside can set or type into that terminal.
+    let script = "tty; stty -F /proc/self/fd/1 -echo; tiocsti 'echo INJECTED~'; \
+                  read line; echo \"read $line\"";
+    let mut term = OnTerminal::session(
+        &lab,
+        &[
+            "run", "--rm", "-i", "--net", "none", "busybox", "sh", "-c", script,
+        ],
+    );
+    term.expect("not a tty");
+    term.expect("pushed 0 of 14");
+    term.send("typed\n");
+    term.expect("read typed");
+    let (_, code) = term.finish();
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        term.pending_input(),
+        0,
+        "nothing waits in the caller's terminal"
+    );
+    let now = term.settings().local_flags;
+    assert_eq!(
+        now, term.initial.local_flags,
+        "the caller's terminal kept its echo"
+    );
+}
+
+#[test]
+fn a_container_that_stops_reading_cannot_stall_diyc() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    // Every line typed into the container's terminal is echoed back out:
+    // diyc must keep draining that while the input waits for room.
+    let mut child = lab
+        .cmd(&[
+            "run", "--rm", "-i", "-t", "--net", "none", "busybox", "wc", "-l",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("diyc starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        for i in 0..100_000 {
+            if writeln!(stdin, "line {i}").is_err() {
+                break;
+            }
+        }
+    });
+    let out = child.wait_with_output().expect("diyc exits");
+    writer.join().expect("the writer finished");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert_eq!(shown.lines().last().map(str::trim), Some("100000"));
+}
+
+#[test]
 fn kill_0_inside_reaches_no_process_outside() {
     require_root!();
     let lab = Lab::new().with_image();

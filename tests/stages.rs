@@ -24,7 +24,7 @@ use diyc::stages::mount::Mount;
 use diyc::stages::net::Net;
 use diyc::stages::pid::Pid;
 use diyc::stages::rootfs::Rootfs;
-use diyc::stages::session::Session;
+use diyc::stages::session::{Session, Stdio};
 use diyc::stages::uts::Uts;
 use diyc::sys::{Journal, Sys, World};
 
@@ -129,21 +129,13 @@ fn hardening_for_exec_masks_nothing_again() {
 
 #[test]
 fn session_leaves_the_callers_session_and_keyring() {
-    let mut session = Session {
-        terminal: false,
-        null_stdin: false,
-        root: StageId::Rootfs,
-    };
+    let mut session = Session::new(false, Stdio::default(), StageId::Rootfs);
     insta::assert_snapshot!(dry_run(&mut session, World::new()));
 }
 
 #[test]
 fn session_with_a_terminal_makes_the_new_pty_stdio_and_console() {
-    let mut session = Session {
-        terminal: true,
-        null_stdin: false,
-        root: StageId::Rootfs,
-    };
+    let mut session = Session::new(true, Stdio::default(), StageId::Rootfs);
     insta::assert_snapshot!(dry_run(&mut session, World::new().dir("/dev")));
 }
 
@@ -226,11 +218,7 @@ fn a_whole_container_is_every_stage_in_one_order() {
         ip,
         ports: Vec::new(),
     });
-    plan.session = Some(Session {
-        terminal: true,
-        null_stdin: false,
-        root: StageId::Rootfs,
-    });
+    plan.session = Some(Session::new(true, Stdio::default(), StageId::Rootfs));
     plan.hardening = Some(Hardening {
         caps: 0,
         mask_paths: true,

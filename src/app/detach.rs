@@ -86,7 +86,8 @@ pub fn run(store: &Store, bridge: &Bridge, spec: Spec, mut options: Options) -> 
             let notice = Notice {
                 pipe: Rc::new(RefCell::new(Some(File::from(write)))),
             };
-            let result = leave_caller(&mut sys)
+            let keep = notice.pipe.borrow().as_ref().map_or(-1, |p| p.as_raw_fd());
+            let result = leave_caller(&mut sys, keep)
                 .and_then(|()| run_spec(store, bridge, &spec, &options, Some(&notice)));
             if let Err(e) = &result {
                 notice.failed(e);
@@ -126,7 +127,7 @@ fn started(name: &str, said: &str) -> Result<i32> {
 
 /// The supervisor leaves the caller's session (a terminal's hang-up or
 /// Ctrl-C no longer reaches it), its terminal and its working directory.
-fn leave_caller(sys: &mut Sys) -> Result<()> {
+fn leave_caller(sys: &mut Sys, keep: i32) -> Result<()> {
     sys.call(Call::Setsid)?;
     let null = sys.call(Call::Openat {
         path: "/dev/null".into(),
@@ -137,5 +138,25 @@ fn leave_caller(sys: &mut Sys) -> Result<()> {
         sys.call(Call::Dup3 { old: null, new: fd })?;
     }
     sys.call(Call::Close { fd: null })?;
+    // Whatever else the caller left open (a pipe it waits on for its
+    // end, say) is not the supervisor's to keep for the container's life.
+    for fd in inherited(keep) {
+        match sys.call(Call::Close { fd }) {
+            Err(e) if e.errno() == Some(nix::errno::Errno::EBADF) => {}
+            other => other.map(drop)?,
+        }
+    }
     sys.call(Call::Chdir { path: "/".into() }).map(drop)
+}
+
+/// Descriptors above 2 but `keep`, listed before any is closed (the
+/// listing's own is among them, and is closed by then).
+fn inherited(keep: i32) -> Vec<i32> {
+    std::fs::read_dir("/proc/self/fd")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2 && *fd != keep)
+        .collect()
 }

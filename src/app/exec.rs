@@ -17,7 +17,7 @@ use crate::stages::cgroups::{Cgroups, Host};
 use crate::stages::hardening::{Hardening, capability_set};
 use crate::stages::join::Join;
 use crate::stages::order::Plan;
-use crate::stages::session::Session;
+use crate::stages::session::{Session, Stdio};
 use crate::state::Store;
 use crate::state::status;
 use crate::sys::Sys;
@@ -63,11 +63,7 @@ pub fn exec(store: &Store, args: ExecArgs) -> Result<i32> {
     let plan = Plan {
         cgroups,
         join: Some(Join::new(target)),
-        session: Some(Session {
-            terminal: tty,
-            null_stdin: !input && nix::unistd::isatty(std::io::stdin()).unwrap_or(false),
-            root: StageId::Join,
-        }),
+        session: Some(Session::new(tty, Stdio::of_caller(input), StageId::Join)),
         hardening: Some(Hardening {
             caps,
             mask_paths: false,

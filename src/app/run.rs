@@ -22,7 +22,7 @@ use crate::stages::iptables::Iptables;
 use crate::stages::net::{Bridge, EtcFiles, Net};
 use crate::stages::order::Plan;
 use crate::stages::rootfs::{self, Rootfs};
-use crate::stages::session::Session;
+use crate::stages::session::{Session, Stdio};
 use crate::stages::uts::Uts;
 use crate::state::container::{self, Held, NetRecord, ProcessId, Run, Spec, State};
 use crate::state::{self, Store, image, network};
@@ -50,7 +50,7 @@ pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
     )?;
     if args.detach && spec.interactive && !spec.tty {
         return Err(Error::invalid(
-            "-d with -i needs -t (-dit): a detached container's stdin stays open only on a terminal of its own",
+            "-d with -i needs -t (-dit): a detached container has no stdin to read but the open end of a terminal of its own",
         ));
     }
     need_root("run")?;
@@ -185,11 +185,11 @@ pub fn run_spec(
         layers(&held, &lower, &mut undo, options.rm)?,
     );
     plan.cgroups = Some(Cgroups::new(host, placement.clone(), limits));
-    plan.session = Some(Session {
-        terminal: spec.tty,
-        null_stdin: !spec.interactive && stdin_is_terminal(),
-        root: StageId::Rootfs,
-    });
+    plan.session = Some(Session::new(
+        spec.tty,
+        Stdio::of_caller(spec.interactive),
+        StageId::Rootfs,
+    ));
     plan.hardening = Some(Hardening {
         caps,
         mask_paths: true,
@@ -205,7 +205,9 @@ pub fn run_spec(
         .pause_with(Pauser::new(!options.step))
         .with_terminal(Terminal {
             tty: spec.tty,
-            input: spec.interactive,
+            // A supervisor's stdin is /dev/null: a detached container's
+            // terminal stays open for input nobody types.
+            input: spec.interactive && detached.is_none(),
         });
     if let Some(notice) = detached {
         launch = launch.when_running(notice.running());
@@ -230,10 +232,6 @@ pub fn run_spec(
     // JSON event to a program reading JSON lines.
     exit.notes.into_iter().for_each(warnings::warn);
     Ok(exit.code)
-}
-
-fn stdin_is_terminal() -> bool {
-    nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
 }
 
 /// The container's root: the image below its writable layer, which a

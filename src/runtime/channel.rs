@@ -21,6 +21,9 @@ pub enum ToParent {
     StageDone(StageId),
     /// The master end of the container's terminal comes with this one.
     Terminal,
+    /// Set up: the execve comes next. A socket that closes without this
+    /// one first is a child that died during its setup.
+    Executing,
     /// Setup failed; the child exits with `code` after sending this.
     Failed {
         message: String,

@@ -143,6 +143,7 @@ fn exec(
         stage_done(sys, chan, StageId::Exec, lines)?;
     }
     fault::point("before-exec")?;
+    chan.send(&ToParent::Executing)?;
     umask(Mode::from_bits_truncate(0o022));
     sys::reset_signal_dispositions();
     signals.restore_mask();

@@ -28,7 +28,7 @@ mod supervise;
 mod terminal;
 
 pub use process::Process;
-pub use terminal::Terminal;
+pub use terminal::{Stream, Terminal};
 
 use crate::error::{Error, Result};
 use crate::event::{Event, Heading, StageId};
@@ -228,6 +228,8 @@ pub fn launch(
         supervisor.kill_and_reap();
         return Err(e);
     }
+    let streams = launch.stages.iter_mut().flat_map(|s| s.streams()).collect();
+    supervisor.relay_pipes(streams);
     let mut exit = supervisor.run(sys, ours, launch, signals)?;
     for stage in launch.stages.iter_mut() {
         exit.notes.extend(stage.finish(sys, exit.code));

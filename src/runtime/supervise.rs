@@ -9,7 +9,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use super::channel::{Channel, ToChild, ToParent};
-use super::terminal::Relay;
+use super::terminal::{Foreground, Relay};
 use super::{Exit, Launch};
 use crate::error::{Error, Result};
 use crate::event::{Event, Outcome, StageId};
@@ -29,6 +29,8 @@ pub(super) struct Supervisor {
     /// The user chose to stop at a pause, before this stage.
     stopped: Option<String>,
     running: bool,
+    /// The child said it is about to execve.
+    executing: bool,
     /// The execve the child recorded just before making it; it shows with
     /// its result once the outcome is known.
     pending_exec: Option<Event>,
@@ -49,9 +51,17 @@ impl Supervisor {
             killed_for: None,
             stopped: None,
             running: false,
+            executing: false,
             pending_exec: None,
             terminal: None,
             own_session: false,
+        }
+    }
+
+    /// Pipes a stage made in place of the caller's terminal.
+    pub(super) fn relay_pipes(&mut self, streams: Vec<super::Stream>) {
+        if let Some(relay) = Relay::pipes(streams) {
+            self.terminal = Some(relay);
         }
     }
 
@@ -83,15 +93,12 @@ impl Supervisor {
                     return Err(e);
                 }
             };
-            let [sig_ready, chan_ready, output, input] = ready;
-            if output {
-                if let Some(relay) = self.terminal.as_mut() {
-                    relay.copy_output();
-                }
-            }
+            let [sig_ready, chan_ready, relay_ready] = ready;
             // Messages first, and all that are already there: an execve
             // that closed the socket before a signal arrived means the
-            // signal is for the running command, not for the setup.
+            // signal is for the running command, not for the setup; and
+            // the caller's terminal goes raw before the command's first
+            // output is shown.
             let mut ready = chan_ready;
             while ready {
                 let Some(c) = &chan else { break };
@@ -101,6 +108,11 @@ impl Supervisor {
                     break;
                 }
                 ready = readable_now(c);
+            }
+            if relay_ready {
+                if let Some(relay) = self.terminal.as_mut() {
+                    relay.copy_output();
+                }
             }
             if sig_ready {
                 if let Some(c) = chan.as_ref().filter(|c| readable_now(c)) {
@@ -113,7 +125,7 @@ impl Supervisor {
             }
             // Typing after signals: a window resized before a key was
             // pressed has its new size by the time the key arrives.
-            if input {
+            if relay_ready {
                 if let Some(relay) = self.terminal.as_mut() {
                     relay.copy_input();
                 }
@@ -127,28 +139,29 @@ impl Supervisor {
     }
 
     /// Wait until something is ready: [signals, the setup socket, the
-    /// container's terminal, the caller's stdin].
-    fn wait(&self, signals: &Signals, chan: Option<&Channel>) -> Result<[bool; 4]> {
-        let relay = self.terminal.as_ref();
-        let sources = [
-            Some(signals.fd()),
-            chan.map(Channel::fd),
-            relay.and_then(Relay::master_fd),
-            relay.and_then(Relay::input_fd),
-        ];
+    /// relay's streams].
+    fn wait(&self, signals: &Signals, chan: Option<&Channel>) -> Result<[bool; 3]> {
+        let relay = self
+            .terminal
+            .as_ref()
+            .map(Relay::poll_list)
+            .unwrap_or_default();
         loop {
-            let mut fds: Vec<PollFd> = sources
-                .iter()
-                .flatten()
-                .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
-                .collect();
+            let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
+            fds.extend(chan.map(|c| PollFd::new(c.fd(), PollFlags::POLLIN)));
+            let first_relay = fds.len();
+            fds.extend(relay.iter().map(|(fd, flags)| PollFd::new(*fd, *flags)));
             match poll(&mut fds, PollTimeout::NONE) {
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(Error::os("waiting for the container", e)),
             }
-            let mut polled = fds.iter().map(|fd| fd.any() == Some(true));
-            return Ok(sources.map(|s| s.is_some() && polled.next() == Some(true)));
+            let ready = |fd: &PollFd| fd.any() == Some(true);
+            return Ok([
+                ready(&fds[0]),
+                chan.is_some() && ready(&fds[1]),
+                fds[first_relay..].iter().any(ready),
+            ]);
         }
     }
 
@@ -228,9 +241,10 @@ impl Supervisor {
                     return false;
                 }
             }
+            ToParent::Executing => self.executing = true,
             ToParent::Terminal => {
                 if let Some(master) = fd {
-                    self.terminal = Some(Relay::new(sys, master, launch.terminal.input));
+                    self.terminal = Some(Relay::terminal(sys, master, launch.terminal.input));
                 }
             }
             ToParent::Failed { message, code } => {
@@ -248,6 +262,12 @@ impl Supervisor {
     /// it died trying.
     fn setup_over(&mut self, sys: &mut Sys, launch: &mut Launch) {
         if self.failure.is_some() || self.interrupted.is_some() {
+            return;
+        }
+        if !self.executing {
+            self.failure = Some(Error::Container(
+                "the container's first process ended during its setup".into(),
+            ));
             return;
         }
         self.running = true;
@@ -322,7 +342,8 @@ impl Supervisor {
             // Its first process leads its session and its process group.
             let _ = kill(Pid::from_raw(-self.child), sig);
         }
-        if !observe::handles_signal(self.child, sig) {
+        let init = observe::nspid(self.child).and_then(|p| p.last().copied()) == Some(1);
+        if init && !observe::handles_signal(self.child, sig) {
             self.killed_for.get_or_insert(sig);
             let _ = kill(self.pid(), Signal::SIGKILL);
         }
@@ -363,34 +384,4 @@ impl Supervisor {
 fn readable_now(chan: &Channel) -> bool {
     let mut fds = [PollFd::new(chan.fd(), PollFlags::POLLIN)];
     matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
-}
-
-/// An interactive shell in the container may make itself the terminal's
-/// foreground process group; when it is gone, give the terminal back to
-/// diyc's group so the user's shell finds it where it left it.
-struct Foreground(Option<Pid>);
-
-impl Foreground {
-    fn save() -> Self {
-        let ours = nix::unistd::getpgrp();
-        let fg = nix::unistd::tcgetpgrp(std::io::stdin()).ok();
-        Foreground(fg.filter(|fg| *fg == ours))
-    }
-
-    fn restore(self) {
-        let Some(ours) = self.0 else {
-            return;
-        };
-        if nix::unistd::tcgetpgrp(std::io::stdin()).ok() == Some(ours) {
-            return;
-        }
-        use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
-        // A background group calling tcsetpgrp gets SIGTTOU unless it is blocked.
-        let mut ttou = SigSet::empty();
-        ttou.add(Signal::SIGTTOU);
-        let mut old = SigSet::empty();
-        let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&ttou), Some(&mut old));
-        let _ = nix::unistd::tcsetpgrp(std::io::stdin(), ours);
-        let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
-    }
 }

@@ -88,6 +88,14 @@ impl Stage for Join {
         sys.stage(StageId::Join);
         let process = Process::open(sys, self.target)?
             .ok_or_else(|| Error::invalid("the container stopped before exec could join it"))?;
+        // Until its command runs, the container's first process is diyc's
+        // own program, half way through making the container: its root
+        // may still be the host's.
+        if still_diyc(self.target.pid) {
+            return Err(Error::invalid(
+                "the container is still being set up; exec needs its command running",
+            ));
+        }
         let fd = process.fd().as_raw_fd();
         self.process = Some(process);
         if observe::ns_inode(Some(self.target.pid), "pid") != observe::ns_inode(None, "pid") {
@@ -96,10 +104,17 @@ impl Stage for Join {
                 "/proc/thread-self/ns/pid",
             )?;
             self.own_pid_ns = Some(own.into());
-            sys.call(Call::Setns {
-                fd,
-                nstype: libc::CLONE_NEWPID as u64,
-            })?;
+            let nstype = libc::CLONE_NEWPID as u64;
+            match sys.call(Call::Setns { fd, nstype }) {
+                // Before Linux 5.8: through the namespace's own file.
+                Err(e) if e.errno() == Some(Errno::EINVAL) => {
+                    let path = format!("/proc/{}/ns/pid", self.target.pid);
+                    let file = File::open(&path).ctx("opening", &path)?;
+                    let fd = file.as_raw_fd();
+                    sys.call(Call::Setns { fd, nstype })?;
+                }
+                other => other.map(drop)?,
+            }
         }
         Ok(())
     }
@@ -154,6 +169,14 @@ impl Stage for Join {
         };
         ["uts", "ipc", "mnt", "pid", "net"].map(same).to_vec()
     }
+}
+
+/// Whether process `pid` still runs diyc's own binary (the same file as
+/// this process's), that is, has not executed its command yet.
+fn still_diyc(pid: i32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let id = |path: String| std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+    id(format!("/proc/{pid}/exe")).is_none_or(|theirs| Some(theirs) == id("/proc/self/exe".into()))
 }
 
 impl Join {

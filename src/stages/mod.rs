@@ -76,6 +76,12 @@ pub trait Stage {
         Ok(())
     }
 
+    /// In diyc, once attached: the ends of the streams this stage made
+    /// between diyc and the container, for the runtime to relay.
+    fn streams(&mut self) -> Vec<crate::runtime::Stream> {
+        Vec::new()
+    }
+
     /// In diyc, once the child has exited with `code`: one line worth
     /// telling the user about how it ended (an OOM kill), if any.
     fn finish(&mut self, sys: &mut Sys, code: i32) -> Option<String> {
