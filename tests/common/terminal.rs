@@ -175,3 +175,15 @@ impl OnTerminal {
         n as usize
     }
 }
+
+impl Drop for OnTerminal {
+    /// A test that failed half way must not leave diyc (and its container)
+    /// running: SIGTERM, as a user's Ctrl-C would, and wait.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let _ = self.child.wait();
+        }
+    }
+}
