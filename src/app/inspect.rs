@@ -53,10 +53,7 @@ struct Mount {
 const NAMESPACES: [&str; 8] = ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
 
 pub fn inspect(store: &Store, names: &[String]) -> Result<i32> {
-    let infos = names
-        .iter()
-        .map(|name| status::info(store, name))
-        .collect::<Result<Vec<_>>>()?;
+    let infos = status::named(store, names)?;
     let all: Vec<Inspected> = infos.iter().map(inspected).collect();
     let text = serde_json::to_string_pretty(&all)
         .map_err(|e| Error::encoding("writing the containers as JSON", e))?;

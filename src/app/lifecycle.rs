@@ -23,19 +23,19 @@ use crate::state::status::{self, Info, Status};
 use crate::sys::{Quiet, Sys};
 
 /// Every named container, which must be running for `what`.
-fn running(store: &Store, names: &[String], what: &str) -> Result<Vec<(Info, Process)>> {
-    let mut quiet = Quiet;
-    let mut sys = Sys::new(&mut quiet, StageId::Cleanup);
-    reclaim::reclaim_dead(&mut sys, store);
-    let infos = names
-        .iter()
-        .map(|name| status::info(store, name))
-        .collect::<Result<Vec<_>>>()?;
+fn running(
+    sys: &mut Sys,
+    store: &Store,
+    names: &[String],
+    what: &str,
+) -> Result<Vec<(Info, Process)>> {
+    reclaim::reclaim_dead(sys, store);
+    let infos = status::named(store, names)?;
     infos
         .into_iter()
         .map(|info| {
             let id = info.running_pid(what)?;
-            let process = Process::open(&mut sys, id)?.ok_or_else(|| {
+            let process = Process::open(sys, id)?.ok_or_else(|| {
                 Error::invalid(format!("container {} has just stopped", info.name()))
             })?;
             Ok((info, process))
@@ -48,9 +48,9 @@ fn running(store: &Store, names: &[String], what: &str) -> Result<Vec<(Info, Pro
 /// cleaned up, and say which signal ended it.
 pub fn stop(store: &Store, names: &[String], grace: u64) -> Result<i32> {
     need_root("stop")?;
-    let targets = running(store, names, "stop")?;
     let mut quiet = Quiet;
     let mut sys = Sys::new(&mut quiet, StageId::Cleanup);
+    let targets = running(&mut sys, store, names, "stop")?;
     for (info, process) in targets {
         process.signal(&mut sys, Signal::SIGTERM)?;
         let by_term = process.wait(Some(Duration::from_secs(grace)))?;
@@ -79,9 +79,9 @@ pub fn stop(store: &Store, names: &[String], grace: u64) -> Result<i32> {
 pub fn kill(store: &Store, names: &[String], signal: &str) -> Result<i32> {
     let signal = parse_signal(signal)?;
     need_root("kill")?;
-    let targets = running(store, names, "kill")?;
     let mut quiet = Quiet;
     let mut sys = Sys::new(&mut quiet, StageId::Cleanup);
+    let targets = running(&mut sys, store, names, "kill")?;
     for (info, process) in targets {
         let unstoppable = matches!(signal, Signal::SIGKILL | Signal::SIGSTOP);
         if !unstoppable && !observe::handles_signal(process.pid, signal) {
@@ -122,10 +122,7 @@ pub fn start(store: &Store, bridge: &Bridge, names: &[String]) -> Result<i32> {
     need_root("start")?;
     let mut quiet = Quiet;
     reclaim::reclaim_dead(&mut Sys::new(&mut quiet, StageId::Cleanup), store);
-    let infos = names
-        .iter()
-        .map(|name| status::info(store, name))
-        .collect::<Result<Vec<_>>>()?;
+    let infos = status::named(store, names)?;
     let mut specs = Vec::new();
     for info in infos {
         if info.status == Status::Running {

@@ -122,6 +122,12 @@ pub fn info(store: &Store, name: &str) -> Result<Info> {
         .ok_or_else(|| Error::invalid(format!("no container named {name}")))
 }
 
+/// Each container named, in order: an error for the first unknown name,
+/// so a command acts on none of them if any is wrong.
+pub fn named(store: &Store, names: &[String]) -> Result<Vec<Info>> {
+    names.iter().map(|name| info(store, name)).collect()
+}
+
 /// Every container, by name.
 pub fn list(store: &Store) -> Vec<Info> {
     let Ok(entries) = fs::read_dir(store.containers_dir()) else {
