@@ -165,7 +165,7 @@ fn strace_agrees_with_explain_on_exec() {
             "clone3",
             "setsid",
             "capset",
-            "execve",
+            "execveat",
         ],
     );
 }

@@ -20,7 +20,11 @@ const RUN_MUST_SHOW: &[&str] = &[
     "setsid",
     "keyctl",
     "seccomp",
-    "execve",
+    "close_range",
+    "openat2",
+    "fchdir",
+    "memfd_create",
+    "execveat",
 ];
 
 fn strace_run(lab: &Lab, name: &str) {
@@ -33,6 +37,8 @@ fn strace_run(lab: &Lab, name: &str) {
             "--name",
             name,
             "--explain",
+            "-w",
+            "/tmp",
             "busybox",
             "true",
         ],
@@ -86,7 +92,7 @@ fn explain_json_is_one_object_per_line_and_matches_the_schema() {
     // The cgroup is made before the clone and removed after the exit.
     assert_eq!(calls.first(), Some(&"mkdirat"));
     assert_eq!(calls.last(), Some(&"rmdir"));
-    for call in ["clone3", "write_file", "pivot_root", "execve"] {
+    for call in ["clone3", "write_file", "pivot_root", "execveat"] {
         assert!(calls.contains(&call), "{call} missing from {calls:?}");
     }
     let stages: Vec<&str> = events

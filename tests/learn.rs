@@ -50,7 +50,7 @@ fn strace_agrees_with_learn() {
     require_root!();
     let lab = Lab::new().with_image();
     for (step, must_show) in [
-        ("uts", &["clone3", "sethostname", "execve"][..]),
+        ("uts", &["clone3", "sethostname", "execveat"][..]),
         ("rootfs", &["pivot_root", "umount2", "chroot", "chdir"][..]),
         ("iptables", &["setns", "unshare", "clone3"][..]),
     ] {

@@ -4,6 +4,9 @@
 //! at the host), then finds the command and executes it. Its end of the
 //! setup socket closes on exec, which is how diyc knows the command runs.
 
+use std::os::fd::AsRawFd;
+
+use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::sys::stat::{Mode, umask};
 
@@ -13,7 +16,8 @@ use crate::error::{Error, Result};
 use crate::event::{Event, StageId};
 use crate::fault;
 use crate::signals::Signals;
-use crate::sys::{self, Sys};
+use crate::stages::Stages;
+use crate::sys::{self, Call, Sys};
 
 pub(super) fn child_main(chan: &Channel, launch: &Launch, explain: bool, signals: &Signals) -> i32 {
     // Caught so that a bug can never unwind into diyc's own copy of main.
@@ -46,6 +50,7 @@ fn child_setup(chan: &Channel, launch: &Launch, explain: bool, signals: &Signals
     }
     let mut rec = ChildRecorder { chan, explain };
     let mut sys = Sys::new(&mut rec, StageId::Clone);
+    close_inherited(&mut sys, chan, &launch.stages)?;
     for stage in launch.stages.iter().filter(|s| s.runs_inside()) {
         stage.enter(&mut sys)?;
         if let Some(master) = sys.take_terminal() {
@@ -59,6 +64,51 @@ fn child_setup(chan: &Channel, launch: &Launch, explain: bool, signals: &Signals
         }
     }
     exec(&mut sys, chan, &launch.exec, explain, signals)
+}
+
+/// Close every descriptor the child has from diyc but the setup socket
+/// and those a stage still uses. One left open on a directory (the
+/// cgroup's, kept for CLONE_INTO_CGROUP) would be the host's, reachable
+/// as /proc/self/fd/N from inside the new root: the class of
+/// CVE-2024-21626. Done before any stage resolves a path.
+fn close_inherited(sys: &mut Sys, chan: &Channel, stages: &Stages) -> Result<()> {
+    let mut keep: Vec<u32> = stages
+        .iter()
+        .flat_map(|s| s.child_fds())
+        .chain([chan.fd().as_raw_fd()])
+        .filter_map(|fd| u32::try_from(fd).ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    sys.note("in the new process: every descriptor from diyc is closed but the setup socket and the stages' own, so no file or directory of the host's reaches the container");
+    let mut first = 3;
+    for kept in keep.iter().copied().chain([u32::MAX]) {
+        if first < kept {
+            let last = if kept == u32::MAX { kept } else { kept - 1 };
+            match sys.call(Call::CloseRange {
+                first,
+                last,
+                cloexec: false,
+            }) {
+                // close_range came with Linux 5.9.
+                Err(e) if e.errno() == Some(Errno::ENOSYS) => return close_one_by_one(sys, &keep),
+                other => other.map(drop)?,
+            }
+        }
+        first = kept.saturating_add(1);
+    }
+    Ok(())
+}
+
+fn close_one_by_one(sys: &mut Sys, keep: &[u32]) -> Result<()> {
+    sys.note("this kernel has no close_range: closing each open descriptor instead");
+    for fd in sys.open_descriptors_above(2) {
+        if u32::try_from(fd).is_ok_and(|fd| !keep.contains(&fd)) {
+            sys.call(Call::Close { fd })?;
+        }
+    }
+    Ok(())
 }
 
 /// Show the inside view and wait until diyc has looked at the outside.
@@ -123,16 +173,11 @@ fn exec(
 ) -> Result<()> {
     sys.stage(StageId::Exec);
     if let Some(dir) = &spec.workdir {
-        sys.call(sys::Call::Chdir { path: dir.clone() })
-            .map_err(|e| match e.errno() {
-                Some(errno) => {
-                    Error::Container(format!("working directory {dir}: {}", errno.desc()))
-                }
-                None => e,
-            })?;
+        enter_workdir(sys, dir)?;
     }
     let cmd = spec.argv.first().map_or("", String::as_str);
     let path = resolve(cmd, env_value(&spec.env, "PATH").unwrap_or(""))?;
+    check_inside(sys, &path)?;
     if explain {
         let cwd = std::env::current_dir().map_or_else(|_| "?".into(), |p| p.display().to_string());
         let lines = vec![
@@ -147,7 +192,7 @@ fn exec(
     umask(Mode::from_bits_truncate(0o022));
     sys::reset_signal_dispositions();
     signals.restore_mask();
-    let err = sys.execve(&path, &spec.argv, &spec.env);
+    let err = super::trampoline::exec(sys, &path, &spec.argv, &spec.env);
     let (code, why) = match &err {
         Error::Syscall { errno, .. } => (
             if *errno == nix::errno::Errno::ENOENT {
@@ -163,6 +208,90 @@ fn exec(
         message: format!("cannot execute {path}: {why}"),
         code,
     })
+}
+
+/// How a path of the image or the command line may be walked: never
+/// through one of /proc's links to another process's files (its fds, its
+/// root, its binary), which lead outside the container.
+const NO_MAGIC: u64 = 0x02;
+const IN_ROOT: u64 = 0x10;
+
+/// Enter the working directory `dir` as the container's root sees it:
+/// symlinks in the image are followed as if its root were `/`, and a walk
+/// through /proc's links is refused. Then check the result is inside.
+fn enter_workdir(sys: &mut Sys, dir: &str) -> Result<()> {
+    let failed = |e: Error| match e.errno() {
+        Some(Errno::ELOOP) => Error::Container(format!(
+            "working directory {dir}: a symlink loop, or a /proc link that leads out of the container"
+        )),
+        Some(errno) => Error::Container(format!("working directory {dir}: {}", errno.desc())),
+        None => e,
+    };
+    let path_only = libc::O_PATH | libc::O_CLOEXEC;
+    let root = sys.call(Call::Openat {
+        path: "/".into(),
+        flags: path_only | libc::O_DIRECTORY,
+        mode: 0,
+    })? as i32;
+    let opened = sys.call(Call::Openat2 {
+        dir: root,
+        path: dir.to_string(),
+        flags: path_only | libc::O_DIRECTORY,
+        resolve: NO_MAGIC | IN_ROOT,
+    });
+    sys.call(Call::Close { fd: root })?;
+    let fd = match opened {
+        // openat2 came with Linux 5.6: there the descriptors closed at the
+        // clone are what keeps a plain chdir inside.
+        Err(e) if e.errno() == Some(Errno::ENOSYS) => {
+            sys.call(Call::Chdir { path: dir.into() }).map_err(failed)?;
+            return check_cwd(dir);
+        }
+        other => other.map_err(failed)? as i32,
+    };
+    let entered = sys.call(Call::Fchdir { fd });
+    sys.call(Call::Close { fd })?;
+    entered.map_err(failed)?;
+    check_cwd(dir)
+}
+
+/// The kernel names a working directory outside the process's root
+/// "(unreachable)..." rather than with a path from `/`.
+fn check_cwd(dir: &str) -> Result<()> {
+    match std::env::current_dir() {
+        Ok(cwd) if cwd.is_absolute() => Ok(()),
+        _ => Err(Error::Container(format!(
+            "working directory {dir} is outside the container"
+        ))),
+    }
+}
+
+/// Refuse a command whose path leads out of the container through one
+/// of /proc's links (an image whose /bin/sh points at /proc/self/exe).
+fn check_inside(sys: &mut Sys, path: &str) -> Result<()> {
+    let opened = sys.call(Call::Openat2 {
+        dir: libc::AT_FDCWD,
+        path: path.to_string(),
+        flags: libc::O_PATH | libc::O_CLOEXEC,
+        resolve: NO_MAGIC,
+    });
+    match opened {
+        Ok(fd) => sys.call(Call::Close { fd: fd as i32 }).map(drop),
+        Err(e) if e.errno() == Some(Errno::ELOOP) => Err(Error::Command {
+            message: format!(
+                "{path}: a symlink loop, or a /proc link that leads out of the container"
+            ),
+            code: 126,
+        }),
+        Err(e) if e.errno() == Some(Errno::ENOSYS) => Ok(()),
+        Err(e) => Err(match e.errno() {
+            Some(errno) => Error::Command {
+                message: format!("cannot execute {path}: {}", errno.desc()),
+                code: if errno == Errno::ENOENT { 127 } else { 126 },
+            },
+            None => e,
+        }),
+    }
 }
 
 #[cfg(test)]

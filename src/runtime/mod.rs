@@ -26,6 +26,7 @@ pub mod process;
 pub mod reclaim;
 mod supervise;
 mod terminal;
+mod trampoline;
 
 pub use process::Process;
 pub use terminal::{Stream, Terminal};
@@ -52,7 +53,7 @@ pub const CLONE_HEADING: Heading = Heading {
 /// What `--explain` prints above the exec.
 pub const EXEC_HEADING: Heading = Heading {
     title: "exec: the command replaces diyc's code in the prepared process",
-    why: "The working directory and environment are set, then execve.",
+    why: "The working directory is entered without leaving the root, then the command is executed through diyc's sealed trampoline, never as diyc's own binary.",
 };
 
 /// Looks at the host around each stage, for a lesson's before and after.

@@ -187,7 +187,11 @@ impl Stage for Hardening {
             soft: NOFILE.0,
             hard: NOFILE.1,
         })?;
-        if let Err(e) = sys.call(Call::CloseRangeCloexec { first: 3 }) {
+        if let Err(e) = sys.call(Call::CloseRange {
+            first: 3,
+            last: u32::MAX,
+            cloexec: true,
+        }) {
             // CLOSE_RANGE_CLOEXEC came with Linux 5.11 (close_range itself
             // with 5.9): older kernels answer EINVAL or ENOSYS.
             if !matches!(
@@ -202,7 +206,7 @@ impl Stage for Hardening {
             sys.note(
                 "this kernel has no CLOSE_RANGE_CLOEXEC: marking each open descriptor instead",
             );
-            for fd in open_descriptors_above(2) {
+            for fd in sys.open_descriptors_above(2) {
                 sys.call(Call::FcntlCloexec { fd })?;
             }
         }
@@ -249,22 +253,6 @@ impl Stage for Hardening {
     }
 }
 
-/// The descriptors this process has open above `lowest`, from /proc.
-fn open_descriptors_above(lowest: i32) -> Vec<i32> {
-    let listing: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-        .map(|dir| {
-            dir.flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    // The listing's own descriptor is closed by now; skip it if it shows.
-    listing
-        .into_iter()
-        .filter(|fd| *fd > lowest && std::fs::metadata(format!("/proc/self/fd/{fd}")).is_ok())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,14 +270,17 @@ mod tests {
                 .contains(FdFlag::FD_CLOEXEC))
         };
         assert!(!cloexec(&leaky)?);
-        assert!(open_descriptors_above(2).contains(&leaky.as_raw_fd()));
         let mut quiet = crate::sys::Quiet;
         let mut sys = Sys::new(&mut quiet, StageId::Hardening);
+        assert!(sys.open_descriptors_above(2).contains(&leaky.as_raw_fd()));
         sys.call(Call::FcntlCloexec {
             fd: leaky.as_raw_fd(),
         })?;
         assert!(cloexec(&leaky)?);
-        assert!(!open_descriptors_above(1000).contains(&leaky.as_raw_fd()));
+        assert!(
+            !sys.open_descriptors_above(1000)
+                .contains(&leaky.as_raw_fd())
+        );
         Ok(())
     }
 

@@ -130,6 +130,10 @@ impl Stage for Join {
         Ok(())
     }
 
+    fn child_fds(&self) -> Vec<i32> {
+        self.pidfd().into_iter().collect()
+    }
+
     fn enter(&self, sys: &mut Sys) -> Result<()> {
         sys.stage(StageId::Join);
         let nstype = self.differing();

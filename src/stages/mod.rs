@@ -95,6 +95,13 @@ pub trait Stage {
         true
     }
 
+    /// The descriptors `enter` uses in the child. Every other one the
+    /// child has from diyc is closed before the first stage runs, so no
+    /// directory of the host's is left to reach through /proc/self/fd.
+    fn child_fds(&self) -> Vec<i32> {
+        Vec::new()
+    }
+
     /// Inside the new namespaces, before the command is executed.
     fn enter(&self, sys: &mut Sys) -> Result<()> {
         let _ = sys;

@@ -71,6 +71,17 @@ pub enum Call {
     Chdir {
         path: String,
     },
+    /// Open `path` from directory `dir` (AT_FDCWD for the working one)
+    /// with openat2's `resolve` rules on how the walk may go.
+    Openat2 {
+        dir: i32,
+        path: String,
+        flags: i32,
+        resolve: u64,
+    },
+    Fchdir {
+        fd: i32,
+    },
     /// `rmdir`, made as the unlinkat(2) every architecture has.
     Rmdir {
         path: String,
@@ -136,9 +147,12 @@ pub enum Call {
         blocked: Vec<String>,
         program: Vec<u64>,
     },
-    /// Mark every descriptor from `first` up close-on-exec.
-    CloseRangeCloexec {
+    /// Close every descriptor from `first` to `last`, or, with
+    /// `cloexec`, only mark them close-on-exec.
+    CloseRange {
         first: u32,
+        last: u32,
+        cloexec: bool,
     },
     /// Mark one descriptor close-on-exec: the way to do it on kernels
     /// before 5.11, which lack CLOSE_RANGE_CLOEXEC.
@@ -194,6 +208,28 @@ pub enum Call {
         path: String,
         argv: Vec<String>,
         env: Vec<String>,
+    },
+    /// Execute the program open on `fd` (`execveat(fd, "", ...,
+    /// AT_EMPTY_PATH)`): how diyc runs a file that has no path, a memfd.
+    Execveat {
+        fd: i32,
+        argv: Vec<String>,
+        env: Vec<String>,
+    },
+    /// A file that lives in memory only; `flags` are MFD_*.
+    MemfdCreate {
+        name: String,
+        flags: u32,
+    },
+    /// Write bytes that are not text (a program); shown as strace shows
+    /// them, the first 32 and `...`.
+    WriteBytes {
+        fd: i32,
+        data: Vec<u8>,
+    },
+    /// Seal a memfd for good: no more writes, no size change, no unsealing.
+    SealForGood {
+        fd: i32,
     },
 }
 

@@ -305,12 +305,7 @@ impl<'r> Sys<'r> {
     /// successful execve never returns to record anything); only a failure
     /// comes back, recorded and returned. The dry backend makes nothing,
     /// so it always comes back.
-    pub fn execve(&mut self, path: &str, argv: &[String], env: &[String]) -> Error {
-        let call = Call::Execve {
-            path: path.to_string(),
-            argv: argv.to_vec(),
-            env: env.to_vec(),
-        };
+    pub fn exec(&mut self, call: Call) -> Error {
         self.record_call(call.clone(), Outcome::Pending);
         let errno = match self.perform(&call) {
             Ok(_) => Errno::EINVAL,

@@ -144,13 +144,21 @@ impl Call {
                 ];
                 sc("prlimit64", libc::SYS_prlimit64, args)
             }
-            Call::CloseRangeCloexec { first } => sc(
+            Call::CloseRange {
+                first,
+                last,
+                cloexec,
+            } => sc(
                 "close_range",
                 libc::SYS_close_range,
                 vec![
                     num((*first).into()),
-                    num(u32::MAX.into()),
-                    int(libc::CLOSE_RANGE_CLOEXEC.into(), "CLOSE_RANGE_CLOEXEC"),
+                    num((*last).into()),
+                    if *cloexec {
+                        int(libc::CLOSE_RANGE_CLOEXEC.into(), "CLOSE_RANGE_CLOEXEC")
+                    } else {
+                        num(0)
+                    },
                 ],
             ),
             Call::FcntlCloexec { fd } => sc(

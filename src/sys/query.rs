@@ -15,6 +15,26 @@ use super::{Backend, Sys};
 use crate::error::{Error, IoContext, Result};
 
 impl Sys<'_> {
+    /// The descriptors this process has open above `lowest`; none on the
+    /// dry seam, whose process is not the one being set up.
+    pub fn open_descriptors_above(&self, lowest: i32) -> Vec<i32> {
+        if self.is_dry() {
+            return Vec::new();
+        }
+        let listing: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+            .map(|dir| {
+                dir.flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // The listing's own descriptor is closed by now; skip it if it shows.
+        listing
+            .into_iter()
+            .filter(|fd| *fd > lowest && std::fs::metadata(format!("/proc/self/fd/{fd}")).is_ok())
+            .collect()
+    }
+
     /// What `path` is, without following a symlink there.
     pub fn kind(&self, path: &str) -> Option<Kind> {
         match &self.backend {

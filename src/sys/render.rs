@@ -123,8 +123,22 @@ mod tests {
             "prlimit64(0, RLIMIT_NOFILE, {rlim_cur=1024, rlim_max=4*1024}, NULL)"
         );
         assert_eq!(
-            Call::CloseRangeCloexec { first: 3 }.to_string(),
+            Call::CloseRange {
+                first: 3,
+                last: u32::MAX,
+                cloexec: true
+            }
+            .to_string(),
             "close_range(3, 4294967295, CLOSE_RANGE_CLOEXEC)"
+        );
+        // strace's own rendering of these 40 bytes, with its default -s 32.
+        let mut data = vec![0x7f, b'E', b'L', b'F', 2, 1, 1];
+        data.extend([0; 9]);
+        data.extend([2, 0, b'>', 0, 1, 0, 0, 0, b'1', b'2', 0x80, 0xff, b'"', b'\\', 9, 10]);
+        data.extend([0; 8]);
+        assert_eq!(
+            Call::WriteBytes { fd: 3, data }.to_string(),
+            r#"write(3, "\177ELF\2\1\1\0\0\0\0\0\0\0\0\0\2\0>\0\1\0\0\00012\200\377\"\\\t\n"..., 40)"#
         );
     }
 

@@ -86,9 +86,27 @@ const OPEN_FLAGS: &[(u64, &str)] = &[
     (libc::O_NOCTTY as u64, "O_NOCTTY"),
     (libc::O_TRUNC as u64, "O_TRUNC"),
     (libc::O_APPEND as u64, "O_APPEND"),
-    (libc::O_DIRECTORY as u64, "O_DIRECTORY"),
     (libc::O_NOFOLLOW as u64, "O_NOFOLLOW"),
     (libc::O_CLOEXEC as u64, "O_CLOEXEC"),
+    (libc::O_PATH as u64, "O_PATH"),
+    // strace names O_DIRECTORY last.
+    (libc::O_DIRECTORY as u64, "O_DIRECTORY"),
+];
+
+/// memfd_create's flags, from linux/memfd.h.
+pub(super) const MEMFD_FLAGS: &[(u64, &str)] = &[
+    (0x01, "MFD_CLOEXEC"),
+    (0x02, "MFD_ALLOW_SEALING"),
+    (0x10, "MFD_EXEC"),
+];
+
+/// openat2's `resolve` bits, from linux/openat2.h.
+pub(super) const RESOLVE_FLAGS: &[(u64, &str)] = &[
+    (0x01, "RESOLVE_NO_XDEV"),
+    (0x02, "RESOLVE_NO_MAGICLINKS"),
+    (0x04, "RESOLVE_NO_SYMLINKS"),
+    (0x08, "RESOLVE_BENEATH"),
+    (0x10, "RESOLVE_IN_ROOT"),
 ];
 
 /// `A|B|0x40` the way strace joins flags, `0` when none are set.
@@ -157,6 +175,37 @@ pub fn quote(s: &str) -> String {
         }
     }
     out.push('"');
+    out
+}
+
+/// Bytes as strace quotes them: printable ASCII as it is, the usual
+/// escapes, octal for the rest (three digits where a digit follows), and
+/// past `limit` bytes only `...`.
+pub(super) fn quote_bytes(data: &[u8], limit: usize) -> String {
+    let mut out = String::from("\"");
+    let shown = &data[..data.len().min(limit)];
+    for (i, b) in shown.iter().enumerate() {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\t' => out.push_str("\\t"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            0x0b => out.push_str("\\v"),
+            0x0c => out.push_str("\\f"),
+            0x20..=0x7e => out.push(char::from(*b)),
+            _ if data.get(i + 1).is_some_and(|n| (b'0'..=b'7').contains(n)) => {
+                let _ = write!(out, "\\{b:03o}");
+            }
+            _ => {
+                let _ = write!(out, "\\{b:o}");
+            }
+        }
+    }
+    out.push('"');
+    if data.len() > limit {
+        out.push_str("...");
+    }
     out
 }
 

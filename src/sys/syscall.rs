@@ -7,8 +7,8 @@
 use super::args::{Syscall, Value, arg, at_fdcwd, hidden, int, num, path, sc};
 use super::call::{CLONE_INTO_CGROUP, Call};
 use super::spell::{
-    UMOUNT_FLAGS, clone_flag_names, file_type_name, flag_names, hex, mount_flag_names,
-    open_flag_names, quote, quote_list, quote_opt, signal_name,
+    MEMFD_FLAGS, RESOLVE_FLAGS, UMOUNT_FLAGS, clone_flag_names, file_type_name, flag_names, hex,
+    mount_flag_names, open_flag_names, quote, quote_bytes, quote_list, quote_opt, signal_name,
 };
 
 /// The kernel's `struct clone_args` (linux/sched.h), up to `cgroup`:
@@ -117,6 +117,43 @@ impl Call {
                     arg(Value::List(env.clone()), quote_list(env)),
                 ],
             ),
+            Call::Execveat { fd, argv, env } => sc(
+                "execveat",
+                libc::SYS_execveat,
+                vec![
+                    num((*fd).into()),
+                    path(""),
+                    arg(Value::List(argv.clone()), quote_list(argv)),
+                    arg(Value::List(env.clone()), quote_list(env)),
+                    int(libc::AT_EMPTY_PATH.into(), "AT_EMPTY_PATH"),
+                ],
+            ),
+            Call::MemfdCreate { name, flags } => sc(
+                "memfd_create",
+                libc::SYS_memfd_create,
+                vec![
+                    path(name),
+                    int((*flags).into(), flag_names((*flags).into(), MEMFD_FLAGS)),
+                ],
+            ),
+            Call::SealForGood { fd } => {
+                let seals = libc::F_SEAL_SEAL
+                    | libc::F_SEAL_SHRINK
+                    | libc::F_SEAL_GROW
+                    | libc::F_SEAL_WRITE;
+                sc(
+                    "fcntl",
+                    libc::SYS_fcntl,
+                    vec![
+                        num((*fd).into()),
+                        int(libc::F_ADD_SEALS.into(), "F_ADD_SEALS"),
+                        int(
+                            seals.into(),
+                            "F_SEAL_SEAL|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_WRITE",
+                        ),
+                    ],
+                )
+            }
             _ => None,
         }
     }
@@ -226,6 +263,31 @@ impl Call {
                 vec![path(target), at_fdcwd(), path(linkpath)],
             ),
             Call::Chdir { path: p } => sc("chdir", libc::SYS_chdir, vec![path(p)]),
+            Call::Fchdir { fd } => sc("fchdir", libc::SYS_fchdir, vec![num((*fd).into())]),
+            Call::Openat2 {
+                dir,
+                path: p,
+                flags,
+                resolve,
+            } => {
+                let how = format!(
+                    "{{flags={}, resolve={}}}",
+                    open_flag_names(*flags),
+                    flag_names(*resolve, RESOLVE_FLAGS)
+                );
+                let dir = if *dir == libc::AT_FDCWD {
+                    at_fdcwd()
+                } else {
+                    num((*dir).into())
+                };
+                // struct open_how: flags, mode, resolve.
+                let words = vec![*flags as u64, 0, *resolve];
+                sc(
+                    "openat2",
+                    libc::SYS_openat2,
+                    vec![dir, path(p), arg(Value::Words64(words), how), num(24)],
+                )
+            }
             Call::Rmdir { path: p } => sc(
                 "unlinkat",
                 libc::SYS_unlinkat,
@@ -264,6 +326,15 @@ impl Call {
                 vec![
                     num((*fd).into()),
                     arg(Value::Bytes(data.as_bytes().to_vec()), quote(data)),
+                    num(data.len() as i64),
+                ],
+            ),
+            Call::WriteBytes { fd, data } => sc(
+                "write",
+                libc::SYS_write,
+                vec![
+                    num((*fd).into()),
+                    arg(Value::Bytes(data.clone()), quote_bytes(data, 32)),
                     num(data.len() as i64),
                 ],
             ),

@@ -141,10 +141,15 @@ impl Lab {
 
     /// The same, with another state root (for checking nothing is created).
     pub fn cmd_in(&self, root: &Path, args: &[&str]) -> Command {
+        self.cmd_of(Path::new(DIYC), root, args)
+    }
+
+    /// The same, run from another diyc binary (a copy, for attacks on it).
+    pub fn cmd_of(&self, binary: &Path, root: &Path, args: &[&str]) -> Command {
         if super::is_root() {
             assert_off_the_hosts_network();
         }
-        let mut cmd = Command::new(DIYC);
+        let mut cmd = Command::new(binary);
         cmd.arg("--root").arg(root).args(args);
         cmd.env_remove("DIYC_ROOT")
             .env_remove("TERM")

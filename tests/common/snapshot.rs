@@ -44,7 +44,18 @@ pub fn snapshot_filters(lab: &Lab) -> Vec<(String, String)> {
         (r"\[pid \d+\]", "[pid N]"),
         // Which descriptor number a file gets depends on what else is open.
         (r"(openat\(AT_FDCWD, .*\)) = \d+", "$1 = [FD]"),
-        (r"\b(write|close|setns)\(\d+", "$1([FD]"),
+        (
+            r"\b(write|close|setns|fcntl|execveat|fchdir)\(\d+",
+            "$1([FD]",
+        ),
+        (r"(openat2|memfd_create)(\(.*\)) = \d+", "$1$2 = [FD]"),
+        // The trampoline's bytes depend on the compiler that built it.
+        (
+            r#"write\(\[FD\], "\\177ELF.*"\.\.\., \d+\) = \d+"#,
+            "write([FD], [TRAMPOLINE]) = [SIZE]",
+        ),
+        // The descriptors closed around the ones kept.
+        (r"close_range\(\d+, \d+, 0\)", "close_range([FDS], 0)"),
         (r"(clone3?\(.*\)) = \d+", "$1 = [PID]"),
         // A new keyring's serial number.
         (r"(KEYCTL_JOIN_SESSION_KEYRING, NULL\)) = \d+", "$1 = [KEY]"),

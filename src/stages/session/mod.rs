@@ -164,6 +164,10 @@ impl Stage for Session {
         std::mem::take(&mut self.ours)
     }
 
+    fn child_fds(&self) -> Vec<i32> {
+        self.theirs.iter().map(|(fd, _)| fd.as_raw_fd()).collect()
+    }
+
     fn enter(&self, sys: &mut Sys) -> Result<()> {
         sys.stage(StageId::Session);
         sys.call(Call::Setsid)?;
