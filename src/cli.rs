@@ -220,6 +220,10 @@ pub struct RunArgs {
     #[arg(long = "cap-drop", value_name = "CAP")]
     pub cap_drop: Vec<String>,
 
+    /// seccomp=FILE (a profile in Docker's JSON format) or seccomp=unconfined (no filter)
+    #[arg(long = "security-opt", value_name = "OPT")]
+    pub security_opt: Vec<String>,
+
     /// Memory limit: MiB (64) or with a unit (64m, 1g); swap is not allowed on top
     #[arg(short = 'm', long, visible_alias = "memory", value_name = "SIZE", value_parser = cgroups::parse_size)]
     pub mem: Option<u64>,

@@ -112,6 +112,7 @@ fn hardening_masks_paths_limits_files_and_drops_capabilities() {
     let mut hardening = Hardening {
         caps,
         mask_paths: true,
+        seccomp: None,
     };
     insta::assert_snapshot!(dry_run(&mut hardening, hardened_world()));
 }
@@ -121,6 +122,7 @@ fn hardening_for_exec_masks_nothing_again() {
     let mut hardening = Hardening {
         caps: 0,
         mask_paths: false,
+        seccomp: None,
     };
     let calls = dry_run(&mut hardening, hardened_world());
     assert!(!calls.contains("mount("), "{calls}");
@@ -144,6 +146,7 @@ fn hardening_refuses_a_dev_null_that_is_not_the_null_device() {
     let hardening = Hardening {
         caps: 0,
         mask_paths: true,
+        seccomp: None,
     };
     let mut journal = Journal::default();
     let world = World::new().file("/dev/null", "");
@@ -222,6 +225,7 @@ fn a_whole_container_is_every_stage_in_one_order() {
     plan.hardening = Some(Hardening {
         caps: 0,
         mask_paths: true,
+        seccomp: None,
     });
     let (stages, extra) = plan.build();
     let ids: Vec<&str> = stages.iter().map(|s| s.id().name()).collect();

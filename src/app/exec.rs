@@ -64,10 +64,7 @@ pub fn exec(store: &Store, args: ExecArgs) -> Result<i32> {
         cgroups,
         join: Some(Join::new(target)),
         session: Some(Session::new(tty, Stdio::of_caller(input), StageId::Join)),
-        hardening: Some(Hardening {
-            caps,
-            mask_paths: false,
-        }),
+        hardening: Some(Hardening::new(caps, false, &spec.seccomp)?),
         ..Plan::default()
     };
     let (stages, flags) = plan.build();

@@ -17,7 +17,7 @@ use crate::pause::Pauser;
 use crate::runtime::{self, ExecSpec, Launch, Terminal, reclaim};
 use crate::signals::Signals;
 use crate::stages::cgroups::{Cgroups, Host, Limits};
-use crate::stages::hardening::{Hardening, capability_set};
+use crate::stages::hardening::{Hardening, capability_set, profile};
 use crate::stages::iptables::Iptables;
 use crate::stages::net::{Bridge, EtcFiles, Net};
 use crate::stages::order::Plan;
@@ -40,7 +40,7 @@ pub struct Options {
 }
 
 pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
-    let spec = spec_of(&args);
+    let spec = spec_of(&args)?;
     check_spec(
         store,
         bridge,
@@ -69,7 +69,7 @@ pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
 
 /// What the container is, from the command line. On a terminal, with
 /// neither -i nor -t, the command gets both, as docker users expect.
-fn spec_of(args: &RunArgs) -> Spec {
+fn spec_of(args: &RunArgs) -> Result<Spec> {
     let mut words = args.args.iter().cloned();
     let image = words.next().unwrap_or_default();
     let mut command: Vec<String> = words.collect();
@@ -77,7 +77,7 @@ fn spec_of(args: &RunArgs) -> Spec {
         command.push("sh".into());
     }
     let (tty, interactive) = terminal_flags(args.tty.tty, args.tty.interactive, args.detach);
-    Spec {
+    Ok(Spec {
         image,
         command,
         hostname: args.hostname.clone(),
@@ -94,7 +94,26 @@ fn spec_of(args: &RunArgs) -> Spec {
         cgroup_parent: args.cgroup.cgroup_parent.clone(),
         tty,
         interactive,
+        seccomp: security(&args.security_opt)?,
+    })
+}
+
+/// The `--security-opt`s: the last `seccomp=` wins.
+fn security(opts: &[String]) -> Result<profile::Choice> {
+    let mut choice = profile::Choice::Default;
+    for opt in opts {
+        match opt.split_once(['=', ':']) {
+            Some(("seccomp", value)) => choice = profile::choose(value)?,
+            // Always on in diyc.
+            _ if opt == "no-new-privileges" || opt == "no-new-privileges=true" => {}
+            _ => {
+                return Err(Error::invalid(format!(
+                    "unknown --security-opt {opt:?}: diyc knows seccomp=FILE, seccomp=unconfined and no-new-privileges"
+                )));
+            }
+        }
     }
+    Ok(choice)
 }
 
 /// `-t` and `-i` as given, or both on a terminal when neither was.
@@ -147,6 +166,7 @@ pub fn run_spec(
     detached: Option<&Notice>,
 ) -> Result<i32> {
     let caps = capability_set(&spec.cap_add, &spec.cap_drop).map_err(Error::invalid)?;
+    let hardening = Hardening::new(caps, true, &spec.seccomp)?;
     let signals = Signals::block()?;
     if options.explain == Some(Format::Json) {
         warnings::as_json();
@@ -190,10 +210,7 @@ pub fn run_spec(
         Stdio::of_caller(spec.interactive),
         StageId::Rootfs,
     ));
-    plan.hardening = Some(Hardening {
-        caps,
-        mask_paths: true,
-    });
+    plan.hardening = Some(hardening);
     let net = network_of(&mut plan, &mut undo, store, bridge, spec, &name, &hostname)?;
     let (stages, flags) = plan.build();
     let exec = ExecSpec {

@@ -4,9 +4,9 @@
 use super::parts::ROOT_WATCH;
 use super::probes;
 use super::session::{Observed, Session};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::event::StageId;
-use crate::stages::hardening::{Hardening, capability_set};
+use crate::stages::hardening::Hardening;
 use crate::undo::Undo;
 
 pub const TEXT: &str = include_str!("../../lessons/hardening.md");
@@ -25,11 +25,7 @@ fn run(s: &mut Session, hardened: bool) -> Result<Observed> {
     };
     let mut plan = s.base(&mut undo, name, false)?;
     if hardened {
-        let caps = capability_set(&[], &[]).map_err(Error::invalid)?;
-        plan.hardening = Some(Hardening {
-            caps,
-            mask_paths: true,
-        });
+        plan.hardening = Some(Hardening::defaults()?);
     }
     let env = s.container_env(name);
     s.launch(plan.build(), &["sh", "-c", TRY], env, ROOT_WATCH, undo)

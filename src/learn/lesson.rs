@@ -10,10 +10,10 @@ use super::Topic;
 use super::parts::NET_WATCH;
 use super::session::{Observed, Quit, Session};
 use super::text::Text;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::event::StageId;
 use crate::stages::cgroups::Limits;
-use crate::stages::hardening::{Hardening, capability_set};
+use crate::stages::hardening::Hardening;
 use crate::undo::Undo;
 
 impl Session<'_> {
@@ -93,11 +93,7 @@ impl Session<'_> {
         plan.cgroups = Some(cgroups);
         plan.net = Some(net);
         plan.iptables = Some(self.nat(ip));
-        let caps = capability_set(&[], &[]).map_err(Error::invalid)?;
-        plan.hardening = Some(Hardening {
-            caps,
-            mask_paths: true,
-        });
+        plan.hardening = Some(Hardening::defaults()?);
         let env = self.container_env(name);
         let interactive = std::io::stdin().is_terminal() && !self.opts.no_pause;
         let argv: Vec<&str> = if interactive {

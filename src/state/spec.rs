@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::stages::hardening::profile::Choice;
 use crate::stages::net::{NetMode, Port};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,4 +33,7 @@ pub struct Spec {
     pub tty: bool,
     /// Its stdin kept open.
     pub interactive: bool,
+    /// Its seccomp profile (`--security-opt seccomp=...`).
+    #[serde(default)]
+    pub seccomp: Choice,
 }

@@ -141,10 +141,8 @@ pub enum Call {
         hard: u64,
     },
     /// A seccomp filter: `program` is its BPF instructions, each packed as
-    /// the kernel's `sock_filter` (code, jt, jf, k) in one word; `blocked`
-    /// names the system calls it refuses.
+    /// the kernel's `sock_filter` (code, jt, jf, k) in one word.
     Seccomp {
-        blocked: Vec<String>,
         program: Vec<u64>,
     },
     /// Close every descriptor from `first` to `last`, or, with

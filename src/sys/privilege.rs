@@ -77,7 +77,7 @@ impl Call {
                     num(0),
                 ],
             ),
-            Call::Seccomp { program, .. } => sc(
+            Call::Seccomp { program } => sc(
                 "seccomp",
                 libc::SYS_seccomp,
                 vec![

@@ -134,7 +134,9 @@ mod tests {
         // strace's own rendering of these 40 bytes, with its default -s 32.
         let mut data = vec![0x7f, b'E', b'L', b'F', 2, 1, 1];
         data.extend([0; 9]);
-        data.extend([2, 0, b'>', 0, 1, 0, 0, 0, b'1', b'2', 0x80, 0xff, b'"', b'\\', 9, 10]);
+        data.extend([
+            2, 0, b'>', 0, 1, 0, 0, 0, b'1', b'2', 0x80, 0xff, b'"', b'\\', 9, 10,
+        ]);
         data.extend([0; 8]);
         assert_eq!(
             Call::WriteBytes { fd: 3, data }.to_string(),

@@ -54,6 +54,9 @@ pub fn snapshot_filters(lab: &Lab) -> Vec<(String, String)> {
             r#"write\(\[FD\], "\\177ELF.*"\.\.\., \d+\) = \d+"#,
             "write([FD], [TRAMPOLINE]) = [SIZE]",
         ),
+        // The filter's length depends on libseccomp's version.
+        (r"\{len=\d+, filter=", "{len=[N], filter="),
+        (r"(\d+) system calls allowed", "[N] system calls allowed"),
         // The descriptors closed around the ones kept.
         (r"close_range\(\d+, \d+, 0\)", "close_range([FDS], 0)"),
         (r"(clone3?\(.*\)) = \d+", "$1 = [PID]"),

@@ -221,6 +221,12 @@ fn plumbing(t: &Traced, state_root: &str, fds: &Fds) -> Option<&'static str> {
         "prctl" if call.contains("PR_SET_NAME") || call.contains("PR_SET_PDEATHSIG") => {
             Some("the process's own name and parent-death signal")
         }
+        // libseccomp asking which filter features the kernel has, while
+        // diyc compiles the filter: questions, and probes that fail and so
+        // load nothing.
+        "seccomp" if t.result.starts_with('-') || call.contains("SECCOMP_GET_") => {
+            Some("libseccomp probing the kernel")
+        }
         // Reading a limit (Rust's runtime asks for its stack size).
         "prlimit64" if call.contains(", NULL, {") => Some("a read of a limit"),
         // Descriptor flags other than close-on-exec (O_NONBLOCK and such).

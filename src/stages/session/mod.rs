@@ -8,9 +8,9 @@
 //! 2. `keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)` gives it a new anonymous
 //!    session keyring, so keys of the caller's session are out of reach.
 //!    Keyrings have no namespace, though: root's user keyring inside is
-//!    the host root's own. So a seccomp filter then refuses add_key,
-//!    keyctl and request_key (EPERM), as docker's default profile does,
-//!    in every system call table (filter.rs).
+//!    the host root's own. So the hardening stage's seccomp filter
+//!    refuses add_key, keyctl and request_key (EPERM), as docker's
+//!    default profile does, in every system call table.
 //! 3. With a terminal: a pseudo-terminal from the container's own devpts
 //!    instance (the rootfs stage mounted it): the master is opened through
 //!    `/dev/ptmx`, the slave unlocked and opened from it, made the
@@ -22,8 +22,6 @@
 //!    container either: each of stdin, stdout and stderr that is a
 //!    terminal becomes a pipe diyc relays (made in diyc before the clone,
 //!    put in place with dup3), or, for stdin without `-i`, /dev/null.
-
-mod filter;
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -172,10 +170,6 @@ impl Stage for Session {
         sys.stage(StageId::Session);
         sys.call(Call::Setsid)?;
         sys.call(Call::JoinSessionKeyring)?;
-        sys.call(Call::Seccomp {
-            blocked: filter::BLOCKED.map(String::from).to_vec(),
-            program: filter::program(),
-        })?;
         for (fd, number) in &self.theirs {
             sys.call(Call::Dup3 {
                 old: fd.as_raw_fd(),

@@ -13,6 +13,11 @@
 //!    ambient set is cleared, no_new_privs is set (setuid binaries and
 //!    file capabilities grant nothing any more), and capset leaves the
 //!    effective, permitted and inheritable sets at that small set.
+//! 4. The seccomp filter (seccomp.rs) is loaded: from now on only the
+//!    system calls its profile allows reach the kernel.
+
+pub mod profile;
+pub mod seccomp;
 
 use crate::error::{Error, Result};
 use crate::event::{Heading, StageId};
@@ -107,9 +112,26 @@ pub struct Hardening {
     /// done once, by the container's first process; a process that joins
     /// it later (`exec`) finds them masked already.
     pub mask_paths: bool,
+    /// The compiled seccomp filter, loaded last; None: unconfined.
+    pub seccomp: Option<seccomp::Filter>,
 }
 
 impl Hardening {
+    /// Capabilities `caps`, and the filter of `seccomp` compiled for them.
+    pub fn new(caps: u64, mask_paths: bool, seccomp: &profile::Choice) -> Result<Hardening> {
+        Ok(Hardening {
+            caps,
+            mask_paths,
+            seccomp: seccomp::compile(seccomp, caps)?,
+        })
+    }
+
+    /// What `diyc run` gives a container without options.
+    pub fn defaults() -> Result<Hardening> {
+        let caps = capability_set(&[], &[]).map_err(Error::invalid)?;
+        Hardening::new(caps, true, &profile::Choice::Default)
+    }
+
     fn mask(&self, sys: &mut Sys) -> Result<()> {
         // Bind-mounting "/dev/null" over a file is only safe if it is the
         // device diyc made, not something put there since.
@@ -210,7 +232,17 @@ impl Stage for Hardening {
                 sys.call(Call::FcntlCloexec { fd })?;
             }
         }
-        self.drop_capabilities(sys)
+        self.drop_capabilities(sys)?;
+        // Last: the filter may refuse what the steps above needed, and
+        // no_new_privs (set above) lets a process without CAP_SYS_ADMIN
+        // load it.
+        if let Some(filter) = &self.seccomp {
+            sys.note(filter.summary.clone());
+            sys.call(Call::Seccomp {
+                program: filter.program.clone(),
+            })?;
+        }
+        Ok(())
     }
 
     fn inside(&self) -> Vec<String> {
@@ -234,6 +266,10 @@ impl Stage for Hardening {
             set("CapEff:"),
             set("CapBnd:"),
             format!("NoNewPrivs: {}", field("NoNewPrivs:")),
+            match field("Seccomp:").as_str() {
+                "2" => "Seccomp: 2 (a filter decides which system calls reach the kernel)".into(),
+                other => format!("Seccomp: {other} (no filter)"),
+            },
             match std::fs::metadata("/proc/kcore") {
                 Ok(m) => format!(
                     "/proc/kcore: {} bytes (the host's memory image, masked)",
