@@ -1,7 +1,10 @@
-//! Builds the trampoline (src/runtime/trampoline.c), the few hundred
-//! bytes diyc executes from a sealed memory file so that a container's
-//! command never starts as diyc's own binary. It needs no C library, only
-//! the C compiler every Rust build on Linux already links with.
+//! Builds the two small C programs diyc carries: the trampoline
+//! (src/runtime/trampoline.c), the few hundred bytes diyc executes from a
+//! sealed memory file so that a container's command never starts as
+//! diyc's own binary, and the built-in image's ping
+//! (images/busybox/ping.c), which needs no raw socket. Both are static;
+//! they need only the C compiler and C library every Rust build on Linux
+//! already links with.
 
 // A build script runs the compiler; the kernel wall of clippy.toml is for
 // diyc's own code.
@@ -10,36 +13,43 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+/// The trampoline has no C library at all: it is a few system calls.
+const FREESTANDING: &[&str] = &[
+    "-nostdlib",
+    "-ffreestanding",
+    // Without it, gcc turns the length loop into a call to strlen.
+    "-fno-tree-loop-distribute-patterns",
+    "-Os",
+    "-fno-stack-protector",
+    "-fno-asynchronous-unwind-tables",
+    "-fno-pie",
+    "-no-pie",
+    "-Wl,--build-id=none",
+    "-Wl,-z,norelro",
+    "-Wl,-z,noseparate-code",
+    "-s",
+];
+
 fn main() {
-    let source = "src/runtime/trampoline.c";
-    println!("cargo::rerun-if-changed={source}");
     println!("cargo::rerun-if-env-changed=CC");
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default()).join("trampoline");
+    build("src/runtime/trampoline.c", "trampoline", FREESTANDING);
+    build("images/busybox/ping.c", "ping", &["-O2", "-s"]);
+}
+
+fn build(source: &str, name: &str, flags: &[&str]) {
+    println!("cargo::rerun-if-changed={source}");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default()).join(name);
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let status = Command::new(&cc)
-        .args([
-            "-static",
-            "-nostdlib",
-            "-ffreestanding",
-            // Without it, gcc turns the length loop into a call to strlen.
-            "-fno-tree-loop-distribute-patterns",
-            "-Os",
-            "-fno-stack-protector",
-            "-fno-asynchronous-unwind-tables",
-            "-fno-pie",
-            "-no-pie",
-            "-Wl,--build-id=none",
-            "-Wl,-z,norelro",
-            "-Wl,-z,noseparate-code",
-            "-s",
-            "-o",
-        ])
+        .arg("-static")
+        .args(flags)
+        .arg("-o")
         .arg(&out)
         .arg(source)
         .status();
     match status {
         Ok(s) if s.success() => {}
-        Ok(s) => panic!("{cc} could not build the trampoline ({s})"),
-        Err(e) => panic!("cannot run {cc} to build the trampoline: {e} (install gcc)"),
+        Ok(s) => panic!("{cc} could not build {source} ({s})"),
+        Err(e) => panic!("cannot run {cc} to build {source}: {e} (install gcc and libc6-dev)"),
     }
 }

@@ -185,3 +185,46 @@ fn explain_shows_each_cgroup_write_and_the_cgroup_files() {
     );
     assert!(explain.contains("== cleanup: the host as it was"));
 }
+
+#[test]
+fn without_pids_a_container_still_gets_a_process_limit() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    let out = lab.run(&[
+        "run",
+        "--rm",
+        "--net",
+        "none",
+        "--explain",
+        "busybox",
+        "true",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let default = diyc::stages::cgroups::DEFAULT_PIDS;
+    assert!(
+        err.lines()
+            .any(|l| l.contains(&format!("echo {default} > ")) && l.contains("/pids.max")),
+        "no pids.max of {default}: {err}"
+    );
+}
+
+#[test]
+fn a_rm_containers_layer_in_memory_is_bounded() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    // The overlay reports its upper layer's filesystem: the tmpfs. Its
+    // size, in 1K blocks, is the second field of df's last line.
+    let size = |opts: &[&str]| -> String {
+        let mut args = vec!["run", "--rm", "--net", "none"];
+        args.extend_from_slice(opts);
+        args.extend(["busybox", "sh", "-c", "df -k / | tail -n 1"]);
+        let out = lab.ok(&args);
+        out.split_whitespace().nth(1).unwrap_or("").to_string()
+    };
+    assert_eq!(
+        size(&[]),
+        (diyc::stages::rootfs::IN_MEMORY_DEFAULT / 1024).to_string()
+    );
+    assert_eq!(size(&["--mem", "64"]), "65536");
+}

@@ -12,10 +12,10 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 
-use common::{Lab, assert_one_line_error, text};
+use common::{Lab, assert_one_line_error, helpers, text};
 
 /// The default capability set, as /proc/PID/status shows it.
-const DEFAULT_CAPS_HEX: &str = "00000000a00425fb";
+const DEFAULT_CAPS_HEX: &str = "00000000a00405fb";
 
 #[test]
 fn a_probe_inside_finds_the_container_hardened() {
@@ -27,7 +27,8 @@ fn a_probe_inside_finds_the_container_hardened() {
                  mount -t tmpfs none /mnt 2>/dev/null && echo mount=done || echo mount=refused; \
                  ip link add probe0 type veth peer name probe1 2>/dev/null && echo link=added || echo link=refused";
     let seen = lab.ok(&["run", "--rm", "busybox", "sh", "-c", probe]);
-    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd"] {
+    assert!(seen.contains("CapInh:\t0000000000000000"), "{seen}");
+    for set in ["CapPrm", "CapEff", "CapBnd"] {
         assert!(
             seen.contains(&format!("{set}:\t{DEFAULT_CAPS_HEX}")),
             "{set} in {seen}"
@@ -90,10 +91,92 @@ fn cap_add_and_cap_drop_change_the_set() {
         all.extend(["busybox", "grep", "CapEff", "/proc/self/status"]);
         lab.ok(&all)
     };
-    assert!(eff(&["--cap-add", "net_admin"]).contains("00000000a00435fb"));
+    assert!(eff(&["--cap-add", "net_admin"]).contains("00000000a00415fb"));
     assert!(eff(&["--cap-drop", "ALL"]).contains("0000000000000000"));
     let out = lab.line("run --rm --cap-add CAP_FLY busybox true");
     assert_one_line_error(&out, "unknown capability");
+}
+
+#[test]
+fn net_raw_is_gone_yet_ping_reaches_the_bridge() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    helpers::install(&lab, "sysnr");
+    // socket(AF_PACKET, SOCK_RAW, 0): how a container would forge ARP.
+    let seen = lab.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "sysnr 41 17 3 0; /bin/ping -c 1 -W 5 172.16.0.1",
+    ]);
+    assert!(seen.starts_with("EPERM\n"), "a raw socket: {seen}");
+    assert!(seen.contains("1 packets received"), "{seen}");
+}
+
+/// diyc run under `setpriv`, without CAP_SYS_MODULE in its bounding set
+/// (so in none of its sets).
+fn without_sys_module(lab: &Lab, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.arg("--bounding-set=-sys_module").arg(common::DIYC);
+    cmd.arg("--root").arg(lab.root()).args(args);
+    cmd.env("NO_COLOR", "1")
+        .env("DIYC_CGROUP_PARENT", &lab.cgroup_parent)
+        .stdin(Stdio::null())
+        .output()
+        .expect("setpriv (util-linux)")
+}
+
+#[test]
+fn cap_add_all_is_what_diyc_holds_and_a_lacking_one_is_one_line() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    let all = without_sys_module(
+        &lab,
+        &[
+            "run",
+            "--rm",
+            "--net",
+            "none",
+            "--cap-add",
+            "ALL",
+            "busybox",
+            "grep",
+            "CapEff",
+            "/proc/self/status",
+        ],
+    );
+    assert_eq!(all.status.code(), Some(0), "{}", text(&all.stderr));
+    // Every capability this test holds but SYS_MODULE (bit 16).
+    let status = std::fs::read_to_string("/proc/self/status").expect("status");
+    let held = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapPrm:"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        .expect("CapPrm");
+    let expected = format!("CapEff:\t{:016x}", held & !(1 << 16));
+    assert!(
+        text(&all.stdout).contains(&expected),
+        "{}",
+        text(&all.stdout)
+    );
+    let before = lab.host_state();
+    let lacking = without_sys_module(
+        &lab,
+        &[
+            "run",
+            "--rm",
+            "--net",
+            "none",
+            "--cap-add",
+            "SYS_MODULE",
+            "busybox",
+            "true",
+        ],
+    );
+    assert_one_line_error(&lacking, "diyc itself lacks CAP_SYS_MODULE");
+    assert_eq!(lab.host_state(), before);
 }
 
 /// An image that is the busybox one with `path` replaced by a symlink.

@@ -69,7 +69,7 @@ fn rootfs_stacks_the_overlay_makes_dev_and_pivots() {
 
 #[test]
 fn rootfs_in_memory_puts_the_writable_layer_on_a_tmpfs_first() {
-    let mut rootfs = Rootfs::in_memory("/img".into(), "/c/rootfs".into());
+    let mut rootfs = Rootfs::in_memory("/img".into(), "/c/rootfs".into(), 1 << 30);
     let seen = dry_run(&mut rootfs, World::new());
     let tmpfs = seen.find(r#"mount("tmpfs", "/c/rootfs", "tmpfs""#);
     let overlay = seen.find(r#"mount("overlay", "/c/rootfs/merged""#);
@@ -108,7 +108,7 @@ fn hardened_world() -> World {
 
 #[test]
 fn hardening_masks_paths_limits_files_and_drops_capabilities() {
-    let caps = capability_set(&[], &[]).expect("the default set");
+    let caps = capability_set(&[], &[], u64::MAX).expect("the default set");
     let mut hardening = Hardening {
         caps,
         mask_paths: true,
@@ -206,7 +206,7 @@ fn a_whole_container_is_every_stage_in_one_order() {
         domainname: None,
     };
     let mut plan =
-        diyc::stages::order::Plan::base(uts, Rootfs::in_memory("/i".into(), "/m".into()));
+        diyc::stages::order::Plan::base(uts, Rootfs::in_memory("/i".into(), "/m".into(), 1 << 30));
     plan.cgroups = Some(Cgroups::new(host, placement, Limits::default()));
     plan.net = Some(Net::bridged(
         store.clone(),

@@ -14,7 +14,7 @@ use crate::explain::{Explainer, Format};
 use crate::runtime::{self, ExecSpec, Launch, Terminal};
 use crate::signals::Signals;
 use crate::stages::cgroups::{Cgroups, Host};
-use crate::stages::hardening::{Hardening, capability_set};
+use crate::stages::hardening::{Hardening, container_caps};
 use crate::stages::join::Join;
 use crate::stages::order::Plan;
 use crate::stages::session::{Session, Stdio};
@@ -44,7 +44,7 @@ pub fn exec(store: &Store, args: ExecArgs) -> Result<i32> {
         ))
     })?;
     need_root("exec")?;
-    let caps = capability_set(&spec.cap_add, &spec.cap_drop).map_err(Error::invalid)?;
+    let caps = container_caps(&spec.cap_add, &spec.cap_drop)?;
     let hostname = spec.hostname.clone().unwrap_or_else(|| name.clone());
     let mut extra = spec.env.clone();
     extra.extend(args.env.iter().cloned());

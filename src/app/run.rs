@@ -16,8 +16,8 @@ use crate::fault;
 use crate::pause::Pauser;
 use crate::runtime::{self, ExecSpec, Launch, Terminal, reclaim};
 use crate::signals::Signals;
-use crate::stages::cgroups::{Cgroups, Host, Limits};
-use crate::stages::hardening::{Hardening, capability_set, profile};
+use crate::stages::cgroups::{Cgroups, DEFAULT_PIDS, Host, Limits};
+use crate::stages::hardening::{Hardening, container_caps, profile};
 use crate::stages::iptables::Iptables;
 use crate::stages::net::{Bridge, EtcFiles, Net};
 use crate::stages::order::Plan;
@@ -151,7 +151,7 @@ fn check_spec(
     if let Some(name) = name {
         state::validate_name("container", name)?;
     }
-    capability_set(&spec.cap_add, &spec.cap_drop).map_err(Error::invalid)?;
+    container_caps(&spec.cap_add, &spec.cap_drop)?;
     check::run_spec(bridge, spec)
 }
 
@@ -165,7 +165,7 @@ pub fn run_spec(
     options: &Options,
     detached: Option<&Notice>,
 ) -> Result<i32> {
-    let caps = capability_set(&spec.cap_add, &spec.cap_drop).map_err(Error::invalid)?;
+    let caps = container_caps(&spec.cap_add, &spec.cap_drop)?;
     let hardening = Hardening::new(caps, true, &spec.seccomp)?;
     let signals = Signals::block()?;
     if options.explain == Some(Format::Json) {
@@ -184,12 +184,15 @@ pub fn run_spec(
     let hostname = spec.hostname.clone().unwrap_or_else(|| name.clone());
     validate_hostname(&hostname)?;
     let env = check::container_env(&hostname, &spec.env)?;
+    let host = Host::detect()?;
     let limits = Limits {
         memory: spec.memory,
         cpus: spec.cpus,
-        pids: spec.pids,
+        // A fork bomb stops at a limit even when none was asked for.
+        pids: spec
+            .pids
+            .or_else(|| host.has_controller("pids").then_some(DEFAULT_PIDS)),
     };
-    let host = Host::detect()?;
     let placement = host.place(&spec.cgroup_parent, &name, &limits)?;
 
     let held = container::acquire(store, &name, spec)?;
@@ -202,7 +205,7 @@ pub fn run_spec(
             hostname: hostname.clone(),
             domainname: Some("diyc".into()),
         },
-        layers(&held, &lower, &mut undo, options.rm)?,
+        layers(&held, &lower, &mut undo, options.rm, spec.memory)?,
     );
     plan.cgroups = Some(Cgroups::new(host, placement.clone(), limits));
     plan.session = Some(Session::new(
@@ -255,12 +258,21 @@ pub fn run_spec(
 /// fresh `--rm` container keeps in memory (a tmpfs inside its own mount
 /// namespace, gone with it), so the run writes nothing to disk that it
 /// would only delete again.
-fn layers(held: &Held, lower: &Path, undo: &mut Undo, rm: bool) -> Result<Rootfs> {
+fn layers(
+    held: &Held,
+    lower: &Path,
+    undo: &mut Undo,
+    rm: bool,
+    memory: Option<u64>,
+) -> Result<Rootfs> {
     let in_memory = rm && held.created;
     remove_when_done(undo, held, rm);
     held.make_layer_dirs(in_memory)?;
     Ok(if in_memory {
-        Rootfs::in_memory(path_text(lower)?, path_text(&held.rootfs())?)
+        // What it writes is memory: no more than its memory limit, and a
+        // bound of its own without one.
+        let size = memory.unwrap_or(rootfs::IN_MEMORY_DEFAULT);
+        Rootfs::in_memory(path_text(lower)?, path_text(&held.rootfs())?, size)
     } else {
         Rootfs::on_disk(
             path_text(lower)?,

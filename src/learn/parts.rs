@@ -12,7 +12,7 @@ use crate::stages::cgroups::{Cgroups, Host, Limits};
 use crate::stages::iptables::Iptables;
 use crate::stages::net::{EtcFiles, Net};
 use crate::stages::order::Plan;
-use crate::stages::rootfs::Rootfs;
+use crate::stages::rootfs::{IN_MEMORY_DEFAULT, Rootfs};
 use crate::stages::uts::Uts;
 use crate::state::network;
 use crate::undo::{Undo, When};
@@ -33,7 +33,7 @@ impl Session<'_> {
     pub fn base(&mut self, undo: &mut Undo, name: &str, chroot: bool) -> Result<Plan> {
         let lower = self.busybox()?;
         let scratch = self.scratch(undo, name)?;
-        let mut rootfs = Rootfs::in_memory(lower, scratch);
+        let mut rootfs = Rootfs::in_memory(lower, scratch, IN_MEMORY_DEFAULT);
         if chroot {
             rootfs = rootfs.with_chroot();
         }

@@ -290,7 +290,8 @@ mod tests {
 
     #[test]
     fn a_stage_that_mounts_needs_the_mount_stage_first() {
-        let rootfs = || Box::new(Rootfs::in_memory("/l".into(), "/m".into())) as Box<dyn Stage>;
+        let rootfs =
+            || Box::new(Rootfs::in_memory("/l".into(), "/m".into(), 1 << 20)) as Box<dyn Stage>;
         assert!(Launch::new(vec![rootfs()], 0, exec()).is_err());
         assert!(Launch::new(vec![rootfs(), Box::new(Mount)], 0, exec()).is_err());
         assert!(Launch::new(vec![Box::new(Mount), rootfs()], 0, exec()).is_ok());

@@ -19,6 +19,7 @@
 use crate::error::{Error, Result};
 use crate::event::{Heading, StageId};
 use crate::observe;
+use crate::stages::cgroups::human;
 use crate::stages::{Stage, ensure_dir};
 use crate::sys::{Call, Sys};
 
@@ -35,12 +36,16 @@ pub struct Rootfs {
     /// Where the overlay is mounted before it becomes `/`.
     merged: String,
     /// A directory to mount a tmpfs on first, holding upper, work and
-    /// merged, for a writable layer that lives in memory.
-    scratch: Option<String>,
+    /// merged, for a writable layer that lives in memory, and its size.
+    scratch: Option<(String, u64)>,
     /// chroot into the overlay instead of pivot_root: only the rootfs
     /// lesson does this, to show what goes wrong.
     chroot_only: bool,
 }
+
+/// How much a `--rm` container without `--mem` may write into its
+/// writable layer, which is memory: 1 GiB.
+pub const IN_MEMORY_DEFAULT: u64 = 1 << 30;
 
 /// The character devices a container gets: (name, major, minor).
 const DEVICES: &[(&str, u32, u32)] = &[
@@ -74,15 +79,15 @@ impl Rootfs {
         }
     }
 
-    /// The writable layer on a tmpfs mounted at `mount_point` inside the
-    /// container's mount namespace.
-    pub fn in_memory(lower: String, mount_point: String) -> Self {
+    /// The writable layer on a tmpfs of at most `size` bytes mounted at
+    /// `mount_point` inside the container's mount namespace.
+    pub fn in_memory(lower: String, mount_point: String, size: u64) -> Self {
         Rootfs {
             lower,
             upper: format!("{mount_point}/upper"),
             work: format!("{mount_point}/work"),
             merged: format!("{mount_point}/merged"),
-            scratch: Some(mount_point),
+            scratch: Some((mount_point, size)),
             chroot_only: false,
         }
     }
@@ -93,14 +98,18 @@ impl Rootfs {
         self
     }
 
-    fn scratch(&self, sys: &mut Sys, mount_point: &str) -> Result<()> {
-        sys.note("removed at exit (--rm): the writable layer lives in memory, never on disk");
+    fn scratch(&self, sys: &mut Sys, mount_point: &str, size: u64) -> Result<()> {
+        sys.note(format!(
+            "removed at exit (--rm): the writable layer lives in memory, never on disk, and holds at most {}",
+            human(size)
+        ));
+        let options = format!("mode=755,size={}k", size.div_ceil(1024));
         sys.mount(
             Some("tmpfs"),
             mount_point,
             Some("tmpfs"),
             libc::MS_NOSUID | libc::MS_NODEV,
-            Some("mode=755"),
+            Some(&options),
         )?;
         for dir in [&self.upper, &self.work, &self.merged] {
             sys.call(Call::Mkdirat {
@@ -181,8 +190,8 @@ impl Stage for Rootfs {
 
     fn enter(&self, sys: &mut Sys) -> Result<()> {
         sys.stage(StageId::Rootfs);
-        if let Some(mount_point) = &self.scratch {
-            self.scratch(sys, mount_point)?;
+        if let Some((mount_point, size)) = &self.scratch {
+            self.scratch(sys, mount_point, *size)?;
         }
         sys.mount(
             Some("overlay"),

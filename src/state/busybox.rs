@@ -18,11 +18,15 @@ use crate::sys::Sys;
 pub const BUILTIN: &str = "busybox";
 const RECIPE: &str = include_str!("../../images/busybox/recipe.toml");
 
+/// images/busybox/ping.c, built by build.rs.
+const PING: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ping"));
+
 #[derive(Deserialize)]
 struct Recipe {
     search: Vec<String>,
     install_hint: String,
     binary: String,
+    ping: String,
     dirs: Vec<DirSpec>,
     files: Vec<FileSpec>,
 }
@@ -145,8 +149,12 @@ pub(super) fn build(store: &Store, sys: &mut Sys, signals: &Signals) -> Result<(
     fs::write(&inside, &bytes).ctx("writing", &inside)?;
     fs::set_permissions(&inside, fs::Permissions::from_mode(0o755))
         .ctx("setting the mode of", &inside)?;
-    let mut size = bytes.len() as u64;
-    let mut files = 1;
+    let ping = root.join(&recipe.ping);
+    fs::write(&ping, PING).ctx("writing", &ping)?;
+    fs::set_permissions(&ping, fs::Permissions::from_mode(0o755))
+        .ctx("setting the mode of", &ping)?;
+    let mut size = (bytes.len() + PING.len()) as u64;
+    let mut files = 2;
     let binary_text = binary.to_string_lossy().into_owned();
     if elf_interpreter(&bytes).is_some() {
         sys.note("busybox is dynamically linked: its shared libraries come too");

@@ -1,6 +1,19 @@
 //! Capabilities by number and by name (linux/capability.h), and the sets
 //! as strace prints them.
 
+/// The capabilities this process may hand on: its permitted set, as
+/// /proc/self/status shows it.
+pub fn held_capabilities() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapPrm:"))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        })
+        .unwrap_or(0)
+}
+
 /// Capability names, by number.
 pub const CAPABILITIES: &[&str] = &[
     "CAP_CHOWN",

@@ -38,7 +38,7 @@ mod spell;
 mod syscall;
 
 pub use call::Call;
-pub use caps::{CAPABILITIES, cap_set_names, parse_cap};
+pub use caps::{CAPABILITIES, cap_set_names, held_capabilities, parse_cap};
 pub use dry::{Kind, World};
 pub use netlink::{Link, Request, Veth};
 pub use plumbing::{exit_now, netns_cookie, recv_message, reset_signal_dispositions};

@@ -134,6 +134,15 @@ impl Host {
     /// v2 when it has every controller a limit asks for and at least one
     /// of diyc's (a hybrid host's cgroup2 mount usually has none), or when
     /// there is no v1 tree to fall back on at all.
+    /// Whether a limit of `controller` could be set here, on v2 or v1.
+    pub fn has_controller(&self, controller: &str) -> bool {
+        (self.v2.is_some() && self.v2_controllers.iter().any(|c| c == controller))
+            || self
+                .v1
+                .iter()
+                .any(|(c, _)| c.iter().any(|have| have == controller))
+    }
+
     fn v2_usable(&self, limits: &Limits) -> bool {
         let has = |c: &str| self.v2_controllers.iter().any(|have| have == c);
         self.v2.is_some()

@@ -90,6 +90,11 @@ pub fn parse_cpus(text: &str) -> std::result::Result<f64, String> {
     Ok(value)
 }
 
+/// The processes (threads count too) a container may have when `--pids`
+/// is not given: enough for any service, too few for a fork bomb to
+/// starve the host. podman's default is the same.
+pub const DEFAULT_PIDS: u64 = 2048;
+
 /// `--pids`: a positive count of processes (threads count too).
 pub fn parse_pids(text: &str) -> std::result::Result<u64, String> {
     match text.trim().parse::<u64>() {

@@ -29,6 +29,9 @@ use crate::state::Store;
 use crate::sys::{Call, Quiet, Request, Sys, Veth};
 use crate::undo::Undo;
 
+/// Which groups may open ICMP sockets (ping without a raw socket).
+const PING_GROUP_RANGE: &str = "/proc/sys/net/ipv4/ping_group_range";
+
 pub use bridge::{Bridge, DEFAULT_BRIDGE, DEFAULT_SUBNET, Port, parse_ip, parse_port, veth_name};
 pub use setup::{addresses, ensure_bridge, setup_bridge, teardown_bridge};
 
@@ -223,6 +226,13 @@ impl Stage for Net {
                 },
             )?;
         }
+        // Without CAP_NET_RAW, ping needs an ICMP socket, which only the
+        // groups in this range may open; the range is the network
+        // namespace's own, so this opens it to the container alone.
+        sys.call(Call::WriteFile {
+            path: PING_GROUP_RANGE.into(),
+            value: "0 2147483647".into(),
+        })?;
         if let Some(files) = &self.etc {
             sys.note("the container's own /etc/hosts and /etc/resolv.conf, in its own root");
             etc::write(sys, &files.hosts, &files.resolv)?;
