@@ -171,3 +171,26 @@ fn the_command_runs_with_its_own_binary_as_proc_self_exe() {
     let seen = lab.ok(&["run", "--rm", "busybox", "readlink", "/proc/self/exe"]);
     assert_eq!(seen.trim(), "/bin/busybox");
 }
+
+#[test]
+fn a_fifo_the_image_has_at_etc_hosts_does_not_hang_a_run() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    let hosts = lab.image_rootfs("busybox").join("etc/hosts");
+    let _ = std::fs::remove_file(&hosts);
+    nix::unistd::mkfifo(&hosts, nix::sys::stat::Mode::from_bits_truncate(0o644)).expect("mkfifo");
+    let mut running = lab.spawn(&[
+        "run",
+        "--rm",
+        "--net",
+        "none",
+        "busybox",
+        "cat",
+        "/etc/hosts",
+    ]);
+    // Written through the image, /etc/hosts would be opened for writing,
+    // which waits for a reader that never comes.
+    common::wait_until("diyc exits", || running.exited());
+    let out = running.finish();
+    assert!(text(&out.stdout).contains("localhost"), "{out:?}");
+}

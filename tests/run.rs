@@ -323,3 +323,27 @@ fn an_interactive_shell_runs_on_a_terminal() {
     let (rest, code) = term.finish();
     assert_eq!(code, Some(5), "{rest}");
 }
+
+#[test]
+fn etc_hostname_hosts_and_resolv_conf_are_the_containers_own() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    let seen = lab.ok(&["run", "--rm", "--name", "etcs", "--net", "none", "busybox", "sh", "-c",
+        "cat /etc/hostname; grep -c localhost /etc/hosts; grep ' /etc/hosts ' /proc/self/mountinfo | wc -l"]);
+    let lines: Vec<&str> = seen.lines().collect();
+    assert_eq!(lines.first(), Some(&"etcs"), "{seen}");
+    assert_ne!(lines.get(1), Some(&"0"), "{seen}");
+    assert_eq!(lines.get(2), Some(&"1"), "a mount of its own: {seen}");
+    // With the host's network, the host's files, so its names resolve.
+    let host = lab.ok(&[
+        "run",
+        "--rm",
+        "--net",
+        "host",
+        "busybox",
+        "cat",
+        "/etc/hosts",
+    ]);
+    let ours = std::fs::read_to_string("/etc/hosts").expect("the host's /etc/hosts");
+    assert!(host.starts_with(&ours), "{host}");
+}

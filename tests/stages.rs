@@ -14,7 +14,7 @@ mod common;
 
 use std::net::Ipv4Addr;
 
-use common::dry::{bridge, dry_run, etc, store};
+use common::dry::{bridge, dry_run, store};
 use diyc::event::StageId;
 use diyc::stages::Stage;
 use diyc::stages::cgroups::{Cgroups, Host, Limits};
@@ -74,6 +74,37 @@ fn rootfs_in_memory_puts_the_writable_layer_on_a_tmpfs_first() {
     let tmpfs = seen.find(r#"mount("tmpfs", "/c/rootfs", "tmpfs""#);
     let overlay = seen.find(r#"mount("overlay", "/c/rootfs/merged""#);
     assert!(tmpfs.is_some() && tmpfs < overlay, "{seen}");
+}
+
+#[test]
+fn rootfs_binds_the_containers_etc_files_and_never_writes_through_the_image() {
+    let mut rootfs =
+        Rootfs::in_memory("/img".into(), "/c/rootfs".into(), 1 << 30).with_etc("/c/etc");
+    let merged = "/c/rootfs/merged";
+    // The image's resolv.conf is a symlink, its hosts a file, and it has
+    // no hostname at all.
+    let world = World::new()
+        .dir(&format!("{merged}/etc"))
+        .symlink(&format!("{merged}/etc/resolv.conf"))
+        .file(&format!("{merged}/etc/hosts"), "the image's own");
+    let seen = dry_run(&mut rootfs, world);
+    assert!(
+        seen.contains(r#"unlinkat(AT_FDCWD, "/c/rootfs/merged/etc/resolv.conf", 0)"#),
+        "{seen}"
+    );
+    for name in ["hostname", "hosts", "resolv.conf"] {
+        let bind = format!(r#"mount("/c/etc/{name}", "{merged}/etc/{name}", NULL, MS_BIND, NULL)"#);
+        assert!(seen.contains(&bind), "{bind} in {seen}");
+    }
+    // Nothing is written into the image's hosts file.
+    assert!(
+        !seen.contains(r#"openat(AT_FDCWD, "/c/rootfs/merged/etc/hosts""#),
+        "{seen}"
+    );
+    let made = format!(r#"openat(AT_FDCWD, "{merged}/etc/hostname", O_WRONLY|O_CREAT|O_EXCL"#);
+    assert!(seen.contains(&made), "{seen}");
+    let pivot = seen.find("pivot_root");
+    assert!(seen.find("MS_BIND") < pivot, "{seen}");
 }
 
 #[test]
@@ -208,13 +239,7 @@ fn a_whole_container_is_every_stage_in_one_order() {
     let mut plan =
         diyc::stages::order::Plan::base(uts, Rootfs::in_memory("/i".into(), "/m".into(), 1 << 30));
     plan.cgroups = Some(Cgroups::new(host, placement, Limits::default()));
-    plan.net = Some(Net::bridged(
-        store.clone(),
-        bridge(),
-        "box",
-        ip,
-        etc("box", Some(ip)),
-    ));
+    plan.net = Some(Net::bridged(store.clone(), bridge(), "box", ip));
     plan.iptables = Some(Iptables {
         store,
         bridge: bridge(),

@@ -11,9 +11,7 @@ mod common;
 
 use std::net::Ipv4Addr;
 
-use common::dry::{
-    bridge, bridge_up, dry_run, dry_teardown, etc, iptables_host, store, transcript,
-};
+use common::dry::{bridge, bridge_up, dry_run, dry_teardown, iptables_host, store, transcript};
 use diyc::event::StageId;
 use diyc::stages::iptables::Iptables;
 use diyc::stages::net::Net;
@@ -23,9 +21,8 @@ use diyc::sys::{Journal, Sys, World};
 fn net_makes_the_bridge_the_veth_pair_and_the_containers_addresses() {
     let (_dir, store) = store();
     let ip = Ipv4Addr::new(172, 16, 0, 9);
-    let mut net = Net::bridged(store, bridge(), "box", ip, etc("box", Some(ip)));
-    let world = World::new().dir("/etc").symlink("/etc/resolv.conf");
-    let seen = dry_run(&mut net, world);
+    let mut net = Net::bridged(store, bridge(), "box", ip);
+    let seen = dry_run(&mut net, World::new());
     // The host end's name has a random part.
     let seen = regex_lite_veth(&seen);
     insta::assert_snapshot!(seen);
@@ -49,9 +46,9 @@ fn net_after_setup_only_plugs_the_container_in() {
     let (_dir, store) = store();
     let ip = Ipv4Addr::new(172, 16, 0, 9);
     // The first run sets the bridge up and records it.
-    let mut first = Net::bridged(store.clone(), bridge(), "box", ip, etc("box", Some(ip)));
+    let mut first = Net::bridged(store.clone(), bridge(), "box", ip);
     dry_run(&mut first, World::new());
-    let mut second = Net::bridged(store, bridge(), "box", ip, etc("box", Some(ip)));
+    let mut second = Net::bridged(store, bridge(), "box", ip);
     let seen = dry_run(&mut second, World::new().link(bridge_up()));
     assert!(seen.contains("diyc0 is up since `diyc setup`"), "{seen}");
     assert!(!seen.contains("type bridge"), "{seen}");
@@ -60,7 +57,7 @@ fn net_after_setup_only_plugs_the_container_in() {
 #[test]
 fn net_none_has_only_lo() {
     let (_dir, store) = store();
-    let mut net = Net::isolated(store, bridge(), None);
+    let mut net = Net::isolated(store, bridge());
     insta::assert_snapshot!(dry_run(&mut net, World::new()));
 }
 

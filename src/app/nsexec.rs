@@ -34,7 +34,7 @@ pub fn nsexec(store: &Store, bridge: &Bridge, args: NsexecArgs) -> Result<i32> {
         }),
         net: args
             .net
-            .then(|| Net::isolated(store.clone(), bridge.clone(), None)),
+            .then(|| Net::isolated(store.clone(), bridge.clone())),
         ipc: args.ipc,
         ..Plan::default()
     };

@@ -19,14 +19,14 @@ use crate::signals::Signals;
 use crate::stages::cgroups::{Cgroups, DEFAULT_PIDS, Host, Limits};
 use crate::stages::hardening::{Hardening, container_caps, profile};
 use crate::stages::iptables::Iptables;
-use crate::stages::net::{Bridge, EtcFiles, Net};
+use crate::stages::net::{Bridge, EtcFiles, Net, etc};
 use crate::stages::order::Plan;
 use crate::stages::rootfs::{self, Rootfs};
 use crate::stages::session::{Session, Stdio};
 use crate::stages::uts::Uts;
 use crate::state::container::{self, Held, NetRecord, ProcessId, Run, Spec, State};
 use crate::state::{self, Store, image, network};
-use crate::sys::Sys;
+use crate::sys::{Quiet, Sys};
 use crate::undo::{Undo, When};
 use crate::warnings;
 
@@ -214,7 +214,16 @@ pub fn run_spec(
         StageId::Rootfs,
     ));
     plan.hardening = Some(hardening);
-    let net = network_of(&mut plan, &mut undo, store, bridge, spec, &name, &hostname)?;
+    let (net, etc_files) = network_of(&mut plan, &mut undo, store, bridge, spec, &name, &hostname)?;
+    // diyc's own copies in the container's directory, as its records
+    // are: not shown, and removed with the container.
+    let etc_dir = path_text(&held.dir.join("etc"))?;
+    etc::write(
+        &mut Sys::new(&mut Quiet, StageId::Net),
+        &etc_dir,
+        &etc_files,
+    )?;
+    plan.rootfs = plan.rootfs.map(|r| r.with_etc(&etc_dir));
     let (stages, flags) = plan.build();
     let exec = ExecSpec {
         argv: spec.command.clone(),
@@ -341,8 +350,9 @@ fn remove_when_done(undo: &mut Undo, held: &Held, rm: bool) {
     }
 }
 
-/// The network stages `--net` asks for, and the record of the container's
-/// place on the bridge that `rm -f` needs after a killed diyc.
+/// The network stages `--net` asks for, the container's /etc files for
+/// it, and the record of the container's place on the bridge that `rm -f`
+/// needs after a killed diyc.
 fn network_of(
     plan: &mut Plan,
     undo: &mut Undo,
@@ -351,13 +361,12 @@ fn network_of(
     spec: &Spec,
     name: &str,
     hostname: &str,
-) -> Result<Option<NetRecord>> {
+) -> Result<(Option<NetRecord>, EtcFiles)> {
     match spec.net {
-        NetMode::Host => Ok(None),
+        NetMode::Host => Ok((None, EtcFiles::host(hostname))),
         NetMode::None => {
-            let etc = EtcFiles::new(hostname, None);
-            plan.net = Some(Net::isolated(store.clone(), bridge.clone(), Some(etc)));
-            Ok(None)
+            plan.net = Some(Net::isolated(store.clone(), bridge.clone()));
+            Ok((None, EtcFiles::new(hostname, None)))
         }
         NetMode::Bridge => {
             let ip = network::lease(store, bridge, name, spec.ip, &spec.publish)?;
@@ -366,8 +375,7 @@ fn network_of(
                 network::release(&lease_store, ip)
             });
             fault::point("after-lease")?;
-            let etc = EtcFiles::new(hostname, Some(ip));
-            let net = Net::bridged(store.clone(), bridge.clone(), name, ip, etc);
+            let net = Net::bridged(store.clone(), bridge.clone(), name, ip);
             let record = net.host_if().map(|host_if| NetRecord {
                 ip,
                 host_if: host_if.to_string(),
@@ -380,7 +388,7 @@ fn network_of(
                 ip,
                 ports: spec.publish.clone(),
             });
-            Ok(record)
+            Ok((record, EtcFiles::new(hostname, Some(ip))))
         }
     }
 }

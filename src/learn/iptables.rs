@@ -42,8 +42,7 @@ fn run(s: &mut Session, masquerade_on: bool) -> Result<Observed> {
         "lesson-no-nat"
     };
     let mut plan = s.base(&mut undo, name, false)?;
-    let (net, ip) = s.bridged(&mut undo, name)?;
-    plan.net = Some(net);
+    let ip = s.bridged(&mut undo, &mut plan, name)?;
     plan.iptables = Some(s.nat(ip));
     if !masquerade_on {
         let mut shown = s.scaffolding();

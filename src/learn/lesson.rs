@@ -89,9 +89,8 @@ impl Session<'_> {
         };
         let cgroups = self.cgroups(name, limits)?;
         let mut plan = self.base(&mut undo, name, false)?;
-        let (net, ip) = self.bridged(&mut undo, name)?;
+        let ip = self.bridged(&mut undo, &mut plan, name)?;
         plan.cgroups = Some(cgroups);
-        plan.net = Some(net);
         plan.iptables = Some(self.nat(ip));
         plan.hardening = Some(Hardening::defaults()?);
         let env = self.container_env(name);

@@ -19,11 +19,9 @@ fn run(s: &mut Session, bridged: bool) -> Result<(Observed, Option<std::net::Ipv
     };
     let mut plan = s.base(&mut undo, name, false)?;
     let ip = if bridged {
-        let (net, ip) = s.bridged(&mut undo, name)?;
-        plan.net = Some(net);
-        Some(ip)
+        Some(s.bridged(&mut undo, &mut plan, name)?)
     } else {
-        plan.net = Some(s.island(name));
+        s.island(&mut undo, &mut plan, name)?;
         None
     };
     let gateway = s.bridge.gateway();

@@ -10,11 +10,12 @@ use crate::error::Result;
 use crate::event::StageId;
 use crate::stages::cgroups::{Cgroups, Host, Limits};
 use crate::stages::iptables::Iptables;
-use crate::stages::net::{EtcFiles, Net};
+use crate::stages::net::{EtcFiles, Net, etc};
 use crate::stages::order::Plan;
 use crate::stages::rootfs::{IN_MEMORY_DEFAULT, Rootfs};
 use crate::stages::uts::Uts;
 use crate::state::network;
+use crate::sys::{Call, Sys};
 use crate::undo::{Undo, When};
 
 /// What the lessons with an image show of the host: the mount table
@@ -50,32 +51,52 @@ impl Session<'_> {
         Ok(Cgroups::new(host, placement, limits))
     }
 
-    /// A namespace of its own with only lo.
-    pub fn island(&self, name: &str) -> Net {
-        Net::isolated(
-            self.store.clone(),
-            self.bridge.clone(),
-            Some(EtcFiles::new(name, None)),
-        )
+    /// A namespace of its own with only lo, for `plan`.
+    pub fn island(&self, undo: &mut Undo, plan: &mut Plan, name: &str) -> Result<()> {
+        plan.net = Some(Net::isolated(self.store.clone(), self.bridge.clone()));
+        self.etc_files(undo, plan, &EtcFiles::new(name, None))
     }
 
-    /// A veth pair onto the bridge, with an address leased until the end
-    /// of the launch.
-    pub fn bridged(&self, undo: &mut Undo, name: &str) -> Result<(Net, Ipv4Addr)> {
+    /// A veth pair onto the bridge for `plan`, with an address leased
+    /// until the end of the launch.
+    pub fn bridged(&self, undo: &mut Undo, plan: &mut Plan, name: &str) -> Result<Ipv4Addr> {
         self.store.create()?;
         let ip = network::lease(self.store, &self.bridge, name, None, &[])?;
         let store = self.store.clone();
         undo.push(format!("releasing {ip}"), When::Always, move |_| {
             network::release(&store, ip)
         });
-        let net = Net::bridged(
+        plan.net = Some(Net::bridged(
             self.store.clone(),
             self.bridge.clone(),
             name,
             ip,
-            EtcFiles::new(name, Some(ip)),
-        );
-        Ok((net, ip))
+        ));
+        self.etc_files(undo, plan, &EtcFiles::new(name, Some(ip)))?;
+        Ok(ip)
+    }
+
+    /// The lesson container's /etc files, written beside its mount point
+    /// and bound into its root, removed at the end.
+    fn etc_files(&self, undo: &mut Undo, plan: &mut Plan, files: &EtcFiles) -> Result<()> {
+        let dir = format!("{}.etc", self.scratch_path(&files.hostname)?);
+        let mut shown = self.scaffolding();
+        let mut sys = Sys::new(&mut shown, StageId::Net);
+        sys.note(format!(
+            "the lesson container's /etc/hostname, /etc/hosts and /etc/resolv.conf, in {dir}, removed at the end"
+        ));
+        etc::write(&mut sys, &dir, files)?;
+        let gone = dir.clone();
+        undo.push(format!("removing {dir}"), When::Always, move |sys| {
+            for name in etc::FILES {
+                sys.call(Call::Unlink {
+                    path: format!("{gone}/{name}"),
+                })?;
+            }
+            sys.call(Call::Rmdir { path: gone }).map(drop)
+        });
+        plan.rootfs = plan.rootfs.take().map(|r| r.with_etc(&dir));
+        Ok(())
     }
 
     /// NAT for the container at `ip`, with no published port.

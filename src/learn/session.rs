@@ -139,15 +139,25 @@ impl Session<'_> {
             .ok_or_else(|| Error::invalid("the image path is not UTF-8"))
     }
 
+    fn lessons_dir(&self) -> Result<String> {
+        self.store
+            .root()
+            .join("lessons")
+            .to_str()
+            .map(String::from)
+            .ok_or_else(|| Error::invalid("the state root is not UTF-8"))
+    }
+
+    /// Where lesson container `name`'s scratch mount point is.
+    pub fn scratch_path(&self, name: &str) -> Result<String> {
+        Ok(format!("{}/{name}", self.lessons_dir()?))
+    }
+
     /// A scratch mount point for an in-memory root, made and removed
     /// through the seam (the removal is one of the launch's undo steps).
     pub fn scratch(&self, undo: &mut Undo, name: &str) -> Result<String> {
-        let parent = self.store.root().join("lessons");
-        let parent = parent
-            .to_str()
-            .map(String::from)
-            .ok_or_else(|| Error::invalid("the state root is not UTF-8"))?;
-        let dir = format!("{parent}/{name}");
+        let dir = self.scratch_path(name)?;
+        let parent = self.lessons_dir()?;
         self.store.create()?;
         let mut shown = self.scaffolding();
         let mut sys = Sys::new(&mut shown, StageId::Rootfs);

@@ -20,8 +20,9 @@ use crate::error::{Error, Result};
 use crate::event::{Heading, StageId};
 use crate::observe;
 use crate::stages::cgroups::human;
+use crate::stages::net::etc;
 use crate::stages::{Stage, ensure_dir};
-use crate::sys::{Call, Sys};
+use crate::sys::{Call, Kind, Sys};
 
 /// What `--explain` prints above this stage's calls.
 pub const HEADING: Heading = Heading {
@@ -41,6 +42,9 @@ pub struct Rootfs {
     /// chroot into the overlay instead of pivot_root: only the rootfs
     /// lesson does this, to show what goes wrong.
     chroot_only: bool,
+    /// Files of the container's own, bound over the image's before
+    /// pivot_root: (the file on the host, its path inside).
+    binds: Vec<(String, String)>,
 }
 
 /// How much a `--rm` container without `--mem` may write into its
@@ -76,6 +80,7 @@ impl Rootfs {
             merged,
             scratch: None,
             chroot_only: false,
+            binds: Vec::new(),
         }
     }
 
@@ -89,7 +94,50 @@ impl Rootfs {
             merged: format!("{mount_point}/merged"),
             scratch: Some((mount_point, size)),
             chroot_only: false,
+            binds: Vec::new(),
         }
+    }
+
+    /// Bind the container's /etc/hostname, /etc/hosts and /etc/resolv.conf
+    /// from `dir` on the host (net/etc.rs writes them there).
+    pub fn with_etc(mut self, dir: &str) -> Self {
+        self.binds = etc::FILES
+            .iter()
+            .map(|name| (format!("{dir}/{name}"), format!("/etc/{name}")))
+            .collect();
+        self
+    }
+
+    /// Bind each file over the image's. The mount covers whatever the
+    /// image has there without opening it (a FIFO planted at /etc/hosts
+    /// would block an open for writing); a symlink is removed first, since
+    /// a mount follows it, and a missing file is made to mount on.
+    fn bind_files(&self, sys: &mut Sys) -> Result<()> {
+        if self.binds.is_empty() {
+            return Ok(());
+        }
+        sys.note("the container's own /etc/hostname, /etc/hosts and /etc/resolv.conf, bound from its directory over the image's");
+        ensure_dir(sys, &format!("{}/etc", self.merged), 0o755)?;
+        for (source, inside) in &self.binds {
+            let target = format!("{}{inside}", self.merged);
+            match sys.kind(&target) {
+                Some(Kind::Dir) => {
+                    return Err(Error::invalid(format!(
+                        "the image's {inside} is a directory; refusing to mount a file over it"
+                    )));
+                }
+                Some(Kind::Symlink) => {
+                    sys.call(Call::Unlink {
+                        path: target.clone(),
+                    })?;
+                    mount_point_file(sys, &target)?;
+                }
+                None => mount_point_file(sys, &target)?,
+                Some(_) => {}
+            }
+            sys.mount(Some(source), &target, None, libc::MS_BIND, None)?;
+        }
+        Ok(())
     }
 
     /// The same, but entered with chroot(2) rather than pivot_root(2).
@@ -179,6 +227,16 @@ impl Rootfs {
     }
 }
 
+/// An empty file to mount on, where there was nothing.
+fn mount_point_file(sys: &mut Sys, path: &str) -> Result<()> {
+    let fd = sys.call(Call::Openat {
+        path: path.to_string(),
+        flags: libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        mode: 0o644,
+    })? as i32;
+    sys.call(Call::Close { fd }).map(drop)
+}
+
 impl Stage for Rootfs {
     fn id(&self) -> StageId {
         StageId::Rootfs
@@ -210,6 +268,7 @@ impl Stage for Rootfs {
             libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
             None,
         )?;
+        self.bind_files(sys)?;
         sys.call(Call::Chdir {
             path: self.merged.clone(),
         })?;

@@ -2,10 +2,8 @@
 //! call and makes none, against a described world, and their calls shown
 //! as `--explain` shows them.
 
-use std::net::Ipv4Addr;
-
 use diyc::event::{Event, Outcome, StageId};
-use diyc::stages::net::{Bridge, EtcFiles};
+use diyc::stages::net::Bridge;
 use diyc::stages::{Child, Stage};
 use diyc::state::Store;
 use diyc::sys::{Journal, Link, Sys, World};
@@ -83,13 +81,6 @@ pub fn iptables_host(save: &str) -> World {
 
 pub fn bridge() -> Bridge {
     Bridge::new("diyc0", "172.16.0.0/16").expect("the default bridge")
-}
-
-pub fn etc(hostname: &str, ip: Option<Ipv4Addr>) -> EtcFiles {
-    EtcFiles {
-        hosts: diyc::stages::net::etc::hosts(hostname, ip),
-        resolv: "nameserver 192.0.2.53\n".into(),
-    }
 }
 
 /// `diyc teardown` on the dry backend: what it calls.

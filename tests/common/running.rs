@@ -68,6 +68,11 @@ impl Running {
         self.child().wait().expect("reaped");
     }
 
+    /// Whether diyc has exited (reaped if so).
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child().try_wait(), Ok(Some(_)))
+    }
+
     /// Wait for diyc to exit, leaving stdin as it is.
     pub fn wait(&mut self) -> std::process::ExitStatus {
         self.child().wait().expect("diyc exits")

@@ -1,10 +1,10 @@
-//! The container's /etc/hosts and /etc/resolv.conf: its own name and
-//! address, and the host's resolvers that mean something from inside
-//! another network namespace. Written through the seam in the container's
-//! own root, after pivot_root, so `--explain` shows each call.
+//! The container's /etc/hostname, /etc/hosts and /etc/resolv.conf: its
+//! own name and address, and the host's resolvers that mean something
+//! from inside another network namespace. Written through the seam into
+//! the container's directory on the host, before the clone; the rootfs
+//! stage binds them over the image's.
 
 use crate::error::{Error, Result};
-use crate::stages::ensure_dir;
 use crate::sys::{Call, Kind, Sys};
 
 /// /etc/hosts for a container called `hostname`, at `ip` when bridged.
@@ -17,24 +17,28 @@ pub fn hosts(hostname: &str, ip: Option<std::net::Ipv4Addr>) -> String {
     hosts
 }
 
-/// Write both files in the root this process now has. A symlink in
-/// either place is removed first, never written through: it could lead
-/// anywhere the image's author liked.
-pub fn write(sys: &mut Sys, hosts: &str, resolv: &str) -> Result<()> {
-    ensure_dir(sys, "/etc", 0o755)?;
-    for (path, content) in [("/etc/hosts", hosts), ("/etc/resolv.conf", resolv)] {
-        match sys.kind(path) {
-            Some(Kind::Symlink) => {
-                sys.call(Call::Unlink { path: path.into() })?;
-            }
-            Some(Kind::File) | None => {}
-            Some(_) => {
-                return Err(Error::invalid(format!(
-                    "the image's {path} is not a file; refusing to write it"
-                )));
-            }
+/// The names of the files, in `/etc` inside and in the directory
+/// they are written to on the host.
+pub const FILES: [&str; 3] = ["hostname", "hosts", "resolv.conf"];
+
+/// Write the three files into `dir` on the host (the container's own
+/// directory), for the rootfs stage to bind over the image's: nothing is
+/// written through the image, so nothing the image put there (a symlink,
+/// a FIFO) is ever opened.
+pub fn write(sys: &mut Sys, dir: &str, files: &super::EtcFiles) -> Result<()> {
+    if !sys.is_dir(dir) {
+        sys.call(Call::Mkdirat {
+            path: dir.to_string(),
+            mode: 0o755,
+        })?;
+    }
+    let hostname = format!("{}\n", files.hostname);
+    for (name, content) in FILES.iter().zip([&hostname, &files.hosts, &files.resolv]) {
+        let path = format!("{dir}/{name}");
+        if sys.kind(&path).is_some_and(|k| k != Kind::File) {
+            return Err(Error::invalid(format!("{path} is not a file")));
         }
-        sys.write_new_file(path, 0o644, content)?;
+        sys.write_new_file(&path, 0o644, content)?;
     }
     Ok(())
 }

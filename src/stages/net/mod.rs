@@ -7,8 +7,9 @@
 //!    host end on the bridge and up, the other end made directly inside
 //!    the child's network namespace as eth0;
 //! 3. the child gives eth0 the leased address, brings it and lo up, and
-//!    routes everything else via the bridge's address; then it writes
-//!    /etc/hosts and /etc/resolv.conf in its own root (etc.rs).
+//!    routes everything else via the bridge's address. Its /etc/hosts and
+//!    /etc/resolv.conf (etc.rs) are written on the host before the clone
+//!    and bound into its root by the rootfs stage.
 //!
 //! With `--net none` the child gets an empty namespace with only lo up;
 //! with `--net host` there is no stage at all. What lets packets out and
@@ -61,10 +62,11 @@ pub struct Attachment {
     pub host_if: String,
 }
 
-/// What the container's /etc/hosts and /etc/resolv.conf will hold, made
-/// on the host before the clone: after pivot_root the host's resolvers
-/// are out of reach.
+/// What the container's /etc/hostname, /etc/hosts and /etc/resolv.conf
+/// will hold, made on the host before the clone: after pivot_root the
+/// host's resolvers are out of reach.
 pub struct EtcFiles {
+    pub hostname: String,
     pub hosts: String,
     pub resolv: String,
 }
@@ -74,12 +76,28 @@ impl EtcFiles {
     /// host's resolvers, or alone (`--net none`) with none.
     pub fn new(hostname: &str, ip: Option<Ipv4Addr>) -> EtcFiles {
         EtcFiles {
+            hostname: hostname.to_string(),
             hosts: etc::hosts(hostname, ip),
             resolv: if ip.is_some() {
                 etc::resolv_conf()
             } else {
                 String::new()
             },
+        }
+    }
+
+    /// With `--net host`: the host's own files, and its name for the
+    /// container's hostname on loopback.
+    pub fn host(hostname: &str) -> EtcFiles {
+        let mut hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        if !hosts.is_empty() && !hosts.ends_with('\n') {
+            hosts.push('\n');
+        }
+        hosts.push_str(&format!("127.0.1.1\t{hostname}\n"));
+        EtcFiles {
+            hostname: hostname.to_string(),
+            hosts,
+            resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
         }
     }
 }
@@ -90,18 +108,10 @@ pub struct Net {
     store: Store,
     /// None: `--net none`, an empty namespace.
     attachment: Option<Attachment>,
-    /// Written only when the container has a root of its own.
-    etc: Option<EtcFiles>,
 }
 
 impl Net {
-    pub fn bridged(
-        store: Store,
-        bridge: Bridge,
-        container: &str,
-        ip: Ipv4Addr,
-        etc: EtcFiles,
-    ) -> Self {
+    pub fn bridged(store: Store, bridge: Bridge, container: &str, ip: Ipv4Addr) -> Self {
         Net {
             attachment: Some(Attachment {
                 ip,
@@ -110,18 +120,16 @@ impl Net {
             container: container.to_string(),
             bridge,
             store,
-            etc: Some(etc),
         }
     }
 
     /// An empty network namespace with only lo up.
-    pub fn isolated(store: Store, bridge: Bridge, etc: Option<EtcFiles>) -> Self {
+    pub fn isolated(store: Store, bridge: Bridge) -> Self {
         Net {
             attachment: None,
             container: String::new(),
             bridge,
             store,
-            etc,
         }
     }
 
@@ -147,14 +155,6 @@ impl Stage for Net {
 
     fn clone_flags(&self) -> u64 {
         libc::CLONE_NEWNET as u64
-    }
-
-    fn requires(&self) -> &'static [StageId] {
-        if self.etc.is_some() {
-            &[StageId::Rootfs]
-        } else {
-            &[]
-        }
     }
 
     fn prepare(&mut self, sys: &mut Sys, _undo: &mut Undo) -> Result<()> {
@@ -233,10 +233,6 @@ impl Stage for Net {
             path: PING_GROUP_RANGE.into(),
             value: "0 2147483647".into(),
         })?;
-        if let Some(files) = &self.etc {
-            sys.note("the container's own /etc/hosts and /etc/resolv.conf, in its own root");
-            etc::write(sys, &files.hosts, &files.resolv)?;
-        }
         Ok(())
     }
 
