@@ -220,6 +220,10 @@ pub struct RunArgs {
     #[arg(long = "cap-drop", value_name = "CAP")]
     pub cap_drop: Vec<String>,
 
+    /// A device of the host's to pass in: HOST_PATH[:/dev/NAME]
+    #[arg(long = "device", value_name = "DEVICE")]
+    pub device: Vec<String>,
+
     /// seccomp=FILE (a profile in Docker's JSON format) or seccomp=unconfined (no filter)
     #[arg(long = "security-opt", value_name = "OPT")]
     pub security_opt: Vec<String>,

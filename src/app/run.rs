@@ -16,7 +16,7 @@ use crate::fault;
 use crate::pause::Pauser;
 use crate::runtime::{self, ExecSpec, Launch, Terminal, reclaim};
 use crate::signals::Signals;
-use crate::stages::cgroups::{Cgroups, DEFAULT_PIDS, Host, Limits};
+use crate::stages::cgroups::{Cgroups, DEFAULT_PIDS, Host, Limits, devices};
 use crate::stages::hardening::{Hardening, container_caps, profile};
 use crate::stages::iptables::Iptables;
 use crate::stages::net::{Bridge, EtcFiles, Net, etc};
@@ -95,6 +95,11 @@ fn spec_of(args: &RunArgs) -> Result<Spec> {
         tty,
         interactive,
         seccomp: security(&args.security_opt)?,
+        devices: args
+            .device
+            .iter()
+            .map(|d| devices::Passed::parse(d))
+            .collect::<Result<_>>()?,
     })
 }
 
@@ -205,9 +210,12 @@ pub fn run_spec(
             hostname: hostname.clone(),
             domainname: Some("diyc".into()),
         },
-        layers(&held, &lower, &mut undo, options.rm, spec.memory)?,
+        layers(&held, &lower, &mut undo, options.rm, spec.memory)?
+            .with_devices(spec.devices.clone()),
     );
-    plan.cgroups = Some(Cgroups::new(host, placement.clone(), limits));
+    let mut allowed = devices::DEFAULT.to_vec();
+    allowed.extend(spec.devices.iter().map(devices::Passed::rule));
+    plan.cgroups = Some(Cgroups::new(host, placement.clone(), limits).with_devices(allowed));
     plan.session = Some(Session::new(
         spec.tty,
         Stdio::of_caller(spec.interactive),

@@ -19,6 +19,7 @@
 use crate::error::{Error, Result};
 use crate::event::{Heading, StageId};
 use crate::observe;
+use crate::stages::cgroups::devices::Passed;
 use crate::stages::cgroups::human;
 use crate::stages::net::etc;
 use crate::stages::{Stage, ensure_dir};
@@ -45,6 +46,8 @@ pub struct Rootfs {
     /// Files of the container's own, bound over the image's before
     /// pivot_root: (the file on the host, its path inside).
     binds: Vec<(String, String)>,
+    /// The host's devices passed in with `--device`, made in /dev.
+    devices: Vec<Passed>,
 }
 
 /// How much a `--rm` container without `--mem` may write into its
@@ -81,6 +84,7 @@ impl Rootfs {
             scratch: None,
             chroot_only: false,
             binds: Vec::new(),
+            devices: Vec::new(),
         }
     }
 
@@ -95,6 +99,7 @@ impl Rootfs {
             scratch: Some((mount_point, size)),
             chroot_only: false,
             binds: Vec::new(),
+            devices: Vec::new(),
         }
     }
 
@@ -138,6 +143,12 @@ impl Rootfs {
             sys.mount(Some(source), &target, None, libc::MS_BIND, None)?;
         }
         Ok(())
+    }
+
+    /// Make the host's devices `passed` in the container's /dev.
+    pub fn with_devices(mut self, passed: Vec<Passed>) -> Self {
+        self.devices = passed;
+        self
     }
 
     /// The same, but entered with chroot(2) rather than pivot_root(2).
@@ -217,6 +228,34 @@ impl Rootfs {
             libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
             Some("mode=1777,size=65536k"),
         )?;
+        for device in &self.devices {
+            let path = format!("{}{}", self.merged, device.inside);
+            // Directories on the way (/dev/net for /dev/net/tun).
+            let mut at = dev.clone();
+            let inner = device.inside.trim_start_matches("/dev/");
+            for part in inner
+                .split('/')
+                .rev()
+                .skip(1)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+            {
+                at = format!("{at}/{part}");
+                ensure_dir(sys, &at, 0o755)?;
+            }
+            let kind = if device.kind == 'b' {
+                libc::S_IFBLK
+            } else {
+                libc::S_IFCHR
+            };
+            sys.call(Call::Mknodat {
+                path,
+                mode: kind | device.mode,
+                major: device.major,
+                minor: device.minor,
+            })?;
+        }
         for (target, name) in LINKS {
             sys.call(Call::Symlinkat {
                 target: target.to_string(),

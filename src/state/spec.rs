@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::stages::cgroups::devices::Passed;
 use crate::stages::hardening::profile::Choice;
 use crate::stages::net::{NetMode, Port};
 
@@ -36,4 +37,7 @@ pub struct Spec {
     /// Its seccomp profile (`--security-opt seccomp=...`).
     #[serde(default)]
     pub seccomp: Choice,
+    /// The host's devices passed in (`--device`).
+    #[serde(default)]
+    pub devices: Vec<Passed>,
 }

@@ -22,6 +22,10 @@ pub(super) enum Value {
     /// A BPF program (`struct sock_fprog`): its length and a pointer to
     /// its instructions, one word each.
     Program(Vec<u64>),
+    /// bpf(2)'s `union bpf_attr` for BPF_PROG_LOAD of a cgroup device
+    /// program: its type, length, and pointers to its instructions and
+    /// licence.
+    DeviceProgram(Vec<u64>),
 }
 
 pub(super) struct Arg {

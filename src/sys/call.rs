@@ -229,6 +229,16 @@ pub enum Call {
     SealForGood {
         fd: i32,
     },
+    /// Load a cgroup device program (eBPF, each instruction packed in one
+    /// word as `struct bpf_insn` lies in memory); returns its descriptor.
+    BpfLoadDeviceProgram {
+        instructions: Vec<u64>,
+    },
+    /// Attach device program `prog` to the cgroup open on `cgroup`.
+    BpfAttachDeviceProgram {
+        cgroup: i32,
+        prog: i32,
+    },
 }
 
 /// clone3's flag for starting the child inside a cgroup (Linux 5.7).

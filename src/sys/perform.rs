@@ -26,7 +26,16 @@ enum Held {
         _instructions: Vec<u64>,
         fprog: Box<[u64; 2]>,
     },
+    /// The instructions, the licence, and the `bpf_attr` pointing at both.
+    DeviceProgram {
+        _instructions: Vec<u64>,
+        _license: CString,
+        attr: Box<[u64; 8]>,
+    },
 }
+
+/// linux/bpf.h: BPF_PROG_TYPE_CGROUP_DEVICE.
+const CGROUP_DEVICE: u64 = 15;
 
 fn cstr(s: &str) -> Result<CString, Errno> {
     CString::new(s).map_err(|_| Errno::EINVAL)
@@ -63,6 +72,28 @@ impl Held {
                     fprog,
                 }
             }
+            Value::DeviceProgram(p) => {
+                let instructions = p.clone();
+                let count = u64::try_from(instructions.len()).map_err(|_| Errno::EINVAL)?;
+                let license = cstr("MIT")?;
+                // prog_type and insn_cnt, insns, license; the rest zero
+                // (no log, no name, no flags).
+                let attr = Box::new([
+                    CGROUP_DEVICE | count << 32,
+                    instructions.as_ptr() as u64,
+                    license.as_ptr() as u64,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                ]);
+                Held::DeviceProgram {
+                    _instructions: instructions,
+                    _license: license,
+                    attr,
+                }
+            }
         }))
     }
 
@@ -77,6 +108,7 @@ impl Held {
             (Held::Words64(w), _) => w.as_ptr() as libc::c_long,
             (Held::Words32(w), _) => w.as_ptr() as libc::c_long,
             (Held::Program { fprog, .. }, _) => fprog.as_ptr() as libc::c_long,
+            (Held::DeviceProgram { attr, .. }, _) => attr.as_ptr() as libc::c_long,
         }
     }
 }
@@ -97,7 +129,8 @@ impl Syscall {
         // owns until the call returns: NUL-terminated strings, arrays that
         // end in NULL, and structures laid out as the kernel's (clone_args,
         // the capability header and data, rlimit64, sock_fprog and the
-        // instructions it points at), each the size the call reads. The kernel ignores the registers a call does not take.
+        // instructions it points at, bpf_attr and what it points at), each
+        // the size the call reads. The kernel ignores the registers a call does not take.
         // clone and clone3 with no new stack fork this process: the callers
         // do that only while single-threaded, and the child ends in exec or
         // exit_now.

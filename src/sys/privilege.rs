@@ -92,6 +92,41 @@ impl Call {
                     ),
                 ],
             ),
+            Call::BpfLoadDeviceProgram { instructions } => sc(
+                "bpf",
+                libc::SYS_bpf,
+                vec![
+                    int(5, "BPF_PROG_LOAD"),
+                    arg(
+                        Value::DeviceProgram(instructions.clone()),
+                        format!(
+                            "{{prog_type=BPF_PROG_TYPE_CGROUP_DEVICE, insn_cnt={}, insns=..., license=\"MIT\"}}",
+                            instructions.len()
+                        ),
+                    ),
+                    num(64),
+                ],
+            ),
+            Call::BpfAttachDeviceProgram { cgroup, prog } => {
+                // target_fd, attach_bpf_fd, BPF_CGROUP_DEVICE (6),
+                // BPF_F_ALLOW_MULTI (2): a parent's programs (systemd's)
+                // still run too, and must allow as well.
+                let words = vec![*cgroup as u32, *prog as u32, 6, 2, 0];
+                sc(
+                    "bpf",
+                    libc::SYS_bpf,
+                    vec![
+                        int(8, "BPF_PROG_ATTACH"),
+                        arg(
+                            Value::Words32(words),
+                            format!(
+                                "{{target_fd={cgroup}, attach_bpf_fd={prog}, attach_type=BPF_CGROUP_DEVICE, attach_flags=BPF_F_ALLOW_MULTI}}"
+                            ),
+                        ),
+                        num(20),
+                    ],
+                )
+            }
             Call::NoNewPrivs => sc(
                 "prctl",
                 libc::SYS_prctl,

@@ -25,8 +25,9 @@ use crate::observe;
 
 /// The controllers a container's cgroup uses where the host has them.
 const V2_CONTROLLERS: &[&str] = &["memory", "cpu", "pids"];
-/// On v1, cpuacct counts CPU time and freezer stops everything for a kill.
-const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids", "freezer"];
+/// On v1, cpuacct counts CPU time, freezer stops everything for a kill,
+/// and devices keeps the host's devices out of reach.
+const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids", "freezer", "devices"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Version {

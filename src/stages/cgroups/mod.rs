@@ -12,6 +12,7 @@
 //!    happens when the run fails half way).
 
 mod control;
+pub mod devices;
 mod host;
 mod limits;
 mod read;
@@ -44,6 +45,8 @@ pub struct Cgroups {
     /// The cgroup is a running container's, joined (`exec`): made, limited
     /// and removed by the run that owns it.
     joined: bool,
+    /// The only devices the container may open or make; None: any.
+    devices: Option<Vec<devices::Device>>,
 }
 
 impl Cgroups {
@@ -54,7 +57,14 @@ impl Cgroups {
             limits,
             dir: None,
             joined: false,
+            devices: None,
         }
+    }
+
+    /// Let the container use only `allowed` of the host's devices.
+    pub fn with_devices(mut self, allowed: Vec<devices::Device>) -> Self {
+        self.devices = Some(allowed);
+        self
     }
 
     /// The cgroup of a running container, for a process that joins it.
@@ -119,7 +129,11 @@ impl Stage for Cgroups {
         control::create(sys, &self.placement)?;
         control::apply(sys, &self.placement, &self.limits)?;
         crate::fault::point("after-cgroup")?;
-        self.open_for_clone(sys)
+        self.open_for_clone(sys)?;
+        if let Some(allowed) = &self.devices {
+            devices::restrict(sys, &self.placement, self.cgroup_fd(), allowed)?;
+        }
+        Ok(())
     }
 
     fn cgroup_fd(&self) -> Option<i32> {
