@@ -302,9 +302,6 @@ fn a_window_size_change_reaches_stty_inside() {
     require_root!();
     let lab = Lab::new().with_image();
     let mut term = on_terminal(&lab, "size", "stty size; echo ready; read x; stty size");
-    // Once the command runs: a resize before diyc relays the terminal
-    // would race with diyc reading the caller's size.
-    term.expect("ready");
     term.resize(40, 120);
     term.send("\r");
     term.expect("40 120");
