@@ -244,3 +244,36 @@ fn a_rm_container_writes_nothing_to_the_disk() {
     assert_eq!(running.finish().status.code(), Some(0));
     assert!(!dir.exists());
 }
+
+#[test]
+fn a_rm_container_whose_diyc_was_killed_is_removed_by_the_next_command() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    let mut running = lab.spawn(&[
+        "run",
+        "--rm",
+        "--name",
+        "gone",
+        "--net",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "echo up; exec sleep 1000",
+    ]);
+    running.wait_for_line("up");
+    let init = lab.init_pid("gone");
+    running.kill_diyc();
+    // The container dies with diyc (its parent-death signal); wait for it.
+    if let Some(fd) = pidfd_open(init) {
+        let mut fds = [nix::poll::PollFd::new(
+            fd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE).expect("poll pidfd");
+    }
+    assert!(lab.container_dir("gone").exists(), "nothing cleaned up yet");
+    let listed = lab.ok(&["ps", "-a"]);
+    assert!(!listed.contains("gone"), "{listed}");
+    assert!(!lab.container_dir("gone").exists());
+}

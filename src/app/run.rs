@@ -255,6 +255,7 @@ pub fn run_spec(
         started: container::now(),
         cgroup: Some(placement),
         net,
+        remove: options.rm,
     };
     let exit = launch_recorded(
         &mut sys,

@@ -2,7 +2,8 @@
 //! from the run.json it wrote before making anything (its cgroup, its
 //! port rules, its address). Mounts died with the container's mount
 //! namespace and its veth pair with its network namespace, so nothing
-//! else is left. `diyc run`, `diyc rm` and (as root) `diyc ps` do this.
+//! else is left. `diyc run`, `diyc rm` and (as root) `diyc ps` do this; a
+//! `--rm` container whose diyc was killed is removed altogether.
 
 use std::path::Path;
 
@@ -25,6 +26,9 @@ fn clean_after(sys: &mut Sys, store: &Store, dir: &Path, run: Run) -> Result<()>
             iptables::delete_dnat(sys, port, net.ip)?;
         }
         network::release(store, net.ip)?;
+    }
+    if run.remove {
+        return state::remove_dir(dir);
     }
     container::close_dead_run(dir, run)
 }

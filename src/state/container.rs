@@ -54,6 +54,10 @@ pub struct Run {
     pub cgroup: Option<Placement>,
     /// Its place on the bridge, for the same reason.
     pub net: Option<NetRecord>,
+    /// Run with `--rm`: a diyc that was killed leaves nothing to keep, so
+    /// whoever cleans up after it removes the container too.
+    #[serde(default)]
+    pub remove: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
