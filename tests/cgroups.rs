@@ -228,3 +228,45 @@ fn a_rm_containers_layer_in_memory_is_bounded() {
     );
     assert_eq!(size(&["--mem", "64"]), "65536");
 }
+
+/// diyc where no cgroup filesystem is mounted, as under `ip netns exec`:
+/// a mount namespace of the test's own whose /sys is a fresh sysfs.
+fn without_cgroupfs(lab: &Lab, args: &[&str]) -> std::process::Output {
+    let diyc = lab.cmd(args);
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg("umount -l /sys && mount -t sysfs sysfs /sys && exec \"$0\" \"$@\"")
+        .arg(diyc.get_program())
+        .args(diyc.get_args());
+    for (key, value) in diyc.get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd.stdin(std::process::Stdio::null())
+        .output()
+        .expect("unshare")
+}
+
+#[test]
+fn without_a_cgroup_filesystem_limits_are_refused_and_a_plain_run_says_so() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    let before = lab.host_state();
+    let limited = without_cgroupfs(
+        &lab,
+        &[
+            "run", "--rm", "--net", "none", "--mem", "16", "busybox", "true",
+        ],
+    );
+    assert_one_line_error(&limited, "no cgroup filesystem is mounted here");
+    assert_eq!(lab.host_state(), before);
+    let plain = without_cgroupfs(&lab, &["run", "--rm", "--net", "none", "busybox", "true"]);
+    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain.stderr));
+    assert!(
+        text(&plain.stderr).contains("runs without a cgroup of its own"),
+        "{}",
+        text(&plain.stderr)
+    );
+}

@@ -16,7 +16,7 @@ use crate::fault;
 use crate::pause::Pauser;
 use crate::runtime::{self, ExecSpec, Launch, Terminal, reclaim};
 use crate::signals::Signals;
-use crate::stages::cgroups::{Cgroups, DEFAULT_PIDS, Host, Limits, devices};
+use crate::stages::cgroups::{self, Cgroups, DEFAULT_PIDS, Host, Limits, devices};
 use crate::stages::hardening::{Hardening, container_caps, profile};
 use crate::stages::iptables::Iptables;
 use crate::stages::net::{Bridge, EtcFiles, Net, etc};
@@ -199,6 +199,12 @@ pub fn run_spec(
             .or_else(|| host.has_controller("pids").then_some(DEFAULT_PIDS)),
     };
     let placement = host.place(&spec.cgroup_parent, &name, &limits)?;
+    if host.none_mounted() {
+        warnings::warn(format!(
+            "no cgroup filesystem is mounted here ({}): the container runs without a cgroup of its own, so without a process limit, accounting or device control",
+            cgroups::NOT_MOUNTED
+        ));
+    }
 
     let held = container::acquire(store, &name, spec)?;
     if let Some(notice) = detached {

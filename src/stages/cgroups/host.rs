@@ -23,6 +23,10 @@ use super::limits::Limits;
 use crate::error::{Error, Result};
 use crate::observe;
 
+/// Where a cgroup filesystem is missing, why it may be.
+pub const NOT_MOUNTED: &str =
+    "nothing at /sys/fs/cgroup; `ip netns exec` mounts a /sys of its own without it";
+
 /// The controllers a container's cgroup uses where the host has them.
 const V2_CONTROLLERS: &[&str] = &["memory", "cpu", "pids"];
 /// On v1, cpuacct counts CPU time, freezer stops everything for a kill,
@@ -208,9 +212,20 @@ impl Host {
         }
     }
 
+    /// Whether no cgroup filesystem is mounted at all (as under `ip netns
+    /// exec`, which mounts a /sys of its own without one).
+    pub fn none_mounted(&self) -> bool {
+        self.v2.is_none() && self.v1.is_empty()
+    }
+
     /// Where the cgroup of container `name` goes under `parent`, on v2
     /// when it offers every controller diyc uses, on v1 otherwise.
     pub fn place(&self, parent: &str, name: &str, limits: &Limits) -> Result<Placement> {
+        if self.none_mounted() && !limits.required().is_empty() {
+            return Err(Error::invalid(format!(
+                "no cgroup filesystem is mounted here ({NOT_MOUNTED}), so the limits cannot be set"
+            )));
+        }
         let under = |mount: &Path, key: &str| self.under(parent, mount, key);
         if let Some(mount) = self.v2.as_ref().filter(|_| self.v2_usable(limits)) {
             for needed in limits.required() {

@@ -26,7 +26,7 @@ use crate::sys::Sys;
 use crate::undo::{Undo, When};
 
 pub use control::remove;
-pub use host::{Host, Placement, Version};
+pub use host::{Host, NOT_MOUNTED, Placement, Version};
 pub use limits::{DEFAULT_PIDS, Limits, human, parse_cpus, parse_parent, parse_pids, parse_size};
 pub use read::cpu_usage_us;
 
