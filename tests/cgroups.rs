@@ -232,21 +232,11 @@ fn a_rm_containers_layer_in_memory_is_bounded() {
 /// diyc where no cgroup filesystem is mounted, as under `ip netns exec`:
 /// a mount namespace of the test's own whose /sys is a fresh sysfs.
 fn without_cgroupfs(lab: &Lab, args: &[&str]) -> std::process::Output {
-    let diyc = lab.cmd(args);
-    let mut cmd = std::process::Command::new("unshare");
-    cmd.args(["--mount", "--propagation", "private", "sh", "-c"])
-        .arg("umount -l /sys && mount -t sysfs sysfs /sys && exec \"$0\" \"$@\"")
-        .arg(diyc.get_program())
-        .args(diyc.get_args());
-    for (key, value) in diyc.get_envs() {
-        match value {
-            Some(v) => cmd.env(key, v),
-            None => cmd.env_remove(key),
-        };
-    }
-    cmd.stdin(std::process::Stdio::null())
-        .output()
-        .expect("unshare")
+    lab.output_under(
+        &["unshare", "--mount", "--propagation", "private"],
+        "umount -l /sys && mount -t sysfs sysfs /sys",
+        args,
+    )
 }
 
 #[test]

@@ -135,11 +135,14 @@ fn teardown_leaves_the_records_of_another_network_namespace() {
     )
     .expect("a rules record");
     let journal = dry_teardown(&store, iptables_host(""));
+    let theirs: Vec<std::path::PathBuf> = std::fs::read_dir(dir.path().join("net/ns"))
+        .expect("the records' directories")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
     for record in ["bridge.json", "rules.json"] {
-        assert!(
-            dir.path().join("net").join(record).exists(),
-            "{record} was removed"
-        );
+        assert!(theirs[0].join(record).exists(), "{record} was removed");
     }
     assert!(journal.calls().is_empty(), "{:?}", journal.calls());
 }

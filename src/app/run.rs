@@ -19,7 +19,7 @@ use crate::signals::Signals;
 use crate::stages::cgroups::{self, Cgroups, DEFAULT_PIDS, Host, Limits, devices};
 use crate::stages::hardening::{Hardening, container_caps, profile};
 use crate::stages::iptables::Iptables;
-use crate::stages::net::{Bridge, EtcFiles, Net, etc};
+use crate::stages::net::{self, Bridge, EtcFiles, Net, etc};
 use crate::stages::order::Plan;
 use crate::stages::rootfs::{self, Rootfs};
 use crate::stages::session::{Session, Stdio};
@@ -157,7 +157,11 @@ fn check_spec(
         state::validate_name("container", name)?;
     }
     container_caps(&spec.cap_add, &spec.cap_drop)?;
-    check::run_spec(bridge, spec)
+    check::run_spec(bridge, spec)?;
+    if spec.net == NetMode::Bridge {
+        net::preflight(&mut Sys::new(&mut Quiet, StageId::Net), store, bridge)?;
+    }
+    Ok(())
 }
 
 /// Make the container `spec` describes, run it and undo what it made. A

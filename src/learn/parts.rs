@@ -15,7 +15,7 @@ use crate::stages::order::Plan;
 use crate::stages::rootfs::{IN_MEMORY_DEFAULT, Rootfs};
 use crate::stages::uts::Uts;
 use crate::state::network;
-use crate::sys::{Call, Sys};
+use crate::sys::{Call, Quiet, Sys};
 use crate::undo::{Undo, When};
 
 /// What the lessons with an image show of the host: the mount table
@@ -60,6 +60,11 @@ impl Session<'_> {
     /// A veth pair onto the bridge for `plan`, with an address leased
     /// until the end of the launch.
     pub fn bridged(&self, undo: &mut Undo, plan: &mut Plan, name: &str) -> Result<Ipv4Addr> {
+        crate::stages::net::preflight(
+            &mut Sys::new(&mut Quiet, StageId::Net),
+            self.store,
+            &self.bridge,
+        )?;
         self.store.create()?;
         let ip = network::lease(self.store, &self.bridge, name, None, &[])?;
         let store = self.store.clone();

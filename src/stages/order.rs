@@ -88,6 +88,7 @@ pub fn setup_network(sys: &mut Sys, store: &Store, bridge: &Bridge) -> Result<()
     store.create()?;
     let _lock = records::lock(store)?;
     sys.stage(StageId::Net);
+    net::preflight(sys, store, bridge)?;
     net::setup_bridge(sys, store, bridge)?;
     sys.stage(StageId::Iptables);
     iptables::setup_rules(sys, store, bridge)

@@ -47,6 +47,23 @@ fn net_dir(store: &Store) -> PathBuf {
     store.net_dir()
 }
 
+/// Where the setup records of this network namespace are: one directory
+/// per namespace (`net/ns/BOOT-cookie-N`), so a store used from two
+/// namespaces keeps what each setup made, and teardown in each puts that
+/// one back.
+fn records_dir(store: &Store) -> PathBuf {
+    records_dir_of(store, &current_netns())
+}
+
+/// The same for the namespace a record names.
+fn records_dir_of(store: &Store, netns: &str) -> PathBuf {
+    let key: String = netns
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    net_dir(store).join("ns").join(key)
+}
+
 const BRIDGE_FILE: &str = "bridge.json";
 const RULES_FILE: &str = "rules.json";
 /// What diyc before the split of setup wrote: both records in one.
@@ -62,9 +79,21 @@ struct OldSetup {
     created_tables: Vec<String>,
 }
 
-/// A setup.json of an earlier diyc becomes the two records it holds, so
-/// teardown still puts that host back. The caller holds the lock.
+/// Records of an earlier diyc become this one's, so teardown still puts
+/// that host back: one setup.json holding both, or bridge.json and
+/// rules.json shared by every namespace. The caller holds the lock.
 fn migrate(store: &Store) -> Result<()> {
+    for file in [BRIDGE_FILE, RULES_FILE] {
+        let shared = net_dir(store).join(file);
+        let ours = read_json::<serde_json::Value>(&shared)
+            .ok()
+            .is_some_and(|r| r["netns"] == current_netns().as_str());
+        if ours {
+            let dir = records_dir(store);
+            fs::create_dir_all(&dir).ctx("creating", &dir)?;
+            fs::rename(&shared, dir.join(file)).ctx("moving", &shared)?;
+        }
+    }
     let old = net_dir(store).join(OLD_SETUP_FILE);
     let Ok(setup) = read_json::<OldSetup>(&old) else {
         return Ok(());
@@ -87,7 +116,7 @@ fn migrate(store: &Store) -> Result<()> {
             complete: true,
         },
     )?;
-    remove_record(store, OLD_SETUP_FILE)
+    fs::remove_file(&old).ctx("removing", &old)
 }
 
 /// An exclusive lock over the network state of this store: setup,
@@ -113,14 +142,25 @@ pub fn lock(store: &Store) -> Result<Flock<fs::File>> {
 }
 
 fn read_record<T: for<'de> Deserialize<'de>>(store: &Store, file: &str) -> Option<T> {
-    read_json(&net_dir(store).join(file)).ok()
+    read_json(&records_dir(store).join(file)).ok()
+}
+
+fn write_record<T: Serialize>(store: &Store, netns: &str, file: &str, record: &T) -> Result<()> {
+    let dir = records_dir_of(store, netns);
+    fs::create_dir_all(&dir).ctx("creating", &dir)?;
+    write_json(&dir.join(file), record)
 }
 
 fn remove_record(store: &Store, file: &str) -> Result<()> {
-    let path = net_dir(store).join(file);
+    let dir = records_dir(store);
+    let path = dir.join(file);
     match fs::remove_file(&path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).ctx("removing", path),
-        _ => Ok(()),
+        // The namespace's directory goes with its last record.
+        _ => {
+            let _ = fs::remove_dir(&dir);
+            Ok(())
+        }
     }
 }
 
@@ -132,7 +172,7 @@ pub fn bridge_record(store: &Store) -> Option<BridgeRecord> {
 /// Written before the bridge is made, so a teardown after a half-done
 /// setup still knows what to remove.
 pub fn write_bridge_record(store: &Store, record: &BridgeRecord) -> Result<()> {
-    write_json(&net_dir(store).join(BRIDGE_FILE), record)
+    write_record(store, &record.netns, BRIDGE_FILE, record)
 }
 
 pub fn remove_bridge_record(store: &Store) -> Result<()> {
@@ -146,7 +186,7 @@ pub fn rules_record(store: &Store) -> Option<RulesRecord> {
 
 /// Written before the rules are added, for the same reason.
 pub fn write_rules_record(store: &Store, record: &RulesRecord) -> Result<()> {
-    write_json(&net_dir(store).join(RULES_FILE), record)
+    write_record(store, &record.netns, RULES_FILE, record)
 }
 
 pub fn remove_rules_record(store: &Store) -> Result<()> {

@@ -158,6 +158,25 @@ impl Lab {
         cmd
     }
 
+    /// `diyc ARGS` started by `wrapper` (`unshare --net`, say) through a
+    /// shell that first runs `setup`, with the same environment.
+    pub fn output_under(&self, wrapper: &[&str], setup: &str, args: &[&str]) -> Output {
+        let diyc = self.cmd(args);
+        let mut cmd = Command::new(wrapper[0]);
+        cmd.args(&wrapper[1..])
+            .args(["sh", "-c"])
+            .arg(format!("{setup} && exec \"$0\" \"$@\""))
+            .arg(diyc.get_program())
+            .args(diyc.get_args());
+        for (key, value) in diyc.get_envs() {
+            match value {
+                Some(v) => cmd.env(key, v),
+                None => cmd.env_remove(key),
+            };
+        }
+        cmd.stdin(Stdio::null()).output().expect("the wrapper runs")
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd(args)
             .stdin(Stdio::null())

@@ -23,6 +23,11 @@ fn iptables_binary(sys: &Sys) -> Result<String> {
         })
 }
 
+/// Fails with one line where iptables is not installed.
+pub fn require_iptables(sys: &Sys) -> Result<()> {
+    iptables_binary(sys).map(drop)
+}
+
 /// One iptables command, `-w` always (wait for the xtables lock rather
 /// than fail when another program holds it). Returns its exit status.
 pub fn iptables(sys: &mut Sys, args: &[&str]) -> Result<i32> {

@@ -65,6 +65,12 @@ impl Bridge {
         Ipv4Addr::from(u32::from(self.network) | !mask(self.prefix))
     }
 
+    /// Whether the network `ip/prefix` shares addresses with the subnet.
+    pub fn overlaps(&self, ip: Ipv4Addr, prefix: u8) -> bool {
+        let common = mask(prefix.min(self.prefix));
+        u32::from(ip) & common == u32::from(self.network) & common
+    }
+
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
         u32::from(ip) & mask(self.prefix) == u32::from(self.network)
     }

@@ -34,7 +34,7 @@ use crate::undo::Undo;
 const PING_GROUP_RANGE: &str = "/proc/sys/net/ipv4/ping_group_range";
 
 pub use bridge::{Bridge, DEFAULT_BRIDGE, DEFAULT_SUBNET, Port, parse_ip, parse_port, veth_name};
-pub use setup::{addresses, ensure_bridge, setup_bridge, teardown_bridge};
+pub use setup::{addresses, ensure_bridge, preflight, setup_bridge, teardown_bridge};
 
 /// What `--explain` prints above this stage's calls.
 pub const HEADING: Heading = Heading {

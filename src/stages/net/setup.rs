@@ -28,6 +28,42 @@ fn is_up(sys: &mut Sys, bridge: &Bridge) -> Result<bool> {
     Ok(link.is_some_and(|l| l.kind.as_deref() == Some("bridge") && l.up))
 }
 
+/// What a bridged run needs from the host, checked before anything is
+/// made: iptables, and, unless this store set the bridge up here already,
+/// the bridge's name free for a bridge and its subnet used by no other
+/// link.
+pub fn preflight(sys: &mut Sys, store: &Store, bridge: &Bridge) -> Result<()> {
+    crate::stages::iptables::require_iptables(sys)?;
+    if records::bridge_record(store).is_some_and(|r| r.bridge == *bridge) {
+        return Ok(());
+    }
+    let links = sys.links()?;
+    let ours = links.iter().find(|l| l.name == bridge.name);
+    if let Some(link) = ours.filter(|l| l.kind.as_deref() != Some("bridge")) {
+        return Err(Error::invalid(format!(
+            "{} exists and is not a bridge ({}); remove it or choose another --bridge",
+            bridge.name,
+            link.kind.as_deref().unwrap_or("unknown kind")
+        )));
+    }
+    let ours = ours.map(|l| l.index);
+    for addr in sys.addresses()? {
+        if Some(addr.index) != ours && bridge.overlaps(addr.ip, addr.prefix) {
+            let name = links
+                .iter()
+                .find(|l| l.index == addr.index)
+                .map_or("another link".to_string(), |l| l.name.clone());
+            return Err(Error::invalid(format!(
+                "the bridge's subnet {} is already used here by {name} ({}/{}); choose another --subnet",
+                bridge.subnet(),
+                addr.ip,
+                addr.prefix
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The bridge with its gateway address, up: idempotent, so running it
 /// twice changes nothing. The caller holds the network lock.
 pub fn setup_bridge(sys: &mut Sys, store: &Store, bridge: &Bridge) -> Result<()> {
