@@ -220,6 +220,18 @@ pub struct RunArgs {
     #[arg(long = "cap-drop", value_name = "CAP")]
     pub cap_drop: Vec<String>,
 
+    /// A directory or file of the host's inside: HOST:CONTAINER[:ro]
+    #[arg(short = 'v', long = "volume", value_name = "HOST:CONTAINER[:ro]")]
+    pub volume: Vec<String>,
+
+    /// A fresh tmpfs at PATH (64 MiB unless size= says otherwise)
+    #[arg(long = "tmpfs", value_name = "PATH[:size=SIZE,mode=MODE]")]
+    pub tmpfs: Vec<String>,
+
+    /// The container's root is read-only (its /dev and its mounts are not)
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+
     /// A device of the host's to pass in: HOST_PATH[:/dev/NAME]
     #[arg(long = "device", value_name = "DEVICE")]
     pub device: Vec<String>,

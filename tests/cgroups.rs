@@ -260,3 +260,27 @@ fn without_a_cgroup_filesystem_limits_are_refused_and_a_plain_run_says_so() {
         text(&plain.stderr)
     );
 }
+
+#[test]
+fn the_container_sees_only_its_own_cgroup_and_cannot_change_it() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    let script = "cat /proc/self/cgroup; echo ===; cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
+                  echo 1 > /sys/fs/cgroup/memory/memory.limit_in_bytes || echo refused; \
+                  readlink /proc/self/ns/cgroup";
+    let out = lab.run(&[
+        "run", "--rm", "--net", "none", "--mem", "32", "busybox", "sh", "-c", script,
+    ]);
+    let seen = text(&out.stdout);
+    let (cgroups, rest) = seen.split_once("===\n").expect("both parts");
+    // Its cgroup is the root of its cgroup namespace: no host path shows.
+    assert!(cgroups.lines().all(|l| l.ends_with(":/")), "{cgroups}");
+    assert!(rest.starts_with("33554432\n"), "its own limit: {rest}");
+    assert!(rest.contains("refused"), "{rest}");
+    assert!(
+        text(&out.stderr).contains("Read-only file system"),
+        "{out:?}"
+    );
+    let host_ns = std::fs::read_link("/proc/self/ns/cgroup").expect("own cgroup namespace");
+    assert!(!rest.contains(host_ns.to_string_lossy().as_ref()), "{rest}");
+}

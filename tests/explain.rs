@@ -109,6 +109,7 @@ fn explain_json_is_one_object_per_line_and_matches_the_schema() {
             "clone",
             "cgroups",
             "net",
+            "cgroups",
             "mount",
             "uts",
             "rootfs",

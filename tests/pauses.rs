@@ -132,23 +132,26 @@ fn run_step_pauses_between_stages_and_q_undoes_the_run() {
             "run", "--step", "--name", "stepped", "--mem", "32", "busybox", "true",
         ],
     );
-    // The first pause comes after the first stage inside the container;
-    // the cgroup and the veth pair exist by then.
+    // The first pause comes after the first stage inside the container,
+    // its cgroup namespace; the cgroup and the veth pair exist by then.
     let first = term.expect(PROMPT);
-    assert!(first.contains("== mount"), "{first}");
+    assert!(first.contains("unshare(CLONE_NEWCGROUP)"), "{first}");
     assert!(
-        !first.contains("execve("),
+        !first.contains("execveat("),
         "the command ran before the pause"
     );
     assert!(lab.container_dir("stepped").exists());
     term.send("\n");
     let second = term.expect(PROMPT);
-    assert!(second.contains("== uts"), "{second}");
+    assert!(second.contains("== mount"), "{second}");
     term.send("q\n");
     let (rest, code) = term.finish();
     assert_eq!(code, Some(0), "{rest}");
     assert!(rest.contains("stopped before"), "{rest}");
-    assert!(!rest.contains("execve("), "the command ran after q: {rest}");
+    assert!(
+        !rest.contains("execveat("),
+        "the command ran after q: {rest}"
+    );
     assert!(
         !lab.container_dir("stepped").exists(),
         "the new container is left"

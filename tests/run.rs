@@ -120,8 +120,8 @@ fn dev_is_a_small_tmpfs_without_the_hosts_disks() {
     assert!(mount_line.starts_with("tmpfs /dev tmpfs"), "{mount_line}");
     let inside: BTreeSet<&str> = lines.into_iter().collect();
     let expected: BTreeSet<&str> = [
-        "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty",
-        "urandom", "zero",
+        "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin",
+        "stdout", "tty", "urandom", "zero",
     ]
     .into();
     assert_eq!(inside, expected);

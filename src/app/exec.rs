@@ -6,7 +6,7 @@
 
 use super::check::{self, check_workdir};
 use super::need_root;
-use super::run::terminal_flags;
+use super::spec::terminal_flags;
 use crate::cli::ExecArgs;
 use crate::error::{Error, Result};
 use crate::event::StageId;

@@ -12,6 +12,7 @@ mod lifecycle;
 mod listing;
 mod nsexec;
 mod run;
+mod spec;
 
 use clap::Parser;
 use clap::error::ErrorKind;

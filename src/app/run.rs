@@ -8,6 +8,7 @@ use std::path::Path;
 use super::check::{self, path_text, validate_hostname};
 use super::detach::{self, Notice};
 use super::need_root;
+use super::spec;
 use crate::cli::{NetMode, RunArgs};
 use crate::error::{Error, Result};
 use crate::event::StageId;
@@ -17,7 +18,7 @@ use crate::pause::Pauser;
 use crate::runtime::{self, ExecSpec, Launch, Terminal, reclaim};
 use crate::signals::Signals;
 use crate::stages::cgroups::{self, Cgroups, DEFAULT_PIDS, Host, Limits, devices};
-use crate::stages::hardening::{Hardening, container_caps, profile};
+use crate::stages::hardening::{Hardening, container_caps};
 use crate::stages::iptables::Iptables;
 use crate::stages::net::{self, Bridge, EtcFiles, Net, etc};
 use crate::stages::order::Plan;
@@ -40,7 +41,7 @@ pub struct Options {
 }
 
 pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
-    let spec = spec_of(&args)?;
+    let spec = spec::of(&args)?;
     check_spec(
         store,
         bridge,
@@ -65,74 +66,6 @@ pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
         return detach::run(store, bridge, spec, options);
     }
     run_spec(store, bridge, &spec, &options, None)
-}
-
-/// What the container is, from the command line. On a terminal, with
-/// neither -i nor -t, the command gets both, as docker users expect.
-fn spec_of(args: &RunArgs) -> Result<Spec> {
-    let mut words = args.args.iter().cloned();
-    let image = words.next().unwrap_or_default();
-    let mut command: Vec<String> = words.collect();
-    if command.is_empty() {
-        command.push("sh".into());
-    }
-    let (tty, interactive) = terminal_flags(args.tty.tty, args.tty.interactive, args.detach);
-    Ok(Spec {
-        image,
-        command,
-        hostname: args.hostname.clone(),
-        env: args.env.clone(),
-        workdir: args.workdir.clone(),
-        net: args.net,
-        ip: args.ip,
-        publish: args.publish.clone(),
-        cap_add: args.cap_add.clone(),
-        cap_drop: args.cap_drop.clone(),
-        memory: args.mem,
-        cpus: args.cpus,
-        pids: args.pids,
-        cgroup_parent: args.cgroup.cgroup_parent.clone(),
-        tty,
-        interactive,
-        seccomp: security(&args.security_opt)?,
-        devices: args
-            .device
-            .iter()
-            .map(|d| devices::Passed::parse(d))
-            .collect::<Result<_>>()?,
-    })
-}
-
-/// The `--security-opt`s: the last `seccomp=` wins.
-fn security(opts: &[String]) -> Result<profile::Choice> {
-    let mut choice = profile::Choice::Default;
-    for opt in opts {
-        match opt.split_once(['=', ':']) {
-            Some(("seccomp", value)) => choice = profile::choose(value)?,
-            // Always on in diyc.
-            _ if opt == "no-new-privileges" || opt == "no-new-privileges=true" => {}
-            _ => {
-                return Err(Error::invalid(format!(
-                    "unknown --security-opt {opt:?}: diyc knows seccomp=FILE, seccomp=unconfined and no-new-privileges"
-                )));
-            }
-        }
-    }
-    Ok(choice)
-}
-
-/// `-t` and `-i` as given, or both on a terminal when neither was.
-pub fn terminal_flags(tty: bool, interactive: bool, detach: bool) -> (bool, bool) {
-    if !tty && !interactive && !detach && on_terminal() {
-        (true, true)
-    } else {
-        (tty, interactive)
-    }
-}
-
-fn on_terminal() -> bool {
-    nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
-        && nix::unistd::isatty(std::io::stdout()).unwrap_or(false)
 }
 
 /// The image, the names and every option, checked before anything is made.
@@ -221,7 +154,9 @@ pub fn run_spec(
             domainname: Some("diyc".into()),
         },
         layers(&held, &lower, &mut undo, options.rm, spec.memory)?
-            .with_devices(spec.devices.clone()),
+            .with_devices(spec.devices.clone())
+            .with_mounts(spec.mounts.clone(), spec.read_only)
+            .with_cgroupfs(host.inside_mounts(&placement)),
     );
     let mut allowed = devices::DEFAULT.to_vec();
     allowed.extend(spec.devices.iter().map(devices::Passed::rule));

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::stages::cgroups::devices::Passed;
 use crate::stages::hardening::profile::Choice;
 use crate::stages::net::{NetMode, Port};
+use crate::stages::rootfs::UserMount;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Spec {
@@ -40,4 +41,10 @@ pub struct Spec {
     /// The host's devices passed in (`--device`).
     #[serde(default)]
     pub devices: Vec<Passed>,
+    /// `-v` and `--tmpfs`, in the order given.
+    #[serde(default)]
+    pub mounts: Vec<UserMount>,
+    /// `--read-only`: the root itself may not be written.
+    #[serde(default)]
+    pub read_only: bool,
 }

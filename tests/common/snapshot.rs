@@ -54,6 +54,8 @@ pub fn snapshot_filters(lab: &Lab) -> Vec<(String, String)> {
             r#"write\(\[FD\], "\\177ELF.*"\.\.\., \d+\) = \d+"#,
             "write([FD], [TRAMPOLINE]) = [SIZE]",
         ),
+        // How many cgroup trees the host has.
+        (r"in each of its \d+ lines", "in each of its [N] lines"),
         // The filter's length depends on libseccomp's version.
         (r"\{len=\d+, filter=", "{len=[N], filter="),
         (r"(\d+) system calls allowed", "[N] system calls allowed"),

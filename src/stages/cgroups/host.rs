@@ -33,6 +33,14 @@ const V2_CONTROLLERS: &[&str] = &["memory", "cpu", "pids"];
 /// and devices keeps the host's devices out of reach.
 const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids", "freezer", "devices"];
 
+/// The container's own /sys/fs/cgroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CgroupFs {
+    V2,
+    /// (name under /sys/fs/cgroup, the controllers as mount options).
+    V1(Vec<(String, String)>),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Version {
     V1,
@@ -209,6 +217,26 @@ impl Host {
                 .iter()
                 .map(|(c, mount)| self.under(parent, mount, &c[0]))
                 .collect(),
+        }
+    }
+
+    /// How the container's /sys/fs/cgroup is mounted for `placement`: the
+    /// v2 tree, or on v1 each tree it is in, by the name of its mount and
+    /// every controller it carries (the mount options).
+    pub fn inside_mounts(&self, placement: &Placement) -> CgroupFs {
+        match placement.version {
+            Version::V2 => CgroupFs::V2,
+            Version::V1 => CgroupFs::V1(
+                placement
+                    .dirs
+                    .iter()
+                    .filter_map(|d| {
+                        let (controllers, mount) = self.v1.iter().find(|(_, m)| *m == d.mount)?;
+                        let name = mount.file_name()?.to_str()?.to_string();
+                        Some((name, controllers.join(",")))
+                    })
+                    .collect(),
+            ),
         }
     }
 

@@ -26,7 +26,7 @@ use crate::sys::Sys;
 use crate::undo::{Undo, When};
 
 pub use control::remove;
-pub use host::{Host, NOT_MOUNTED, Placement, Version};
+pub use host::{CgroupFs, Host, NOT_MOUNTED, Placement, Version};
 pub use limits::{DEFAULT_PIDS, Limits, human, parse_cpus, parse_parent, parse_pids, parse_size};
 pub use read::cpu_usage_us;
 
@@ -108,8 +108,36 @@ impl Stage for Cgroups {
         StageId::Cgroups
     }
 
-    fn runs_inside(&self) -> bool {
-        false
+    /// Inside, the one step of the child's own: a cgroup namespace,
+    /// made once the child is in its cgroup, so that cgroup is the root
+    /// of everything it sees (/proc/self/cgroup says `/`, and the
+    /// /sys/fs/cgroup the rootfs stage mounts shows only its own).
+    fn enter(&self, sys: &mut Sys) -> Result<()> {
+        if self.joined {
+            // The join stage enters the container's cgroup namespace.
+            return Ok(());
+        }
+        sys.stage(StageId::Cgroups);
+        sys.call(crate::sys::Call::Unshare {
+            flags: libc::CLONE_NEWCGROUP as u64,
+        })
+        .map(drop)
+    }
+
+    fn inside(&self) -> Vec<String> {
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let lines: Vec<&str> = own.lines().collect();
+        if lines.iter().all(|l| l.ends_with(":/")) {
+            vec![format!(
+                "/proc/self/cgroup: `/` in each of its {} lines, a cgroup namespace of its own",
+                lines.len()
+            )]
+        } else {
+            lines
+                .iter()
+                .map(|l| format!("/proc/self/cgroup: {l}"))
+                .collect()
+        }
     }
 
     fn prepare(&mut self, sys: &mut Sys, undo: &mut Undo) -> Result<()> {

@@ -16,14 +16,19 @@
 //!    host's files. Unlike `chroot`, nothing is left to climb out through,
 //!    and no directory for the old root is left behind in the image.
 
+mod dev;
+mod mounts;
+
+pub use mounts::UserMount;
+
 use crate::error::{Error, Result};
 use crate::event::{Heading, StageId};
 use crate::observe;
 use crate::stages::cgroups::devices::Passed;
-use crate::stages::cgroups::human;
+use crate::stages::cgroups::{CgroupFs, human};
 use crate::stages::net::etc;
 use crate::stages::{Stage, ensure_dir};
-use crate::sys::{Call, Kind, Sys};
+use crate::sys::{Call, Sys};
 
 /// What `--explain` prints above this stage's calls.
 pub const HEADING: Heading = Heading {
@@ -48,29 +53,16 @@ pub struct Rootfs {
     binds: Vec<(String, String)>,
     /// The host's devices passed in with `--device`, made in /dev.
     devices: Vec<Passed>,
+    /// `-v` and `--tmpfs`, in the order given, and `--read-only`.
+    mounts: Vec<UserMount>,
+    read_only: bool,
+    /// The container's own cgroup, read-only at /sys/fs/cgroup.
+    cgroupfs: Option<CgroupFs>,
 }
 
 /// How much a `--rm` container without `--mem` may write into its
 /// writable layer, which is memory: 1 GiB.
 pub const IN_MEMORY_DEFAULT: u64 = 1 << 30;
-
-/// The character devices a container gets: (name, major, minor).
-const DEVICES: &[(&str, u32, u32)] = &[
-    ("null", 1, 3),
-    ("zero", 1, 5),
-    ("full", 1, 7),
-    ("random", 1, 8),
-    ("urandom", 1, 9),
-    ("tty", 5, 0),
-];
-
-const LINKS: &[(&str, &str)] = &[
-    ("/proc/self/fd", "fd"),
-    ("/proc/self/fd/0", "stdin"),
-    ("/proc/self/fd/1", "stdout"),
-    ("/proc/self/fd/2", "stderr"),
-    ("pts/ptmx", "ptmx"),
-];
 
 impl Rootfs {
     /// The writable layer in the container's own directories, kept
@@ -85,6 +77,9 @@ impl Rootfs {
             chroot_only: false,
             binds: Vec::new(),
             devices: Vec::new(),
+            mounts: Vec::new(),
+            read_only: false,
+            cgroupfs: None,
         }
     }
 
@@ -100,6 +95,9 @@ impl Rootfs {
             chroot_only: false,
             binds: Vec::new(),
             devices: Vec::new(),
+            mounts: Vec::new(),
+            read_only: false,
+            cgroupfs: None,
         }
     }
 
@@ -113,41 +111,24 @@ impl Rootfs {
         self
     }
 
-    /// Bind each file over the image's. The mount covers whatever the
-    /// image has there without opening it (a FIFO planted at /etc/hosts
-    /// would block an open for writing); a symlink is removed first, since
-    /// a mount follows it, and a missing file is made to mount on.
-    fn bind_files(&self, sys: &mut Sys) -> Result<()> {
-        if self.binds.is_empty() {
-            return Ok(());
-        }
-        sys.note("the container's own /etc/hostname, /etc/hosts and /etc/resolv.conf, bound from its directory over the image's");
-        ensure_dir(sys, &format!("{}/etc", self.merged), 0o755)?;
-        for (source, inside) in &self.binds {
-            let target = format!("{}{inside}", self.merged);
-            match sys.kind(&target) {
-                Some(Kind::Dir) => {
-                    return Err(Error::invalid(format!(
-                        "the image's {inside} is a directory; refusing to mount a file over it"
-                    )));
-                }
-                Some(Kind::Symlink) => {
-                    sys.call(Call::Unlink {
-                        path: target.clone(),
-                    })?;
-                    mount_point_file(sys, &target)?;
-                }
-                None => mount_point_file(sys, &target)?,
-                Some(_) => {}
-            }
-            sys.mount(Some(source), &target, None, libc::MS_BIND, None)?;
-        }
-        Ok(())
-    }
-
     /// Make the host's devices `passed` in the container's /dev.
     pub fn with_devices(mut self, passed: Vec<Passed>) -> Self {
         self.devices = passed;
+        self
+    }
+
+    /// The mounts asked for on the command line, and whether the root
+    /// itself is read-only.
+    pub fn with_mounts(mut self, mounts: Vec<UserMount>, read_only: bool) -> Self {
+        self.mounts = mounts;
+        self.read_only = read_only;
+        self
+    }
+
+    /// Mount the container's cgroup (the root of its cgroup namespace)
+    /// read-only at /sys/fs/cgroup.
+    pub fn with_cgroupfs(mut self, cgroupfs: CgroupFs) -> Self {
+        self.cgroupfs = Some(cgroupfs);
         self
     }
 
@@ -185,95 +166,6 @@ impl Rootfs {
             self.lower, self.upper, self.work
         )
     }
-
-    fn dev(&self, sys: &mut Sys) -> Result<()> {
-        let dev = format!("{}/dev", self.merged);
-        ensure_dir(sys, &dev, 0o755)?;
-        sys.mount(
-            Some("tmpfs"),
-            &dev,
-            Some("tmpfs"),
-            libc::MS_NOSUID | libc::MS_STRICTATIME,
-            Some("mode=755,size=65536k"),
-        )?;
-        for (name, major, minor) in DEVICES {
-            sys.call(Call::Mknodat {
-                path: format!("{dev}/{name}"),
-                mode: libc::S_IFCHR | 0o666,
-                major: *major,
-                minor: *minor,
-            })?;
-        }
-        let pts = format!("{dev}/pts");
-        sys.call(Call::Mkdirat {
-            path: pts.clone(),
-            mode: 0o755,
-        })?;
-        sys.mount(
-            Some("devpts"),
-            &pts,
-            Some("devpts"),
-            libc::MS_NOSUID | libc::MS_NOEXEC,
-            Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
-        )?;
-        let shm = format!("{dev}/shm");
-        sys.call(Call::Mkdirat {
-            path: shm.clone(),
-            mode: 0o1777,
-        })?;
-        sys.mount(
-            Some("shm"),
-            &shm,
-            Some("tmpfs"),
-            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-            Some("mode=1777,size=65536k"),
-        )?;
-        for device in &self.devices {
-            let path = format!("{}{}", self.merged, device.inside);
-            // Directories on the way (/dev/net for /dev/net/tun).
-            let mut at = dev.clone();
-            let inner = device.inside.trim_start_matches("/dev/");
-            for part in inner
-                .split('/')
-                .rev()
-                .skip(1)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-            {
-                at = format!("{at}/{part}");
-                ensure_dir(sys, &at, 0o755)?;
-            }
-            let kind = if device.kind == 'b' {
-                libc::S_IFBLK
-            } else {
-                libc::S_IFCHR
-            };
-            sys.call(Call::Mknodat {
-                path,
-                mode: kind | device.mode,
-                major: device.major,
-                minor: device.minor,
-            })?;
-        }
-        for (target, name) in LINKS {
-            sys.call(Call::Symlinkat {
-                target: target.to_string(),
-                linkpath: format!("{dev}/{name}"),
-            })?;
-        }
-        Ok(())
-    }
-}
-
-/// An empty file to mount on, where there was nothing.
-fn mount_point_file(sys: &mut Sys, path: &str) -> Result<()> {
-    let fd = sys.call(Call::Openat {
-        path: path.to_string(),
-        flags: libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-        mode: 0o644,
-    })? as i32;
-    sys.call(Call::Close { fd }).map(drop)
 }
 
 impl Stage for Rootfs {
@@ -307,7 +199,9 @@ impl Stage for Rootfs {
             libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
             None,
         )?;
+        self.cgroup_fs(sys)?;
         self.bind_files(sys)?;
+        self.user_mounts(sys)?;
         sys.call(Call::Chdir {
             path: self.merged.clone(),
         })?;

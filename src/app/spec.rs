@@ -1,0 +1,97 @@
+//! What a container is, from `diyc run`'s command line: the options
+//! read into a `Spec`, which its config keeps for `start` and `exec`.
+//! Files named on the command line (a seccomp profile, a device, a
+//! volume's host side) are read or checked here, before anything is made.
+
+use crate::cli::RunArgs;
+use crate::error::{Error, Result};
+use crate::stages::cgroups::devices;
+use crate::stages::hardening::profile;
+use crate::stages::rootfs::UserMount;
+use crate::state::container::Spec;
+
+/// What the container is, from the command line. On a terminal, with
+/// neither -i nor -t, the command gets both, as docker users expect.
+pub(super) fn of(args: &RunArgs) -> Result<Spec> {
+    let mut words = args.args.iter().cloned();
+    let image = words.next().unwrap_or_default();
+    let mut command: Vec<String> = words.collect();
+    if command.is_empty() {
+        command.push("sh".into());
+    }
+    let (tty, interactive) = terminal_flags(args.tty.tty, args.tty.interactive, args.detach);
+    Ok(Spec {
+        image,
+        command,
+        hostname: args.hostname.clone(),
+        env: args.env.clone(),
+        workdir: args.workdir.clone(),
+        net: args.net,
+        ip: args.ip,
+        publish: args.publish.clone(),
+        cap_add: args.cap_add.clone(),
+        cap_drop: args.cap_drop.clone(),
+        memory: args.mem,
+        cpus: args.cpus,
+        pids: args.pids,
+        cgroup_parent: args.cgroup.cgroup_parent.clone(),
+        tty,
+        interactive,
+        seccomp: security(&args.security_opt)?,
+        devices: args
+            .device
+            .iter()
+            .map(|d| devices::Passed::parse(d))
+            .collect::<Result<_>>()?,
+        mounts: mounts_of(args)?,
+        read_only: args.read_only,
+    })
+}
+
+/// Every `-v`, then every `--tmpfs`, each on a path of its own.
+fn mounts_of(args: &RunArgs) -> Result<Vec<UserMount>> {
+    let volumes = args.volume.iter().map(|v| UserMount::volume(v));
+    let tmpfs = args.tmpfs.iter().map(|t| UserMount::tmpfs(t));
+    let mounts: Vec<UserMount> = volumes.chain(tmpfs).collect::<Result<_>>()?;
+    for (i, m) in mounts.iter().enumerate() {
+        if mounts[..i].iter().any(|o| o.target() == m.target()) {
+            return Err(Error::invalid(format!(
+                "{} is mounted on twice",
+                m.target()
+            )));
+        }
+    }
+    Ok(mounts)
+}
+
+/// The `--security-opt`s: the last `seccomp=` wins.
+fn security(opts: &[String]) -> Result<profile::Choice> {
+    let mut choice = profile::Choice::Default;
+    for opt in opts {
+        match opt.split_once(['=', ':']) {
+            Some(("seccomp", value)) => choice = profile::choose(value)?,
+            // Always on in diyc.
+            _ if opt == "no-new-privileges" || opt == "no-new-privileges=true" => {}
+            _ => {
+                return Err(Error::invalid(format!(
+                    "unknown --security-opt {opt:?}: diyc knows seccomp=FILE, seccomp=unconfined and no-new-privileges"
+                )));
+            }
+        }
+    }
+    Ok(choice)
+}
+
+/// `-t` and `-i` as given, or both on a terminal when neither was.
+pub fn terminal_flags(tty: bool, interactive: bool, detach: bool) -> (bool, bool) {
+    if !tty && !interactive && !detach && on_terminal() {
+        (true, true)
+    } else {
+        (tty, interactive)
+    }
+}
+
+fn on_terminal() -> bool {
+    nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
+        && nix::unistd::isatty(std::io::stdout()).unwrap_or(false)
+}
