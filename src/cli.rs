@@ -228,6 +228,10 @@ pub struct RunArgs {
     #[arg(long = "tmpfs", value_name = "PATH[:size=SIZE,mode=MODE]")]
     pub tmpfs: Vec<String>,
 
+    /// Run the command as a user of the image's: NAME, UID, NAME:GROUP or UID:GID
+    #[arg(short = 'u', long = "user", value_name = "USER[:GROUP]")]
+    pub user: Option<String>,
+
     /// The container's root is read-only (its /dev and its mounts are not)
     #[arg(long = "read-only")]
     pub read_only: bool,

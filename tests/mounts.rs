@@ -126,3 +126,63 @@ fn bad_mounts_are_one_line_and_change_nothing() {
     }
     assert_eq!(lab.host_state(), before);
 }
+
+/// Add an `app` user (1234, also in group `extra`) to the image.
+fn image_with_app_user(lab: &Lab) {
+    let etc = lab.image_rootfs("busybox").join("etc");
+    let append = |file: &str, text: &str| {
+        let path = etc.join(file);
+        let mut old = std::fs::read_to_string(&path).expect("the image's file");
+        old.push_str(text);
+        std::fs::write(&path, old).expect("written");
+    };
+    append("passwd", "app:x:1234:1234::/home/app:/bin/sh\n");
+    append("group", "app:x:1234:\nextra:x:2000:app\n");
+}
+
+#[test]
+fn user_by_name_comes_from_the_images_files_and_keeps_no_capabilities() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    image_with_app_user(&lab);
+    let out = run_in(
+        &lab,
+        &["--user", "app"],
+        "id; echo $HOME; grep CapEff /proc/self/status",
+    );
+    let seen = text(&out.stdout);
+    assert!(
+        seen.contains("uid=1234(app) gid=1234(app) groups=1234(app),2000(extra)"),
+        "{seen}"
+    );
+    assert!(seen.contains("/home/app\n"), "{seen}");
+    assert!(seen.contains("CapEff:\t0000000000000000"), "{seen}");
+    let numbers = run_in(&lab, &["-u", "4321:4321"], "id");
+    assert_eq!(
+        text(&numbers.stdout).trim(),
+        "uid=4321 gid=4321 groups=4321"
+    );
+}
+
+#[test]
+fn a_user_only_the_host_has_is_not_found() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    // The host knows `_apt` or `nobody`; the image is told to point its
+    // passwd at the host's, which must resolve inside the image instead.
+    let passwd = lab.image_rootfs("busybox").join("etc/passwd");
+    std::fs::remove_file(&passwd).expect("rm");
+    std::os::unix::fs::symlink("../../../../../../../../etc/passwd", &passwd).expect("symlink");
+    let host_user = std::fs::read_to_string("/etc/passwd")
+        .expect("the host's passwd")
+        .lines()
+        .filter_map(|l| l.split(':').next().map(String::from))
+        .find(|n| n != "root")
+        .expect("a host user other than root");
+    let before = lab.host_state();
+    let out = lab.run(&[
+        "run", "--rm", "--net", "none", "--user", &host_user, "busybox", "id",
+    ]);
+    assert_one_line_error(&out, "in the image's /etc/passwd");
+    assert_eq!(lab.host_state(), before);
+}

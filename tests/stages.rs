@@ -144,6 +144,7 @@ fn hardening_masks_paths_limits_files_and_drops_capabilities() {
         caps,
         mask_paths: true,
         seccomp: None,
+        user: None,
     };
     insta::assert_snapshot!(dry_run(&mut hardening, hardened_world()));
 }
@@ -154,6 +155,7 @@ fn hardening_for_exec_masks_nothing_again() {
         caps: 0,
         mask_paths: false,
         seccomp: None,
+        user: None,
     };
     let calls = dry_run(&mut hardening, hardened_world());
     assert!(!calls.contains("mount("), "{calls}");
@@ -178,6 +180,7 @@ fn hardening_refuses_a_dev_null_that_is_not_the_null_device() {
         caps: 0,
         mask_paths: true,
         seccomp: None,
+        user: None,
     };
     let mut journal = Journal::default();
     let world = World::new().file("/dev/null", "");
@@ -251,6 +254,7 @@ fn a_whole_container_is_every_stage_in_one_order() {
         caps: 0,
         mask_paths: true,
         seccomp: None,
+        user: None,
     });
     let (stages, extra) = plan.build();
     let ids: Vec<&str> = stages.iter().map(|s| s.id().name()).collect();

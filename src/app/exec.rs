@@ -14,7 +14,7 @@ use crate::explain::{Explainer, Format};
 use crate::runtime::{self, ExecSpec, Launch, Terminal};
 use crate::signals::Signals;
 use crate::stages::cgroups::{Cgroups, Host};
-use crate::stages::hardening::{Hardening, container_caps};
+use crate::stages::hardening::{Hardening, container_caps, user};
 use crate::stages::join::Join;
 use crate::stages::order::Plan;
 use crate::stages::session::{Session, Stdio};
@@ -48,7 +48,11 @@ pub fn exec(store: &Store, args: ExecArgs) -> Result<i32> {
     let hostname = spec.hostname.clone().unwrap_or_else(|| name.clone());
     let mut extra = spec.env.clone();
     extra.extend(args.env.iter().cloned());
-    let env = check::container_env(&hostname, &extra)?;
+    let mut env = check::container_env(&hostname, &extra)?;
+    let user = user::of_container(store, name, &spec.image, spec.user.as_deref())?;
+    if let Some(user) = &user {
+        user::set_home(&mut env, user, &extra);
+    }
     let (tty, input) = terminal_flags(args.tty.tty, args.tty.interactive, false);
 
     let signals = Signals::block()?;
@@ -64,7 +68,7 @@ pub fn exec(store: &Store, args: ExecArgs) -> Result<i32> {
         cgroups,
         join: Some(Join::new(target)),
         session: Some(Session::new(tty, Stdio::of_caller(input), StageId::Join)),
-        hardening: Some(Hardening::new(caps, false, &spec.seccomp)?),
+        hardening: Some(Hardening::new(caps, false, &spec.seccomp)?.with_user(user)),
         ..Plan::default()
     };
     let (stages, flags) = plan.build();

@@ -18,7 +18,7 @@ use crate::pause::Pauser;
 use crate::runtime::{self, ExecSpec, Launch, Terminal, reclaim};
 use crate::signals::Signals;
 use crate::stages::cgroups::{self, Cgroups, DEFAULT_PIDS, Host, Limits, devices};
-use crate::stages::hardening::{Hardening, container_caps};
+use crate::stages::hardening::{Hardening, container_caps, user};
 use crate::stages::iptables::Iptables;
 use crate::stages::net::{self, Bridge, EtcFiles, Net, etc};
 use crate::stages::order::Plan;
@@ -125,7 +125,12 @@ pub fn run_spec(
         .unwrap_or_else(|| container::generate_name(store));
     let hostname = spec.hostname.clone().unwrap_or_else(|| name.clone());
     validate_hostname(&hostname)?;
-    let env = check::container_env(&hostname, &spec.env)?;
+    let mut env = check::container_env(&hostname, &spec.env)?;
+    let user = user::of_container(store, &name, &spec.image, spec.user.as_deref())?;
+    if let Some(user) = &user {
+        user::set_home(&mut env, user, &spec.env);
+    }
+    let hardening = hardening.with_user(user);
     let host = Host::detect()?;
     let limits = Limits {
         memory: spec.memory,

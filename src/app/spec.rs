@@ -45,6 +45,7 @@ pub(super) fn of(args: &RunArgs) -> Result<Spec> {
             .collect::<Result<_>>()?,
         mounts: mounts_of(args)?,
         read_only: args.read_only,
+        user: args.user.clone(),
     })
 }
 

@@ -47,4 +47,7 @@ pub struct Spec {
     /// `--read-only`: the root itself may not be written.
     #[serde(default)]
     pub read_only: bool,
+    /// `--user`, as given: looked up in the container's files each run.
+    #[serde(default)]
+    pub user: Option<String>,
 }

@@ -129,6 +129,20 @@ pub enum Call {
     AmbientClearAll,
     /// No exec may ever grant privileges again (setuid bits, file caps).
     NoNewPrivs,
+    /// Keep the permitted capabilities across the change of uid that
+    /// follows (until the next execve).
+    KeepCaps,
+    /// The supplementary groups, then the real, effective and saved group
+    /// and user ids: `--user`.
+    Setgroups {
+        gids: Vec<u32>,
+    },
+    Setresgid {
+        gid: u32,
+    },
+    Setresuid {
+        uid: u32,
+    },
     /// Set the effective, permitted and inheritable capability sets.
     Capset {
         effective: u64,

@@ -127,6 +127,35 @@ impl Call {
                     ],
                 )
             }
+            Call::KeepCaps => sc(
+                "prctl",
+                libc::SYS_prctl,
+                vec![int(libc::PR_SET_KEEPCAPS.into(), "PR_SET_KEEPCAPS"), num(1)],
+            ),
+            Call::Setgroups { gids } => {
+                let shown: Vec<String> = gids.iter().map(u32::to_string).collect();
+                sc(
+                    "setgroups",
+                    libc::SYS_setgroups,
+                    vec![
+                        num(gids.len() as i64),
+                        arg(
+                            Value::Words32(gids.clone()),
+                            format!("[{}]", shown.join(", ")),
+                        ),
+                    ],
+                )
+            }
+            Call::Setresgid { gid } => sc(
+                "setresgid",
+                libc::SYS_setresgid,
+                vec![num((*gid).into()), num((*gid).into()), num((*gid).into())],
+            ),
+            Call::Setresuid { uid } => sc(
+                "setresuid",
+                libc::SYS_setresuid,
+                vec![num((*uid).into()), num((*uid).into()), num((*uid).into())],
+            ),
             Call::NoNewPrivs => sc(
                 "prctl",
                 libc::SYS_prctl,

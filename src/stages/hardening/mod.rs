@@ -18,6 +18,7 @@
 
 pub mod profile;
 pub mod seccomp;
+pub mod user;
 
 use crate::error::{Error, Result};
 use crate::event::{Heading, StageId};
@@ -133,6 +134,8 @@ pub struct Hardening {
     pub mask_paths: bool,
     /// The compiled seccomp filter, loaded last; None: unconfined.
     pub seccomp: Option<seccomp::Filter>,
+    /// `--user`: None keeps root.
+    pub user: Option<user::User>,
 }
 
 impl Hardening {
@@ -142,7 +145,14 @@ impl Hardening {
             caps,
             mask_paths,
             seccomp: seccomp::compile(seccomp, caps)?,
+            user: None,
         })
+    }
+
+    /// Run the command as `user` rather than root.
+    pub fn with_user(mut self, user: Option<user::User>) -> Self {
+        self.user = user;
+        self
     }
 
     /// What `diyc run` gives a container without options.
@@ -195,6 +205,17 @@ impl Hardening {
         }
         sys.call(Call::AmbientClearAll)?;
         sys.call(Call::NoNewPrivs)?;
+        if let Some(user) = &self.user {
+            // Groups first, while the uid is still 0; keep the permitted
+            // set across the uid change so capset below can set it. At
+            // execve a process that is not root keeps no capabilities.
+            sys.call(Call::Setgroups {
+                gids: user.groups.clone(),
+            })?;
+            sys.call(Call::Setresgid { gid: user.gid })?;
+            sys.call(Call::KeepCaps)?;
+            sys.call(Call::Setresuid { uid: user.uid })?;
+        }
         let kept = self.caps & ((1u64 << (last + 1)) - 1);
         sys.call(Call::Capset {
             effective: kept,

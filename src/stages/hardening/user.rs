@@ -1,0 +1,160 @@
+//! `--user NAME|UID[:GROUP|GID]`: whom the command runs as, looked up in
+//! the container's own /etc/passwd and /etc/group, never the host's. The
+//! files are opened from the container's layers with RESOLVE_IN_ROOT, so a
+//! symlink the image put there (to ../../../etc/passwd, say) resolves
+//! inside the image as it would for the container.
+
+use std::io::Read;
+use std::path::Path;
+
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
+
+use crate::error::{Error, Result};
+
+/// Who the command runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups: those /etc/group lists the user in.
+    pub groups: Vec<u32>,
+    /// From /etc/passwd, for HOME.
+    pub home: Option<String>,
+}
+
+/// `spec` as the container's files say, from the first of `layers` (the
+/// writable layer, then the image) that has each file.
+pub fn resolve(layers: &[&Path], spec: &str) -> Result<User> {
+    let file = |name: &str| layers.iter().find_map(|root| read_in_root(root, name));
+    lookup(
+        &file("etc/passwd").unwrap_or_default(),
+        &file("etc/group").unwrap_or_default(),
+        spec,
+    )
+    .map_err(|why| Error::invalid(format!("--user {spec}: {why}")))
+}
+
+/// The `--user` of container `name` of `store` with image `image`: its
+/// files as the container sees them, its writable layer over the image.
+pub fn of_container(
+    store: &crate::state::Store,
+    name: &str,
+    image: &str,
+    spec: Option<&str>,
+) -> Result<Option<User>> {
+    let Some(spec) = spec else {
+        return Ok(None);
+    };
+    let upper = store.containers_dir().join(name).join("upper");
+    let lower = crate::state::image::rootfs(store, image);
+    resolve(&[&upper, &lower], spec).map(Some)
+}
+
+/// The user's home as HOME, unless `-e HOME=...` said otherwise.
+pub fn set_home(env: &mut [String], user: &User, extra: &[String]) {
+    let (Some(home), false) = (&user.home, extra.iter().any(|e| e.starts_with("HOME="))) else {
+        return;
+    };
+    for e in env.iter_mut().filter(|e| e.starts_with("HOME=")) {
+        *e = format!("HOME={home}");
+    }
+}
+
+/// A file of a root directory, opened as if that directory were `/`.
+fn read_in_root(root: &Path, name: &str) -> Option<String> {
+    // Reading a directory needs no more than opening it to read.
+    let dir = std::fs::File::open(root).ok()?;
+    let how = OpenHow::new()
+        .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let fd = openat2(&dir, name, how).ok()?;
+    let mut text = String::new();
+    std::fs::File::from(fd).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// The fields of each line of a colon-separated file.
+fn entries(text: &str) -> impl Iterator<Item = Vec<&str>> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| l.split(':').collect())
+}
+
+fn lookup(passwd: &str, group: &str, spec: &str) -> std::result::Result<User, String> {
+    let (who, grp) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    if who.is_empty() || grp.is_some_and(str::is_empty) {
+        return Err("give it as NAME, UID, NAME:GROUP or UID:GID".into());
+    }
+    let entry = entries(passwd).find(|e| e.len() >= 4 && (e[0] == who || e[2] == who));
+    let (name, uid, gid, home) = match (&entry, who.parse::<u32>()) {
+        (Some(e), _) => (
+            Some(e[0]),
+            e[2].parse()
+                .map_err(|_| format!("the image's /etc/passwd has a bad uid for {who}"))?,
+            e[3].parse()
+                .map_err(|_| format!("the image's /etc/passwd has a bad gid for {who}"))?,
+            e.get(5).map(|h| h.to_string()),
+        ),
+        // A number the image does not know runs as itself, in group 0.
+        (None, Ok(uid)) => (None, uid, 0, None),
+        (None, Err(_)) => return Err(format!("no user {who} in the image's /etc/passwd")),
+    };
+    let gid = match grp {
+        None => gid,
+        Some(g) => match entries(group).find(|e| e.len() >= 3 && e[0] == g) {
+            Some(e) => e[2]
+                .parse()
+                .map_err(|_| format!("the image's /etc/group has a bad gid for {g}"))?,
+            None => g
+                .parse()
+                .map_err(|_| format!("no group {g} in the image's /etc/group"))?,
+        },
+    };
+    let mut groups: Vec<u32> = match name {
+        Some(name) => entries(group)
+            .filter(|e| e.len() >= 4 && e[3].split(',').any(|m| m == name))
+            .filter_map(|e| e[2].parse().ok())
+            .collect(),
+        None => Vec::new(),
+    };
+    if !groups.contains(&gid) {
+        groups.insert(0, gid);
+    }
+    Ok(User {
+        uid,
+        gid,
+        groups,
+        home,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1234:1234::/home/app:/bin/sh\n";
+    const GROUP: &str = "root:x:0:\napp:x:1234:\nextra:x:2000:app,other\nsecond:x:3000:app\n";
+
+    #[test]
+    fn a_name_brings_its_ids_groups_and_home() {
+        let user = lookup(PASSWD, GROUP, "app").expect("app");
+        assert_eq!((user.uid, user.gid), (1234, 1234));
+        assert_eq!(user.groups, vec![1234, 2000, 3000]);
+        assert_eq!(user.home.as_deref(), Some("/home/app"));
+        let with_group = lookup(PASSWD, GROUP, "app:extra").expect("app:extra");
+        assert_eq!(with_group.gid, 2000);
+    }
+
+    #[test]
+    fn numbers_work_without_an_entry_and_unknown_names_do_not() {
+        let user = lookup(PASSWD, GROUP, "4321:4321").expect("numbers");
+        assert_eq!((user.uid, user.gid, user.groups), (4321, 4321, vec![4321]));
+        assert_eq!(lookup(PASSWD, GROUP, "4321").map(|u| u.gid), Ok(0));
+        assert!(lookup(PASSWD, GROUP, "daemon").is_err());
+        assert!(lookup(PASSWD, GROUP, "app:nogroup").is_err());
+        assert!(lookup(PASSWD, GROUP, ":1").is_err());
+    }
+}
