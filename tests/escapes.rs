@@ -194,3 +194,34 @@ fn a_fifo_the_image_has_at_etc_hosts_does_not_hang_a_run() {
     let out = running.finish();
     assert!(text(&out.stdout).contains("localhost"), "{out:?}");
 }
+
+#[test]
+fn a_path_entry_leading_to_proc_self_fd_reaches_no_host_program() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    let dir = host_dir(&lab);
+    // A program of the host's, that would announce itself if run.
+    let program = dir.join("sh");
+    std::fs::write(&program, "#!/bin/sh\necho HOST-MARKER\n").expect("program");
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    // /usr/local/bin, first on the image's PATH, is the held directory.
+    let bin = lab.image_rootfs("busybox").join("usr/local/bin");
+    let _ = std::fs::remove_dir_all(&bin);
+    std::fs::create_dir_all(bin.parent().expect("usr/local")).expect("dirs");
+    std::os::unix::fs::symlink(format!("/proc/self/fd/{HELD}"), &bin).expect("symlink");
+    let out = holding(
+        lab.cmd(&[
+            "run", "--rm", "--net", "none", "busybox", "sh", "-c", "echo ran",
+        ]),
+        &dir,
+    );
+    assert!(
+        !text(&out.stdout).contains("HOST-MARKER"),
+        "the host's program ran: {out:?}"
+    );
+    assert_eq!(text(&out.stdout), "ran\n", "{out:?}");
+}

@@ -82,6 +82,10 @@ fn run() -> Result<(), String> {
     };
     let (host_args, none_args, bridge_args) =
         (diyc_args("host"), diyc_args("none"), diyc_args("bridge"));
+    // The same as --net host without a seccomp filter: what the filter
+    // (compiled by libseccomp, then loaded) costs is the difference.
+    let mut unconfined_args = host_args.to_vec();
+    unconfined_args.splice(8..8, ["--security-opt".into(), "seccomp=unconfined".into()]);
 
     let _cgroups = CgroupParent(cgroup_parent.clone());
 
@@ -98,6 +102,11 @@ fn run() -> Result<(), String> {
         Contender {
             label: "diyc run --net host",
             run: Box::new(|_| timed(Command::new(diyc).args(&host_args))),
+            times: Vec::new(),
+        },
+        Contender {
+            label: "diyc run --net host, unconfined",
+            run: Box::new(|_| timed(Command::new(diyc).args(&unconfined_args))),
             times: Vec::new(),
         },
         Contender {
@@ -293,6 +302,12 @@ fn report(contenders: &[Contender], runs: usize) {
         "diyc (--net host) / unshare:      {vs_unshare:.2}x  target <= 3x: {}",
         verdict(vs_unshare <= 3.0)
     );
+    if let Some(unconfined) = median("diyc run --net host, unconfined") {
+        println!(
+            "the seccomp filter costs:         {:.2} ms (--net host minus seccomp=unconfined)",
+            host - unconfined
+        );
+    }
     match median("runc run") {
         Some(runc) => {
             let r = host / runc;

@@ -68,7 +68,7 @@ pub fn exec(store: &Store, args: ExecArgs) -> Result<i32> {
         cgroups,
         join: Some(Join::new(target)),
         session: Some(Session::new(tty, Stdio::of_caller(input), StageId::Join)),
-        hardening: Some(Hardening::new(caps, false, &spec.seccomp)?.with_user(user)),
+        hardening: Some(Hardening::new(caps, false, &spec.seccomp, store)?.with_user(user)),
         ..Plan::default()
     };
     let (stages, flags) = plan.build();

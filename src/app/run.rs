@@ -108,7 +108,7 @@ pub fn run_spec(
     detached: Option<&Notice>,
 ) -> Result<i32> {
     let caps = container_caps(&spec.cap_add, &spec.cap_drop)?;
-    let hardening = Hardening::new(caps, true, &spec.seccomp)?;
+    let hardening = Hardening::new(caps, true, &spec.seccomp, store)?;
     let signals = Signals::block()?;
     if options.explain == Some(Format::Json) {
         warnings::as_json();

@@ -35,7 +35,7 @@ fn run(s: &mut Session, hardened: bool) -> Result<Observed> {
         let cgroups = s.cgroups(name, Limits::default())?;
         plan.cgroups = Some(cgroups.with_devices(devices::DEFAULT.to_vec()));
         plan.session = Some(SessionStage::new(false, Stdio::default(), StageId::Rootfs));
-        plan.hardening = Some(Hardening::defaults()?);
+        plan.hardening = Some(Hardening::defaults(s.store)?);
     }
     let env = s.container_env(name);
     s.launch(plan.build(), &["sh", "-c", TRY], env, ROOT_WATCH, undo)

@@ -92,7 +92,7 @@ impl Session<'_> {
         let ip = self.bridged(&mut undo, &mut plan, name)?;
         plan.cgroups = Some(cgroups);
         plan.iptables = Some(self.nat(ip));
-        plan.hardening = Some(Hardening::defaults()?);
+        plan.hardening = Some(Hardening::defaults(self.store)?);
         let env = self.container_env(name);
         let interactive = std::io::stdin().is_terminal() && !self.opts.no_pause;
         let argv: Vec<&str> = if interactive {

@@ -105,6 +105,28 @@ impl Store {
         self.net.clone().unwrap_or_else(|| self.root.join("net"))
     }
 
+    /// What is worth keeping between runs and can always be made again:
+    /// a result kept by the key of everything it was made from, in
+    /// `<root>/cache/KIND-KEY.json`. Any failure is a miss.
+    pub fn cached<T: Serialize + DeserializeOwned>(
+        &self,
+        kind: &str,
+        key: &str,
+        make: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let dir = self.root.join("cache");
+        let path = dir.join(format!("{kind}-{key}.json"));
+        if let Ok(kept) = read_json(&path) {
+            return Ok(kept);
+        }
+        let made = make()?;
+        // A store that cannot be written to only means making it again.
+        if self.create().is_ok() && fs::create_dir_all(&dir).is_ok() {
+            let _ = write_json(&path, &made);
+        }
+        Ok(made)
+    }
+
     fn labs_dir(&self) -> PathBuf {
         self.root.join("labs")
     }

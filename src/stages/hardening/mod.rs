@@ -23,6 +23,7 @@ pub mod user;
 use crate::error::{Error, Result};
 use crate::event::{Heading, StageId};
 use crate::stages::Stage;
+use crate::state::Store;
 use crate::sys::{CAPABILITIES, Call, Kind, Sys, cap_set_names, held_capabilities, parse_cap};
 
 /// What `--explain` prints above this stage's calls.
@@ -139,12 +140,18 @@ pub struct Hardening {
 }
 
 impl Hardening {
-    /// Capabilities `caps`, and the filter of `seccomp` compiled for them.
-    pub fn new(caps: u64, mask_paths: bool, seccomp: &profile::Choice) -> Result<Hardening> {
+    /// Capabilities `caps`, and the filter of `seccomp` compiled for them
+    /// (kept in `store`'s cache).
+    pub fn new(
+        caps: u64,
+        mask_paths: bool,
+        seccomp: &profile::Choice,
+        store: &Store,
+    ) -> Result<Hardening> {
         Ok(Hardening {
             caps,
             mask_paths,
-            seccomp: seccomp::compile(seccomp, caps)?,
+            seccomp: seccomp::compile(seccomp, caps, Some(store))?,
             user: None,
         })
     }
@@ -156,8 +163,13 @@ impl Hardening {
     }
 
     /// What `diyc run` gives a container without options.
-    pub fn defaults() -> Result<Hardening> {
-        Hardening::new(container_caps(&[], &[])?, true, &profile::Choice::Default)
+    pub fn defaults(store: &Store) -> Result<Hardening> {
+        Hardening::new(
+            container_caps(&[], &[])?,
+            true,
+            &profile::Choice::Default,
+            store,
+        )
     }
 
     fn mask(&self, sys: &mut Sys) -> Result<()> {

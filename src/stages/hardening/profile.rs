@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::sys::parse_cap;
 
 /// diyc's default profile.
-const DEFAULT: &str = include_str!("profile.json");
+pub(super) const DEFAULT: &str = include_str!("profile.json");
 
 /// Which filter a container runs under (`--security-opt seccomp=...`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -12,9 +12,10 @@ use libseccomp::{ScmpArch, ScmpArgCompare, ScmpFilterContext, ScmpSyscall};
 
 use super::profile::{Action, Choice, Profile, kernel_version};
 use crate::error::{Error, Result};
+use crate::state::Store;
 
 /// A compiled filter, ready for the seam.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Filter {
     /// Its BPF instructions, each packed as the kernel's `sock_filter`.
     pub program: Vec<u64>,
@@ -27,14 +28,55 @@ fn scmp_err(e: libseccomp::error::SeccompError) -> Error {
 }
 
 /// Compile `choice` for a container holding capabilities `caps`; None
-/// when unconfined.
-pub fn compile(choice: &Choice, caps: u64) -> Result<Option<Filter>> {
-    let Some(profile) = choice.profile()? else {
+/// when unconfined. libseccomp takes several milliseconds over a profile
+/// of this size, so the result is kept in `store`'s cache, by everything
+/// it depends on: the profile's text, the capabilities, this kernel and
+/// machine, and this diyc.
+pub fn compile(choice: &Choice, caps: u64, store: Option<&Store>) -> Result<Option<Filter>> {
+    if *choice == Choice::Unconfined {
         return Ok(None);
+    }
+    let make = || {
+        let profile = choice
+            .profile()?
+            .ok_or_else(|| Error::invalid("an unconfined container has no filter to compile"))?;
+        compile_profile(choice, &profile, caps)
     };
+    match store {
+        Some(store) => store.cached("seccomp", &cache_key(choice, caps), make),
+        None => make(),
+    }
+    .map(Some)
+}
+
+fn cache_key(choice: &Choice, caps: u64) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let text = match choice {
+        Choice::Profile { json, .. } => json.as_str(),
+        _ => super::profile::DEFAULT,
+    };
+    let release = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned());
+    (
+        text,
+        caps,
+        std::env::consts::ARCH,
+        release.unwrap_or_default(),
+        env!("CARGO_PKG_VERSION"),
+    )
+        .hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+fn compile_profile(choice: &Choice, profile: &Profile, caps: u64) -> Result<Filter> {
     let default = profile.default_action.scmp(profile.default_errno_ret);
     let mut ctx = ScmpFilterContext::new(default).map_err(scmp_err)?;
-    for arch in arches(&profile) {
+    // A binary tree of the call numbers rather than a list: the kernel
+    // runs the filter on every call, and once per call number and table
+    // when it is loaded (to know which calls it may let through without
+    // running it again).
+    ctx.set_ctl_optimize(2).map_err(scmp_err)?;
+    for arch in arches(profile) {
         ctx.add_arch(arch).map_err(scmp_err)?;
     }
     let kernel = kernel_version();
@@ -94,7 +136,7 @@ pub fn compile(choice: &Choice, caps: u64) -> Result<Option<Filter>> {
             choice.name()
         )
     };
-    Ok(Some(Filter { program, summary }))
+    Ok(Filter { program, summary })
 }
 
 /// The native table, and the tables of programs this machine also runs
@@ -239,7 +281,7 @@ mod tests {
     const ENOSYS: u32 = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
 
     fn default_filter(caps: u64) -> Vec<u64> {
-        match compile(&Choice::Default, caps) {
+        match compile(&Choice::Default, caps, None) {
             Ok(Some(filter)) => filter.program,
             other => panic!("the default profile does not compile: {other:?}"),
         }
