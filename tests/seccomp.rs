@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Lab, assert_one_line_error, helpers, text};
+use common::{Lab, assert_one_line_error, helpers};
 
 /// keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0).
 const KEYCTL: &str = "sysnr 250 0 -3 0";
@@ -130,17 +130,7 @@ fn a_bad_profile_or_option_is_one_line_and_changes_nothing() {
 fn explain_shows_the_filter_as_one_call_with_its_summary() {
     require_root!();
     let lab = Lab::new().with_busybox();
-    let out = lab.run(&[
-        "run",
-        "--rm",
-        "--net",
-        "none",
-        "--explain",
-        "busybox",
-        "true",
-    ]);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    let err = lab.explained(&[]);
     assert_eq!(err.matches("] seccomp(").count(), 1, "{err}");
     assert!(
         err.contains("seccomp: diyc's default profile,"),

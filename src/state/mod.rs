@@ -120,8 +120,10 @@ impl Store {
             return Ok(kept);
         }
         let made = make()?;
-        // A store that cannot be written to only means making it again.
-        if self.create().is_ok() && fs::create_dir_all(&dir).is_ok() {
+        // Only into a store that exists (a run that fails on its image
+        // makes none); one that cannot be written only means making it
+        // again next time.
+        if self.root.is_dir() && fs::create_dir_all(&dir).is_ok() {
             let _ = write_json(&path, &made);
         }
         Ok(made)

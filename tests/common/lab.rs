@@ -177,6 +177,18 @@ impl Lab {
         cmd.stdin(Stdio::null()).output().expect("the wrapper runs")
     }
 
+    /// `run --rm --net none --explain OPTS busybox true`, which must
+    /// succeed: its explanation.
+    pub fn explained(&self, opts: &[&str]) -> String {
+        let mut args = vec!["run", "--rm", "--net", "none", "--explain"];
+        args.extend_from_slice(opts);
+        args.extend(["busybox", "true"]);
+        let out = self.run(&args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        err
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd(args)
             .stdin(Stdio::null())

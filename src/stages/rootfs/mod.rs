@@ -87,17 +87,13 @@ impl Rootfs {
     /// `mount_point` inside the container's mount namespace.
     pub fn in_memory(lower: String, mount_point: String, size: u64) -> Self {
         Rootfs {
-            lower,
-            upper: format!("{mount_point}/upper"),
-            work: format!("{mount_point}/work"),
-            merged: format!("{mount_point}/merged"),
-            scratch: Some((mount_point, size)),
-            chroot_only: false,
-            binds: Vec::new(),
-            devices: Vec::new(),
-            mounts: Vec::new(),
-            read_only: false,
-            cgroupfs: None,
+            scratch: Some((mount_point.clone(), size)),
+            ..Rootfs::on_disk(
+                lower,
+                format!("{mount_point}/upper"),
+                format!("{mount_point}/work"),
+                format!("{mount_point}/merged"),
+            )
         }
     }
 
