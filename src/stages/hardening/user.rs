@@ -138,19 +138,23 @@ mod tests {
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1234:1234::/home/app:/bin/sh\n";
     const GROUP: &str = "root:x:0:\napp:x:1234:\nextra:x:2000:app,other\nsecond:x:3000:app\n";
 
+    fn found(spec: &str) -> User {
+        lookup(PASSWD, GROUP, spec).unwrap_or_else(|e| panic!("{spec}: {e}"))
+    }
+
     #[test]
     fn a_name_brings_its_ids_groups_and_home() {
-        let user = lookup(PASSWD, GROUP, "app").expect("app");
+        let user = found("app");
         assert_eq!((user.uid, user.gid), (1234, 1234));
         assert_eq!(user.groups, vec![1234, 2000, 3000]);
         assert_eq!(user.home.as_deref(), Some("/home/app"));
-        let with_group = lookup(PASSWD, GROUP, "app:extra").expect("app:extra");
+        let with_group = found("app:extra");
         assert_eq!(with_group.gid, 2000);
     }
 
     #[test]
     fn numbers_work_without_an_entry_and_unknown_names_do_not() {
-        let user = lookup(PASSWD, GROUP, "4321:4321").expect("numbers");
+        let user = found("4321:4321");
         assert_eq!((user.uid, user.gid, user.groups), (4321, 4321, vec![4321]));
         assert_eq!(lookup(PASSWD, GROUP, "4321").map(|u| u.gid), Ok(0));
         assert!(lookup(PASSWD, GROUP, "daemon").is_err());
