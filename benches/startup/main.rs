@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 mod exec;
 mod runc;
+mod trampoline;
 
 use runc::{check_runc_clean, make_bundle, runc_once};
 
@@ -151,7 +152,7 @@ fn run() -> Result<(), String> {
         },
     ];
 
-    println!("{WARMUP} warm-up rounds, then {runs} measured rounds, in three groups");
+    println!("{WARMUP} warm-up rounds, then {runs} measured rounds, in four groups");
     measure(&mut contenders, runs)?;
     measure(&mut networked, runs)?;
     if let Some(runc) = &runc {
@@ -160,8 +161,11 @@ fn run() -> Result<(), String> {
     let target = exec::Target::start(Path::new(diyc), &root, &cgroup_parent)?;
     let mut execs = target.contenders();
     measure(&mut execs, runs)?;
+    let mut starts = trampoline::contenders(rootfs.join("bin/busybox"));
+    measure(&mut starts, runs)?;
     contenders.extend(networked);
     contenders.extend(execs);
+    contenders.extend(starts);
     report(&contenders, runs);
     drop(target);
     Ok(())
@@ -302,6 +306,15 @@ fn report(contenders: &[Contender], runs: usize) {
         "diyc (--net host) / unshare:      {vs_unshare:.2}x  target <= 3x: {}",
         verdict(vs_unshare <= 3.0)
     );
+    if let (Some(through), Some(direct)) = (
+        median("busybox true, by the trampoline"),
+        median("busybox true, direct"),
+    ) {
+        println!(
+            "the trampoline costs:             {:.2} ms (memfd, write, seal, one more exec)",
+            through - direct
+        );
+    }
     if let Some(unconfined) = median("diyc run --net host, unconfined") {
         println!(
             "the seccomp filter costs:         {:.2} ms (--net host minus seccomp=unconfined)",
