@@ -187,3 +187,38 @@ fn exec_into_a_container_that_is_not_running_is_refused() {
         "working directory",
     );
 }
+
+#[test]
+fn the_joining_process_is_private_before_it_enters_anything() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    let _box = sleeper(&lab, "private");
+    let traces = lab.root().join("exec-trace");
+    std::fs::create_dir(&traces).expect("trace dir");
+    let diyc = lab.cmd(&["exec", "private", "true"]);
+    let out = std::process::Command::new("strace")
+        .args(["-ff", "-qq", "-e", "trace=prctl,setns,execveat", "-o"])
+        .arg(traces.join("t"))
+        .arg(diyc.get_program())
+        .args(diyc.get_args())
+        .envs(diyc.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("strace");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // The process that joins: the one that executes the trampoline. Born
+    // in the container's PID namespace, it must be undumpable (so no
+    // process of the container can open its /proc files or ptrace it)
+    // before it joins any other namespace.
+    let joiner = std::fs::read_dir(&traces)
+        .expect("traces")
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).expect("trace"))
+        .find(|t| t.contains("execveat("))
+        .expect("the joining process's trace");
+    let private = joiner
+        .find("PR_SET_DUMPABLE, SUID_DUMP_DISABLE")
+        .expect("made undumpable");
+    let joins = joiner.find("setns(").expect("joins");
+    assert!(private < joins, "{joiner}");
+}

@@ -186,3 +186,41 @@ fn a_user_only_the_host_has_is_not_found() {
     assert_one_line_error(&out, "in the image's /etc/passwd");
     assert_eq!(lab.host_state(), before);
 }
+
+#[test]
+fn a_read_only_volume_keeps_the_hosts_nosuid_nodev_and_noexec() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    let source = lab.root().join("locked");
+    std::fs::create_dir_all(&source).expect("dir");
+    // In a mount namespace of the test's own: a tmpfs that is all three.
+    let setup = format!(
+        "mount -t tmpfs -o nosuid,nodev,noexec none {}",
+        source.display()
+    );
+    let volume = format!("{}:/data:ro", source.display());
+    let out = lab.output_under(
+        &["unshare", "--mount", "--propagation", "private"],
+        &setup,
+        &[
+            "run",
+            "--rm",
+            "--net",
+            "none",
+            "-v",
+            &volume,
+            "busybox",
+            "grep",
+            " /data ",
+            "/proc/self/mounts",
+        ],
+    );
+    let line = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for flag in ["ro", "nosuid", "nodev", "noexec"] {
+        assert!(
+            line.split([',', ' ']).any(|f| f == flag),
+            "{flag} in {line}"
+        );
+    }
+}

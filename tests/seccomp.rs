@@ -137,3 +137,32 @@ fn explain_shows_the_filter_as_one_call_with_its_summary() {
         "no summary: {err}"
     );
 }
+
+#[test]
+fn a_profile_that_leaves_openat2_out_is_refused_not_walked_around() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    let profile = lab.root().join("no-openat2.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["openat2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}"#,
+    )
+    .expect("profile");
+    let opt = format!("seccomp={}", profile.display());
+    let before = lab.host_state();
+    let out = lab.run(&[
+        "run",
+        "--rm",
+        "--net",
+        "none",
+        "--security-opt",
+        &opt,
+        "-w",
+        "/tmp",
+        "busybox",
+        "true",
+    ]);
+    assert_one_line_error(&out, "openat2 was refused");
+    assert_eq!(lab.host_state(), before);
+}

@@ -38,6 +38,16 @@ fn child_setup(chan: &Channel, launch: &Launch, explain: bool, signals: &Signals
     let _ = nix::sys::prctl::set_name(c"diyc-init");
     // If diyc dies, so does the container: nothing is left running unowned.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    // Until its command runs, this process is diyc's binary, and (for
+    // `exec`) already in the container's PID namespace with the host's
+    // root: not dumpable, no process of the container may open its
+    // /proc/PID files (root, cwd, exe, fds) or ptrace it. The exec of the
+    // command makes it dumpable again.
+    if nix::sys::prctl::set_dumpable(false).is_err() {
+        return Err(Error::Container(
+            "cannot make the setup process private".into(),
+        ));
+    }
     // Device nodes and directories get exactly the modes asked for.
     umask(Mode::empty());
     match chan.recv::<ToChild>()? {
@@ -243,7 +253,7 @@ fn enter_workdir(sys: &mut Sys, dir: &str) -> Result<()> {
     let fd = match opened {
         // openat2 came with Linux 5.6: there the descriptors closed at the
         // clone are what keeps a plain chdir inside.
-        Err(e) if e.errno() == Some(Errno::ENOSYS) => {
+        Err(e) if e.errno() == Some(Errno::ENOSYS) && before_openat2()? => {
             sys.call(Call::Chdir { path: dir.into() }).map_err(failed)?;
             return check_cwd(dir);
         }
@@ -253,6 +263,20 @@ fn enter_workdir(sys: &mut Sys, dir: &str) -> Result<()> {
     sys.call(Call::Close { fd })?;
     entered.map_err(failed)?;
     check_cwd(dir)
+}
+
+/// Whether this kernel is older than openat2 (Linux 5.6), the one case
+/// where walking without it is right. A newer kernel answering ENOSYS
+/// means a seccomp profile left openat2 out: refused, since the checks
+/// would silently go.
+fn before_openat2() -> Result<bool> {
+    let version = crate::stages::hardening::profile::kernel_version();
+    if version < (5, 6) {
+        return Ok(true);
+    }
+    Err(Error::Container(
+        "openat2 was refused (ENOSYS) on a kernel that has it: does the seccomp profile leave it out?".into(),
+    ))
 }
 
 /// The kernel names a working directory outside the process's root
@@ -283,7 +307,7 @@ fn check_inside(sys: &mut Sys, path: &str) -> Result<()> {
             ),
             code: 126,
         }),
-        Err(e) if e.errno() == Some(Errno::ENOSYS) => Ok(()),
+        Err(e) if e.errno() == Some(Errno::ENOSYS) && before_openat2()? => Ok(()),
         Err(e) => Err(match e.errno() {
             Some(errno) => Error::Command {
                 message: format!("cannot execute {path}: {}", errno.desc()),

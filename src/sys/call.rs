@@ -129,9 +129,6 @@ pub enum Call {
     AmbientClearAll,
     /// No exec may ever grant privileges again (setuid bits, file caps).
     NoNewPrivs,
-    /// Keep the permitted capabilities across the change of uid that
-    /// follows (until the next execve).
-    KeepCaps,
     /// The supplementary groups, then the real, effective and saved group
     /// and user ids: `--user`.
     Setgroups {

@@ -127,11 +127,6 @@ impl Call {
                     ],
                 )
             }
-            Call::KeepCaps => sc(
-                "prctl",
-                libc::SYS_prctl,
-                vec![int(libc::PR_SET_KEEPCAPS.into(), "PR_SET_KEEPCAPS"), num(1)],
-            ),
             Call::Setgroups { gids } => {
                 let shown: Vec<String> = gids.iter().map(u32::to_string).collect();
                 sc(

@@ -157,17 +157,30 @@ impl Hardening {
         sys.call(Call::AmbientClearAll)?;
         sys.call(Call::NoNewPrivs)?;
         if let Some(user) = &self.user {
-            // Groups first, while the uid is still 0; keep the permitted
-            // set across the uid change so capset below can set it. At
-            // execve a process that is not root keeps no capabilities.
+            // Groups first, while the uid is still 0. A process that
+            // leaves uid 0 loses its permitted and effective sets here, and
+            // capset below keeps them empty: it runs with no capability.
             sys.call(Call::Setgroups {
                 gids: user.groups.clone(),
             })?;
             sys.call(Call::Setresgid { gid: user.gid })?;
-            sys.call(Call::KeepCaps)?;
             sys.call(Call::Setresuid { uid: user.uid })?;
+            let now = nix::unistd::getresuid().map(|r| r.effective.as_raw());
+            if sys.is_dry() {
+                // The dry seam changes no ids.
+            } else if now != Ok(user.uid) {
+                return Err(Error::invalid(format!(
+                    "the command was to run as uid {}, but the kernel left it at {now:?}",
+                    user.uid
+                )));
+            }
         }
-        let kept = self.caps & ((1u64 << (last + 1)) - 1);
+        let root = self.user.as_ref().is_none_or(|u| u.uid == 0);
+        let kept = if root {
+            self.caps & ((1u64 << (last + 1)) - 1)
+        } else {
+            0
+        };
         sys.call(Call::Capset {
             effective: kept,
             permitted: kept,

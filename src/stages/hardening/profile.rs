@@ -238,6 +238,7 @@ fn version(release: &str) -> (u32, u32) {
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
-pub(super) fn kernel_version() -> (u32, u32) {
+/// This kernel's version as (major, minor).
+pub fn kernel_version() -> (u32, u32) {
     nix::sys::utsname::uname().map_or((0, 0), |u| version(&u.release().to_string_lossy()))
 }

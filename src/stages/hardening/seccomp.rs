@@ -49,6 +49,10 @@ pub fn compile(choice: &Choice, caps: u64, store: Option<&Store>) -> Result<Opti
     .map(Some)
 }
 
+/// Bumped whenever what compile_profile makes from a profile changes (its
+/// prologue, how rules are added), so no filter of the old way is reused.
+const FILTER_FORMAT: u32 = 1;
+
 fn cache_key(choice: &Choice, caps: u64) -> String {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -57,12 +61,19 @@ fn cache_key(choice: &Choice, caps: u64) -> String {
         _ => super::profile::DEFAULT,
     };
     let release = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned());
+    // libseccomp is linked dynamically: an upgrade may compile otherwise.
+    let library = libseccomp::ScmpVersion::current()
+        .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+        .unwrap_or_default();
     (
         text,
+        choice.name(),
         caps,
         std::env::consts::ARCH,
         release.unwrap_or_default(),
+        library,
         env!("CARGO_PKG_VERSION"),
+        FILTER_FORMAT,
     )
         .hash(&mut hasher);
     format!("{:016x}", hasher.finish())

@@ -60,17 +60,47 @@ pub fn set_home(env: &mut [String], user: &User, extra: &[String]) {
     }
 }
 
+/// The most of either file diyc reads: a container can write its own.
+const MOST: u64 = 1 << 20;
+
 /// A file of a root directory, opened as if that directory were `/`.
+/// The writable layer is the container's to fill, so whatever is there
+/// must be a regular file, and only its first MiB is read: a FIFO would
+/// hang diyc, a device node would be opened by the host, and a sparse
+/// terabyte would fill its memory.
 fn read_in_root(root: &Path, name: &str) -> Option<String> {
     // Reading a directory needs no more than opening it to read.
     let dir = std::fs::File::open(root).ok()?;
     let how = OpenHow::new()
-        .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC)
+        .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK | OFlag::O_NOCTTY)
         .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    let fd = openat2(&dir, name, how).ok()?;
+    let file = std::fs::File::from(openat2(&dir, name, how).ok()?);
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
     let mut text = String::new();
-    std::fs::File::from(fd).read_to_string(&mut text).ok()?;
+    file.take(MOST).read_to_string(&mut text).ok()?;
     Some(text)
+}
+
+/// The highest id diyc lets a container have: the kernel takes
+/// 4294967295 (-1) to mean "leave it as it is", so a uid of -1 would leave
+/// the command running as root; runc draws the line at the same place.
+const HIGHEST_ID: u32 = i32::MAX as u32 - 1;
+
+/// An id from a file: a number up to HIGHEST_ID.
+fn id(text: &str) -> Option<u32> {
+    text.parse().ok().filter(|n| *n <= HIGHEST_ID)
+}
+
+/// `--user`'s part as a number, if it is one (too big is an error).
+fn number(text: &str) -> std::result::Result<Option<u32>, String> {
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(None);
+    }
+    id(text)
+        .map(Some)
+        .ok_or_else(|| format!("{text} is above the highest id, {HIGHEST_ID}"))
 }
 
 /// The fields of each line of a colon-separated file.
@@ -88,35 +118,45 @@ fn lookup(passwd: &str, group: &str, spec: &str) -> std::result::Result<User, St
     if who.is_empty() || grp.is_some_and(str::is_empty) {
         return Err("give it as NAME, UID, NAME:GROUP or UID:GID".into());
     }
-    let entry = entries(passwd).find(|e| e.len() >= 4 && (e[0] == who || e[2] == who));
-    let (name, uid, gid, home) = match (&entry, who.parse::<u32>()) {
+    // A number is the id itself, matched against ids only: an image
+    // with a user *named* 1000 must not make `--user 1000` someone else.
+    let wanted = number(who)?;
+    let entry = entries(passwd).find(|e| {
+        e.len() >= 4
+            && match wanted {
+                Some(uid) => id(e[2]) == Some(uid),
+                None => e[0] == who,
+            }
+    });
+    let bad = |what: &str| format!("the image's /etc/passwd has a bad {what} for {who}");
+    let (name, uid, gid, home) = match (&entry, wanted) {
         (Some(e), _) => (
             Some(e[0]),
-            e[2].parse()
-                .map_err(|_| format!("the image's /etc/passwd has a bad uid for {who}"))?,
-            e[3].parse()
-                .map_err(|_| format!("the image's /etc/passwd has a bad gid for {who}"))?,
+            id(e[2]).ok_or_else(|| bad("uid"))?,
+            id(e[3]).ok_or_else(|| bad("gid"))?,
             e.get(5).map(|h| h.to_string()),
         ),
         // A number the image does not know runs as itself, in group 0.
-        (None, Ok(uid)) => (None, uid, 0, None),
-        (None, Err(_)) => return Err(format!("no user {who} in the image's /etc/passwd")),
+        (None, Some(uid)) => (None, uid, 0, None),
+        (None, None) => return Err(format!("no user {who} in the image's /etc/passwd")),
     };
     let gid = match grp {
         None => gid,
-        Some(g) => match entries(group).find(|e| e.len() >= 3 && e[0] == g) {
-            Some(e) => e[2]
-                .parse()
-                .map_err(|_| format!("the image's /etc/group has a bad gid for {g}"))?,
-            None => g
-                .parse()
-                .map_err(|_| format!("no group {g} in the image's /etc/group"))?,
+        Some(g) => match number(g)? {
+            Some(gid) => gid,
+            None => {
+                let entry = entries(group)
+                    .find(|e| e.len() >= 3 && e[0] == g)
+                    .ok_or_else(|| format!("no group {g} in the image's /etc/group"))?;
+                id(entry[2])
+                    .ok_or_else(|| format!("the image's /etc/group has a bad gid for {g}"))?
+            }
         },
     };
     let mut groups: Vec<u32> = match name {
         Some(name) => entries(group)
             .filter(|e| e.len() >= 4 && e[3].split(',').any(|m| m == name))
-            .filter_map(|e| e[2].parse().ok())
+            .filter_map(|e| id(e[2]))
             .collect(),
         None => Vec::new(),
     };
@@ -160,5 +200,24 @@ mod tests {
         assert!(lookup(PASSWD, GROUP, "daemon").is_err());
         assert!(lookup(PASSWD, GROUP, "app:nogroup").is_err());
         assert!(lookup(PASSWD, GROUP, ":1").is_err());
+    }
+
+    #[test]
+    fn an_image_cannot_turn_a_user_into_root() {
+        // A uid of -1 would leave setresuid changing nothing.
+        let minus_one = "app:x:4294967295:1000::/:/bin/sh\n";
+        assert!(lookup(minus_one, GROUP, "app").is_err());
+        assert!(lookup(PASSWD, GROUP, "4294967295:1000").is_err());
+        assert!(lookup(PASSWD, GROUP, "1000:4294967295").is_err());
+        // A user, or group, named like a number is not that number.
+        let named = "1000:x:0:0::/:/bin/sh\n";
+        assert_eq!(
+            lookup(named, "100:x:0:\n", "1000").map(|u| (u.uid, u.gid)),
+            Ok((1000, 0))
+        );
+        assert_eq!(
+            lookup(PASSWD, "100:x:0:\n", "app:100").map(|u| u.gid),
+            Ok(100)
+        );
     }
 }

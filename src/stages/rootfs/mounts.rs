@@ -105,6 +105,24 @@ impl UserMount {
     }
 }
 
+/// A remount of a bind replaces its flags: the nosuid, nodev and noexec
+/// the host's mount has are asked for again, or the read-only bind would
+/// lose them (the kernel refuses a remount that drops them anyway).
+fn kept_flags(target: &str) -> libc::c_ulong {
+    use nix::sys::statvfs::{FsFlags, statvfs};
+    let Ok(stat) = statvfs(target) else {
+        return 0;
+    };
+    [
+        (FsFlags::ST_NOSUID, libc::MS_NOSUID),
+        (FsFlags::ST_NODEV, libc::MS_NODEV),
+        (FsFlags::ST_NOEXEC, libc::MS_NOEXEC),
+    ]
+    .iter()
+    .filter(|(has, _)| stat.flags().contains(*has))
+    .fold(0, |all, (_, flag)| all | flag)
+}
+
 /// A path inside the container to mount on: absolute, plain, not `/`
 /// and not in /proc or /sys, which diyc mounts and masks itself.
 fn check_inside(path: &str) -> std::result::Result<String, String> {
@@ -215,7 +233,7 @@ impl Rootfs {
                         // The target again: now the bind's own root.
                         self.at_target(sys, mount.target(), dir, &mut |sys, target| {
                             let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
-                            sys.mount(None, target, None, flags, None)
+                            sys.mount(None, target, None, flags | kept_flags(target), None)
                         })?;
                     }
                 }

@@ -74,8 +74,12 @@ pub(super) fn plumbing(t: &Traced, state_root: &str, fds: &Fds) -> Option<&'stat
             Some(_) => None,
         },
         // A process naming itself, and asking to die with diyc.
-        "prctl" if call.contains("PR_SET_NAME") || call.contains("PR_SET_PDEATHSIG") => {
-            Some("the process's own name and parent-death signal")
+        "prctl"
+            if ["PR_SET_NAME", "PR_SET_PDEATHSIG", "PR_SET_DUMPABLE"]
+                .iter()
+                .any(|p| call.contains(p)) =>
+        {
+            Some("the process's own name, parent-death signal and privacy")
         }
         // libseccomp asking which filter features the kernel has, while
         // diyc compiles the filter: questions, and probes that fail and so
