@@ -124,8 +124,11 @@ impl Supervisor {
                 self.signals(sys, signals);
             }
             // Typing after signals: a window resized before a key was
-            // pressed has its new size by the time the key arrives.
+            // pressed has its new size by the time the key arrives, even
+            // when the resize came after this round's poll (while its
+            // output was being copied, say).
             if relay_ready {
+                self.signals(sys, signals);
                 if let Some(relay) = self.terminal.as_mut() {
                     relay.copy_input();
                 }
