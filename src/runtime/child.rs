@@ -220,12 +220,6 @@ fn exec(
     })
 }
 
-/// How a path of the image or the command line may be walked: never
-/// through one of /proc's links to another process's files (its fds, its
-/// root, its binary), which lead outside the container.
-const NO_MAGIC: u64 = 0x02;
-const IN_ROOT: u64 = 0x10;
-
 /// Enter the working directory `dir` as the container's root sees it:
 /// symlinks in the image are followed as if its root were `/`, and a walk
 /// through /proc's links is refused. Then check the result is inside.
@@ -247,7 +241,9 @@ fn enter_workdir(sys: &mut Sys, dir: &str) -> Result<()> {
         dir: root,
         path: dir.to_string(),
         flags: path_only | libc::O_DIRECTORY,
-        resolve: NO_MAGIC | IN_ROOT,
+        // Never through one of /proc's links to another process's files
+        // (its fds, its root, its binary), which lead outside the container.
+        resolve: libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_IN_ROOT,
     });
     sys.call(Call::Close { fd: root })?;
     let fd = match opened {
@@ -297,7 +293,7 @@ fn check_inside(sys: &mut Sys, path: &str) -> Result<()> {
         dir: libc::AT_FDCWD,
         path: path.to_string(),
         flags: libc::O_PATH | libc::O_CLOEXEC,
-        resolve: NO_MAGIC,
+        resolve: libc::RESOLVE_NO_MAGICLINKS,
     });
     match opened {
         Ok(fd) => sys.call(Call::Close { fd: fd as i32 }).map(drop),

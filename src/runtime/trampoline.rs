@@ -23,11 +23,6 @@ const PROGRAM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trampoline"));
 /// The name it checks its argv[0] against, and the memfd's name.
 const NAME: &str = "diyc-trampoline";
 
-const MFD_CLOEXEC: u32 = 0x01;
-const MFD_ALLOW_SEALING: u32 = 0x02;
-/// Asked for by name since Linux 6.3, where a host may forbid it.
-const MFD_EXEC: u32 = 0x10;
-
 /// Execute `path` with `argv` and `env` through the trampoline. Returns
 /// only if that could not be done.
 pub(super) fn exec(sys: &mut Sys, path: &str, argv: &[String], env: &[String]) -> Error {
@@ -46,10 +41,11 @@ pub(super) fn exec(sys: &mut Sys, path: &str, argv: &[String], env: &[String]) -
 
 /// The trampoline in a sealed memfd; its descriptor closes on exec.
 fn load(sys: &mut Sys) -> Result<i32> {
-    let flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
     let made = match sys.call(Call::MemfdCreate {
         name: NAME.into(),
-        flags: flags | MFD_EXEC,
+        // Asked for by name since Linux 6.3, where a host may forbid it.
+        flags: flags | libc::MFD_EXEC,
     }) {
         // Before Linux 6.3 every memfd may be executed, and MFD_EXEC is
         // unknown.

@@ -93,20 +93,20 @@ const OPEN_FLAGS: &[(u64, &str)] = &[
     (libc::O_DIRECTORY as u64, "O_DIRECTORY"),
 ];
 
-/// memfd_create's flags, from linux/memfd.h.
+/// memfd_create's flags.
 pub(super) const MEMFD_FLAGS: &[(u64, &str)] = &[
-    (0x01, "MFD_CLOEXEC"),
-    (0x02, "MFD_ALLOW_SEALING"),
-    (0x10, "MFD_EXEC"),
+    (libc::MFD_CLOEXEC as u64, "MFD_CLOEXEC"),
+    (libc::MFD_ALLOW_SEALING as u64, "MFD_ALLOW_SEALING"),
+    (libc::MFD_EXEC as u64, "MFD_EXEC"),
 ];
 
-/// openat2's `resolve` bits, from linux/openat2.h.
+/// openat2's `resolve` bits.
 pub(super) const RESOLVE_FLAGS: &[(u64, &str)] = &[
-    (0x01, "RESOLVE_NO_XDEV"),
-    (0x02, "RESOLVE_NO_MAGICLINKS"),
-    (0x04, "RESOLVE_NO_SYMLINKS"),
-    (0x08, "RESOLVE_BENEATH"),
-    (0x10, "RESOLVE_IN_ROOT"),
+    (libc::RESOLVE_NO_XDEV, "RESOLVE_NO_XDEV"),
+    (libc::RESOLVE_NO_MAGICLINKS, "RESOLVE_NO_MAGICLINKS"),
+    (libc::RESOLVE_NO_SYMLINKS, "RESOLVE_NO_SYMLINKS"),
+    (libc::RESOLVE_BENEATH, "RESOLVE_BENEATH"),
+    (libc::RESOLVE_IN_ROOT, "RESOLVE_IN_ROOT"),
 ];
 
 /// `A|B|0x40` the way strace joins flags, `0` when none are set.

@@ -35,9 +35,6 @@ pub enum UserMount {
 /// A --tmpfs without `size=`: 64 MiB, like /dev/shm.
 pub const TMPFS_DEFAULT: u64 = 64 << 20;
 
-const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-const RESOLVE_IN_ROOT: u64 = 0x10;
-
 impl UserMount {
     /// `-v HOST:CONTAINER[:ro|:rw]`, with the host's side made absolute
     /// and required to exist.
@@ -305,7 +302,7 @@ impl Rootfs {
             dir: root,
             path: inside.trim_start_matches('/').to_string(),
             flags: path_only | if dir { libc::O_DIRECTORY } else { 0 },
-            resolve: RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS,
+            resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS,
         });
         sys.call(Call::Close { fd: root })?;
         let fd = opened.map_err(|e| match e.errno() {
