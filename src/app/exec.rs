@@ -49,10 +49,14 @@ pub fn exec(store: &Store, args: ExecArgs) -> Result<i32> {
     let mut extra = spec.env.clone();
     extra.extend(args.env.iter().cloned());
     let mut env = check::container_env(&hostname, &extra)?;
-    let user = user::of_container(store, name, &spec.image, spec.user.as_deref())?;
-    if let Some(user) = &user {
-        user::set_home(&mut env, user, &extra);
-    }
+    let user = user::of_container(
+        store,
+        name,
+        &spec.image,
+        spec.user.as_deref(),
+        &mut env,
+        &extra,
+    )?;
     let (tty, input) = terminal_flags(args.tty.tty, args.tty.interactive, false);
 
     let signals = Signals::block()?;

@@ -126,10 +126,14 @@ pub fn run_spec(
     let hostname = spec.hostname.clone().unwrap_or_else(|| name.clone());
     validate_hostname(&hostname)?;
     let mut env = check::container_env(&hostname, &spec.env)?;
-    let user = user::of_container(store, &name, &spec.image, spec.user.as_deref())?;
-    if let Some(user) = &user {
-        user::set_home(&mut env, user, &spec.env);
-    }
+    let user = user::of_container(
+        store,
+        &name,
+        &spec.image,
+        spec.user.as_deref(),
+        &mut env,
+        &spec.env,
+    )?;
     let hardening = hardening.with_user(user);
     let host = Host::detect()?;
     let limits = Limits {

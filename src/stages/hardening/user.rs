@@ -36,22 +36,26 @@ pub fn resolve(layers: &[&Path], spec: &str) -> Result<User> {
 
 /// The `--user` of container `name` of `store` with image `image`: its
 /// files as the container sees them, its writable layer over the image.
+/// The user's home becomes HOME in `env`, unless `extra` (the `-e`s) set it.
 pub fn of_container(
     store: &crate::state::Store,
     name: &str,
     image: &str,
     spec: Option<&str>,
+    env: &mut [String],
+    extra: &[String],
 ) -> Result<Option<User>> {
     let Some(spec) = spec else {
         return Ok(None);
     };
     let upper = store.containers_dir().join(name).join("upper");
     let lower = crate::state::image::rootfs(store, image);
-    resolve(&[&upper, &lower], spec).map(Some)
+    let user = resolve(&[&upper, &lower], spec)?;
+    set_home(env, &user, extra);
+    Ok(Some(user))
 }
 
-/// The user's home as HOME, unless `-e HOME=...` said otherwise.
-pub fn set_home(env: &mut [String], user: &User, extra: &[String]) {
+fn set_home(env: &mut [String], user: &User, extra: &[String]) {
     let (Some(home), false) = (&user.home, extra.iter().any(|e| e.starts_with("HOME="))) else {
         return;
     };
