@@ -152,6 +152,12 @@ pub struct Explain {
         default_missing_value = "text"
     )]
     pub format: Option<Format>,
+
+    /// With --explain: every call on a line of its own and every stage in
+    /// full, instead of repeats grouped (and, in lessons, the other
+    /// stages folded to one line each)
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 /// `-i` and `-t`, the same for `run` and `exec`.
@@ -312,8 +318,8 @@ pub struct ExecArgs {
 
 #[derive(Debug, Args)]
 pub struct LearnArgs {
-    /// Run this stage's lesson alone
-    #[arg(long, value_enum, value_name = "STAGE", conflicts_with = "all")]
+    /// Run one lesson alone: intro (lesson 0, start here) or a stage's
+    #[arg(long, value_enum, value_name = "LESSON", conflicts_with = "all")]
     pub step: Option<Topic>,
 
     /// Every lesson in order, ending in a whole container
@@ -334,6 +340,15 @@ pub struct LearnArgs {
     /// Also write the lesson as Markdown, a handout for the class
     #[arg(long, value_name = "FILE")]
     pub transcript: Option<PathBuf>,
+
+    /// For a projector: each part on a clean screen, large margins, the
+    /// same keys
+    #[arg(long)]
+    pub present: bool,
+
+    /// Explain the words the lessons use, or just TERM
+    #[arg(long, value_name = "TERM", num_args = 0..=1, default_missing_value = "")]
+    pub glossary: Option<String>,
 
     #[command(flatten)]
     pub cgroup: CgroupParent,

@@ -143,7 +143,7 @@ fn exec_into_a_container_still_being_set_up_is_refused() {
             "run", "--step", "--rm", "--name", "early", "--net", "none", "busybox", "true",
         ],
     );
-    term.expect("[Enter] go on, [q] stop, [c] run to the end: ");
+    term.expect("[Enter] go on, [q] stop, [c] run to the end, [?] keys: ");
     let out = lab.run(&["exec", "early", "sh", "-c", "echo joined"]);
     assert!(!text(&out.stdout).contains("joined"));
     assert_one_line_error(&out, "is still being set up");

@@ -12,7 +12,7 @@ mod common;
 use common::terminal::OnTerminal;
 use common::{LESSONS, Lab};
 
-const PROMPT: &str = "[Enter] go on, [q] stop, [c] run to the end: ";
+const PROMPT: &str = "[Enter] go on, [q] stop, [c] run to the end, [?] keys: ";
 
 #[test]
 fn pid_lesson_pauses_enter_goes_on_and_q_stops_and_cleans_up() {

@@ -82,7 +82,7 @@ pub fn exec(store: &Store, args: ExecArgs) -> Result<i32> {
         workdir: args.workdir.or(spec.workdir),
     };
     let mut launch = Launch::new(stages, flags, exec)?.with_terminal(Terminal { tty, input });
-    let mut explainer = Explainer::new(args.explain.format);
+    let mut explainer = Explainer::new(args.explain.format).verbose(args.explain.verbose);
     let mut sys = Sys::new(&mut explainer, StageId::Join);
     let exit = runtime::launch_alone(&mut sys, &mut launch, &signals)?;
     exit.notes.into_iter().for_each(warnings::warn);

@@ -144,6 +144,7 @@ pub fn start(store: &Store, bridge: &Bridge, names: &[String]) -> Result<i32> {
             name: Some(name),
             rm: false,
             explain: None,
+            verbose: false,
             step: false,
         };
         detach::run(store, bridge, spec, options)?;

@@ -132,8 +132,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 lab: args.lab,
                 no_pause: args.no_pause,
                 explain: args.explain.format,
+                verbose: args.explain.verbose,
                 transcript: args.transcript,
                 cgroup_parent: args.cgroup.cgroup_parent,
+                present: args.present,
+                glossary: args.glossary.map(|t| Some(t).filter(|t| !t.is_empty())),
             },
         ),
         Command::Setup { explain } => {

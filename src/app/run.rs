@@ -37,6 +37,7 @@ pub struct Options {
     pub name: Option<String>,
     pub rm: bool,
     pub explain: Option<Format>,
+    pub verbose: bool,
     pub step: bool,
 }
 
@@ -60,6 +61,7 @@ pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
         rm: args.rm,
         // Pausing between stages needs the stages reported: --step explains.
         explain: args.explain.format.or(args.step.then_some(Format::Text)),
+        verbose: args.explain.verbose,
         step: args.step,
     };
     if args.detach {
@@ -113,7 +115,7 @@ pub fn run_spec(
     if options.explain == Some(Format::Json) {
         warnings::as_json();
     }
-    let mut explainer = Explainer::new(options.explain);
+    let mut explainer = Explainer::new(options.explain).verbose(options.verbose);
     let mut sys = Sys::new(&mut explainer, StageId::Image);
     reclaim::reclaim_dead(&mut sys, store);
     let lower = image::ensure(store, &spec.image, &mut sys, &signals)?;

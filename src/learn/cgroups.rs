@@ -40,7 +40,7 @@ pub fn live(s: &mut Session) -> Result<(Observed, StageId)> {
 }
 
 /// No limit: the hog takes all it asks for.
-pub fn broken(s: &mut Session) -> Result<()> {
+pub fn broken(s: &mut Session) -> Result<Observed> {
     let (seen, dirs) = run(s, "lesson-unlimited", None)?;
     s.effect(
         seen.code == 0,
@@ -49,5 +49,6 @@ pub fn broken(s: &mut Session) -> Result<()> {
     s.undone(
         dirs.iter().all(|d| !std::path::Path::new(d).exists()),
         "its cgroup was removed with the container",
-    )
+    )?;
+    Ok(seen)
 }

@@ -68,7 +68,7 @@ pub fn live(s: &mut Session) -> Result<(Observed, StageId)> {
 
 /// Without the stage, root inside mounts and writes a kernel setting; both
 /// stay in the container's own namespaces.
-pub fn broken(s: &mut Session) -> Result<()> {
+pub fn broken(s: &mut Session) -> Result<Observed> {
     let mounts = probes::mounts();
     let domain = probes::domainname();
     let seen = run(s, false)?;
@@ -79,5 +79,6 @@ pub fn broken(s: &mut Session) -> Result<()> {
     s.undone(
         probes::mounts() == mounts && probes::domainname() == domain,
         "the host's mount table and domain name are as they were: those changes lived in the container's own namespaces",
-    )
+    )?;
+    Ok(seen)
 }

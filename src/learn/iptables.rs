@@ -86,8 +86,8 @@ pub fn live(s: &mut Session) -> Result<(Observed, StageId)> {
 
 /// The same run with the MASQUERADE rule taken out: the reply has no way
 /// back to a private address.
-pub fn broken(s: &mut Session) -> Result<()> {
-    run(s, false)?;
+pub fn broken(s: &mut Session) -> Result<Observed> {
+    let seen = run(s, false)?;
     let peer = peer(s);
     s.effect(
         peer.is_none(),
@@ -100,5 +100,6 @@ pub fn broken(s: &mut Session) -> Result<()> {
         &mut sys,
         &check.iter().map(String::as_str).collect::<Vec<_>>(),
     )? == 0;
-    s.undone(back, "the MASQUERADE rule is back")
+    s.undone(back, "the MASQUERADE rule is back")?;
+    Ok(seen)
 }

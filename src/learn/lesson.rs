@@ -1,33 +1,60 @@
-//! One lesson, part by part: why the stage exists, the stage live with
-//! every call, both views of it, what to look at, the same stage with its
-//! key step left out, what to try by hand, and questions. And the end of
+//! One lesson, part by part: why the stage exists, the stage live (its
+//! own calls in full, the stages it builds on one line each), both views
+//! of it, what to look at, the same stage with its key step left out
+//! shown as a difference, pictures of what was seen, what to try by hand,
+//! an exercise diyc checks, questions, and a summary. And the end of
 //! `--all`: every stage at once, as `diyc run` makes a container.
 
-use std::fmt::Write as _;
 use std::io::IsTerminal;
 
 use super::Topic;
 use super::parts::NET_WATCH;
 use super::session::{Observed, Quit, Session};
 use super::text::Text;
+use super::transcript;
+use super::views;
 use crate::error::Result;
 use crate::event::StageId;
 use crate::stages::cgroups::Limits;
 use crate::stages::hardening::Hardening;
 use crate::undo::Undo;
 
+/// Differences shown before the rest is left to `--verbose`.
+const DIFF_LINES: usize = 12;
+
 impl Session<'_> {
+    pub fn text_of(&self, topic: Topic) -> Text {
+        Text::parse(topic.text(), &self.vars)
+    }
+
+    /// A lesson starts: its title, and a fresh set of words to explain
+    /// (`--all` explains each word once for the whole course).
+    pub fn title(&mut self, title: &str) {
+        if !self.opts.all {
+            self.words.clear();
+        }
+        self.md(&format!("## {title}"));
+        self.show(&format!(
+            "\n{}",
+            colored::Colorize::bold(format!("# {title}").as_str())
+        ));
+    }
+
     pub fn lesson(&mut self, topic: Topic) -> Result<std::result::Result<(), Quit>> {
-        let text = Text::parse(topic.text());
-        self.say(&format!("\n# {}", topic.title()));
+        let (Some(live), Some(broken)) = (topic.live(), topic.broken()) else {
+            return self.intro();
+        };
+        let text = self.text_of(topic);
+        self.title(topic.title());
+        self.focus = topic.focus();
         self.part("Why", text.section("Why"));
         self.part("What diyc does", text.section("What diyc does"));
         if let Err(q) = self.pause("the stage, live") {
             return Ok(Err(q));
         }
-        self.say("\n## The stage, live");
-        let (observed, stage) = (topic.live())(self)?;
-        self.both_views(&observed, stage);
+        self.heading("The stage, live");
+        let (live, stage) = live(self)?;
+        self.both_views(&live, stage);
         self.part("What to look at", text.section("What to look at"));
         if let Err(q) = self.pause("what breaks without it") {
             return Ok(Err(q));
@@ -36,47 +63,89 @@ impl Session<'_> {
             "What breaks without it",
             text.section("What breaks without it"),
         );
-        self.say("\nThe same stage with its key step left out:");
-        (topic.broken())(self)?;
+        let focus = std::mem::take(&mut self.focus);
+        let broken = broken(self)?;
+        self.focus = focus;
+        self.difference(&live, &broken);
         if let Err(q) = self.pause("try it yourself") {
             return Ok(Err(q));
         }
         self.part("Try it yourself", text.section("Try it yourself"));
-        self.say("\n## Questions");
-        for (question, answer) in &text.questions {
-            self.say(&format!("\nQ: {question}"));
-            if self.pauser.enabled() {
-                if let Err(q) = self.pause("the answer") {
-                    return Ok(Err(q));
-                }
-            }
-            self.say(&format!("A: {answer}"));
+        Ok(self.wrap_up(&text))
+    }
+
+    /// Questions, then the summary.
+    pub fn wrap_up(&mut self, text: &Text) -> std::result::Result<(), Quit> {
+        self.questions(&text.questions)?;
+        self.summary(&text.summary);
+        Ok(())
+    }
+
+    pub fn summary(&mut self, points: &[String]) {
+        if points.is_empty() {
+            return;
         }
-        Ok(Ok(()))
+        let list: Vec<String> = points.iter().map(|p| format!("- {p}")).collect();
+        self.part("Summary", &list.join("\n"));
     }
 
     fn both_views(&mut self, observed: &Observed, stage: StageId) {
-        let inside = observed.lines(stage, true);
-        let outside = observed.lines(stage, false);
-        let width = inside
-            .iter()
-            .map(|l| l.chars().count())
-            .max()
-            .unwrap_or(0)
-            .clamp(24, 60);
-        let mut table = format!("{:<width$} | {}\n", "inside the container", "on the host");
-        let _ = writeln!(table, "{}-+-{}", "-".repeat(width), "-".repeat(24));
-        for i in 0..inside.len().max(outside.len()) {
-            let left: String = inside
-                .get(i)
-                .map_or("", String::as_str)
-                .chars()
-                .take(width)
-                .collect();
-            let right = outside.get(i).map_or("", String::as_str);
-            let _ = writeln!(table, "{left:<width$} | {right}");
+        let inside = views::side(observed, stage, true);
+        let outside = views::side(observed, stage, false);
+        self.heading("Both views");
+        self.show(&format!("\n{}", views::columns(&inside, &outside)));
+        let rows: Vec<Vec<String>> = (0..inside.len().max(outside.len()))
+            .map(|i| {
+                [&inside, &outside]
+                    .map(|side| side.get(i).cloned().unwrap_or_default())
+                    .to_vec()
+            })
+            .collect();
+        self.md(&transcript::table(
+            &["inside the container", "on the host"],
+            &rows,
+        ));
+    }
+
+    /// The broken run as what changed against the working one.
+    fn difference(&mut self, live: &Observed, broken: &Observed) {
+        let lines = views::difference(live, broken, &self.focus);
+        let mut text = String::from(
+            "\nThe run without the key step, against the working one (- only the working run, + only this one):",
+        );
+        if lines.is_empty() {
+            text.push_str("\n  (no difference in what the stage did or showed)");
         }
-        self.part("Both views", &table);
+        for line in lines.iter().take(DIFF_LINES) {
+            text.push_str(&format!("\n  {line}"));
+        }
+        if lines.len() > DIFF_LINES {
+            text.push_str(&format!(
+                "\n  ... and {} more (--verbose shows both runs whole)",
+                lines.len() - DIFF_LINES
+            ));
+        }
+        self.show(&text);
+        self.md(&format!("```diff\n{}\n```", lines.join("\n")));
+    }
+
+    /// The end of `--all`: the stages put together as one container.
+    pub fn course_summary(&mut self, finished: &[Topic], code: i32) {
+        let mut body = String::from(
+            "A container is one ordinary process. diyc made it with one `clone3`, prepared it stage by stage, then let `execve` replace diyc's code with the command:\n",
+        );
+        for topic in finished.iter().filter(|t| **t != Topic::Intro) {
+            let point = self.text_of(*topic).summary.into_iter().next().unwrap_or_default();
+            body.push_str(&format!("\n- **{}**: {point}", topic.name()));
+        }
+        body.push_str(&format!(
+            "\n\nThe whole container above had all of it at once; its command exited with status {code}, and everything it made was undone."
+        ));
+        let (right, asked) = self.score;
+        if asked > 0 {
+            body.push_str(&format!("\n\nYour score: {right} of {asked} questions."));
+        }
+        self.part("The whole course", &body);
     }
 
     /// `--all` ends here: every stage at once, as `diyc run` does.

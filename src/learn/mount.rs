@@ -38,7 +38,7 @@ pub fn live(s: &mut Session) -> Result<(Observed, StageId)> {
 /// Without private propagation, a mount made in a new mount namespace
 /// appears in the one it was copied from. Shown in a throwaway mount
 /// namespace that plays the host, made shared first.
-pub fn broken(s: &mut Session) -> Result<()> {
+pub fn broken(s: &mut Session) -> Result<Observed> {
     let before = probes::mounts();
     let script = "mount --make-rshared / && \
                   unshare --mount --propagation shared mount -t tmpfs diyc-leak /tmp && \
@@ -59,5 +59,6 @@ pub fn broken(s: &mut Session) -> Result<()> {
     s.undone(
         probes::mounts() == before,
         "the real host's mount table is as it was",
-    )
+    )?;
+    Ok(seen)
 }

@@ -45,7 +45,7 @@ pub fn live(s: &mut Session) -> Result<(Observed, StageId)> {
 }
 
 /// No veth pair: nothing reaches the bridge.
-pub fn broken(s: &mut Session) -> Result<()> {
+pub fn broken(s: &mut Session) -> Result<Observed> {
     let before = probes::links();
     let (seen, _) = run(s, false)?;
     s.effect(
@@ -58,5 +58,6 @@ pub fn broken(s: &mut Session) -> Result<()> {
     s.undone(
         gone && probes::links() == before,
         "its network namespace went with its last process; the host's links are as they were",
-    )
+    )?;
+    Ok(seen)
 }

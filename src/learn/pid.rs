@@ -41,7 +41,7 @@ pub fn live(s: &mut Session) -> Result<(Observed, StageId)> {
 }
 
 /// The same without a fresh /proc: the host's processes show through.
-pub fn broken(s: &mut Session) -> Result<()> {
+pub fn broken(s: &mut Session) -> Result<Observed> {
     let mounts = probes::mounts();
     let seen = run(s, false)?;
     s.effect(
@@ -51,5 +51,6 @@ pub fn broken(s: &mut Session) -> Result<()> {
     s.undone(
         probes::mounts() == mounts,
         "the host's mount table is as it was",
-    )
+    )?;
+    Ok(seen)
 }

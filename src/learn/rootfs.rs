@@ -103,7 +103,7 @@ pub fn live(s: &mut Session) -> Result<(Observed, StageId)> {
 }
 
 /// The same container entered with chroot: the climb reaches the host.
-pub fn broken(s: &mut Session) -> Result<()> {
+pub fn broken(s: &mut Session) -> Result<Observed> {
     let before = probes::mounts();
     let seen = run(s, true)?;
     s.effect(
@@ -113,5 +113,6 @@ pub fn broken(s: &mut Session) -> Result<()> {
     s.undone(
         probes::mounts() == before,
         "the host's mount table is as it was",
-    )
+    )?;
+    Ok(seen)
 }

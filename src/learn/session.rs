@@ -8,8 +8,9 @@ use super::Options;
 use super::outside::Outside;
 use super::probes::{self, BeforeAfter, Probe};
 use crate::error::{Error, Result};
+use super::glossary;
 use crate::event::{Event, StageId};
-use crate::explain::{self, Explainer, Format};
+use crate::explain::{Explainer, Format};
 use crate::pause::{Choice, Pauser};
 use crate::runtime::{self, ExecSpec, Exit, Launch};
 use crate::signals::Signals;
@@ -33,6 +34,9 @@ impl Recorder for Capture {
     fn record(&mut self, event: Event) {
         self.explainer.record(event.clone());
         self.events.push(event);
+    }
+    fn flush(&mut self) {
+        self.explainer.flush();
     }
 }
 
@@ -91,7 +95,18 @@ pub struct Session<'a> {
     pub opts: &'a Options,
     pub signals: Signals,
     pub pauser: Pauser,
+    /// The handout, as Markdown (`--transcript`).
     pub transcript: String,
+    /// The stages the current lesson is about: shown in full, and the
+    /// only ones a launch pauses after. Empty folds every stage.
+    pub focus: Vec<StageId>,
+    /// The words already explained, and the glossary they come from.
+    pub words: std::collections::BTreeSet<String>,
+    pub terms: Vec<glossary::Term>,
+    /// Questions answered right, and asked, on a terminal.
+    pub score: (u32, u32),
+    /// What `{{name}}` in a lesson's text stands for in this run.
+    pub vars: Vec<(&'static str, String)>,
 }
 
 impl Session<'_> {
@@ -99,22 +114,31 @@ impl Session<'_> {
         self.opts.explain != Some(Format::Json)
     }
 
-    /// Prose goes to stderr with the explanation, so the two stay in
-    /// order; the transcript keeps both.
+    /// Said on the terminal and kept in the handout.
     pub fn say(&mut self, text: &str) {
-        self.transcript.push_str(text);
-        self.transcript.push('\n');
+        self.md(text);
+        self.show(text);
+    }
+
+    /// Prose goes to stderr with the explanation, so the two stay in
+    /// order; as JSON, one `lesson` event, without colour.
+    pub fn show(&mut self, text: &str) {
         let mut err = std::io::stderr().lock();
         if self.text_mode() {
             let _ = writeln!(err, "{text}");
         } else {
-            let line = serde_json::json!({"event": "lesson", "text": text});
+            let plain = dialoguer::console::strip_ansi_codes(text);
+            let line = serde_json::json!({"event": "lesson", "text": plain});
             let _ = writeln!(err, "{line}");
         }
     }
 
-    pub fn part(&mut self, heading: &str, body: &str) {
-        self.say(&format!("\n## {heading}\n\n{body}"));
+    /// Kept in the handout only.
+    pub fn md(&mut self, markdown: &str) {
+        if self.opts.transcript.is_some() {
+            self.transcript.push_str(markdown);
+            self.transcript.push_str("\n\n");
+        }
     }
 
     pub fn pause(&mut self, next: &str) -> std::result::Result<(), Quit> {
@@ -127,7 +151,9 @@ impl Session<'_> {
     /// The explainer for the lesson's own set-up calls: shown like the
     /// stage's, so nothing diyc does goes unseen.
     pub fn scaffolding(&self) -> Explainer {
-        Explainer::new(Some(self.opts.explain.unwrap_or(Format::Text)))
+        let explainer =
+            Explainer::new(Some(self.opts.explain.unwrap_or(Format::Text))).verbose(self.opts.verbose);
+        explainer.focus(self.focus.clone())
     }
 
     pub fn busybox(&mut self) -> Result<String> {
@@ -203,7 +229,9 @@ impl Session<'_> {
     ) -> Result<Observed> {
         let format = self.opts.explain.unwrap_or(Format::Text);
         let mut capture = Capture {
-            explainer: Explainer::new(Some(format)),
+            explainer: Explainer::new(Some(format))
+                .verbose(self.opts.verbose)
+                .focus(self.focus.clone()),
             events: Vec::new(),
         };
         let veths_before = probes::veths();
@@ -218,6 +246,7 @@ impl Session<'_> {
             },
         )?
         .pause_with(pauser)
+        .pause_only_after(self.focus.clone())
         .watch_with(Box::new(BeforeAfter::new(watching)));
         let result = {
             let mut sys = Sys::new(&mut capture, StageId::Clone);
@@ -226,6 +255,7 @@ impl Session<'_> {
                     Ok(())
                 });
             undo.finish(&mut sys, result.is_ok());
+            sys.flush();
             result
         };
         self.pauser = launch.take_pauser();
@@ -238,9 +268,8 @@ impl Session<'_> {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         if self.opts.transcript.is_some() {
-            for event in &capture.events {
-                self.transcript.push_str(&render_for_transcript(event));
-            }
+            let calls = super::transcript::calls(&capture.events);
+            self.md(&calls);
         }
         let exit = match result {
             Ok(exit) => exit,
@@ -305,15 +334,4 @@ impl Session<'_> {
             Err(Error::Check(format!("{failed}: {what}")))
         }
     }
-}
-
-/// The transcript shows each event as `--explain` does, without colour,
-/// indented into a Markdown code block; stages become headings.
-fn render_for_transcript(event: &Event) -> String {
-    if let Event::Stage { stage } = event {
-        let heading = stage.heading();
-        return format!("\n### {}\n\n{}\n\n", heading.title, heading.why);
-    }
-    let plain = dialoguer::console::strip_ansi_codes(&explain::render_text(event)).into_owned();
-    plain.lines().map(|l| format!("  {l}\n")).collect()
 }

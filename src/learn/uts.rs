@@ -41,7 +41,7 @@ pub fn live(s: &mut Session) -> Result<(Observed, StageId)> {
 /// Without its own UTS namespace, a process renames whoever shares it.
 /// Shown inside a throwaway namespace that plays the host, so the real
 /// host keeps its name.
-pub fn broken(s: &mut Session) -> Result<()> {
+pub fn broken(s: &mut Session) -> Result<Observed> {
     let host = observe::hostname();
     let script = "echo \"the (pretend) host is $(hostname)\"; \
                   sh -c 'hostname renamed-by-a-guest'; \
@@ -62,5 +62,6 @@ pub fn broken(s: &mut Session) -> Result<()> {
     s.undone(
         observe::hostname() == host,
         &format!("the real host is still {host}"),
-    )
+    )?;
+    Ok(seen)
 }

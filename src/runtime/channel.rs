@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::event::{Event, StageId};
+use crate::event::{Event, Outcome, StageId};
 use crate::sys::{self, Recorder};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -147,12 +147,23 @@ impl Recorder for ChildRecorder<'_> {
         // The setup itself goes on; a dead parent is noticed at the next
         // wait for its answer.
         let stage = event.stage();
+        // An exec's line: diyc prints it, then lets the exec go on, so the
+        // command's first output cannot come before it.
+        let exec = matches!(
+            event,
+            Event::Syscall {
+                outcome: Outcome::Pending,
+                ..
+            }
+        );
         if self.chan.send(&ToParent::Event(event)).is_err() {
             let note = Event::Note {
                 stage,
                 text: "an event too large for the setup socket was left out here".into(),
             };
             let _ = self.chan.send(&ToParent::Event(note));
+        } else if exec {
+            let _ = self.chan.recv::<ToChild>();
         }
     }
 }

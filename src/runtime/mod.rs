@@ -78,6 +78,8 @@ pub struct Launch {
     exec: ExecSpec,
     /// Asked at the end of each stage whether to go on (`run --step`, lessons).
     pauser: Pauser,
+    /// The stages to pause after; None pauses after every one.
+    pause_after: Option<Vec<StageId>>,
     watch: Option<Box<dyn Watch>>,
     terminal: Terminal,
     /// Told once the command runs (a detached run's supervisor tells the
@@ -112,6 +114,7 @@ impl Launch {
             extra_flags,
             exec,
             pauser: Pauser::never(),
+            pause_after: None,
             watch: None,
             terminal: Terminal::default(),
             running: None,
@@ -123,6 +126,33 @@ impl Launch {
     pub fn pause_with(mut self, pauser: Pauser) -> Self {
         self.pauser = pauser;
         self
+    }
+
+    /// Pause only after `stages`: a lesson stops where its own stage ends,
+    /// not at every stage it builds on.
+    pub fn pause_only_after(mut self, stages: Vec<StageId>) -> Self {
+        self.pause_after = Some(stages);
+        self
+    }
+
+    /// What a pause after `stage` says comes next: the next stage the
+    /// child enters, or the command once the exec stage has looked.
+    pub fn next_after(&self, stage: StageId) -> String {
+        if stage == StageId::Exec {
+            return "the command runs".into();
+        }
+        let next = self
+            .stages
+            .iter()
+            .skip_while(|s| s.id() != stage)
+            .skip(1)
+            .find(|s| s.runs_inside())
+            .map_or("exec", |s| s.id().name());
+        format!("the {next} stage")
+    }
+
+    fn pauses_after(&self, stage: StageId) -> bool {
+        self.pause_after.as_ref().is_none_or(|s| s.contains(&stage))
     }
 
     /// How the command meets the caller's terminal; the session stage

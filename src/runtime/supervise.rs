@@ -16,7 +16,7 @@ use crate::event::{Event, Outcome, StageId};
 use crate::observe;
 use crate::pause::Choice;
 use crate::signals::{STOP, Signals};
-use crate::sys::{self, Sys};
+use crate::sys::Sys;
 
 pub(super) struct Supervisor {
     child: i32,
@@ -33,7 +33,6 @@ pub(super) struct Supervisor {
     executing: bool,
     /// The execve the child recorded just before making it; it shows with
     /// its result once the outcome is known.
-    pending_exec: Option<Event>,
     /// The container's terminal, with `-t`.
     terminal: Option<Relay>,
     /// The container left diyc's session and process group (the session
@@ -52,7 +51,6 @@ impl Supervisor {
             stopped: None,
             running: false,
             executing: false,
-            pending_exec: None,
             terminal: None,
             own_session: false,
         }
@@ -104,7 +102,7 @@ impl Supervisor {
                 let Some(c) = &chan else { break };
                 if !self.message(sys, c, launch, signals) {
                     chan = None;
-                    self.setup_over(sys, launch);
+                    self.setup_over(launch);
                     break;
                 }
                 ready = readable_now(c);
@@ -118,7 +116,7 @@ impl Supervisor {
                 if let Some(c) = chan.as_ref().filter(|c| readable_now(c)) {
                     if !self.message(sys, c, launch, signals) {
                         chan = None;
-                        self.setup_over(sys, launch);
+                        self.setup_over(launch);
                     }
                 }
                 self.signals(sys, signals);
@@ -190,18 +188,18 @@ impl Supervisor {
         match msg {
             ToParent::Event(mut event) => {
                 if let Event::Syscall {
-                    pid, outcome, call, ..
+                    pid, outcome, ..
                 } = &mut event
                 {
                     // The child sees itself as pid 1; show the host's view,
                     // as strace -f does.
                     *pid = self.child;
-                    if matches!(call, sys::Call::Execve { .. }) {
-                        if *outcome == Outcome::Pending {
-                            self.pending_exec = Some(event);
-                            return true;
-                        }
-                        self.pending_exec = None;
+                    // The child waits for this line to be out before it
+                    // executes, so the command's output comes after it.
+                    if *outcome == Outcome::Pending {
+                        sys.emit(event);
+                        sys.flush();
+                        return chan.send(&ToChild::Continue).is_ok();
                     }
                 }
                 sys.emit(event);
@@ -224,18 +222,16 @@ impl Supervisor {
                         lines,
                     });
                 }
-                let next = launch
-                    .stages
-                    .iter()
-                    .skip_while(|s| s.id() != stage)
-                    .skip(1)
-                    .find(|s| s.runs_inside())
-                    .map_or("exec", |s| s.id().name());
+                let next = launch.next_after(stage);
+                let pausing = launch.pauses_after(stage) && launch.pauser.enabled();
+                if pausing {
+                    sys.flush();
+                }
                 let answer = if self.interrupted.is_some() {
                     ToChild::Stop
-                } else if launch.pauser.pause(&format!("the {next} stage"), signals) == Choice::Quit
+                } else if pausing && launch.pauser.pause(&next, signals) == Choice::Quit
                 {
-                    self.stopped = Some(next.to_string());
+                    self.stopped = Some(next);
                     ToChild::Stop
                 } else {
                     ToChild::Continue
@@ -263,7 +259,7 @@ impl Supervisor {
 
     /// The child's end of the socket closed: it executed the command, or
     /// it died trying.
-    fn setup_over(&mut self, sys: &mut Sys, launch: &mut Launch) {
+    fn setup_over(&mut self, launch: &mut Launch) {
         if self.failure.is_some() || self.interrupted.is_some() {
             return;
         }
@@ -279,22 +275,6 @@ impl Supervisor {
         }
         if let Some(relay) = self.terminal.as_mut() {
             relay.start();
-        }
-        if let Some(Event::Syscall {
-            stage,
-            pid,
-            call,
-            text,
-            ..
-        }) = self.pending_exec.take()
-        {
-            sys.emit(Event::Syscall {
-                stage,
-                pid,
-                call,
-                text,
-                outcome: Outcome::Ok(0),
-            });
         }
     }
 
@@ -357,7 +337,7 @@ impl Supervisor {
             return Err(Error::Interrupted(sig));
         }
         if let Some(stage) = self.stopped {
-            return Err(Error::Stopped(format!("the {stage} stage")));
+            return Err(Error::Stopped(stage));
         }
         if let Some(err) = self.failure {
             return Err(err);

@@ -137,6 +137,12 @@ impl<'r> Sys<'r> {
         }
     }
 
+    /// What the recorder holds back goes out now: a pause or the
+    /// container's own output comes next.
+    pub fn flush(&mut self) {
+        self.rec.flush();
+    }
+
     pub fn note(&mut self, text: impl Into<String>) {
         if self.explaining() {
             let stage = self.stage;

@@ -10,6 +10,9 @@ pub trait Recorder {
     /// False when nobody will look, so callers skip building observations.
     fn enabled(&self) -> bool;
     fn record(&mut self, event: Event);
+    /// Show anything held back (repeats waiting to be grouped) before
+    /// someone else writes to the terminal.
+    fn flush(&mut self) {}
 }
 
 /// Records nothing: for calls nobody watches (clean-up after a killed

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod allowlist;
+mod quiet;
 
 use super::{DIYC, Lab, text};
 use allowlist::{Fds, changed_path, fd_of, first_path, netlink_kind, opens_for_writing, plumbing};
@@ -47,6 +48,13 @@ fn explained(explain: &str) -> (Vec<(u32, String)>, BTreeSet<u32>) {
             continue;
         };
         let Ok(pid) = pid.parse() else { continue };
+        // `N x name(...)`: a group, read by quiet.rs.
+        if call
+            .split_once(" x ")
+            .is_some_and(|(n, _)| n.parse::<usize>().is_ok())
+        {
+            continue;
+        }
         if call.contains(" # exit ") {
             helpers.insert(pid);
         } else if let Some((call, _)) = call.rsplit_once(" = ") {
@@ -200,9 +208,13 @@ pub fn assert_strace_agrees(lab: &Lab, tag: &str, args: &[&str], must_show: &[&s
         .expect("strace is installed (the README's test command installs it)");
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let (explained, helpers) = explained(&stderr);
+    let (explained, mut helpers) = explained(&stderr);
     assert!(!explained.is_empty(), "no calls explained");
     let traced = traced_calls(&traces);
+    // Grouped repeats and folded stages name their calls too.
+    let mut quiet = quiet::parse(&stderr);
+    quiet.assert_made(&traced);
+    helpers.extend(quiet.programs.iter().copied());
 
     // Every explained call was made as shown: a system call exactly, an
     // `echo V > P` as a write of V, a netlink request as a message of its
@@ -261,7 +273,7 @@ pub fn assert_strace_agrees(lab: &Lab, tag: &str, args: &[&str], must_show: &[&s
             continue;
         }
         assert!(
-            shown_as(t, pid, &explained_set),
+            shown_as(t, pid, &explained_set) || quiet.covers(pid, t),
             "strace saw {:?} (pid {pid}) but --explain did not show it",
             t.call
         );
@@ -271,7 +283,8 @@ pub fn assert_strace_agrees(lab: &Lab, tag: &str, args: &[&str], must_show: &[&s
             explained
                 .iter()
                 .any(|(_, c)| c.split('(').next() == Some(kind)
-                    || c.starts_with(&format!("{kind}:"))),
+                    || c.starts_with(&format!("{kind}:")))
+                || quiet.shows(kind),
             "--explain shows no {kind}"
         );
     }

@@ -1,0 +1,211 @@
+//! Renders recorded events for a person (coloured text) or a program (one
+//! JSON object per line), on stderr so the container's own output on
+//! stdout stays clean. Text is quiet unless `--verbose`: repeated calls
+//! share a line, and a lesson folds the stages it is not about into one
+//! line each (group.rs). JSON is always every event.
+
+mod group;
+
+use std::io::{IsTerminal, Write};
+
+use colored::Colorize;
+
+use crate::event::{Event, Outcome, StageId};
+use crate::sys::{Call, Recorder};
+
+use group::{Folded, Group};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+pub struct Explainer {
+    format: Option<Format>,
+    verbose: bool,
+    /// The stages shown in full; None shows every stage.
+    focus: Option<Vec<StageId>>,
+    group: Group,
+    folded: Option<Folded>,
+}
+
+impl Explainer {
+    pub fn new(format: Option<Format>) -> Self {
+        if format == Some(Format::Text) {
+            // no-color.org: only a non-empty NO_COLOR turns colour off.
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            colored::control::set_override(!no_color && std::io::stderr().is_terminal());
+        }
+        Explainer {
+            format,
+            verbose: false,
+            focus: None,
+            group: Group::default(),
+            folded: None,
+        }
+    }
+
+    /// Every call on a line of its own, every stage in full.
+    pub fn verbose(mut self, verbose: bool) -> Self {
+        self.verbose = verbose;
+        self
+    }
+
+    /// Show only `stages` in full; the others one line each.
+    pub fn focus(mut self, stages: Vec<StageId>) -> Self {
+        self.focus = Some(stages);
+        self
+    }
+
+    fn out(text: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text.as_bytes());
+    }
+
+    fn folds(&self, event: &Event) -> bool {
+        self.focus
+            .as_ref()
+            .is_some_and(|focus| !focus.contains(&event.stage()))
+    }
+
+    fn end_fold(&mut self) {
+        if let Some(folded) = self.folded.take() {
+            Self::out(&folded.render());
+        }
+    }
+
+    fn quiet(&mut self, event: Event) {
+        if self.folds(&event) {
+            if let Some(shown) = self.group.take() {
+                Self::out(&shown);
+            }
+            let stage = event.stage();
+            if self.folded.as_ref().is_some_and(|f| f.stage() != stage)
+                || matches!(event, Event::Stage { .. })
+            {
+                self.end_fold();
+            }
+            if let Event::Syscall { call, outcome, .. } = &event {
+                // A failure, and the exec that starts the command, are
+                // what a reader must never miss.
+                if !matches!(outcome, Outcome::Ok(_))
+                    || matches!(call, Call::Execve { .. } | Call::Execveat { .. })
+                {
+                    self.end_fold();
+                    Self::out(&render_text(&event));
+                    return;
+                }
+            }
+            let headed = matches!(event, Event::Stage { .. });
+            let folded = self
+                .folded
+                .get_or_insert_with(|| Folded::new(stage, headed));
+            if let Event::Syscall {
+                pid, text, call, ..
+            } = &event
+            {
+                folded.count(*pid, call, text);
+            }
+            return;
+        }
+        self.end_fold();
+        let (shown, passed) = self.group.push(event);
+        if let Some(shown) = shown {
+            Self::out(&shown);
+        }
+        if let Some(event) = passed {
+            Self::out(&render_text(&event));
+        }
+    }
+}
+
+impl Drop for Explainer {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+impl Recorder for Explainer {
+    fn enabled(&self) -> bool {
+        self.format.is_some()
+    }
+
+    fn record(&mut self, event: Event) {
+        match self.format {
+            None => {}
+            Some(Format::Json) => {
+                Self::out(&(serde_json::to_string(&event).unwrap_or_default() + "\n"));
+            }
+            Some(Format::Text) if self.verbose => Self::out(&render_text(&event)),
+            Some(Format::Text) => self.quiet(event),
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(shown) = self.group.take() {
+            Self::out(&shown);
+        }
+        self.end_fold();
+    }
+}
+
+pub fn render_text(event: &Event) -> String {
+    match event {
+        Event::Stage { stage } => {
+            let heading = stage.heading();
+            let (title, why) = (heading.title, heading.why);
+            format!(
+                "\n{}\n  {}\n",
+                format!("== {title}").bold().cyan(),
+                why.dimmed()
+            )
+        }
+        Event::Syscall {
+            pid,
+            text,
+            outcome,
+            call,
+            ..
+        } if call.is_shell_form() => {
+            let result = match outcome {
+                Outcome::Ok(code) if matches!(call, Call::Command { .. }) => {
+                    let text = format!("# exit {code}");
+                    if *code == 0 {
+                        text.green()
+                    } else {
+                        text.yellow()
+                    }
+                }
+                Outcome::Ok(_) => "# ok".green(),
+                Outcome::Err { errno, message } => format!("# failed: {errno} ({message})").red(),
+                Outcome::Pending => "".normal(),
+            };
+            format!("  [pid {pid}] {} {result}\n", text.bold())
+        }
+        Event::Syscall {
+            pid, text, outcome, ..
+        } => {
+            let (name, args) = text.split_at(text.find('(').unwrap_or(0));
+            let result = match outcome {
+                Outcome::Ok(_) => outcome.to_string().green(),
+                _ => outcome.to_string().red(),
+            };
+            format!("  [pid {pid}] {}{args} {result}\n", name.bold())
+        }
+        Event::State {
+            inside,
+            title,
+            lines,
+            ..
+        } => {
+            let who = if *inside { "inside" } else { "host" };
+            let mut out = format!("  {} {title}\n", format!("{who}:").yellow().bold());
+            for line in lines {
+                out.push_str(&format!("    {line}\n"));
+            }
+            out
+        }
+        Event::Note { text, .. } => format!("  {} {}\n", "#".dimmed(), text.dimmed()),
+    }
+}

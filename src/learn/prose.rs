@@ -1,0 +1,84 @@
+//! How a lesson's words reach the reader: each part under its heading,
+//! its Markdown rendered for the terminal (kept as Markdown in the
+//! handout), and after each paragraph the one-line meaning of every
+//! glossary word it is the first to use. With `--present`, each part
+//! starts on a clean screen, set in from the edges, for a projector.
+
+use super::glossary;
+use super::markdown;
+use super::session::Session;
+
+/// Clear the screen and go to its top.
+const CLEAR: &str = "\x1b[2J\x1b[H";
+
+/// Whether the terminal can draw more than ASCII.
+pub fn unicode() -> bool {
+    let locale = ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_default()
+        .to_uppercase();
+    (locale.contains("UTF-8") || locale.contains("UTF8"))
+        && std::env::var("TERM").is_ok_and(|t| t != "dumb")
+}
+
+impl Session<'_> {
+    fn presenting(&self) -> bool {
+        self.opts.present && self.pauser.enabled()
+    }
+
+    pub fn heading(&mut self, text: &str) {
+        self.md(&format!("### {text}"));
+        if self.presenting() {
+            let rule = "=".repeat(text.chars().count() + 4);
+            self.show(&format!(
+                "{CLEAR}\n\n    {}\n    {rule}\n",
+                markdown::heading(&text.to_uppercase())
+            ));
+        } else {
+            self.show(&format!("\n{}", markdown::heading(text)));
+        }
+    }
+
+    /// Markdown, rendered, each paragraph followed by the words it uses
+    /// first.
+    pub fn prose(&mut self, body: &str) {
+        let terms = std::mem::take(&mut self.terms);
+        let mark = if unicode() { "▸" } else { ">" };
+        let margin = if self.presenting() { "    " } else { "" };
+        for block in markdown::blocks(body) {
+            self.md(block.trim_end());
+            let mut shown = markdown::render(&block);
+            if !margin.is_empty() {
+                shown = shown
+                    .lines()
+                    .map(|l| format!("{margin}{l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            }
+            let new = if markdown::is_code(&block) {
+                Vec::new()
+            } else {
+                glossary::new_in(&block, &terms, &mut self.words)
+            };
+            let mut words = String::new();
+            let mut handout = Vec::new();
+            for t in &new {
+                words.push_str(&format!("\n{margin}  {mark} {}: {}", t.name, t.meaning));
+                handout.push(format!("> **{}**: {}", t.name, t.meaning));
+            }
+            if !handout.is_empty() {
+                self.md(&handout.join("  \n"));
+            }
+            let words = colored::Colorize::dimmed(words.as_str()).to_string();
+            self.show(&format!("\n{shown}{words}"));
+        }
+        self.terms = terms;
+    }
+
+    /// A part of the lesson: its heading and its text.
+    pub fn part(&mut self, heading: &str, body: &str) {
+        self.heading(heading);
+        self.prose(body);
+    }
+}

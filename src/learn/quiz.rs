@@ -1,0 +1,63 @@
+//! A lesson's questions. On a terminal each takes a single key (a, b,
+//! c...) before the answer is shown, and the lesson keeps the score.
+//! Without one, the questions come first and the answers after the last
+//! of them; the handout does the same.
+
+use super::session::{Quit, Session};
+use super::text::Question;
+
+impl Session<'_> {
+    pub fn questions(&mut self, questions: &[Question]) -> Result<(), Quit> {
+        if questions.is_empty() {
+            return Ok(());
+        }
+        self.heading("Questions");
+        let asking = self.pauser.enabled();
+        for (n, q) in questions.iter().enumerate() {
+            let mut block = format!("{}. {}", n + 1, q.text);
+            for (letter, choice) in ('a'..).zip(&q.choices) {
+                block.push_str(&format!("\n   {letter}) {choice}"));
+            }
+            self.prose(&block);
+            if !asking {
+                continue;
+            }
+            let letters: String = ('a'..).take(q.choices.len()).collect();
+            let prompt = format!("your answer ({}): ", spaced(&letters));
+            let key = self
+                .pauser
+                .choose(&prompt, &letters, &self.signals)
+                .ok_or(Quit)?;
+            self.score.1 += 1;
+            let verdict = if key == q.answer {
+                self.score.0 += 1;
+                "✓ right.".to_string()
+            } else {
+                format!("✗ not this time: the answer is {}.", q.answer)
+            };
+            self.show(&format!("\n{verdict} {}", q.why));
+        }
+        let answers: Vec<String> = questions
+            .iter()
+            .enumerate()
+            .map(|(n, q)| format!("{}. {}: {}", n + 1, q.answer, q.why))
+            .collect();
+        // The handout always has them, after the last question.
+        self.md(&format!("#### Answers\n\n{}", answers.join("\n")));
+        if asking {
+            let (right, asked) = self.score;
+            self.show(&format!("\nscore so far: {right} of {asked}"));
+        } else {
+            self.show(&format!("\nAnswers:\n{}", answers.join("\n")));
+        }
+        Ok(())
+    }
+}
+
+fn spaced(letters: &str) -> String {
+    letters
+        .chars()
+        .map(String::from)
+        .collect::<Vec<_>>()
+        .join("/")
+}

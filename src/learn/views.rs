@@ -1,0 +1,172 @@
+//! Two ways a lesson lays out what a run showed: both views of a stage
+//! side by side (inside the container, on the host), and the run with its
+//! key step left out as a difference from the working one.
+
+use super::session::Observed;
+use crate::event::{Event, StageId};
+
+/// Columns of a terminal line: the left view, the separator, the right.
+const LEFT: usize = 38;
+const RIGHT: usize = 38;
+
+/// Each line at most `width` columns, broken between words; a word
+/// longer than a line (a path) is broken where it must, never dropped.
+pub fn wrap(line: &str, width: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for word in line.split(' ') {
+        let mut word = word.to_string();
+        while word.chars().count() > width {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+            let head: String = word.chars().take(width).collect();
+            word = word.chars().skip(width).collect();
+            out.push(head);
+        }
+        let len = current.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            out.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(&word);
+    }
+    if !current.is_empty() || out.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// The lines `stage` showed on one side, each once, in order.
+pub fn side(observed: &Observed, stage: StageId, inside: bool) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for line in observed.lines(stage, inside) {
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+/// Both views as two columns within 80: the terminal's table.
+pub fn columns(inside: &[String], outside: &[String]) -> String {
+    let left: Vec<String> = inside.iter().flat_map(|l| wrap(l, LEFT)).collect();
+    let right: Vec<String> = outside.iter().flat_map(|l| wrap(l, RIGHT)).collect();
+    let mut out = format!("{:<LEFT$} | {}\n", "inside the container", "on the host");
+    out.push_str(&format!("{}-+-{}\n", "-".repeat(LEFT), "-".repeat(RIGHT)));
+    for i in 0..left.len().max(right.len()) {
+        let l = left.get(i).map_or("", String::as_str);
+        let r = right.get(i).map_or("", String::as_str);
+        let pad = LEFT.saturating_sub(l.chars().count());
+        out.push_str(format!("{l}{} | {r}", " ".repeat(pad)).trim_end());
+        out.push('\n');
+    }
+    out.trim_end().to_string()
+}
+
+/// What a run showed of `stages`, pids left out so two runs compare.
+fn shown(observed: &Observed, stages: &[StageId]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for event in &observed.events {
+        if !stages.contains(&event.stage()) {
+            continue;
+        }
+        match event {
+            Event::Syscall { text, .. } => lines.push(text.clone()),
+            Event::State { lines: l, .. } => lines.extend(l.iter().map(|l| l.trim().to_string())),
+            Event::Stage { .. } | Event::Note { .. } => {}
+        }
+    }
+    lines
+}
+
+/// The broken run against the working one, for `stages`: `-` for what
+/// only the working run did or saw, `+` for what only the broken one did.
+pub fn difference(live: &Observed, broken: &Observed, stages: &[StageId]) -> Vec<String> {
+    let (shown_a, shown_b) = (shown(live, stages), shown(broken, stages));
+    // Pids and inode numbers differ from run to run: not a difference.
+    let numbers = |l: &String| {
+        let mut out = String::new();
+        for c in l.chars() {
+            if !(c.is_ascii_digit() && out.ends_with('#')) {
+                out.push(if c.is_ascii_digit() { '#' } else { c });
+            }
+        }
+        out
+    };
+    let (a, b): (Vec<String>, Vec<String>) = (
+        shown_a.iter().map(numbers).collect(),
+        shown_b.iter().map(numbers).collect(),
+    );
+    // The longest common subsequence, from the end.
+    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            i += 1;
+            j += 1;
+        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            out.push(format!("+ {}", shown_b[j]));
+            j += 1;
+        } else {
+            out.push(format!("- {}", shown_a[i]));
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_never_cuts_a_word_and_keeps_long_ones_whole() {
+        assert_eq!(wrap("/ is now private", 10), ["/ is now", "private"]);
+        assert_eq!(wrap("abcdefghij12", 10), ["abcdefghij", "12"]);
+        let table = columns(&["a copy of the host's mount table: 20 mounts; / is now private".into()], &[]);
+        assert!(table.contains("private"), "{table}");
+        assert!(table.lines().all(|l| l.chars().count() <= 80), "{table}");
+    }
+
+    fn observed(texts: &[&str]) -> Observed {
+        Observed {
+            code: 0,
+            notes: Vec::new(),
+            events: texts
+                .iter()
+                .map(|t| Event::Note {
+                    stage: StageId::Uts,
+                    text: t.to_string(),
+                })
+                .chain(texts.iter().map(|t| Event::State {
+                    stage: StageId::Uts,
+                    inside: true,
+                    title: String::new(),
+                    lines: vec![t.to_string()],
+                }))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_difference_shows_only_what_changed() {
+        let live = observed(&["same", "sethostname(\"a\")", "end"]);
+        let broken = observed(&["same", "renamed the host", "end"]);
+        assert_eq!(
+            difference(&live, &broken, &[StageId::Uts]),
+            ["+ renamed the host", "- sethostname(\"a\")"]
+        );
+    }
+}

@@ -1,0 +1,187 @@
+//! The quiet lines of `--explain`: repeats grouped (`[pid P] N x
+//! name(...) = R: label label ...`) and stages folded (`== title ([pid P]
+//! K calls: name n, ...)`). Each still names its calls by pid and name,
+//! so strace can be held against them: every group's labels and every
+//! folded count were made, and each traced call they stand for is
+//! counted once.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::Traced;
+use super::allowlist::{first_path, netlink_kind};
+
+struct Group {
+    pid: u32,
+    name: String,
+    labels: Vec<String>,
+    /// For `echo V > PATH` groups: the start every path shares.
+    path_prefix: String,
+}
+
+#[derive(Default)]
+pub(super) struct Quiet {
+    groups: Vec<Group>,
+    /// What folded lines say each process made, by name: a budget each
+    /// traced call it stands for takes one from.
+    folded: BTreeMap<(u32, String), usize>,
+    pub(super) programs: BTreeSet<u32>,
+}
+
+pub(super) fn parse(explain: &str) -> Quiet {
+    let mut quiet = Quiet::default();
+    let mut open_group = false;
+    for line in explain.lines() {
+        let trimmed = line.trim_start();
+        if open_group && line.starts_with("       ") && !trimmed.starts_with('[') {
+            if let Some(g) = quiet.groups.last_mut() {
+                g.labels.extend(trimmed.split(' ').map(String::from));
+            }
+            continue;
+        }
+        open_group = false;
+        if let Some(group) = group_head(trimmed) {
+            quiet.groups.push(group);
+            open_group = true;
+        } else if (trimmed.starts_with("== ") || trimmed.starts_with("·· ")) && line.ends_with(')') {
+            quiet.fold(line);
+        }
+    }
+    quiet
+}
+
+fn group_head(line: &str) -> Option<Group> {
+    let rest = line.strip_prefix("[pid ")?;
+    let (pid, rest) = rest.split_once("] ")?;
+    let (count, rest) = rest.split_once(" x ")?;
+    count.parse::<usize>().ok()?;
+    let shell = !rest.split(' ').next()?.contains('(');
+    let name = if shell {
+        rest.split(' ').next()?
+    } else {
+        rest.split('(').next()?
+    };
+    let (head, labels) = match rest.rsplit_once(": ") {
+        Some((head, labels)) => (head, labels.split(' ').map(String::from).collect()),
+        None => (rest.trim_end_matches(':'), Vec::new()),
+    };
+    let path_prefix = head
+        .split_once("> ")
+        .map_or("", |(_, p)| p)
+        .split('…')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    Some(Group {
+        pid: pid.parse().ok()?,
+        name: name.to_string(),
+        labels,
+        path_prefix,
+    })
+}
+
+impl Quiet {
+    fn fold(&mut self, line: &str) {
+        let Some((_, inner)) = line.rsplit_once(" (") else {
+            return;
+        };
+        for segment in inner.trim_end_matches(')').split("; ") {
+            if let Some(rest) = segment.strip_prefix("[pids ") {
+                let Some((pids, _)) = rest.split_once(']') else {
+                    continue;
+                };
+                self.programs
+                    .extend(pids.split(',').filter_map(|p| p.parse::<u32>().ok()));
+                continue;
+            }
+            let Some(rest) = segment.strip_prefix("[pid ") else {
+                continue;
+            };
+            let Some((pid, rest)) = rest.split_once("] ") else {
+                continue;
+            };
+            let Ok(pid) = pid.parse::<u32>() else {
+                continue;
+            };
+            let Some((_, names)) = rest.split_once(": ") else {
+                continue;
+            };
+            for entry in names.split(", ") {
+                if let Some((name, n)) = entry.rsplit_once(' ') {
+                    let n: usize = n.parse().unwrap_or(0);
+                    *self.folded.entry((pid, name.to_string())).or_default() += n;
+                }
+            }
+        }
+    }
+
+    /// The traced call a shown name stands for: `echo` is an open of the
+    /// file, a netlink request is a sendto.
+    fn traced_name(shown: &str) -> &str {
+        if shown == "echo" {
+            "openat"
+        } else if shown.starts_with("RTM_") {
+            "sendto"
+        } else {
+            shown
+        }
+    }
+
+    /// Every group and fold names calls that strace saw.
+    pub(super) fn assert_made(&self, traced: &BTreeMap<u32, Vec<Traced>>) {
+        let by = |pid: u32| traced.get(&pid).into_iter().flatten();
+        for g in &self.groups {
+            let name = Self::traced_name(&g.name);
+            for label in &g.labels {
+                let made = by(g.pid).any(|t| {
+                    (t.name() == name && t.call.contains(label.as_str()))
+                        || (g.name == "echo" && t.name() == "write" && t.call.contains(label.as_str()))
+                });
+                assert!(made, "grouped but not in strace: {} {} {label}", g.pid, g.name);
+            }
+        }
+        for ((pid, shown), n) in &self.folded {
+            let name = Self::traced_name(shown);
+            let made = by(*pid).filter(|t| t.name() == name).count();
+            assert!(made >= *n, "folded {n} x {shown} for {pid}, strace saw {made}");
+        }
+    }
+
+    /// Whether `t`, made by `pid`, is one of the calls a group or a fold
+    /// stands for; a fold's count goes down by one.
+    pub(super) fn covers(&mut self, pid: u32, t: &Traced) -> bool {
+        let grouped = self.groups.iter().any(|g| {
+            g.pid == pid
+                && if g.name == "echo" {
+                    t.name() == "openat"
+                        && first_path(&t.call).starts_with(&g.path_prefix)
+                        && (g.labels.iter().any(|l| first_path(&t.call).contains(l.as_str()))
+                            || !g.path_prefix.is_empty())
+                } else {
+                    g.name == t.name() && g.labels.iter().any(|l| t.call.contains(l.as_str()))
+                }
+        });
+        if grouped {
+            return true;
+        }
+        let mut names = vec![t.name().to_string()];
+        match t.name() {
+            "openat" => names.push("echo".into()),
+            "sendto" => names.extend(netlink_kind(&t.call)),
+            _ => {}
+        }
+        for name in names {
+            if let Some(n) = self.folded.get_mut(&(pid, name)) {
+                if *n > 0 {
+                    *n -= 1;
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Whether a call of this name is shown by a group or a fold.
+    pub(super) fn shows(&self, name: &str) -> bool {
+        self.groups.iter().any(|g| g.name == name) || self.folded.keys().any(|(_, n)| n == name)
+    }
+}
