@@ -49,7 +49,8 @@ impl Pauser {
         if !self.enabled {
             return Choice::Go;
         }
-        let prompt = format!("\n-- next: {next}. [Enter] go on, [q] stop, [c] run to the end, [?] keys: ");
+        let prompt =
+            format!("\n-- next: {next}. [Enter] go on, [q] stop, [c] run to the end, [?] keys: ");
         loop {
             match self.ask(&prompt, signals) {
                 None => return Choice::Quit,
@@ -122,7 +123,8 @@ fn read_key(signals: &Signals) -> Key {
     let saved = termios::tcgetattr(stdin.as_fd()).ok();
     if let Some(saved) = &saved {
         let mut keys = saved.clone();
-        keys.local_flags.remove(LocalFlags::ICANON | LocalFlags::ECHO);
+        keys.local_flags
+            .remove(LocalFlags::ICANON | LocalFlags::ECHO);
         keys.control_chars[SpecialCharacterIndices::VMIN as usize] = 1;
         keys.control_chars[SpecialCharacterIndices::VTIME as usize] = 0;
         let _ = termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &keys);

@@ -21,7 +21,7 @@ fn pid_lesson_pauses_enter_goes_on_and_q_stops_and_cleans_up() {
     let before = lab.host_state();
     let mut term = OnTerminal::start(&lab, &["learn", "--step", "pid"]);
     let first = term.expect(PROMPT);
-    assert!(first.contains("## Why"), "{first}");
+    assert!(first.contains("» Why"), "{first}");
     assert!(first.contains("-- next: the stage, live."), "{first}");
     assert!(!first.contains("== clone"), "the stage ran before Enter");
     term.send("\n");
@@ -42,15 +42,15 @@ fn pid_lesson_pauses_enter_goes_on_and_q_stops_and_cleans_up() {
         std::path::Path::new(&format!("/proc/{child}")).exists(),
         "the container's process waits at the pause"
     );
-    term.send("q\n");
+    term.send("q");
     let (rest, code) = term.finish();
     assert_eq!(code, Some(0), "{rest}");
     assert!(
-        rest.contains("Stopped. Everything the lesson made is undone."),
+        rest.contains("Stopped. What the lesson made is undone."),
         "{rest}"
     );
     assert!(
-        !rest.contains("## What to look at"),
+        !rest.contains("» What to look at"),
         "q did not stop: {rest}"
     );
     assert!(
@@ -66,12 +66,12 @@ fn c_at_a_pause_runs_the_lesson_to_the_end() {
     let lab = Lab::new();
     let mut term = OnTerminal::start(&lab, &["learn", "--step", "uts"]);
     term.expect(PROMPT);
-    term.send("c\n");
+    term.send("c");
     let (rest, code) = term.finish();
     assert_eq!(code, Some(0), "{rest}");
     assert!(!rest.contains(PROMPT), "paused again after c: {rest}");
     assert!(
-        rest.contains("## Questions") && rest.contains("A: "),
+        rest.contains("» Questions") && rest.contains("Answers:"),
         "{rest}"
     );
 }
@@ -90,7 +90,7 @@ fn answers_wait_for_a_key_on_a_terminal() {
         }
         term.send("\n");
     }
-    term.send("q\n");
+    term.send("q");
     let (rest, code) = term.finish();
     assert_eq!(code, Some(0), "{rest}");
     assert!(!rest.contains("A: "), "an answer was shown after q: {rest}");
@@ -108,7 +108,7 @@ fn ctrl_c_at_a_pause_stops_the_lesson_with_status_130() {
     let (rest, code) = term.finish();
     assert_eq!(code, Some(130), "{rest}");
     assert!(
-        rest.contains("Stopped. Everything the lesson made is undone."),
+        rest.contains("Stopped. What the lesson made is undone."),
         "{rest}"
     );
     assert!(
@@ -144,7 +144,7 @@ fn run_step_pauses_between_stages_and_q_undoes_the_run() {
     term.send("\n");
     let second = term.expect(PROMPT);
     assert!(second.contains("== mount"), "{second}");
-    term.send("q\n");
+    term.send("q");
     let (rest, code) = term.finish();
     assert_eq!(code, Some(0), "{rest}");
     assert!(rest.contains("stopped before"), "{rest}");
@@ -197,8 +197,8 @@ fn learn_without_a_step_on_a_terminal_is_a_menu() {
     // Enter picks the highlighted first lesson; q at its first pause ends it.
     term.send("\r");
     let chosen = term.expect(PROMPT);
-    assert!(chosen.contains("# uts: "), "{chosen}");
-    term.send("q\n");
+    assert!(chosen.contains("# intro: "), "{chosen}");
+    term.send("q");
     let (rest, code) = term.finish();
     assert_eq!(code, Some(0), "{rest}");
     assert!(rest.contains("Stopped."), "{rest}");

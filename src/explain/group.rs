@@ -21,13 +21,19 @@ pub fn split(text: &str, shell: bool) -> (String, Vec<String>) {
     if shell {
         let mut words = text.split(' ').map(String::from);
         // `RTM_NEWLINK: ip link ...` is named by its message type.
-        let name = words.next().unwrap_or_default().trim_end_matches(':').to_string();
+        let name = words
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(':')
+            .to_string();
         return (name, words.collect());
     }
     let Some(open) = text.find('(') else {
         return (text.to_string(), Vec::new());
     };
-    let body = text[open + 1..].strip_suffix(')').unwrap_or(&text[open + 1..]);
+    let body = text[open + 1..]
+        .strip_suffix(')')
+        .unwrap_or(&text[open + 1..]);
     let mut args = Vec::new();
     let (mut depth, mut quoted, mut escaped) = (0i32, false, false);
     let mut current = String::new();
@@ -100,7 +106,12 @@ impl Group {
         let Some(k) = key(&event) else {
             return (self.take(), Some(event));
         };
-        if self.events.first().and_then(key).is_some_and(|first| first != k) {
+        if self
+            .events
+            .first()
+            .and_then(key)
+            .is_some_and(|first| first != k)
+        {
             let shown = self.take();
             self.events.push(event);
             return (shown, None);
@@ -149,17 +160,15 @@ fn grouped(events: &[Event]) -> String {
     // apart (a path, a capability), else the first that differs.
     let distinct = |i: usize| {
         let v = values(i);
-        v.iter()
-            .enumerate()
-            .all(|(j, x)| !v[..j].contains(x))
+        v.iter().enumerate().all(|(j, x)| !v[..j].contains(x))
     };
     let label_at = (0..arity)
         .find(|&i| differs[i] && distinct(i))
         .or_else(|| (0..arity).find(|&i| differs[i]));
     let mut shown_args = Vec::new();
     let mut labels: Vec<String> = vec![String::new(); split.len()];
-    for i in 0..arity {
-        if !differs[i] {
+    for (i, &differ) in differs.iter().enumerate() {
+        if !differ {
             shown_args.push(split[0].1[i].clone());
             continue;
         }
@@ -184,7 +193,11 @@ fn grouped(events: &[Event]) -> String {
     } else {
         "= …".to_string()
     };
-    let result = if shell { String::new() } else { format!(" {}", result.green()) };
+    let result = if shell {
+        String::new()
+    } else {
+        format!(" {}", result.green())
+    };
     let head = format!(
         "  [pid {pid}] {} {}{result}:",
         format!("{} x", events.len()).yellow(),
@@ -207,7 +220,9 @@ fn common_dir(values: &[&str]) -> String {
                 .map_or(first.len().min(v.len()), |((i, _), _)| i),
         );
     }
-    first[..len].rfind('/').map_or(String::new(), |slash| first[..=slash].to_string())
+    first[..len]
+        .rfind('/')
+        .map_or(String::new(), |slash| first[..=slash].to_string())
 }
 
 fn wrap_labels(head: String, labels: &[String]) -> String {
@@ -231,6 +246,8 @@ fn wrap_labels(head: String, labels: &[String]) -> String {
 pub struct Folded {
     stage: StageId,
     headed: bool,
+    /// Every stage the block took in, when it folds a whole run.
+    stages: Vec<StageId>,
     counts: BTreeMap<i32, Vec<(String, usize)>>,
     /// Helper programs, each a process of its own: their pids and names.
     programs: (Vec<i32>, Vec<(String, usize)>),
@@ -253,6 +270,7 @@ impl Folded {
         Folded {
             stage,
             headed,
+            stages: vec![stage],
             counts: BTreeMap::new(),
             programs: (Vec::new(), Vec::new()),
         }
@@ -260,6 +278,14 @@ impl Folded {
 
     pub fn stage(&self) -> StageId {
         self.stage
+    }
+
+    /// Take in a stage of a run folded whole.
+    pub fn also(&mut self, stage: StageId) {
+        if !self.stages.contains(&stage) {
+            self.stages.push(stage);
+        }
+        self.headed = false;
     }
 
     pub fn count(&mut self, pid: i32, call: &Call, text: &str) {
@@ -301,7 +327,8 @@ impl Folded {
         let head = if self.headed {
             format!("== {}", self.stage.heading().title)
         } else {
-            format!("·· {}", self.stage.name())
+            let names: Vec<&str> = self.stages.iter().map(|s| s.name()).collect();
+            format!("·· {}", names.join(", "))
         };
         format!("{} {}\n", head.cyan(), format!("({calls})").dimmed())
     }

@@ -24,8 +24,11 @@ pub enum Format {
 pub struct Explainer {
     format: Option<Format>,
     verbose: bool,
-    /// The stages shown in full; None shows every stage.
+    /// The stages shown in full; None shows every stage, and none folds
+    /// the whole run into one line.
     focus: Option<Vec<StageId>>,
+    /// The stage whose views the caller shows itself (a lesson's table).
+    tabled: Option<StageId>,
     group: Group,
     folded: Option<Folded>,
 }
@@ -41,6 +44,7 @@ impl Explainer {
             format,
             verbose: false,
             focus: None,
+            tabled: None,
             group: Group::default(),
             folded: None,
         }
@@ -55,6 +59,13 @@ impl Explainer {
     /// Show only `stages` in full; the others one line each.
     pub fn focus(mut self, stages: Vec<StageId>) -> Self {
         self.focus = Some(stages);
+        self
+    }
+
+    /// Leave out what `stage` shows of inside and host: the caller lays
+    /// it out itself.
+    pub fn tabled(mut self, stage: Option<StageId>) -> Self {
+        self.tabled = stage;
         self
     }
 
@@ -81,7 +92,12 @@ impl Explainer {
                 Self::out(&shown);
             }
             let stage = event.stage();
-            if self.folded.as_ref().is_some_and(|f| f.stage() != stage)
+            let whole_run = self.focus.as_ref().is_some_and(Vec::is_empty);
+            if whole_run {
+                if let Some(folded) = self.folded.as_mut() {
+                    folded.also(stage);
+                }
+            } else if self.folded.as_ref().is_some_and(|f| f.stage() != stage)
                 || matches!(event, Event::Stage { .. })
             {
                 self.end_fold();
@@ -97,7 +113,7 @@ impl Explainer {
                     return;
                 }
             }
-            let headed = matches!(event, Event::Stage { .. });
+            let headed = !whole_run && matches!(event, Event::Stage { .. });
             let folded = self
                 .folded
                 .get_or_insert_with(|| Folded::new(stage, headed));
@@ -110,6 +126,9 @@ impl Explainer {
             return;
         }
         self.end_fold();
+        if matches!(&event, Event::State { stage, .. } if Some(*stage) == self.tabled) {
+            return;
+        }
         let (shown, passed) = self.group.push(event);
         if let Some(shown) = shown {
             Self::out(&shown);

@@ -24,7 +24,10 @@ pub fn terms() -> Vec<Term> {
             let (forms, meaning) = match rest.trim_start().strip_prefix('(') {
                 Some(r) => {
                     let (forms, meaning) = r.split_once(')')?;
-                    (forms.split(',').map(|f| f.trim().to_string()).collect(), meaning)
+                    (
+                        forms.split(',').map(|f| f.trim().to_string()).collect(),
+                        meaning,
+                    )
                 }
                 None => (Vec::new(), rest),
             };

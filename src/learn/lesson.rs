@@ -20,7 +20,7 @@ use crate::stages::hardening::Hardening;
 use crate::undo::Undo;
 
 /// Differences shown before the rest is left to `--verbose`.
-const DIFF_LINES: usize = 12;
+const DIFF_LINES: usize = 8;
 
 impl Session<'_> {
     pub fn text_of(&self, topic: Topic) -> Text {
@@ -53,7 +53,10 @@ impl Session<'_> {
             return Ok(Err(q));
         }
         self.heading("The stage, live");
-        let (live, stage) = live(self)?;
+        self.tabled = topic.stage();
+        let live = live(self);
+        self.tabled = None;
+        let (live, stage) = live?;
         self.both_views(&live, stage);
         self.part("What to look at", text.section("What to look at"));
         if let Err(q) = self.pause("what breaks without it") {
@@ -135,7 +138,12 @@ impl Session<'_> {
             "A container is one ordinary process. diyc made it with one `clone3`, prepared it stage by stage, then let `execve` replace diyc's code with the command:\n",
         );
         for topic in finished.iter().filter(|t| **t != Topic::Intro) {
-            let point = self.text_of(*topic).summary.into_iter().next().unwrap_or_default();
+            let point = self
+                .text_of(*topic)
+                .summary
+                .into_iter()
+                .next()
+                .unwrap_or_default();
             body.push_str(&format!("\n- **{}**: {point}", topic.name()));
         }
         body.push_str(&format!(

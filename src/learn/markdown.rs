@@ -83,10 +83,10 @@ pub fn render(block: &str) -> String {
                 out.push_str(&lead);
             }
             Event::Start(Tag::Heading { .. }) => {}
-            Event::End(TagEnd::Heading(_) | TagEnd::Paragraph | TagEnd::Item) => {
-                if !out.ends_with('\n') {
-                    out.push('\n');
-                }
+            Event::End(TagEnd::Heading(_) | TagEnd::Paragraph | TagEnd::Item)
+                if !out.ends_with('\n') =>
+            {
+                out.push('\n');
             }
             Event::Text(text) if code_block => {
                 for line in text.lines() {
@@ -123,7 +123,11 @@ mod tests {
 
     fn plain(md: &str) -> String {
         colored::control::set_override(false);
-        blocks(md).iter().map(|b| render(b)).collect::<Vec<_>>().join("\n\n")
+        blocks(md)
+            .iter()
+            .map(|b| render(b))
+            .collect::<Vec<_>>()
+            .join("\n\n")
     }
 
     #[test]

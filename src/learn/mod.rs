@@ -13,6 +13,7 @@
 //! everything happens in a throwaway network namespace (and the iptables
 //! lesson gets an "outside" host of its own there to talk to).
 
+mod capture;
 mod cgroups;
 mod glossary;
 mod hardening;
@@ -194,7 +195,11 @@ fn vars(store: &Store, parent: &str) -> Vec<(&'static str, String)> {
         .or(dirs.first())
         .map(|d| d.display().to_string())
         .unwrap_or_default();
-    let sudo = if nix::unistd::geteuid().is_root() { "" } else { "sudo " };
+    let sudo = if nix::unistd::geteuid().is_root() {
+        ""
+    } else {
+        "sudo "
+    };
     vec![
         ("sudo", sudo.into()),
         ("image", format!("{root}/images/busybox/rootfs")),
@@ -203,7 +208,12 @@ fn vars(store: &Store, parent: &str) -> Vec<(&'static str, String)> {
         ("cgroup_dir", memory),
         (
             "memory_max",
-            if v1 { "memory.limit_in_bytes" } else { "memory.max" }.into(),
+            if v1 {
+                "memory.limit_in_bytes"
+            } else {
+                "memory.max"
+            }
+            .into(),
         ),
         ("cgroup_version", if v1 { "v1" } else { "v2" }.into()),
     ]
@@ -251,6 +261,7 @@ pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
         pauser: Pauser::new(opts.no_pause),
         transcript: String::new(),
         focus: Vec::new(),
+        tabled: None,
         words: Default::default(),
         terms: glossary::terms(),
         score: (0, 0),
@@ -262,7 +273,10 @@ pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
         opts.topic.into_iter().collect()
     };
     let had_setup = network::any_record(store);
-    let on_host = !opts.lab && topics.iter().any(|t| matches!(t, Topic::Net | Topic::Iptables));
+    let on_host = !opts.lab
+        && topics
+            .iter()
+            .any(|t| matches!(t, Topic::Net | Topic::Iptables));
     if opts.transcript.is_some() {
         let names: Vec<&str> = topics.iter().map(|t| t.name()).collect();
         let cgroups = session.vars.iter().find(|(n, _)| *n == "cgroup_version");
@@ -356,12 +370,23 @@ fn menu(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
     let mut entries: Vec<String> = TOPICS
         .iter()
         .map(|t| {
-            let start = if *t == Topic::Intro { "  <- start here" } else { "" };
+            let start = if *t == Topic::Intro {
+                "  <- start here"
+            } else {
+                ""
+            };
             format!("{:<10} {}{start}", t.name(), t.title())
         })
         .collect();
-    entries.push(format!("{:<10} every lesson in order, ending in a whole container", "all"));
-    let sudo = if nix::unistd::geteuid().is_root() { "" } else { "sudo " };
+    entries.push(format!(
+        "{:<10} every lesson in order, ending in a whole container",
+        "all"
+    ));
+    let sudo = if nix::unistd::geteuid().is_root() {
+        ""
+    } else {
+        "sudo "
+    };
     println!("{ROUTE}\n");
     if !std::io::stdin().is_terminal() || opts.no_pause {
         for e in &entries {
@@ -483,11 +508,9 @@ mod tests {
         let terms = glossary::terms();
         for term in &terms {
             assert!(
-                TOPICS.iter().any(|t| {
-                    let text = Text::parse(t.text(), &[]);
-                    let prose: String = text.prose().map(|(_, b)| b).collect::<Vec<_>>().join("\n");
-                    glossary::first_use(&prose, term).is_some()
-                }),
+                TOPICS
+                    .iter()
+                    .any(|t| glossary::first_use(t.text(), term).is_some()),
                 "no lesson uses {:?}",
                 term.name
             );

@@ -5,10 +5,11 @@
 use std::io::Write as _;
 
 use super::Options;
+use super::capture::Captured;
+use super::glossary;
 use super::outside::Outside;
 use super::probes::{self, BeforeAfter, Probe};
 use crate::error::{Error, Result};
-use super::glossary;
 use crate::event::{Event, StageId};
 use crate::explain::{Explainer, Format};
 use crate::pause::{Choice, Pauser};
@@ -100,6 +101,9 @@ pub struct Session<'a> {
     /// The stages the current lesson is about: shown in full, and the
     /// only ones a launch pauses after. Empty folds every stage.
     pub focus: Vec<StageId>,
+    /// The stage whose views the lesson lays out in a table after the
+    /// live run, so its trace leaves them out.
+    pub tabled: Option<StageId>,
     /// The words already explained, and the glossary they come from.
     pub words: std::collections::BTreeSet<String>,
     pub terms: Vec<glossary::Term>,
@@ -151,8 +155,8 @@ impl Session<'_> {
     /// The explainer for the lesson's own set-up calls: shown like the
     /// stage's, so nothing diyc does goes unseen.
     pub fn scaffolding(&self) -> Explainer {
-        let explainer =
-            Explainer::new(Some(self.opts.explain.unwrap_or(Format::Text))).verbose(self.opts.verbose);
+        let explainer = Explainer::new(Some(self.opts.explain.unwrap_or(Format::Text)))
+            .verbose(self.opts.verbose);
         explainer.focus(self.focus.clone())
     }
 
@@ -231,7 +235,8 @@ impl Session<'_> {
         let mut capture = Capture {
             explainer: Explainer::new(Some(format))
                 .verbose(self.opts.verbose)
-                .focus(self.focus.clone()),
+                .focus(self.focus.clone())
+                .tabled(self.tabled),
             events: Vec::new(),
         };
         let veths_before = probes::veths();
@@ -248,6 +253,14 @@ impl Session<'_> {
         .pause_with(pauser)
         .pause_only_after(self.focus.clone())
         .watch_with(Box::new(BeforeAfter::new(watching)));
+        // The handout keeps what the command printed; an interactive
+        // shell keeps the terminal.
+        let mut shown = self.scaffolding();
+        let captured = if self.opts.transcript.is_some() && argv != ["sh"] {
+            Some(Captured::start(&mut Sys::new(&mut shown, StageId::Exec))?)
+        } else {
+            None
+        };
         let result = {
             let mut sys = Sys::new(&mut capture, StageId::Clone);
             let result =
@@ -267,9 +280,16 @@ impl Session<'_> {
         {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        if self.opts.transcript.is_some() {
-            let calls = super::transcript::calls(&capture.events);
-            self.md(&calls);
+        if let Some(captured) = captured {
+            let mut output = captured.finish(&mut Sys::new(&mut shown, StageId::Exec))?;
+            if !output.is_empty() && !output.ends_with('\n') {
+                output.push('\n');
+            }
+            self.md(&super::transcript::calls(&capture.events));
+            self.md(&format!(
+                "What the command printed:\n\n```text\n{}```",
+                output
+            ));
         }
         let exit = match result {
             Ok(exit) => exit,

@@ -45,7 +45,9 @@ impl Text {
                 fenced = !fenced;
             }
             match line.strip_prefix("## ") {
-                Some(h) if !fenced && !fence => sections.push((h.trim().to_string(), String::new())),
+                Some(h) if !fenced && !fence => {
+                    sections.push((h.trim().to_string(), String::new()))
+                }
                 _ => {
                     if let Some((_, body)) = sections.last_mut() {
                         body.push_str(line);
@@ -80,6 +82,7 @@ impl Text {
             .map_or("", |(_, b)| b.trim())
     }
 
+    #[cfg(test)]
     /// The sections that are prose, in order: all but the summary and the
     /// questions, which a lesson shows its own way.
     pub fn prose(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -178,9 +181,6 @@ mod tests {
                 taught_by: "A thing here".into(),
             }]
         );
-        assert_eq!(
-            text.prose().map(|(h, _)| h).collect::<Vec<_>>(),
-            ["Why"]
-        );
+        assert_eq!(text.prose().map(|(h, _)| h).collect::<Vec<_>>(), ["Why"]);
     }
 }

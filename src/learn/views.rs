@@ -66,8 +66,31 @@ pub fn columns(inside: &[String], outside: &[String]) -> String {
     out.trim_end().to_string()
 }
 
-/// What a run showed of `stages`, pids left out so two runs compare.
+/// The container's name in a run, as its sethostname gave it.
+fn name_of(observed: &Observed) -> Option<String> {
+    observed.events.iter().find_map(|e| match e {
+        Event::Syscall { text, .. } if text.starts_with("sethostname(\"") => {
+            text.split('"').nth(1).map(String::from)
+        }
+        _ => None,
+    })
+}
+
+/// What a run showed of `stages`, its container's name written NAME so
+/// two runs compare.
 fn shown(observed: &Observed, stages: &[StageId]) -> Vec<String> {
+    let name = name_of(observed).filter(|n| n.len() > 3);
+    let named = |l: String| match &name {
+        Some(n) => l.replace(n.as_str(), "NAME"),
+        None => l,
+    };
+    shown_as_is(observed, stages)
+        .into_iter()
+        .map(named)
+        .collect()
+}
+
+fn shown_as_is(observed: &Observed, stages: &[StageId]) -> Vec<String> {
     let mut lines = Vec::new();
     for event in &observed.events {
         if !stages.contains(&event.stage()) {
@@ -135,7 +158,10 @@ mod tests {
     fn wrapping_never_cuts_a_word_and_keeps_long_ones_whole() {
         assert_eq!(wrap("/ is now private", 10), ["/ is now", "private"]);
         assert_eq!(wrap("abcdefghij12", 10), ["abcdefghij", "12"]);
-        let table = columns(&["a copy of the host's mount table: 20 mounts; / is now private".into()], &[]);
+        let table = columns(
+            &["a copy of the host's mount table: 20 mounts; / is now private".into()],
+            &[],
+        );
         assert!(table.contains("private"), "{table}");
         assert!(table.lines().all(|l| l.chars().count() <= 80), "{table}");
     }

@@ -187,10 +187,7 @@ impl Supervisor {
         };
         match msg {
             ToParent::Event(mut event) => {
-                if let Event::Syscall {
-                    pid, outcome, ..
-                } = &mut event
-                {
+                if let Event::Syscall { pid, outcome, .. } = &mut event {
                     // The child sees itself as pid 1; show the host's view,
                     // as strace -f does.
                     *pid = self.child;
@@ -229,8 +226,7 @@ impl Supervisor {
                 }
                 let answer = if self.interrupted.is_some() {
                     ToChild::Stop
-                } else if pausing && launch.pauser.pause(&next, signals) == Choice::Quit
-                {
+                } else if pausing && launch.pauser.pause(&next, signals) == Choice::Quit {
                     self.stopped = Some(next);
                     ToChild::Stop
                 } else {

@@ -25,7 +25,8 @@ pub use running::Running;
 pub const DIYC: &str = env!("CARGO_BIN_EXE_diyc");
 
 /// Every lesson, in the order `--all` runs them.
-pub const LESSONS: [&str; 8] = [
+pub const LESSONS: [&str; 9] = [
+    "intro",
     "uts",
     "pid",
     "mount",
@@ -36,16 +37,18 @@ pub const LESSONS: [&str; 8] = [
     "hardening",
 ];
 
-/// The parts every lesson shows, in this order.
+/// The parts every stage lesson shows, in this order.
 pub const LESSON_PARTS: &[&str] = &[
-    "## Why",
-    "## What diyc does",
-    "## The stage, live",
-    "## Both views",
-    "## What to look at",
-    "## What breaks without it",
-    "## Try it yourself",
-    "## Questions",
+    "» Why",
+    "» What diyc does",
+    "» The stage, live",
+    "» Both views",
+    "» What to look at",
+    "» What breaks without it",
+    "» Try it yourself",
+    "» Questions",
+    "\nAnswers:\n",
+    "» Summary",
 ];
 
 /// Root-only tests call this first. As non-root they are skipped with a

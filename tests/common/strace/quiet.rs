@@ -42,7 +42,8 @@ pub(super) fn parse(explain: &str) -> Quiet {
         if let Some(group) = group_head(trimmed) {
             quiet.groups.push(group);
             open_group = true;
-        } else if (trimmed.starts_with("== ") || trimmed.starts_with("·· ")) && line.ends_with(')') {
+        } else if (trimmed.starts_with("== ") || trimmed.starts_with("·· ")) && line.ends_with(')')
+        {
             quiet.fold(line);
         }
     }
@@ -134,15 +135,24 @@ impl Quiet {
             for label in &g.labels {
                 let made = by(g.pid).any(|t| {
                     (t.name() == name && t.call.contains(label.as_str()))
-                        || (g.name == "echo" && t.name() == "write" && t.call.contains(label.as_str()))
+                        || (g.name == "echo"
+                            && t.name() == "write"
+                            && t.call.contains(label.as_str()))
                 });
-                assert!(made, "grouped but not in strace: {} {} {label}", g.pid, g.name);
+                assert!(
+                    made,
+                    "grouped but not in strace: {} {} {label}",
+                    g.pid, g.name
+                );
             }
         }
         for ((pid, shown), n) in &self.folded {
             let name = Self::traced_name(shown);
             let made = by(*pid).filter(|t| t.name() == name).count();
-            assert!(made >= *n, "folded {n} x {shown} for {pid}, strace saw {made}");
+            assert!(
+                made >= *n,
+                "folded {n} x {shown} for {pid}, strace saw {made}"
+            );
         }
     }
 
@@ -154,7 +164,10 @@ impl Quiet {
                 && if g.name == "echo" {
                     t.name() == "openat"
                         && first_path(&t.call).starts_with(&g.path_prefix)
-                        && (g.labels.iter().any(|l| first_path(&t.call).contains(l.as_str()))
+                        && (g
+                            .labels
+                            .iter()
+                            .any(|l| first_path(&t.call).contains(l.as_str()))
                             || !g.path_prefix.is_empty())
                 } else {
                     g.name == t.name() && g.labels.iter().any(|l| t.call.contains(l.as_str()))
