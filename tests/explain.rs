@@ -150,3 +150,29 @@ fn the_schema_rejects_events_that_break_it() {
         assert!(!validator.is_valid(&bad), "accepted {bad}");
     }
 }
+
+#[test]
+fn a_commands_output_comes_after_the_exec_that_made_it() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    // stdout and stderr on one pipe, as on a terminal: the order they
+    // were written in is the order they are read in.
+    for _ in 0..10 {
+        use std::io::Read;
+        let (mut read, write) = std::io::pipe().expect("a pipe");
+        let mut cmd = lab.cmd(&[
+            "run", "--rm", "--net", "none", "--explain", "busybox", "echo", "MARK",
+        ]);
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(write.try_clone().expect("the pipe twice"))
+            .stderr(write);
+        let mut child = cmd.spawn().expect("diyc runs");
+        drop(cmd);
+        let mut out = String::new();
+        read.read_to_string(&mut out).expect("the output");
+        assert!(child.wait().expect("diyc ends").success(), "{out}");
+        let exec = out.find("execveat(").expect("the exec line");
+        let mark = out.find("\nMARK").expect("the command's output");
+        assert!(exec < mark, "MARK came before its exec:\n{out}");
+    }
+}

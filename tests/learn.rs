@@ -12,7 +12,7 @@ use std::process::Stdio;
 
 use common::snapshot::assert_json_events;
 use common::strace::assert_strace_agrees;
-use common::{LESSON_PARTS, LESSONS, Lab, text};
+use common::{LESSONS, Lab, text};
 
 #[test]
 fn all_lessons_in_a_row_end_in_a_container_and_leave_the_host_as_it_was() {
@@ -20,7 +20,14 @@ fn all_lessons_in_a_row_end_in_a_container_and_leave_the_host_as_it_was() {
     // The image is a cache diyc keeps: made first, it is part of "before".
     let lab = Lab::new().with_image();
     let before = lab.host_state();
-    let out = lab.run(&["learn", "--all", "--no-pause"]);
+    let handout = lab.root().join("course.md");
+    let out = lab.run(&[
+        "learn",
+        "--all",
+        "--no-pause",
+        "--transcript",
+        handout.to_str().expect("utf-8"),
+    ]);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let mut from = 0;
@@ -37,12 +44,18 @@ fn all_lessons_in_a_row_end_in_a_container_and_leave_the_host_as_it_was() {
         "{}",
         text(&out.stdout)
     );
-    assert!(err.contains("Built, one stage at a time: uts, pid, mount, rootfs, cgroups, net, iptables, hardening; then a whole container (exit 0)"));
+    assert!(err.contains("» The whole course"), "{err}");
+    assert!(err.contains("its command exited with status 0"), "{err}");
+    let printed = err.lines().count() + text(&out.stdout).lines().count();
+    assert!(printed <= 1200, "learn --all printed {printed} lines");
     assert_eq!(
         lab.host_state(),
         before,
         "learn --all left something behind"
     );
+    let md = std::fs::read_to_string(&handout).expect("the handout");
+    assert_handout(&md);
+    assert!(md.contains("ESCAPED"), "the chroot experiment's output is missing");
 }
 
 #[test]
@@ -92,15 +105,142 @@ fn the_transcript_is_the_lesson_as_markdown() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let md = std::fs::read_to_string(&handout).expect("the transcript");
-    assert!(
-        md.starts_with("\n# uts: ") || md.starts_with("# uts: "),
-        "{md}"
-    );
-    for part in LESSON_PARTS {
+    assert_handout(&md);
+    assert!(md.contains("## uts: "), "{md}");
+    for part in ["### Why", "### Both views", "### What breaks without it", "### Summary"] {
         assert!(md.contains(part), "{part} missing from the transcript");
     }
-    assert!(md.contains("### uts: a hostname of its own"), "{md}");
-    assert!(md.contains("    [pid "), "no calls in the transcript");
+    assert!(md.contains("  [pid "), "no calls in the transcript");
+    // The experiment's own output, not only its calls.
+    assert!(
+        md.contains("the host is now renamed-by-a-guest"),
+        "the experiment's output is missing: {md}"
+    );
+}
+
+/// A handout is valid Markdown: a title block, its fences closed, its
+/// tables real tables, and each lesson's answers after its last question.
+fn assert_handout(md: &str) {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+    assert!(md.starts_with("# diyc lessons: "), "{md}");
+    for field in ["- Made: ", "- Kernel: Linux ", "- Cgroups: v", "- diyc: "] {
+        assert!(md.contains(field), "{field} missing from the title block");
+    }
+    let fences = md.lines().filter(|l| l.trim_start().starts_with("```")).count();
+    assert_eq!(fences % 2, 0, "a fence is left open");
+    let tables = Parser::new_ext(md, Options::ENABLE_TABLES)
+        .filter(|e| matches!(e, Event::Start(Tag::Table(_))))
+        .count();
+    assert!(tables > 0, "no table parses as a Markdown table");
+    for lesson in md.split("\n## ").skip(1) {
+        let Some(questions) = lesson.find("### Questions") else {
+            continue;
+        };
+        let answers = lesson.find("#### Answers").expect("the answers");
+        assert!(answers > questions, "the answers come before the questions");
+        let between = &lesson[questions..answers];
+        assert!(!between.contains("Answer:"), "an answer sits under its question");
+        assert!(between.contains("\n3. "), "the answers come before the last question");
+    }
+}
+
+/// The glossary: each word's forms and meaning, as lessons/glossary.md
+/// has them.
+fn glossary() -> Vec<(Vec<String>, String)> {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/lessons/glossary.md");
+    std::fs::read_to_string(file)
+        .expect("the glossary")
+        .lines()
+        .filter_map(|line| {
+            let (name, rest) = line.strip_prefix("- **")?.split_once("**")?;
+            let mut forms = vec![name.to_string()];
+            let meaning = match rest.trim_start().strip_prefix('(') {
+                Some(r) => {
+                    let (more, meaning) = r.split_once(')')?;
+                    forms.extend(more.split(',').map(|f| f.trim().to_string()));
+                    meaning
+                }
+                None => rest,
+            };
+            let meaning = meaning.trim_start_matches(':').trim();
+            Some((forms, format!("{name}: {meaning}")))
+        })
+        .collect()
+}
+
+/// Where `text` first uses a form, as a whole word, in any case.
+fn first_use(text: &str, forms: &[String]) -> Option<usize> {
+    let lower = text.to_lowercase();
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    forms
+        .iter()
+        .filter_map(|f| {
+            let f = f.to_lowercase();
+            lower.match_indices(&f).map(|(i, _)| i).find(|&i| {
+                (f.starts_with('/') || !word(lower[..i].chars().next_back()))
+                    && !word(lower[i + f.len()..].chars().next())
+            })
+        })
+        .min()
+}
+
+#[test]
+fn every_lesson_explains_each_word_right_after_it_first_uses_it() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    let words = glossary();
+    for step in LESSONS {
+        let mut args = vec!["learn", "--step", step, "--no-pause", "--explain=json"];
+        if matches!(step, "net" | "iptables") {
+            args.push("--lab");
+        }
+        let out = lab.run(&args);
+        assert_eq!(out.status.code(), Some(0), "{step}: {}", text(&out.stderr));
+        let said: Vec<String> = text(&out.stderr)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["event"] == "lesson")
+            .filter_map(|e| e["text"].as_str().map(String::from))
+            .collect();
+        let prose = said.join("\n");
+        let mut used = 0;
+        for (forms, line) in &words {
+            let Some(at) = first_use(&prose, forms) else {
+                continue;
+            };
+            used += 1;
+            let explained = prose[at..]
+                .find(line.as_str())
+                .unwrap_or_else(|| panic!("{step}: {:?} is never explained", forms[0]));
+            assert!(
+                !prose[at..at + explained].contains("\n\n"),
+                "{step}: {:?} is first used here, explained only later:\n{}",
+                forms[0],
+                &prose[at.saturating_sub(200)..at + explained]
+            );
+        }
+        assert!(used >= 3, "{step} uses only {used} glossary words");
+    }
+}
+
+#[test]
+fn the_text_is_quiet_and_the_json_complete() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    let quiet = lab.run(&["learn", "--step", "rootfs", "--no-pause"]);
+    let quiet = text(&quiet.stderr);
+    assert!(quiet.contains("6 x mknodat("), "{quiet}");
+    assert!(!quiet.contains("makedev(0x1, 0x3)"), "the devices were shown one by one");
+    assert!(quiet.contains("== pid: the command becomes process 1 ([pid "), "{quiet}");
+    let json = lab.run(&["learn", "--step", "rootfs", "--no-pause", "--explain=json"]);
+    let events = assert_json_events(&text(&json.stderr));
+    let mknods = events
+        .iter()
+        .filter(|e| e["event"] == "syscall" && e["text"].as_str().is_some_and(|t| t.starts_with("mknodat(")))
+        .count();
+    assert_eq!(mknods, 12, "six devices in each of the lesson's two runs");
+    let verbose = lab.run(&["learn", "--step", "rootfs", "--no-pause", "--explain", "--verbose"]);
+    assert!(text(&verbose.stderr).contains("makedev(0x1, 0x3)"));
 }
 
 #[test]

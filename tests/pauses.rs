@@ -203,3 +203,50 @@ fn learn_without_a_step_on_a_terminal_is_a_menu() {
     assert_eq!(code, Some(0), "{rest}");
     assert!(rest.contains("Stopped."), "{rest}");
 }
+
+#[test]
+fn each_pause_names_the_stage_that_really_comes_next() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    let mut term = OnTerminal::start(
+        &lab,
+        &["run", "--rm", "--step", "--net", "none", "busybox", "true"],
+    );
+    let mut announced: Option<String> = None;
+    let mut labels = Vec::new();
+    while let Some(chunk) = term.expect_or_end(PROMPT) {
+        if let Some(next) = announced.take() {
+            let first = chunk
+                .lines()
+                .find_map(|l| l.strip_prefix("== "))
+                .map(|h| h.split(':').next().unwrap_or("").to_string());
+            assert_eq!(
+                first.as_deref(),
+                Some(next.as_str()),
+                "the pause said the {next} stage came next:\n{chunk}"
+            );
+        }
+        let label = chunk
+            .rsplit("-- next: ")
+            .next()
+            .and_then(|l| l.split('.').next())
+            .unwrap_or("")
+            .to_string();
+        announced = label
+            .strip_prefix("the ")
+            .and_then(|l| l.strip_suffix(" stage"))
+            .map(String::from);
+        labels.push(label);
+        term.send("\n");
+    }
+    let (_, code) = term.finish();
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        labels.last().map(String::as_str),
+        Some("the command runs"),
+        "{labels:?}"
+    );
+    let mut unique = labels.clone();
+    unique.dedup();
+    assert_eq!(unique, labels, "a label came twice in a row");
+}

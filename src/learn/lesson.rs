@@ -34,10 +34,14 @@ impl Session<'_> {
             self.words.clear();
         }
         self.md(&format!("## {title}"));
+        let (words, handout) = self.words_in(title);
         self.show(&format!(
-            "\n{}",
+            "\n{}{words}",
             colored::Colorize::bold(format!("# {title}").as_str())
         ));
+        if !handout.is_empty() {
+            self.md(&handout.join("  \n"));
+        }
     }
 
     pub fn lesson(&mut self, topic: Topic) -> Result<std::result::Result<(), Quit>> {

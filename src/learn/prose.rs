@@ -6,6 +6,7 @@
 
 use super::glossary;
 use super::markdown;
+
 use super::session::Session;
 
 /// Clear the screen and go to its top.
@@ -40,11 +41,25 @@ impl Session<'_> {
         }
     }
 
+    /// The words `text` uses first, one line each, for the terminal and
+    /// for the handout.
+    pub fn words_in(&mut self, text: &str) -> (String, Vec<String>) {
+        let terms = std::mem::take(&mut self.terms);
+        let mark = if unicode() { "▸" } else { ">" };
+        let margin = if self.presenting() { "    " } else { "" };
+        let mut words = String::new();
+        let mut handout = Vec::new();
+        for t in glossary::new_in(text, &terms, &mut self.words) {
+            words.push_str(&format!("\n{margin}  {mark} {}: {}", t.name, t.meaning));
+            handout.push(format!("> **{}**: {}", t.name, t.meaning));
+        }
+        self.terms = terms;
+        (colored::Colorize::dimmed(words.as_str()).to_string(), handout)
+    }
+
     /// Markdown, rendered, each paragraph followed by the words it uses
     /// first.
     pub fn prose(&mut self, body: &str) {
-        let terms = std::mem::take(&mut self.terms);
-        let mark = if unicode() { "▸" } else { ">" };
         let margin = if self.presenting() { "    " } else { "" };
         for block in markdown::blocks(body) {
             self.md(block.trim_end());
@@ -56,24 +71,16 @@ impl Session<'_> {
                     .collect::<Vec<_>>()
                     .join("\n");
             }
-            let new = if markdown::is_code(&block) {
-                Vec::new()
+            let (words, handout) = if markdown::is_code(&block) {
+                (String::new(), Vec::new())
             } else {
-                glossary::new_in(&block, &terms, &mut self.words)
+                self.words_in(&block)
             };
-            let mut words = String::new();
-            let mut handout = Vec::new();
-            for t in &new {
-                words.push_str(&format!("\n{margin}  {mark} {}: {}", t.name, t.meaning));
-                handout.push(format!("> **{}**: {}", t.name, t.meaning));
-            }
             if !handout.is_empty() {
                 self.md(&handout.join("  \n"));
             }
-            let words = colored::Colorize::dimmed(words.as_str()).to_string();
             self.show(&format!("\n{shown}{words}"));
         }
-        self.terms = terms;
     }
 
     /// A part of the lesson: its heading and its text.

@@ -15,8 +15,19 @@ impl Session<'_> {
         let asking = self.pauser.enabled();
         for (n, q) in questions.iter().enumerate() {
             let mut block = format!("{}. {}", n + 1, q.text);
-            for (letter, choice) in ('a'..).zip(&q.choices) {
-                block.push_str(&format!("\n   {letter}) {choice}"));
+            let choices: Vec<String> = ('a'..)
+                .zip(&q.choices)
+                .map(|(letter, choice)| format!("{letter}) {choice}"))
+                .collect();
+            // Short choices share a line; long ones get one each.
+            let together = format!("   {}", choices.join("   "));
+            if together.chars().count() <= 76 {
+                block.push('\n');
+                block.push_str(&together);
+            } else {
+                for choice in &choices {
+                    block.push_str(&format!("\n   {choice}"));
+                }
             }
             self.prose(&block);
             if !asking {

@@ -118,10 +118,15 @@ impl Session<'_> {
         self.opts.explain != Some(Format::Json)
     }
 
-    /// Said on the terminal and kept in the handout.
+    /// Said on the terminal and kept in the handout, with the words it
+    /// is the first to use.
     pub fn say(&mut self, text: &str) {
+        let (words, handout) = self.words_in(text);
         self.md(text);
-        self.show(text);
+        if !handout.is_empty() {
+            self.md(&handout.join("  \n"));
+        }
+        self.show(&format!("{text}{words}"));
     }
 
     /// Prose goes to stderr with the explanation, so the two stay in
