@@ -134,6 +134,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 explain: args.explain.format,
                 transcript: args.transcript,
                 cgroup_parent: args.cgroup.cgroup_parent,
+                exercise: args.exercise,
             },
         ),
         Command::Setup { explain } => {

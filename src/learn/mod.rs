@@ -12,6 +12,7 @@
 //! lesson gets an "outside" host of its own there to talk to).
 
 mod cgroups;
+pub mod exercise;
 mod hardening;
 mod iptables;
 mod lesson;
@@ -142,11 +143,13 @@ pub struct Options {
     pub explain: Option<Format>,
     pub transcript: Option<PathBuf>,
     pub cgroup_parent: String,
+    /// Only this lesson's exercise (`--exercise NAME`).
+    pub exercise: Option<String>,
 }
 
 /// `diyc learn`.
 pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
-    if opts.topic.is_none() && !opts.all {
+    if opts.topic.is_none() && !opts.all && opts.exercise.is_none() {
         return menu(store, bridge, opts);
     }
     if !nix::unistd::geteuid().is_root() {
@@ -183,6 +186,13 @@ pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
         pauser: Pauser::new(opts.no_pause),
         transcript: String::new(),
     };
+    if let Some(name) = &opts.exercise {
+        let passed = exercise::run(&mut session, name)?;
+        if let Some(path) = &opts.transcript {
+            state::write_user_file(path, session.transcript.as_bytes())?;
+        }
+        return Ok(if passed { 0 } else { 1 });
+    }
     let topics: Vec<Topic> = if opts.all {
         TOPICS.to_vec()
     } else {
