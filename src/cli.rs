@@ -326,6 +326,10 @@ pub struct LearnArgs {
     #[arg(long)]
     pub all: bool,
 
+    /// Only this lesson's exercise: a task done by hand in a shell diyc opens, graded by `check`
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["step", "all"], value_parser = crate::learn::exercise::parse_name)]
+    pub exercise: Option<String>,
+
     /// Run the network lessons in a throwaway network namespace, with an outside host of their own
     #[arg(long)]
     pub lab: bool,

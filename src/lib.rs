@@ -23,3 +23,5 @@ mod warnings;
 pub use app::main;
 /// The iptables lesson's outside host, which the network tests share.
 pub use learn::Outside;
+/// `check`, an exercise's grader: diyc's binary started under that name.
+pub use learn::exercise::check_main;

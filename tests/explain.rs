@@ -161,7 +161,14 @@ fn a_commands_output_comes_after_the_exec_that_made_it() {
         use std::io::Read;
         let (mut read, write) = std::io::pipe().expect("a pipe");
         let mut cmd = lab.cmd(&[
-            "run", "--rm", "--net", "none", "--explain", "busybox", "echo", "MARK",
+            "run",
+            "--rm",
+            "--net",
+            "none",
+            "--explain",
+            "busybox",
+            "echo",
+            "MARK",
         ]);
         cmd.stdin(std::process::Stdio::null())
             .stdout(write.try_clone().expect("the pipe twice"))

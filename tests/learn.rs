@@ -55,7 +55,10 @@ fn all_lessons_in_a_row_end_in_a_container_and_leave_the_host_as_it_was() {
     );
     let md = std::fs::read_to_string(&handout).expect("the handout");
     assert_handout(&md);
-    assert!(md.contains("ESCAPED"), "the chroot experiment's output is missing");
+    assert!(
+        md.contains("ESCAPED"),
+        "the chroot experiment's output is missing"
+    );
 }
 
 #[test]
@@ -107,7 +110,12 @@ fn the_transcript_is_the_lesson_as_markdown() {
     let md = std::fs::read_to_string(&handout).expect("the transcript");
     assert_handout(&md);
     assert!(md.contains("## uts: "), "{md}");
-    for part in ["### Why", "### Both views", "### What breaks without it", "### Summary"] {
+    for part in [
+        "### Why",
+        "### Both views",
+        "### What breaks without it",
+        "### Summary",
+    ] {
         assert!(md.contains(part), "{part} missing from the transcript");
     }
     assert!(md.contains("  [pid "), "no calls in the transcript");
@@ -126,7 +134,10 @@ fn assert_handout(md: &str) {
     for field in ["- Made: ", "- Kernel: Linux ", "- Cgroups: v", "- diyc: "] {
         assert!(md.contains(field), "{field} missing from the title block");
     }
-    let fences = md.lines().filter(|l| l.trim_start().starts_with("```")).count();
+    let fences = md
+        .lines()
+        .filter(|l| l.trim_start().starts_with("```"))
+        .count();
     assert_eq!(fences % 2, 0, "a fence is left open");
     let tables = Parser::new_ext(md, Options::ENABLE_TABLES)
         .filter(|e| matches!(e, Event::Start(Tag::Table(_))))
@@ -139,8 +150,14 @@ fn assert_handout(md: &str) {
         let answers = lesson.find("#### Answers").expect("the answers");
         assert!(answers > questions, "the answers come before the questions");
         let between = &lesson[questions..answers];
-        assert!(!between.contains("Answer:"), "an answer sits under its question");
-        assert!(between.contains("\n3. "), "the answers come before the last question");
+        assert!(
+            !between.contains("Answer:"),
+            "an answer sits under its question"
+        );
+        assert!(
+            between.contains("\n3. "),
+            "the answers come before the last question"
+        );
     }
 }
 
@@ -230,16 +247,34 @@ fn the_text_is_quiet_and_the_json_complete() {
     let quiet = lab.run(&["learn", "--step", "rootfs", "--no-pause"]);
     let quiet = text(&quiet.stderr);
     assert!(quiet.contains("6 x mknodat("), "{quiet}");
-    assert!(!quiet.contains("makedev(0x1, 0x3)"), "the devices were shown one by one");
-    assert!(quiet.contains("== pid: the command becomes process 1 ([pid "), "{quiet}");
+    assert!(
+        !quiet.contains("makedev(0x1, 0x3)"),
+        "the devices were shown one by one"
+    );
+    assert!(
+        quiet.contains("== pid: the command becomes process 1 ([pid "),
+        "{quiet}"
+    );
     let json = lab.run(&["learn", "--step", "rootfs", "--no-pause", "--explain=json"]);
     let events = assert_json_events(&text(&json.stderr));
     let mknods = events
         .iter()
-        .filter(|e| e["event"] == "syscall" && e["text"].as_str().is_some_and(|t| t.starts_with("mknodat(")))
+        .filter(|e| {
+            e["event"] == "syscall"
+                && e["text"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("mknodat("))
+        })
         .count();
     assert_eq!(mknods, 12, "six devices in each of the lesson's two runs");
-    let verbose = lab.run(&["learn", "--step", "rootfs", "--no-pause", "--explain", "--verbose"]);
+    let verbose = lab.run(&[
+        "learn",
+        "--step",
+        "rootfs",
+        "--no-pause",
+        "--explain",
+        "--verbose",
+    ]);
     assert!(text(&verbose.stderr).contains("makedev(0x1, 0x3)"));
 }
 

@@ -137,6 +137,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 cgroup_parent: args.cgroup.cgroup_parent,
                 present: args.present,
                 glossary: args.glossary.map(|t| Some(t).filter(|t| !t.is_empty())),
+                exercise: args.exercise,
             },
         ),
         Command::Setup { explain } => {

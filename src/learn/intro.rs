@@ -87,6 +87,7 @@ impl Session<'_> {
                 .collect::<Vec<_>>(),
         ));
         self.part("The route", text.section("The route"));
+        self.exercise("intro")?;
         Ok(self.wrap_up(&text))
     }
 }

@@ -78,7 +78,34 @@ impl Session<'_> {
             return Ok(Err(q));
         }
         self.part("Try it yourself", text.section("Try it yourself"));
+        self.exercise(topic.name())?;
         Ok(self.wrap_up(&text))
+    }
+
+    /// On a terminal, the exercise's shell, checked; otherwise its task,
+    /// and how to do it later.
+    pub fn exercise(&mut self, name: &str) -> Result<()> {
+        if self.pauser.enabled() {
+            let passed = super::exercise::run(self, name)?;
+            self.exercises.1 += 1;
+            self.exercises.0 += u32::from(passed);
+            return Ok(());
+        }
+        let task = super::exercise::task(name, self)?;
+        let sudo = self.var("sudo");
+        self.heading("Exercise");
+        self.prose(&format!(
+            "{task}\n\nOn a terminal diyc opens a shell for this and checks your work; `{sudo}diyc learn --exercise {name}` opens it alone."
+        ));
+        Ok(())
+    }
+
+    pub fn var(&self, name: &str) -> String {
+        self.vars
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
     }
 
     /// Questions, then the summary.
@@ -156,6 +183,10 @@ impl Session<'_> {
         let (right, asked) = self.score;
         if asked > 0 {
             body.push_str(&format!("\n\nYour score: {right} of {asked} questions."));
+        }
+        let (done, tried) = self.exercises;
+        if tried > 0 {
+            body.push_str(&format!(" Exercises done: {done} of {tried}."));
         }
         self.part("The whole course", &body);
     }

@@ -15,6 +15,7 @@
 
 mod capture;
 mod cgroups;
+pub mod exercise;
 mod glossary;
 mod hardening;
 mod intro;
@@ -175,6 +176,8 @@ pub struct Options {
     pub verbose: bool,
     pub transcript: Option<PathBuf>,
     pub cgroup_parent: String,
+    /// Only this lesson's exercise (`--exercise NAME`).
+    pub exercise: Option<String>,
     /// One part per screen, for a projector.
     pub present: bool,
     /// `--glossary [TERM]`: Some(None) lists every word.
@@ -224,7 +227,7 @@ pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
     if let Some(term) = &opts.glossary {
         return glossary::print(term.as_deref());
     }
-    if opts.topic.is_none() && !opts.all {
+    if opts.topic.is_none() && !opts.all && opts.exercise.is_none() {
         return menu(store, bridge, opts);
     }
     if !nix::unistd::geteuid().is_root() {
@@ -265,8 +268,16 @@ pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
         words: Default::default(),
         terms: glossary::terms(),
         score: (0, 0),
+        exercises: (0, 0),
         vars: vars(store, &opts.cgroup_parent),
     };
+    if let Some(name) = &opts.exercise {
+        let passed = exercise::run(&mut session, name)?;
+        if let Some(path) = &opts.transcript {
+            state::write_user_file(path, session.transcript.as_bytes())?;
+        }
+        return Ok(if passed { 0 } else { 1 });
+    }
     let topics: Vec<Topic> = if opts.all {
         TOPICS.to_vec()
     } else {

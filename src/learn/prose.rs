@@ -54,7 +54,10 @@ impl Session<'_> {
             handout.push(format!("> **{}**: {}", t.name, t.meaning));
         }
         self.terms = terms;
-        (colored::Colorize::dimmed(words.as_str()).to_string(), handout)
+        (
+            colored::Colorize::dimmed(words.as_str()).to_string(),
+            handout,
+        )
     }
 
     /// Markdown, rendered, each paragraph followed by the words it uses

@@ -109,6 +109,8 @@ pub struct Session<'a> {
     pub terms: Vec<glossary::Term>,
     /// Questions answered right, and asked, on a terminal.
     pub score: (u32, u32),
+    /// Exercises passed, and opened.
+    pub exercises: (u32, u32),
     /// What `{{name}}` in a lesson's text stands for in this run.
     pub vars: Vec<(&'static str, String)>,
 }

@@ -96,6 +96,12 @@ pub enum Call {
         flags: i32,
         mode: u32,
     },
+    /// Give unix socket `fd` a name in the file system: the socket file at
+    /// `path` is made by this call (and removed with `Unlink`).
+    Bind {
+        fd: i32,
+        path: String,
+    },
     /// One write(2) of `data` to a descriptor `Openat` returned.
     Write {
         fd: i32,

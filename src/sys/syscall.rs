@@ -17,6 +17,9 @@ use super::spell::{
 const CLONE_ARGS_WORDS: usize = 11;
 pub(super) const CLONE_ARGS_SIZE: usize = CLONE_ARGS_WORDS * 8;
 
+/// The size of `struct sockaddr_un`: a family and 108 bytes of path.
+pub(super) const SOCKADDR_UN_SIZE: usize = std::mem::size_of::<libc::sockaddr_un>();
+
 /// linux/keyctl.h.
 const KEYCTL_JOIN_SESSION_KEYRING: i64 = 1;
 
@@ -339,6 +342,25 @@ impl Call {
                 ],
             ),
             Call::Close { fd } => sc("close", libc::SYS_close, vec![num((*fd).into())]),
+            Call::Bind { fd, path: p } => {
+                // struct sockaddr_un: the family, then the path, NUL-padded;
+                // Sys::listen_unix refuses a path that does not fit.
+                let mut addr = vec![0u8; SOCKADDR_UN_SIZE];
+                addr[..2].copy_from_slice(&(libc::AF_UNIX as u16).to_ne_bytes());
+                for (to, from) in addr[2..SOCKADDR_UN_SIZE - 1].iter_mut().zip(p.bytes()) {
+                    *to = from;
+                }
+                let shown = format!("{{sa_family=AF_UNIX, sun_path={}}}", quote(p));
+                sc(
+                    "bind",
+                    libc::SYS_bind,
+                    vec![
+                        num((*fd).into()),
+                        arg(Value::Bytes(addr), shown),
+                        num(SOCKADDR_UN_SIZE as i64),
+                    ],
+                )
+            }
             _ => None,
         }
     }
