@@ -43,7 +43,8 @@ impl Session<'_> {
     pub fn intro(&mut self) -> Result<std::result::Result<(), Quit>> {
         let text = Text::parse(TEXT, &self.vars);
         self.title(TITLE);
-        self.focus = Vec::new();
+        // Only the hostname call in full: the one the text reads.
+        self.focus = Some(vec![StageId::Uts]);
         self.part("What a container is", text.section("What a container is"));
         self.part(
             "Reading a system call",

@@ -50,7 +50,7 @@ impl Session<'_> {
         };
         let text = self.text_of(topic);
         self.title(topic.title());
-        self.focus = topic.focus();
+        self.focus = Some(topic.focus());
         self.part("Why", text.section("Why"));
         self.part("What diyc does", text.section("What diyc does"));
         if let Err(q) = self.pause("the stage, live") {
@@ -70,7 +70,7 @@ impl Session<'_> {
             "What breaks without it",
             text.section("What breaks without it"),
         );
-        let focus = std::mem::take(&mut self.focus);
+        let focus = self.focus.replace(Vec::new());
         let broken = broken(self)?;
         self.focus = focus;
         self.difference(&live, &broken);
@@ -143,7 +143,8 @@ impl Session<'_> {
 
     /// The broken run as what changed against the working one.
     fn difference(&mut self, live: &Observed, broken: &Observed) {
-        let lines = views::difference(live, broken, &self.focus);
+        let focus = self.focus.clone().unwrap_or_default();
+        let lines = views::difference(live, broken, &focus);
         let mut text = String::from(
             "\nThe run without the key step, against the working one (- only the working run, + only this one):",
         );

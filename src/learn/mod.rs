@@ -263,7 +263,7 @@ pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
         signals,
         pauser: Pauser::new(opts.no_pause),
         transcript: String::new(),
-        focus: Vec::new(),
+        focus: None,
         tabled: None,
         words: Default::default(),
         terms: glossary::terms(),
@@ -307,7 +307,7 @@ pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
         }
         if opts.all {
             session.title("All of it at once: a container");
-            session.focus = Vec::new();
+            session.focus = None;
             let seen = session.container()?;
             session.course_summary(&finished, seen.code);
         }

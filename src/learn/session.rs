@@ -99,8 +99,9 @@ pub struct Session<'a> {
     /// The handout, as Markdown (`--transcript`).
     pub transcript: String,
     /// The stages the current lesson is about: shown in full, and the
-    /// only ones a launch pauses after. Empty folds every stage.
-    pub focus: Vec<StageId>,
+    /// only ones a launch pauses after. Empty folds every stage; None
+    /// shows them all.
+    pub focus: Option<Vec<StageId>>,
     /// The stage whose views the lesson lays out in a table after the
     /// live run, so its trace leaves them out.
     pub tabled: Option<StageId>,
@@ -164,7 +165,10 @@ impl Session<'_> {
     pub fn scaffolding(&self) -> Explainer {
         let explainer = Explainer::new(Some(self.opts.explain.unwrap_or(Format::Text)))
             .verbose(self.opts.verbose);
-        explainer.focus(self.focus.clone())
+        match &self.focus {
+            Some(focus) => explainer.focus(focus.clone()),
+            None => explainer,
+        }
     }
 
     pub fn busybox(&mut self) -> Result<String> {
@@ -238,12 +242,8 @@ impl Session<'_> {
         watching: &[(StageId, Probe)],
         mut undo: Undo,
     ) -> Result<Observed> {
-        let format = self.opts.explain.unwrap_or(Format::Text);
         let mut capture = Capture {
-            explainer: Explainer::new(Some(format))
-                .verbose(self.opts.verbose)
-                .focus(self.focus.clone())
-                .tabled(self.tabled),
+            explainer: self.scaffolding().tabled(self.tabled),
             events: Vec::new(),
         };
         let veths_before = probes::veths();
@@ -258,8 +258,10 @@ impl Session<'_> {
             },
         )?
         .pause_with(pauser)
-        .pause_only_after(self.focus.clone())
         .watch_with(Box::new(BeforeAfter::new(watching)));
+        if let Some(focus) = &self.focus {
+            launch = launch.pause_only_after(focus.clone());
+        }
         // The handout keeps what the command printed; an interactive
         // shell keeps the terminal.
         let mut shown = self.scaffolding();

@@ -54,7 +54,7 @@ fn strace_agrees_with_the_exercise() {
         .arg(DIYC)
         .arg("--root")
         .arg(lab.root())
-        .args(["learn", "--exercise", "uts", "--no-pause"])
+        .args(["learn", "--exercise", "uts", "--no-pause", "--verbose"])
         .env("NO_COLOR", "1")
         .env("DIYC_CGROUP_PARENT", &lab.cgroup_parent)
         .env_remove("TERM")
