@@ -37,7 +37,13 @@ impl Session<'_> {
             text.section("What breaks without it"),
         );
         self.say("\nThe same stage with its key step left out:");
-        (topic.broken())(self)?;
+        let broken = (topic.broken())(self)?;
+        // For now, after the broken run (the pictures need both runs).
+        for picture in
+            super::draw::pictures(topic, &observed, &broken, super::draw::Style::detect())
+        {
+            self.say(&format!("\n{picture}"));
+        }
         if let Err(q) = self.pause("try it yourself") {
             return Ok(Err(q));
         }

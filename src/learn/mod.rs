@@ -12,6 +12,7 @@
 //! lesson gets an "outside" host of its own there to talk to).
 
 mod cgroups;
+mod draw;
 mod hardening;
 mod iptables;
 mod lesson;
@@ -41,7 +42,7 @@ use crate::sys::{Call, Request, Sys};
 use crate::warnings;
 
 pub use outside::Outside;
-pub use rootfs::ESCAPE_HEADING;
+pub use rootfs::{ESCAPE_HEADING, LAYERS_HEADING};
 use session::{Observed, Session};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -69,7 +70,7 @@ pub const TOPICS: [Topic; 8] = [
 
 /// A lesson's live run, and the run with the stage's key step left out.
 type Live = fn(&mut Session) -> Result<(Observed, StageId)>;
-type Broken = fn(&mut Session) -> Result<()>;
+type Broken = fn(&mut Session) -> Result<Observed>;
 
 impl Topic {
     pub fn stage(self) -> StageId {
