@@ -299,3 +299,57 @@ fn hardening_lesson_refuses_what_an_unhardened_container_may_do() {
     );
     snapshot(&lab, "lesson_hardening", &err);
 }
+
+/// Someone else's mount appearing on a shared machine while the pid
+/// lesson runs is not the experiment's: its undone check looks only at
+/// the host's /proc. The "someone else" is this test, mounting a tmpfs
+/// at one of the lesson's pauses inside the broken run, in a mount
+/// namespace of this test thread's own (so the real host never sees it).
+#[test]
+fn pid_lesson_is_not_failed_by_someone_elses_mount() {
+    use common::terminal::OnTerminal;
+    use nix::mount::{MntFlags, MsFlags};
+    require_root!();
+    let lab = Lab::new();
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).expect("a mount namespace");
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .expect("a private mount table");
+    let elsewhere = tempfile::tempdir().expect("a directory to mount on");
+    let mut term = OnTerminal::start(&lab, &["learn", "--step", "pid"]);
+    let (mut broken_started, mut mounted) = (false, false);
+    while let Some(chunk) = term.expect_or_end("[Enter] go on, [q] stop, [c] run to the end: ") {
+        broken_started |= chunk.contains("The same stage with its key step left out");
+        if broken_started && !mounted && chunk.contains("== pid") {
+            nix::mount::mount(
+                Some("tmpfs"),
+                elsewhere.path(),
+                Some("tmpfs"),
+                MsFlags::empty(),
+                None::<&str>,
+            )
+            .expect("someone else's mount");
+            mounted = true;
+        }
+        term.send("\n");
+    }
+    let (rest, code) = term.finish();
+    let all = format!("{}{rest}", term.seen());
+    if mounted {
+        let _ = nix::mount::umount2(elsewhere.path(), MntFlags::MNT_DETACH);
+    }
+    assert!(
+        mounted,
+        "the broken run never paused at its pid stage:\n{all}"
+    );
+    assert_eq!(code, Some(0), "{all}");
+    assert!(
+        all.contains("✓ undone: the host's mount table is as it was at /proc"),
+        "{all}"
+    );
+}
