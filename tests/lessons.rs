@@ -37,6 +37,11 @@ fn snapshot(lab: &Lab, name: &str, err: &str) {
             (r"(the (?:real )?host is still )\S+", "${1}[HOST]"),
             (r"(its /etc/hostname says )[^)\s]+", "${1}[HOST]"),
             (r"working directory: \S+", "working directory: [CWD]"),
+            // The pictures have tests of their own (tests/pictures.rs).
+            (
+                r"(?s)(✓ undone: [^\n]*\n).*?(\n## Try it yourself)",
+                "$1\n[PICTURES]\n$2",
+            ),
             (
                 r"(\b(?:in|hog used|took) )\d+(?:\.\d+)? ?(ms|MiB|KiB)",
                 "${1}[N] $2",
@@ -351,5 +356,29 @@ fn pid_lesson_is_not_failed_by_someone_elses_mount() {
     assert!(
         all.contains("✓ undone: the host's mount table is as it was at /proc"),
         "{all}"
+    );
+}
+
+/// The pid experiment keeps its mount namespace (CLONE_NEWNS is in its
+/// clone) and leaves out only the fresh /proc: what it says must match.
+#[test]
+fn pid_experiment_says_what_it_leaves_out() {
+    require_root!();
+    let lab = Lab::new();
+    let out = lab.run(&["learn", "--step", "pid", "--no-pause"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let (_, broken) = err
+        .split_once("The same stage with its key step left out:")
+        .expect("the experiment");
+    let broken = broken.split("\n✗ ").next().unwrap_or(broken);
+    assert!(
+        broken.contains("clone3({flags=CLONE_NEWNS|CLONE_NEWPID"),
+        "{broken}"
+    );
+    assert!(!broken.contains("no new mount namespace"), "{broken}");
+    assert!(
+        broken.contains("# no fresh /proc is mounted, so /proc is still the host's"),
+        "{broken}"
     );
 }
