@@ -225,11 +225,11 @@ fn cgroups_pictures_show_the_tree_the_limit_and_the_peak() {
     // The tree reaches the container's cgroup through the lab's parent.
     let parent = lab.cgroup_parent.rsplit('/').next().unwrap_or("");
     assert!(
-        limited.contains(&format!("{parent}  (the lessons' cgroup parent)")),
+        limited.contains(&format!("{parent} (the lessons' cgroup parent)")),
         "{limited}"
     );
     assert!(
-        limited.contains("lesson-cgroups  (the container's cgroup)"),
+        limited.contains("lesson-cgroups (the container's cgroup)"),
         "{limited}"
     );
     assert!(limited.contains("memory limit: 32 MiB"), "{limited}");
@@ -306,7 +306,7 @@ fn iptables_pictures_follow_one_packet_through_masquerade() {
             })
             .expect("eth0's address in the trace")
     };
-    let nat = picture(&found, "The way of one packet of this run");
+    let nat = picture(&found, "One packet of this run");
     let container = address(live);
     for value in [
         format!("from {container}"),
@@ -333,7 +333,7 @@ fn hardening_pictures_count_what_was_kept_and_lost() {
     let (err, found) = pictures(&lab, "hardening", &[]);
     let (live, _) = halves(&err);
     let live = live.as_str();
-    let table = picture(&found, "What the hardening stage of this run left");
+    let table = picture(&found, "What the container's root kept");
     let dropped = live.matches("prctl(PR_CAPBSET_DROP, ").count();
     assert!(dropped > 0, "{live}");
     assert!(

@@ -119,15 +119,19 @@ fn tree(seen: &Observed, style: Style) -> Vec<String> {
         .max_by_key(|m| m.len())
         .unwrap_or("/");
     let parent = seen.extra("cgroup parent").unwrap_or("");
-    let rest = memory.path[root.len()..].trim_start_matches('/');
+    let rest = memory
+        .path
+        .strip_prefix(root)
+        .unwrap_or(memory.path)
+        .trim_start_matches('/');
     let steps: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let mut items = vec![(0, format!("{root}  (the hierarchy's root)"))];
+    let mut items = vec![(0, format!("{root} (the hierarchy's root)"))];
     for (i, step) in steps.iter().enumerate() {
         let so_far = steps[..=i].join("/");
         let label = if i + 1 == steps.len() {
-            format!("{step}  (the container's cgroup)")
+            format!("{step} (the container's cgroup)")
         } else if !parent.is_empty() && so_far.ends_with(parent.trim_matches('/')) {
-            format!("{step}  (the lessons' cgroup parent)")
+            format!("{step} (the lessons' cgroup parent)")
         } else {
             step.to_string()
         };
@@ -192,7 +196,7 @@ fn probe_below(path: &str, root: &str) -> bool {
 pub fn pictures(live: &Observed, broken: &Observed, style: Style) -> Vec<String> {
     vec![
         draw::picture(
-            "The cgroup tree of this run, from the hierarchy's root to the container's cgroup",
+            "The cgroup tree of this run, from the hierarchy's root to the container",
             tree(live, style),
         ),
         draw::picture(

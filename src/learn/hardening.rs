@@ -203,7 +203,7 @@ pub fn pictures(live: &Observed, broken: &Observed, style: Style) -> Vec<String>
     };
     vec![
         draw::picture(
-            "What the hardening stage of this run left the container's root, and what it took",
+            "What the container's root kept in this run, and what hardening took",
             table.lines().map(str::to_string).collect(),
         ),
         draw::picture(

@@ -245,7 +245,7 @@ fn path(seen: &Observed, style: Style) -> Vec<String> {
 pub fn pictures(live: &Observed, broken: &Observed, style: Style) -> Vec<String> {
     vec![
         draw::picture(
-            "The way of one packet of this run, from the container to the outside host, with NAT",
+            "One packet of this run, from the container to the outside host, with NAT",
             path(live, style),
         ),
         draw::picture(

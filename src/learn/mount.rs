@@ -93,16 +93,16 @@ pub fn pictures(live: &Observed, broken: &Observed, style: Style) -> Vec<String>
         })
         .unwrap_or_else(unseen);
     let pid = live.child().map_or_else(unseen, |p| p.to_string());
-    let leaked = live.extra("leaked").unwrap_or(UNSEEN);
+    let leaked = live.extra("leaked");
     let host = Frame::new("the host's mount table")
         .line(format!(
             "{} mounts, / is {host_prop}",
             live.extra("host mounts").unwrap_or(UNSEEN)
         ))
-        .line(if leaked.is_empty() {
-            "no tmpfs diyc-lesson here".to_string()
-        } else {
-            format!("came back: {leaked}")
+        .line(match leaked {
+            Some("") => "no tmpfs diyc-lesson here".to_string(),
+            Some(mounts) => format!("came back: {mounts}"),
+            None => format!("after the run: {UNSEEN}"),
         });
     let container = Frame::new(format!("the copy, pid {pid}"))
         .line(copy)

@@ -148,7 +148,7 @@ fn container(seen: &Observed) -> Frame {
 pub fn pictures(live: &Observed, broken: &Observed, style: Style) -> Vec<String> {
     vec![
         draw::picture(
-            "The network of this run: a veth pair, one end on the bridge, one in the container",
+            "The network of this run: a veth pair from the bridge into the container",
             draw::pair(
                 &host(live),
                 &["", "veth pair", style.both_ways()],

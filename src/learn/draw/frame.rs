@@ -147,32 +147,34 @@ pub fn pair(left: &Frame, link: &[&str], right: &Frame, style: Style) -> Vec<Str
 }
 
 /// A tree of labels, each with its depth (0 for a root): the usual
-/// branches, so a reader sees which label hangs below which.
+/// branches, so a reader sees which label hangs below which. A label too
+/// long for the width left of its branch goes on under itself.
 pub fn tree(items: &[(usize, String)], style: Style) -> Vec<String> {
     let g = style.glyphs();
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, (depth, label))| {
-            if *depth == 0 {
-                return label.clone();
-            }
-            let mut prefix = String::new();
-            for level in 1..*depth {
-                prefix.push_str(if more_at(items, i, level) {
-                    g.trunk
-                } else {
-                    "   "
-                });
-            }
-            prefix.push_str(if more_at(items, i, *depth) {
-                g.branch
+    let mut out = Vec::new();
+    for (i, (depth, label)) in items.iter().enumerate() {
+        let mut prefix = String::new();
+        for level in 1..*depth {
+            prefix.push_str(if more_at(items, i, level) {
+                g.trunk
             } else {
-                g.last_branch
+                "   "
             });
-            format!("{prefix}{label}")
-        })
-        .collect()
+        }
+        let (first, rest) = match depth {
+            0 => (String::new(), String::new()),
+            _ if more_at(items, i, *depth) => (
+                format!("{prefix}{}", g.branch),
+                format!("{prefix}{}", g.trunk),
+            ),
+            _ => (format!("{prefix}{}", g.last_branch), format!("{prefix}   ")),
+        };
+        let lines = wrap(label, WIDTH.saturating_sub(width(&first)).max(8));
+        for (n, line) in lines.into_iter().enumerate() {
+            out.push(format!("{}{line}", if n == 0 { &first } else { &rest }));
+        }
+    }
+    out
 }
 
 /// Whether another item at `depth` follows item `i` before the tree

@@ -150,9 +150,9 @@ pub(super) fn pad(text: &str, to: usize) -> String {
     format!("{text}{}", " ".repeat(to.saturating_sub(width(text))))
 }
 
-/// A picture: its caption, then its lines.
+/// A picture: its caption, one line, then its lines.
 pub fn picture(caption: &str, lines: Vec<String>) -> String {
-    let mut out = wrap(caption, WIDTH).join("\n");
+    let mut out = caption.to_string();
     for line in lines {
         out.push('\n');
         out.push_str(line.trim_end());

@@ -8,7 +8,7 @@ use crate::learn::session::Observed;
 use crate::sys::{Call, Request};
 
 /// What a picture shows where the run showed nothing.
-pub const UNSEEN: &str = "(not seen)";
+pub const UNSEEN: &str = "(unseen)";
 
 impl Observed {
     /// What the lesson noted as `key` beside the run.

@@ -161,6 +161,21 @@ fn a_tree_shows_which_label_hangs_below_which() {
 }
 
 #[test]
+fn a_long_label_in_a_tree_goes_on_below_itself_within_the_width() {
+    let long = "a-cgroup-name ".repeat(8);
+    let items = [
+        (0, "root".to_string()),
+        (1, long.clone()),
+        (1, "last".to_string()),
+    ];
+    let lines = tree(&items, Style::Ascii);
+    assert!(lines.iter().all(|l| width(l) <= WIDTH), "{lines:#?}");
+    assert!(lines[1].starts_with("+- a-cgroup-name"), "{lines:#?}");
+    assert!(lines[2].starts_with("|  a-cgroup-name"), "{lines:#?}");
+    assert_eq!(lines.last().map(String::as_str), Some("+- last"));
+}
+
+#[test]
 fn beside_puts_a_link_between_two_pictures() {
     let left = strings(&["+--+", "|a |", "+--+"]);
     let right = strings(&["+-+", "|b|"]);
@@ -218,4 +233,42 @@ fn columns_give_a_narrow_left_side_its_natural_width() {
 fn a_picture_starts_with_its_caption_and_has_no_trailing_spaces() {
     let p = picture("Caption", strings(&["a  ", "b"]));
     assert_eq!(p, "Caption\na\nb");
+}
+
+/// A run that showed nothing at all: every lesson still draws its
+/// pictures, without a panic, saying what it did not see, in 80 columns
+/// and with a caption of one line.
+#[test]
+fn every_lesson_draws_even_a_run_that_showed_nothing() {
+    let nothing = || Observed {
+        code: 0,
+        notes: Vec::new(),
+        events: Vec::new(),
+        extra: Vec::new(),
+    };
+    for topic in crate::learn::TOPICS {
+        for style in [Style::Ascii, Style::Unicode] {
+            let drawn = pictures(topic, &nothing(), &nothing(), style);
+            assert!(!drawn.is_empty(), "{topic:?}");
+            for picture in &drawn {
+                let mut lines = picture.lines();
+                let caption = lines.next().unwrap_or("");
+                assert!(
+                    !caption.is_empty() && !caption.starts_with(' '),
+                    "{topic:?}: {picture}"
+                );
+                assert!(
+                    picture.lines().all(|l| width(l) <= WIDTH),
+                    "{topic:?}:\n{picture}"
+                );
+                assert!(
+                    !picture.contains("\n\n"),
+                    "{topic:?}: a blank line:\n{picture}"
+                );
+                if style == Style::Ascii {
+                    assert!(picture.is_ascii(), "{topic:?}:\n{picture}");
+                }
+            }
+        }
+    }
 }

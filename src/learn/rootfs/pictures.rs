@@ -2,7 +2,7 @@
 //! written and the deleted file landed, and pivot_root before and after
 //! (with the chroot of the experiment beside it).
 
-use super::layers::{DELETED, WRITTEN};
+use super::layers::DELETED;
 use crate::event::{Outcome, StageId};
 use crate::learn::draw::{self, Frame, Style, UNSEEN, WIDTH};
 use crate::learn::session::Observed;
@@ -68,7 +68,7 @@ fn overlay(seen: &Observed, style: Style) -> Vec<String> {
 }
 
 /// The outcome of the first call `pick` chooses, as the trace shows it.
-fn outcome(seen: &Observed, pick: impl Fn(&Call) -> bool) -> Option<String> {
+fn outcome(seen: &Observed, pick: &dyn Fn(&Call) -> bool) -> Option<String> {
     seen.calls()
         .find(|(_, _, call, _)| pick(call))
         .map(|(_, _, _, outcome)| match outcome {
@@ -97,33 +97,36 @@ fn switch(seen: &Observed, chroot: bool, style: Style) -> Vec<String> {
     let before = Frame::new("before: / is the host's")
         .line("the overlay is mounted at")
         .line(new_root);
+    // A call the run did not show is said to be unseen, with no claim
+    // of what it would have done.
+    let said = |call: &str, pick: &dyn Fn(&Call) -> bool, then: &str| match outcome(seen, pick) {
+        Some(result) => format!("{call} {result}: {then}"),
+        None => format!("{call}: {UNSEEN}"),
+    };
     let after = if chroot {
         Frame::new("after chroot")
-            .line(format!(
-                "chroot(\".\") {}: / is the overlay",
-                outcome(seen, |c| matches!(c, Call::Chroot { path } if path == "."))
-                    .unwrap_or_else(|| UNSEEN.into())
+            .line(said(
+                "chroot(\".\")",
+                &|c| matches!(c, Call::Chroot { path } if path == "."),
+                "/ is the overlay",
             ))
             .line("the old root is still there, out of sight")
             .line(format!("the climb: {escape}"))
     } else {
         Frame::new("after pivot_root")
-            .line(format!(
-                "pivot_root(\".\", \".\") {}: / is the overlay",
-                outcome(seen, |c| matches!(c, Call::PivotRoot { .. }))
-                    .unwrap_or_else(|| UNSEEN.into())
+            .line(said(
+                "pivot_root(\".\", \".\")",
+                &|c| matches!(c, Call::PivotRoot { .. }),
+                "/ is the overlay",
             ))
-            .line(format!(
-                "the old root, stacked on it: umount2(\".\", MNT_DETACH) {}, gone",
-                outcome(
-                    seen,
-                    |c| matches!(c, Call::Umount2 { target, .. } if target == ".")
-                )
-                .unwrap_or_else(|| UNSEEN.into())
+            .line(said(
+                "umount2(\".\", MNT_DETACH)",
+                &|c| matches!(c, Call::Umount2 { target, .. } if target == "."),
+                "the old root, stacked on it, is gone",
             ))
             .line(
                 seen.after(StageId::Rootfs, true, "ls /: ")
-                    .map_or_else(|| UNSEEN.into(), |ls| format!("ls /: {ls}")),
+                    .map_or_else(|| format!("ls /: {UNSEEN}"), |ls| format!("ls /: {ls}")),
             )
             .line(format!("the climb: {escape}"))
     };
@@ -133,9 +136,7 @@ fn switch(seen: &Observed, chroot: bool, style: Style) -> Vec<String> {
 pub fn pictures(live: &Observed, broken: &Observed, style: Style) -> Vec<String> {
     vec![
         draw::picture(
-            &format!(
-                "The overlay of this run: {WRITTEN} written and {DELETED} deleted, and where each landed"
-            ),
+            "The overlay of this run: where the written and the deleted file landed",
             overlay(live, style),
         ),
         draw::picture(
