@@ -36,6 +36,8 @@ pub enum StageId {
     Hardening,
     /// The rootfs lesson's way out of a chroot, tried from inside.
     Escape,
+    /// The rootfs lesson's writes, and where the overlay put them.
+    Layers,
     Exec,
     /// Undoing what the run changed on the host, newest first.
     Cleanup,
@@ -57,6 +59,7 @@ impl StageId {
             StageId::Session => "session",
             StageId::Hardening => "hardening",
             StageId::Escape => "escape",
+            StageId::Layers => "layers",
             StageId::Exec => "exec",
             StageId::Cleanup => "cleanup",
         }
@@ -80,6 +83,7 @@ impl StageId {
             StageId::Session => &session::HEADING,
             StageId::Hardening => &hardening::HEADING,
             StageId::Escape => &crate::learn::ESCAPE_HEADING,
+            StageId::Layers => &crate::learn::LAYERS_HEADING,
             StageId::Exec => &crate::runtime::EXEC_HEADING,
             StageId::Cleanup => &crate::undo::HEADING,
         }

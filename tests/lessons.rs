@@ -36,6 +36,11 @@ fn snapshot(lab: &Lab, name: &str, err: &str) {
             (r"(the (?:real )?host is still )\S+", "${1}[HOST]"),
             (r"(its /etc/hostname says )[^)\s]+", "${1}[HOST]"),
             (r"working directory: \S+", "working directory: [CWD]"),
+            // The pictures have tests of their own (tests/pictures.rs).
+            (
+                r"(?s)(✓ undone: [^\n]*\n).*?(\n## Try it yourself)",
+                "$1\n[PICTURES]\n$2",
+            ),
             (
                 r"(\b(?:in|hog used|took) )\d+(?:\.\d+)? ?(ms|MiB|KiB)",
                 "${1}[N] $2",
@@ -297,4 +302,82 @@ fn hardening_lesson_refuses_what_an_unhardened_container_may_do() {
         "unhardened: {out}"
     );
     snapshot(&lab, "lesson_hardening", &err);
+}
+
+/// Someone else's mount appearing on a shared machine while the pid
+/// lesson runs is not the experiment's: its undone check looks only at
+/// the host's /proc. The "someone else" is this test, mounting a tmpfs
+/// at one of the lesson's pauses inside the broken run, in a mount
+/// namespace of this test thread's own (so the real host never sees it).
+#[test]
+fn pid_lesson_is_not_failed_by_someone_elses_mount() {
+    use common::terminal::OnTerminal;
+    use nix::mount::{MntFlags, MsFlags};
+    require_root!();
+    let lab = Lab::new();
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).expect("a mount namespace");
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .expect("a private mount table");
+    let elsewhere = tempfile::tempdir().expect("a directory to mount on");
+    let mut term = OnTerminal::start(&lab, &["learn", "--step", "pid"]);
+    let (mut broken_started, mut mounted) = (false, false);
+    while let Some(chunk) = term.expect_or_end("[Enter] go on, [q] stop, [c] run to the end: ") {
+        broken_started |= chunk.contains("The same stage with its key step left out");
+        if broken_started && !mounted && chunk.contains("== pid") {
+            nix::mount::mount(
+                Some("tmpfs"),
+                elsewhere.path(),
+                Some("tmpfs"),
+                MsFlags::empty(),
+                None::<&str>,
+            )
+            .expect("someone else's mount");
+            mounted = true;
+        }
+        term.send("\n");
+    }
+    let (rest, code) = term.finish();
+    let all = format!("{}{rest}", term.seen());
+    if mounted {
+        let _ = nix::mount::umount2(elsewhere.path(), MntFlags::MNT_DETACH);
+    }
+    assert!(
+        mounted,
+        "the broken run never paused at its pid stage:\n{all}"
+    );
+    assert_eq!(code, Some(0), "{all}");
+    assert!(
+        all.contains("✓ undone: the host's mount table is as it was at /proc"),
+        "{all}"
+    );
+}
+
+/// The pid experiment keeps its mount namespace (CLONE_NEWNS is in its
+/// clone) and leaves out only the fresh /proc: what it says must match.
+#[test]
+fn pid_experiment_says_what_it_leaves_out() {
+    require_root!();
+    let lab = Lab::new();
+    let out = lab.run(&["learn", "--step", "pid", "--no-pause"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let (_, broken) = err
+        .split_once("The same stage with its key step left out:")
+        .expect("the experiment");
+    let broken = broken.split("\n✗ ").next().unwrap_or(broken);
+    assert!(
+        broken.contains("clone3({flags=CLONE_NEWNS|CLONE_NEWPID"),
+        "{broken}"
+    );
+    assert!(!broken.contains("no new mount namespace"), "{broken}");
+    assert!(
+        broken.contains("# no fresh /proc is mounted, so /proc is still the host's"),
+        "{broken}"
+    );
 }

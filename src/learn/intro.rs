@@ -78,7 +78,7 @@ impl Session<'_> {
             "the same kernel, a different world: its own name, its own processes, its own /",
         )?;
         self.heading("The host and the container");
-        self.show(&format!("\n{}", views::columns(&container, &host)));
+        self.show(&format!("\n{}", views::table(&container, &host)));
         self.md(&super::transcript::table(
             &["inside the container", "on the host"],
             &container

@@ -8,6 +8,7 @@
 use std::io::IsTerminal;
 
 use super::Topic;
+use super::draw;
 use super::parts::NET_WATCH;
 use super::session::{Observed, Quit, Session};
 use super::text::Text;
@@ -74,6 +75,7 @@ impl Session<'_> {
         let broken = broken(self)?;
         self.focus = focus;
         self.difference(&live, &broken);
+        self.pictures(topic, &live, &broken);
         if let Err(q) = self.pause("try it yourself") {
             return Ok(Err(q));
         }
@@ -127,7 +129,7 @@ impl Session<'_> {
         let inside = views::side(observed, stage, true);
         let outside = views::side(observed, stage, false);
         self.heading("Both views");
-        self.show(&format!("\n{}", views::columns(&inside, &outside)));
+        self.show(&format!("\n{}", views::table(&inside, &outside)));
         let rows: Vec<Vec<String>> = (0..inside.len().max(outside.len()))
             .map(|i| {
                 [&inside, &outside]
@@ -139,6 +141,23 @@ impl Session<'_> {
             &["inside the container", "on the host"],
             &rows,
         ));
+    }
+
+    /// Pictures of what the two runs showed: drawn for this terminal, and
+    /// in full for the handout.
+    fn pictures(&mut self, topic: Topic, live: &Observed, broken: &Observed) {
+        let pictures = draw::pictures(topic, live, broken, draw::Style::detect());
+        if !pictures.is_empty() {
+            self.heading("Pictures of what the runs showed");
+        }
+        for picture in pictures {
+            self.show(&format!("\n{picture}"));
+        }
+        if self.opts.transcript.is_some() {
+            for picture in draw::pictures(topic, live, broken, draw::Style::Unicode) {
+                self.md(&format!("```text\n{picture}\n```"));
+            }
+        }
     }
 
     /// The broken run as what changed against the working one.

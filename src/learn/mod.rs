@@ -15,6 +15,7 @@
 
 mod capture;
 mod cgroups;
+mod draw;
 pub mod exercise;
 mod glossary;
 mod hardening;
@@ -53,7 +54,7 @@ use crate::sys::{Call, Request, Sys};
 use crate::warnings;
 
 pub use outside::Outside;
-pub use rootfs::ESCAPE_HEADING;
+pub use rootfs::{ESCAPE_HEADING, LAYERS_HEADING};
 use session::{Observed, Session};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -45,6 +45,41 @@ impl Session<'_> {
         Ok(Plan::base(uts, rootfs))
     }
 
+    /// The same container with its writable layer on disk, beside its
+    /// mount point, so the host can look at what the container wrote; the
+    /// launch's clean-up removes it with everything in it. Returns the
+    /// plan and the upper directory.
+    pub fn base_on_disk(&mut self, undo: &mut Undo, name: &str) -> Result<(Plan, String)> {
+        let lower = self.busybox()?;
+        let merged = self.scratch(undo, name)?;
+        let layer = format!("{}.layer", self.scratch_path(name)?);
+        let (upper, work) = (format!("{layer}/upper"), format!("{layer}/work"));
+        let mut shown = self.scaffolding();
+        let mut sys = Sys::new(&mut shown, StageId::Rootfs);
+        sys.note(format!(
+            "the container's writable layer on disk, in {layer}, so the host can look at what it writes; removed at the end"
+        ));
+        // Pushed first: a half-made layer goes as well, and so does one
+        // left by a diyc that was killed.
+        let gone = layer.clone();
+        undo.push(format!("removing {layer}"), When::Always, move |sys| {
+            remove_tree(sys, &gone)
+        });
+        remove_tree(&mut sys, &layer)?;
+        for dir in [&layer, &upper, &work] {
+            sys.call(Call::Mkdirat {
+                path: dir.clone(),
+                mode: 0o755,
+            })?;
+        }
+        let uts = Uts {
+            hostname: name.into(),
+            domainname: None,
+        };
+        let rootfs = Rootfs::on_disk(lower, upper.clone(), work, merged);
+        Ok((Plan::base(uts, rootfs), upper))
+    }
+
     pub fn cgroups(&self, name: &str, limits: Limits) -> Result<Cgroups> {
         let host = Host::detect()?;
         let placement = host.place(&self.opts.cgroup_parent, name, &limits)?;
@@ -113,4 +148,34 @@ impl Session<'_> {
             ports: Vec::new(),
         }
     }
+}
+
+/// Remove `path` and everything below it through the seam, each removal
+/// shown; nothing there is nothing to do. Symlinks are removed, never
+/// followed.
+fn remove_tree(sys: &mut Sys, path: &str) -> Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    if !meta.is_dir() {
+        return sys
+            .call(Call::Unlink {
+                path: path.to_string(),
+            })
+            .map(drop);
+    }
+    let mut names: Vec<String> = std::fs::read_dir(path)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    for name in names {
+        remove_tree(sys, &format!("{path}/{name}"))?;
+    }
+    sys.call(Call::Rmdir {
+        path: path.to_string(),
+    })
+    .map(drop)
 }

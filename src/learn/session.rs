@@ -46,6 +46,8 @@ pub struct Observed {
     pub code: i32,
     pub notes: Vec<String>,
     pub events: Vec<Event>,
+    /// What the lesson itself saw around the run, for its pictures: (what, value).
+    pub extra: Vec<(String, String)>,
 }
 
 impl Observed {
@@ -315,6 +317,7 @@ impl Session<'_> {
             code: exit.code,
             notes: exit.notes,
             events: capture.events,
+            extra: Vec::new(),
         })
     }
 

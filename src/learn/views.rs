@@ -2,42 +2,9 @@
 //! side by side (inside the container, on the host), and the run with its
 //! key step left out as a difference from the working one.
 
+use super::draw;
 use super::session::Observed;
 use crate::event::{Event, StageId};
-
-/// Columns of a terminal line: the left view, the separator, the right.
-const LEFT: usize = 38;
-const RIGHT: usize = 38;
-
-/// Each line at most `width` columns, broken between words; a word
-/// longer than a line (a path) is broken where it must, never dropped.
-pub fn wrap(line: &str, width: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    for word in line.split(' ') {
-        let mut word = word.to_string();
-        while word.chars().count() > width {
-            if !current.is_empty() {
-                out.push(std::mem::take(&mut current));
-            }
-            let head: String = word.chars().take(width).collect();
-            word = word.chars().skip(width).collect();
-            out.push(head);
-        }
-        let len = current.chars().count();
-        if len > 0 && len + 1 + word.chars().count() > width {
-            out.push(std::mem::take(&mut current));
-        }
-        if !current.is_empty() {
-            current.push(' ');
-        }
-        current.push_str(&word);
-    }
-    if !current.is_empty() || out.is_empty() {
-        out.push(current);
-    }
-    out
-}
 
 /// The lines `stage` showed on one side, each once, in order.
 pub fn side(observed: &Observed, stage: StageId, inside: bool) -> Vec<String> {
@@ -50,20 +17,16 @@ pub fn side(observed: &Observed, stage: StageId, inside: bool) -> Vec<String> {
     lines
 }
 
-/// Both views as two columns within 80: the terminal's table.
-pub fn columns(inside: &[String], outside: &[String]) -> String {
-    let left: Vec<String> = inside.iter().flat_map(|l| wrap(l, LEFT)).collect();
-    let right: Vec<String> = outside.iter().flat_map(|l| wrap(l, RIGHT)).collect();
-    let mut out = format!("{:<LEFT$} | {}\n", "inside the container", "on the host");
-    out.push_str(&format!("{}-+-{}\n", "-".repeat(LEFT), "-".repeat(RIGHT)));
-    for i in 0..left.len().max(right.len()) {
-        let l = left.get(i).map_or("", String::as_str);
-        let r = right.get(i).map_or("", String::as_str);
-        let pad = LEFT.saturating_sub(l.chars().count());
-        out.push_str(format!("{l}{} | {r}", " ".repeat(pad)).trim_end());
-        out.push('\n');
-    }
-    out.trim_end().to_string()
+/// Both views side by side within 80 columns, words never cut.
+pub fn table(inside: &[String], outside: &[String]) -> String {
+    draw::columns(
+        "inside the container",
+        inside,
+        "on the host",
+        outside,
+        draw::WIDTH,
+        draw::Style::detect(),
+    )
 }
 
 /// The container's name in a run, as its sethostname gave it.
@@ -155,21 +118,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wrapping_never_cuts_a_word_and_keeps_long_ones_whole() {
-        assert_eq!(wrap("/ is now private", 10), ["/ is now", "private"]);
-        assert_eq!(wrap("abcdefghij12", 10), ["abcdefghij", "12"]);
-        let table = columns(
-            &["a copy of the host's mount table: 20 mounts; / is now private".into()],
-            &[],
-        );
+    fn both_views_never_cut_a_word_and_show_each_line_once() {
+        let long = "a copy of the host's mount table: 20 mounts; / is now private";
+        let table = table(&[long.into()], &["host".into()]);
         assert!(table.contains("private"), "{table}");
         assert!(table.lines().all(|l| l.chars().count() <= 80), "{table}");
+        let mut twice = observed(&["the same host block"]);
+        twice.events.extend(twice.events.clone());
+        assert_eq!(side(&twice, StageId::Uts, true), ["the same host block"]);
     }
 
     fn observed(texts: &[&str]) -> Observed {
         Observed {
             code: 0,
             notes: Vec::new(),
+            extra: Vec::new(),
             events: texts
                 .iter()
                 .map(|t| Event::Note {

@@ -44,8 +44,11 @@ impl Stage for Pid {
     fn enter(&self, sys: &mut Sys) -> Result<()> {
         sys.stage(StageId::Pid);
         if !self.mount_proc {
+            // Said of what is true in every launch without it: `nsexec -p`
+            // has no mount namespace, the pid lesson's experiment has one
+            // but leaves /proc alone.
             sys.note(
-                "no new mount namespace, so /proc stays the host's: ps will list host processes",
+                "no fresh /proc is mounted, so /proc is still the host's: ps will list host processes",
             );
             return Ok(());
         }

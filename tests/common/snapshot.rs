@@ -31,7 +31,7 @@ pub fn snapshot_filters(lab: &Lab) -> Vec<(String, String)> {
         (cgroup.as_str(), "$1/[PARENT]"),
         (r"echo \d+ > (\S+/cgroup\.procs)", "echo [PID] > $1"),
         (
-            r"(usage\S* = |usage_usec |current = |peak = )\d+",
+            r"(usage\S* = |usage_usec |current = |peak = )\d+(?:\.\d+)?(?: (?:bytes|KiB|MiB|GiB))?",
             "${1}[N]",
         ),
         (
@@ -42,6 +42,8 @@ pub fn snapshot_filters(lab: &Lab) -> Vec<(String, String)> {
         (r"\bd(\w+)-[0-9a-f]{6}\b", "d$1-[RANDOM]"),
         (r"(?m)^(\s+)\d+: (\S+ (?:UP|DOWN))", "${1}N: $2"),
         (r"\[pid \d+\]", "[pid N]"),
+        // What overlayfs leaves in its work directory has a name of its own.
+        (r"/work/work/#[0-9a-f]+", "/work/work/#[N]"),
         // Which descriptor number a file gets depends on what else is open.
         (r"(openat\(AT_FDCWD, .*\)) = \d+", "$1 = [FD]"),
         (

@@ -28,7 +28,7 @@ use crate::undo::{Undo, When};
 pub use control::remove;
 pub use host::{CgroupFs, Host, NOT_MOUNTED, Placement, Version};
 pub use limits::{DEFAULT_PIDS, Limits, human, parse_cpus, parse_parent, parse_pids, parse_size};
-pub use read::cpu_usage_us;
+pub use read::{cpu_usage_us, readable, size};
 
 /// What `--explain` prints above this stage's calls.
 pub const HEADING: Heading = Heading {

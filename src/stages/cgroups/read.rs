@@ -59,33 +59,50 @@ pub fn cpu_usage_us(sys: &Sys, placement: &Placement) -> Option<u64> {
     }
 }
 
-/// The limit files and current usage, one line each, for `--explain`.
+/// The limit files, what the cgroup uses now and the most it ever used
+/// (the peak, where the kernel keeps one: after a memory hog exits, its
+/// usage is back near 0 but its peak is not), and its OOM kills, one line
+/// each, for `--explain`. Sizes are in MiB or KiB, and "no limit" says
+/// unlimited, however the kernel writes it.
 pub fn report(sys: &Sys, placement: &Placement) -> Vec<String> {
-    let show =
-        |dir: &Path, file: &str| read_trim(sys, &dir.join(file)).map(|v| format!("{file} = {v}"));
-    let files: &[&str] = match placement.version {
+    let files: &[(&str, &str)] = match placement.version {
         Version::V2 => &[
-            "memory.max",
-            "memory.swap.max",
-            "memory.current",
-            "cpu.max",
-            "pids.max",
-            "pids.current",
+            ("memory.max", ""),
+            ("memory.swap.max", ""),
+            ("memory.peak", " (the most it used)"),
+            ("memory.current", " (now)"),
+            ("cpu.max", ""),
+            ("pids.max", ""),
+            ("pids.current", ""),
         ],
         Version::V1 => &[
-            "memory.limit_in_bytes",
-            "memory.memsw.limit_in_bytes",
-            "memory.usage_in_bytes",
-            "cpu.cfs_quota_us",
-            "cpu.cfs_period_us",
-            "cpuacct.usage",
-            "pids.max",
-            "pids.current",
+            ("memory.limit_in_bytes", ""),
+            ("memory.memsw.limit_in_bytes", ""),
+            ("memory.max_usage_in_bytes", " (the most it used)"),
+            ("memory.usage_in_bytes", " (now)"),
+            ("cpu.cfs_quota_us", ""),
+            ("cpu.cfs_period_us", ""),
+            ("cpuacct.usage", ""),
+            ("pids.max", ""),
+            ("pids.current", ""),
         ],
+    };
+    let kills = match placement.version {
+        Version::V2 => "memory.events",
+        Version::V1 => "memory.oom_control",
     };
     let mut lines = Vec::new();
     for dir in &placement.dirs {
-        let values: Vec<String> = files.iter().filter_map(|f| show(&dir.path, f)).collect();
+        let mut values: Vec<String> = files
+            .iter()
+            .filter_map(|(file, what)| {
+                let raw = read_trim(sys, &dir.path.join(file))?;
+                Some(format!("{file} = {}{what}", readable(file, &raw)))
+            })
+            .collect();
+        if let Some(n) = keyed(sys, &dir.path.join(kills), "oom_kill") {
+            values.push(format!("{kills}: oom_kill {n}"));
+        }
         if values.is_empty() {
             continue;
         }
@@ -93,6 +110,42 @@ pub fn report(sys: &Sys, placement: &Placement) -> Vec<String> {
         lines.extend(values.into_iter().map(|v| format!("  {v}")));
     }
     lines
+}
+
+/// The largest memory limit v1 writes means none at all: it is the
+/// kernel's page counter maximum (9223372036854771712 with 4 KiB pages).
+const V1_UNLIMITED: u64 = 1 << 62;
+
+/// A cgroup file's value as people read it: memory sizes in MiB or KiB,
+/// "unlimited" for v2's `max` and v1's huge number, the rest as it is.
+pub fn readable(file: &str, raw: &str) -> String {
+    let memory = file.starts_with("memory.");
+    match raw.parse::<u64>() {
+        _ if raw == "max" => "unlimited".to_string(),
+        Ok(n) if memory && n >= V1_UNLIMITED => "unlimited".to_string(),
+        Ok(n) if memory => size(n),
+        _ => raw.to_string(),
+    }
+}
+
+/// A number of bytes as people read it: "32 MiB", "99.6 MiB", "648 KiB".
+pub fn size(bytes: u64) -> String {
+    const KIB: u64 = 1 << 10;
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+    if bytes >= GIB && bytes % GIB == 0 {
+        format!("{} GiB", bytes / GIB)
+    } else if bytes >= GIB {
+        format!("{:.1} GiB", bytes as f64 / GIB as f64)
+    } else if bytes % MIB == 0 && bytes > 0 {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= MIB {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
+    } else if bytes >= KIB {
+        format!("{} KiB", bytes.div_ceil(KIB))
+    } else {
+        format!("{bytes} bytes")
+    }
 }
 
 #[cfg(test)]
@@ -138,5 +191,67 @@ mod tests {
         };
         assert_eq!(oom_kills(&sys, &v1), Some(2));
         assert_eq!(cpu_usage_us(&sys, &v1), Some(1_500_000));
+    }
+
+    #[test]
+    fn the_report_shows_the_peak_in_mib_and_says_unlimited() {
+        let v1 = World::new()
+            .file("/m/c/memory.limit_in_bytes", "9223372036854771712\n")
+            .file("/m/c/memory.max_usage_in_bytes", "105324544\n")
+            .file("/m/c/memory.usage_in_bytes", "663552\n")
+            .file(
+                "/m/c/memory.oom_control",
+                "oom_kill_disable 0\noom_kill 0\n",
+            );
+        let v2 = World::new()
+            .file("/v2/c/memory.max", "33554432\n")
+            .file("/v2/c/memory.swap.max", "max\n")
+            .file("/v2/c/memory.peak", "33554432\n")
+            .file("/v2/c/memory.current", "0\n")
+            .file("/v2/c/memory.events", "oom 1\noom_kill 1\n");
+        let mut quiet = Quiet;
+        let sys = Sys::dry(&mut quiet, StageId::Cgroups, v1);
+        let placement = Placement {
+            version: Version::V1,
+            dirs: vec![dir("/m/c", &["memory"])],
+        };
+        assert_eq!(
+            report(&sys, &placement),
+            vec![
+                "/m/c:",
+                "  memory.limit_in_bytes = unlimited",
+                "  memory.max_usage_in_bytes = 100.4 MiB (the most it used)",
+                "  memory.usage_in_bytes = 648 KiB (now)",
+                "  memory.oom_control: oom_kill 0",
+            ]
+        );
+        let mut quiet = Quiet;
+        let sys = Sys::dry(&mut quiet, StageId::Cgroups, v2);
+        let placement = Placement {
+            version: Version::V2,
+            dirs: vec![dir("/v2/c", &["memory"])],
+        };
+        assert_eq!(
+            report(&sys, &placement),
+            vec![
+                "/v2/c:",
+                "  memory.max = 32 MiB",
+                "  memory.swap.max = unlimited",
+                "  memory.peak = 32 MiB (the most it used)",
+                "  memory.current = 0 bytes (now)",
+                "  memory.events: oom_kill 1",
+            ]
+        );
+    }
+
+    #[test]
+    fn sizes_read_as_mib_kib_or_bytes() {
+        assert_eq!(size(32 << 20), "32 MiB");
+        assert_eq!(size(104_857_600 + 524_288), "100.5 MiB");
+        assert_eq!(size(663_552), "648 KiB");
+        assert_eq!(size(0), "0 bytes");
+        assert_eq!(size(2 << 30), "2 GiB");
+        assert_eq!(readable("pids.max", "max"), "unlimited");
+        assert_eq!(readable("cpu.cfs_quota_us", "-1"), "-1");
     }
 }

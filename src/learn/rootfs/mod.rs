@@ -1,7 +1,14 @@
 //! The rootfs lesson: the image becomes `/` by pivot_root, and the classic
 //! way out of a chroot leads nowhere (src/stages/rootfs.rs). The escape is
 //! a stage of its own, run after the others, so its calls show under its
-//! own heading.
+//! own heading; so are the live run's writes, whose landing places the
+//! host looks at (layers.rs). pictures.rs draws both.
+
+mod layers;
+mod pictures;
+
+pub use layers::HEADING as LAYERS_HEADING;
+pub use pictures::pictures;
 
 use std::cell::RefCell;
 
@@ -14,7 +21,7 @@ use crate::stages::Stage;
 use crate::sys::{Call, Sys};
 use crate::undo::Undo;
 
-pub const TEXT: &str = include_str!("../../lessons/rootfs.md");
+pub const TEXT: &str = include_str!("../../../lessons/rootfs.md");
 
 /// What `--explain` prints above the escape attempt.
 pub const ESCAPE_HEADING: Heading = Heading {
@@ -83,7 +90,19 @@ fn run(s: &mut Session, chroot: bool) -> Result<Observed> {
     } else {
         "lesson-rootfs"
     };
-    let (mut stages, flags) = s.base(&mut undo, name, chroot)?.build();
+    // The live run's writable layer is on disk, where the host can look
+    // at what the container wrote; the chroot's stays in memory.
+    let (mut stages, flags) = if chroot {
+        s.base(&mut undo, name, true)?.build()
+    } else {
+        let (plan, upper) = s.base_on_disk(&mut undo, name)?;
+        let (mut stages, flags) = plan.build();
+        stages.push(Box::new(layers::Layers {
+            lower: s.busybox()?,
+            upper,
+        }));
+        (stages, flags)
+    };
     stages.push(Box::new(Escape {
         host_root: root_identity("/"),
         result: RefCell::default(),
@@ -99,6 +118,17 @@ pub fn live(s: &mut Session) -> Result<(Observed, StageId)> {
             && seen.saw(StageId::Rootfs, false, "host's mount table: no mount"),
         "the way out of a chroot leads nowhere after pivot_root, and the overlay never showed on the host",
     )?;
+    let landed = |what: &str| {
+        seen.lines(StageId::Layers, false)
+            .iter()
+            .any(|l| l.trim_start().starts_with(what))
+    };
+    s.check(
+        landed(&format!("upper{}: a file", layers::WRITTEN))
+            && landed(&format!("upper{}: a whiteout", layers::DELETED))
+            && landed(&format!("lower{}: a file", layers::DELETED)),
+        "the file it wrote is in the upper directory, the one it deleted is a whiteout there, and the image still has it",
+    )?;
     Ok((seen, StageId::Rootfs))
 }
 
@@ -110,9 +140,14 @@ pub fn broken(s: &mut Session) -> Result<Observed> {
         seen.saw(StageId::Escape, true, "ESCAPED"),
         "from inside a chroot, a root process climbed out to the host's files",
     )?;
-    s.undone(
-        probes::mounts() == before,
-        "the host's mount table is as it was",
+    let lessons = s.scratch_path("")?;
+    let lessons = lessons.trim_end_matches('/').to_string();
+    let left = probes::mounts_left(&before, &probes::mounts(), &|point, _, _| {
+        probes::at_or_below(point, &lessons)
+    });
+    s.undone_mounts(
+        &left,
+        "the host's mount table is as it was below the lesson's directory",
     )?;
     Ok(seen)
 }
