@@ -225,13 +225,21 @@ fn common_dir(values: &[&str]) -> String {
         .map_or(String::new(), |slash| first[..=slash].to_string())
 }
 
+/// The labels after the head, and on one line more at most: the rest
+/// are counted, not named.
 fn wrap_labels(head: String, labels: &[String]) -> String {
     let mut out = head;
     let mut width = dialoguer::console::measure_text_width(&out);
-    for label in labels {
+    let mut lines = 1;
+    for (i, label) in labels.iter().enumerate() {
         if width + 1 + label.len() > WIDTH {
+            if lines == 2 {
+                out.push_str(&format!(" … and {} more", labels.len() - i));
+                break;
+            }
             out.push_str("\n       ");
             width = 7;
+            lines += 1;
         }
         out.push(' ');
         out.push_str(label);

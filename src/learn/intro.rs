@@ -60,8 +60,11 @@ impl Session<'_> {
         let mut plan = self.base(&mut undo, name, false)?;
         self.island(&mut undo, &mut plan, name)?;
         let env = self.container_env(name);
-        let script = "echo \"hostname: $(hostname)\"; ps; ls /";
-        let seen = self.launch(plan.build(), &["sh", "-c", script], env, ROOT_WATCH, undo)?;
+        let script = "echo \"hostname: $(hostname)\"; ps; ls -C /";
+        self.tabled = Some(StageId::Uts);
+        let seen = self.launch(plan.build(), &["sh", "-c", script], env, ROOT_WATCH, undo);
+        self.tabled = None;
+        let seen = seen?;
         let pick = |stage: StageId, prefix: &str| {
             seen.lines(stage, true)
                 .into_iter()
@@ -70,7 +73,12 @@ impl Session<'_> {
         };
         let container = vec![
             pick(StageId::Uts, "hostname:"),
-            pick(StageId::Pid, "processes in /proc:").replace("processes in /proc:", "ps:"),
+            format!(
+                "ps: {} processes",
+                pick(StageId::Pid, "processes in /proc:")
+                    .trim_start_matches("processes in /proc:")
+                    .trim()
+            ),
             pick(StageId::Rootfs, "ls /:"),
         ];
         self.check(

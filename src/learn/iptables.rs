@@ -20,7 +20,7 @@ fn outside(s: &mut Session) -> Result<()> {
         return Ok(());
     }
     let mut shown = s.scaffolding();
-    let mut sys = Sys::new(&mut shown, StageId::Iptables);
+    let mut sys = Sys::new(&mut shown, StageId::Net);
     sys.note(if s.opts.lab {
         "the lab's outside host: a process holding a network namespace, a veth pair to it, a TCP port listening there"
     } else {

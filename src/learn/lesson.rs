@@ -21,7 +21,7 @@ use crate::stages::hardening::Hardening;
 use crate::undo::Undo;
 
 /// Differences shown before the rest is left to `--verbose`.
-const DIFF_LINES: usize = 8;
+const DIFF_LINES: usize = 6;
 
 impl Session<'_> {
     pub fn text_of(&self, topic: Topic) -> Text {
@@ -63,7 +63,7 @@ impl Session<'_> {
         self.tabled = None;
         let (live, stage) = live?;
         self.both_views(&live, stage);
-        self.part("What to look at", text.section("What to look at"));
+        self.by_hand("What to look at", text.section("What to look at"));
         if let Err(q) = self.pause("what breaks without it") {
             return Ok(Err(q));
         }
@@ -79,7 +79,7 @@ impl Session<'_> {
         if let Err(q) = self.pause("try it yourself") {
             return Ok(Err(q));
         }
-        self.part("Try it yourself", text.section("Try it yourself"));
+        self.by_hand("Try it yourself", text.section("Try it yourself"));
         self.exercise(topic.name())?;
         Ok(self.wrap_up(&text))
     }
@@ -95,10 +95,12 @@ impl Session<'_> {
         }
         let task = super::exercise::task(name, self)?;
         let sudo = self.var("sudo");
-        self.heading("Exercise");
-        self.prose(&format!(
-            "{task}\n\nOn a terminal diyc opens a shell for this and checks your work; `{sudo}diyc learn --exercise {name}` opens it alone."
-        ));
+        self.by_hand(
+            "Exercise",
+            &format!(
+                "{task}\n\nOn a terminal diyc opens a shell for this and checks your work; `{sudo}diyc learn --exercise {name}` opens it alone."
+            ),
+        );
         Ok(())
     }
 
@@ -128,8 +130,12 @@ impl Session<'_> {
     fn both_views(&mut self, observed: &Observed, stage: StageId) {
         let inside = views::side(observed, stage, true);
         let outside = views::side(observed, stage, false);
-        self.heading("Both views");
-        self.show(&format!("\n{}", views::table(&inside, &outside)));
+        if !self.overview {
+            self.heading("Both views");
+            self.show(&format!("\n{}", views::table(&inside, &outside)));
+        } else {
+            self.md("### Both views");
+        }
         let rows: Vec<Vec<String>> = (0..inside.len().max(outside.len()))
             .map(|i| {
                 [&inside, &outside]

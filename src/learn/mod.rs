@@ -23,6 +23,7 @@ mod intro;
 mod iptables;
 mod lesson;
 mod markdown;
+mod menu;
 mod mount;
 mod net;
 mod outside;
@@ -34,11 +35,11 @@ mod quiz;
 mod rootfs;
 mod session;
 mod text;
+mod topic;
 mod transcript;
 mod uts;
 mod views;
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
@@ -55,118 +56,8 @@ use crate::warnings;
 
 pub use outside::Outside;
 pub use rootfs::{ESCAPE_HEADING, LAYERS_HEADING};
-use session::{Observed, Session};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Topic {
-    Intro,
-    Uts,
-    Pid,
-    Mount,
-    Rootfs,
-    Cgroups,
-    Net,
-    Iptables,
-    Hardening,
-}
-
-pub const TOPICS: [Topic; 9] = [
-    Topic::Intro,
-    Topic::Uts,
-    Topic::Pid,
-    Topic::Mount,
-    Topic::Rootfs,
-    Topic::Cgroups,
-    Topic::Net,
-    Topic::Iptables,
-    Topic::Hardening,
-];
-
-/// A lesson's live run, and the run with the stage's key step left out.
-type Live = fn(&mut Session) -> Result<(Observed, StageId)>;
-type Broken = fn(&mut Session) -> Result<Observed>;
-
-impl Topic {
-    /// The stage the lesson is about; lesson 0 is about all of them.
-    pub fn stage(self) -> Option<StageId> {
-        Some(match self {
-            Topic::Intro => return None,
-            Topic::Uts => StageId::Uts,
-            Topic::Pid => StageId::Pid,
-            Topic::Mount => StageId::Mount,
-            Topic::Rootfs => StageId::Rootfs,
-            Topic::Cgroups => StageId::Cgroups,
-            Topic::Net => StageId::Net,
-            Topic::Iptables => StageId::Iptables,
-            Topic::Hardening => StageId::Hardening,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        self.stage().map_or("intro", StageId::name)
-    }
-
-    /// The stage's own heading, which is the lesson's title.
-    pub fn title(self) -> &'static str {
-        self.stage()
-            .map_or(intro::TITLE, |stage| stage.heading().title)
-    }
-
-    /// The stages its launches show in full: its own, and the clone for
-    /// the namespaces it makes.
-    pub fn focus(self) -> Vec<StageId> {
-        match self {
-            Topic::Intro => Vec::new(),
-            Topic::Uts | Topic::Pid | Topic::Mount => {
-                vec![self.stage().unwrap_or(StageId::Clone), StageId::Clone]
-            }
-            Topic::Rootfs => vec![StageId::Rootfs, StageId::Escape],
-            other => other.stage().into_iter().collect(),
-        }
-    }
-
-    fn text(self) -> &'static str {
-        match self {
-            Topic::Intro => intro::TEXT,
-            Topic::Uts => uts::TEXT,
-            Topic::Pid => pid::TEXT,
-            Topic::Mount => mount::TEXT,
-            Topic::Rootfs => rootfs::TEXT,
-            Topic::Cgroups => cgroups::TEXT,
-            Topic::Net => net::TEXT,
-            Topic::Iptables => iptables::TEXT,
-            Topic::Hardening => hardening::TEXT,
-        }
-    }
-
-    fn live(self) -> Option<Live> {
-        Some(match self {
-            Topic::Intro => return None,
-            Topic::Uts => uts::live,
-            Topic::Pid => pid::live,
-            Topic::Mount => mount::live,
-            Topic::Rootfs => rootfs::live,
-            Topic::Cgroups => cgroups::live,
-            Topic::Net => net::live,
-            Topic::Iptables => iptables::live,
-            Topic::Hardening => hardening::live,
-        })
-    }
-
-    fn broken(self) -> Option<Broken> {
-        Some(match self {
-            Topic::Intro => return None,
-            Topic::Uts => uts::broken,
-            Topic::Pid => pid::broken,
-            Topic::Mount => mount::broken,
-            Topic::Rootfs => rootfs::broken,
-            Topic::Cgroups => cgroups::broken,
-            Topic::Net => net::broken,
-            Topic::Iptables => iptables::broken,
-            Topic::Hardening => hardening::broken,
-        })
-    }
-}
+use session::Session;
+pub use topic::{TOPICS, Topic};
 
 pub struct Options {
     pub topic: Option<Topic>,
@@ -229,7 +120,7 @@ pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
         return glossary::print(term.as_deref());
     }
     if opts.topic.is_none() && !opts.all && opts.exercise.is_none() {
-        return menu(store, bridge, opts);
+        return menu::menu(store, bridge, opts);
     }
     if !nix::unistd::geteuid().is_root() {
         return Err(Error::invalid(
@@ -270,6 +161,8 @@ pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
         terms: glossary::terms(),
         score: (0, 0),
         exercises: (0, 0),
+        overview: false,
+        after_heading: false,
         vars: vars(store, &opts.cgroup_parent),
     };
     if let Some(name) = &opts.exercise {
@@ -295,6 +188,10 @@ pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
         let cgroups = cgroups.map_or("", |(_, v)| v.as_str()).to_string();
         session.md(&transcript::title(&names.join(", "), &cgroups));
     }
+    session.overview = opts.all && !session.pauser.enabled();
+    if session.overview {
+        session.say("\nThe course's overview: nobody is at the keyboard, so each lesson shows why, what diyc does, the run, what breaks and its pictures. The rest (both views, what to look at, what to try by hand, the exercises and questions) is in each `diyc learn --step NAME`, and all of it is in the handout `--transcript FILE` writes.");
+    }
     if on_host {
         session.say(&host_network_notice(bridge, had_setup));
     }
@@ -308,7 +205,8 @@ pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
         }
         if opts.all {
             session.title("All of it at once: a container");
-            session.focus = None;
+            // Every stage again, one line each, and the command.
+            session.focus = Some(vec![StageId::Exec]);
             let seen = session.container()?;
             session.course_summary(&finished, seen.code);
         }
@@ -373,159 +271,5 @@ fn host_network_notice(bridge: &Bridge, had_setup: bool) -> String {
             "\nThe network lessons use this host's network: they set up the bridge {}, turn on forwarding and add diyc's rules, and take all of it down again at the end. With --lab they happen in a throwaway network namespace instead.",
             bridge.name
         )
-    }
-}
-
-/// Without a stage: a menu on a terminal, a plain list otherwise. Both
-/// start at lesson 0 and say what builds on what.
-fn menu(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
-    let mut entries: Vec<String> = TOPICS
-        .iter()
-        .map(|t| {
-            let start = if *t == Topic::Intro {
-                "  <- start here"
-            } else {
-                ""
-            };
-            format!("{:<10} {}{start}", t.name(), t.title())
-        })
-        .collect();
-    entries.push(format!(
-        "{:<10} every lesson in order, ending in a whole container",
-        "all"
-    ));
-    let sudo = if nix::unistd::geteuid().is_root() {
-        ""
-    } else {
-        "sudo "
-    };
-    println!("{ROUTE}\n");
-    if !std::io::stdin().is_terminal() || opts.no_pause {
-        for e in &entries {
-            println!("{e}");
-        }
-        println!(
-            "\nrun one with `{sudo}diyc learn --step NAME`, or all with `{sudo}diyc learn --all`; `diyc learn --glossary` explains the words"
-        );
-        return Ok(0);
-    }
-    let choice = dialoguer::Select::new()
-        .with_prompt("Which lesson? (arrows move, Enter starts, q or Esc leaves)")
-        .items(&entries)
-        .default(0)
-        .interact_opt()
-        .map_err(|e| Error::Os {
-            what: "the menu".into(),
-            source: std::io::Error::other(e),
-        })?;
-    let (topic, all) = match choice {
-        None => return Ok(0),
-        Some(i) => (TOPICS.get(i).copied(), i == TOPICS.len()),
-    };
-    learn(store, bridge, Options { topic, all, ..opts })
-}
-
-/// What builds on what, for the menu.
-const ROUTE: &str = "Start with intro. uts, pid and mount each give a process one namespace \
-(no image needed); rootfs builds a root from an image on top of mount; cgroups give it a \
-budget; net and then iptables connect it; hardening comes last.";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use text::Text;
-
-    fn parts(topic: Topic) -> &'static [&'static str] {
-        match topic {
-            Topic::Intro => &[
-                "What a container is",
-                "Reading a system call",
-                "Side by side",
-                "The route",
-            ],
-            _ => &[
-                "Why",
-                "What diyc does",
-                "What to look at",
-                "What breaks without it",
-                "Try it yourself",
-            ],
-        }
-    }
-
-    #[test]
-    fn every_lesson_has_its_parts_a_summary_and_three_questions_it_taught() {
-        for topic in TOPICS {
-            let text = Text::parse(topic.text(), &[]);
-            assert!(topic.title().starts_with(topic.name()), "{topic:?}");
-            for part in parts(topic) {
-                assert!(!text.section(part).is_empty(), "{topic:?}: {part}");
-            }
-            assert_eq!(text.summary.len(), 3, "{topic:?}: the summary");
-            assert_eq!(text.questions.len(), 3, "{topic:?}: the questions");
-            let taught: String = text
-                .prose()
-                .map(|(_, body)| body.replace('\n', " "))
-                .collect::<Vec<_>>()
-                .join(" ");
-            for q in &text.questions {
-                assert!(q.choices.len() >= 2, "{topic:?}: {}", q.text);
-                let letters: Vec<char> = ('a'..).take(q.choices.len()).collect();
-                assert!(letters.contains(&q.answer), "{topic:?}: {}", q.text);
-                assert!(!q.why.is_empty(), "{topic:?}: {}", q.text);
-                assert!(
-                    !q.taught_by.is_empty() && taught.contains(&q.taught_by),
-                    "{topic:?}: {:?} asks what the lesson never said ({:?})",
-                    q.text,
-                    q.taught_by
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn no_lesson_hard_codes_a_path_or_sudo() {
-        for topic in TOPICS {
-            let raw = topic.text();
-            for fixed in ["/var/lib/diyc", "/sys/fs/cgroup/memory/diyc", "sudo "] {
-                let outside_placeholders = raw.replace("{{sudo}}", "");
-                assert!(
-                    !outside_placeholders.contains(fixed),
-                    "{topic:?} hard-codes {fixed:?}"
-                );
-            }
-            let text = substitute_all(raw);
-            assert!(!text.contains("{{"), "{topic:?}: an unknown placeholder");
-        }
-    }
-
-    fn substitute_all(raw: &str) -> String {
-        let vars: Vec<(&'static str, String)> = [
-            "sudo",
-            "image",
-            "root",
-            "parent",
-            "cgroup_dir",
-            "memory_max",
-            "cgroup_version",
-        ]
-        .into_iter()
-        .map(|n| (n, "x".to_string()))
-        .collect();
-        text::substitute(raw, &vars)
-    }
-
-    #[test]
-    fn every_glossary_word_is_used_by_some_lesson() {
-        let terms = glossary::terms();
-        for term in &terms {
-            assert!(
-                TOPICS
-                    .iter()
-                    .any(|t| glossary::first_use(t.text(), term).is_some()),
-                "no lesson uses {:?}",
-                term.name
-            );
-        }
     }
 }

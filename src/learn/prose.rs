@@ -39,6 +39,7 @@ impl Session<'_> {
         } else {
             self.show(&format!("\n{}", markdown::heading(text)));
         }
+        self.after_heading = true;
     }
 
     /// The words `text` uses first, one line each, for the terminal and
@@ -90,5 +91,15 @@ impl Session<'_> {
     pub fn part(&mut self, heading: &str, body: &str) {
         self.heading(heading);
         self.prose(body);
+    }
+
+    /// A by-hand part: in the overview, for the handout only.
+    pub fn by_hand(&mut self, heading: &str, body: &str) {
+        if self.overview {
+            self.md(&format!("### {heading}"));
+            self.md(body);
+        } else {
+            self.part(heading, body);
+        }
     }
 }

@@ -11,7 +11,11 @@ impl Session<'_> {
         if questions.is_empty() {
             return Ok(());
         }
-        self.heading("Questions");
+        if self.overview {
+            self.md("### Questions");
+        } else {
+            self.heading("Questions");
+        }
         let asking = self.pauser.enabled();
         for (n, q) in questions.iter().enumerate() {
             let mut block = format!("{}. {}", n + 1, q.text);
@@ -29,7 +33,11 @@ impl Session<'_> {
                     block.push_str(&format!("\n   {choice}"));
                 }
             }
-            self.prose(&block);
+            if self.overview {
+                self.md(&block);
+            } else {
+                self.prose(&block);
+            }
             if !asking {
                 continue;
             }
@@ -58,7 +66,7 @@ impl Session<'_> {
         if asking {
             let (right, asked) = self.score;
             self.show(&format!("\nscore so far: {right} of {asked}"));
-        } else {
+        } else if !self.overview {
             self.show(&format!("\nAnswers:\n{}", answers.join("\n")));
         }
         Ok(())

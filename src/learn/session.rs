@@ -114,6 +114,12 @@ pub struct Session<'a> {
     pub score: (u32, u32),
     /// Exercises passed, and opened.
     pub exercises: (u32, u32),
+    /// `--all` with nobody at the keyboard: the course's overview, which
+    /// leaves the by-hand parts (both views, what to look at and try, the
+    /// exercises and questions) to the handout and to `--step`.
+    pub overview: bool,
+    /// A heading was the last thing shown.
+    pub after_heading: bool,
     /// What `{{name}}` in a lesson's text stands for in this run.
     pub vars: Vec<(&'static str, String)>,
 }
@@ -137,6 +143,11 @@ impl Session<'_> {
     /// Prose goes to stderr with the explanation, so the two stay in
     /// order; as JSON, one `lesson` event, without colour.
     pub fn show(&mut self, text: &str) {
+        // A heading's first paragraph follows it without a gap.
+        let text = match std::mem::take(&mut self.after_heading) {
+            true => text.strip_prefix('\n').unwrap_or(text),
+            false => text,
+        };
         let mut err = std::io::stderr().lock();
         if self.text_mode() {
             let _ = writeln!(err, "{text}");
@@ -162,9 +173,20 @@ impl Session<'_> {
         }
     }
 
-    /// The explainer for the lesson's own set-up calls: shown like the
-    /// stage's, so nothing diyc does goes unseen.
+    /// The explainer for the lesson's own set-up calls: nothing diyc
+    /// does goes unseen, but inside a lesson they are not its stage, so
+    /// they fold to a line (`--verbose` shows each).
     pub fn scaffolding(&self) -> Explainer {
+        let explainer = self.explainer();
+        match &self.focus {
+            Some(_) => explainer.focus(Vec::new()),
+            None => explainer,
+        }
+    }
+
+    /// The explainer for a launch: the lesson's stages in full, the
+    /// others folded.
+    fn explainer(&self) -> Explainer {
         let explainer = Explainer::new(Some(self.opts.explain.unwrap_or(Format::Text)))
             .verbose(self.opts.verbose);
         match &self.focus {
@@ -245,7 +267,7 @@ impl Session<'_> {
         mut undo: Undo,
     ) -> Result<Observed> {
         let mut capture = Capture {
-            explainer: self.scaffolding().tabled(self.tabled),
+            explainer: self.explainer().tabled(self.tabled),
             events: Vec::new(),
         };
         let veths_before = probes::veths();

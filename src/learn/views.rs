@@ -17,13 +17,29 @@ pub fn side(observed: &Observed, stage: StageId, inside: bool) -> Vec<String> {
     lines
 }
 
+/// Lines a side of the table shows on the terminal; the handout has all.
+const SIDE: usize = 14;
+
+/// At most SIDE lines of `lines`, the rest counted.
+fn at_most(lines: &[String]) -> Vec<String> {
+    if lines.len() <= SIDE {
+        return lines.to_vec();
+    }
+    let mut kept = lines[..SIDE - 1].to_vec();
+    kept.push(format!(
+        "... and {} more lines (in the handout)",
+        lines.len() - (SIDE - 1)
+    ));
+    kept
+}
+
 /// Both views side by side within 80 columns, words never cut.
 pub fn table(inside: &[String], outside: &[String]) -> String {
     draw::columns(
         "inside the container",
-        inside,
+        &at_most(inside),
         "on the host",
-        outside,
+        &at_most(outside),
         draw::WIDTH,
         draw::Style::detect(),
     )

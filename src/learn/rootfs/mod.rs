@@ -108,7 +108,7 @@ fn run(s: &mut Session, chroot: bool) -> Result<Observed> {
         result: RefCell::default(),
     }));
     let env = s.container_env(name);
-    s.launch((stages, flags), &["ls", "/"], env, ROOT_WATCH, undo)
+    s.launch((stages, flags), &["ls", "-C", "/"], env, ROOT_WATCH, undo)
 }
 
 pub fn live(s: &mut Session) -> Result<(Observed, StageId)> {

@@ -13,9 +13,32 @@ use super::allowlist::{first_path, netlink_kind};
 struct Group {
     pid: u32,
     name: String,
+    /// The labels shown: some of the calls' differing parts.
     labels: Vec<String>,
-    /// For `echo V > PATH` groups: the start every path shares.
-    path_prefix: String,
+    /// The call with `…` where the calls differ: each traced call it
+    /// stands for has the other pieces, in order. For `echo V > PATH`,
+    /// the path's.
+    template: String,
+    /// How many calls it stands for that no traced call has taken yet.
+    left: usize,
+}
+
+/// Whether `text` is `template` with something in place of each `…`.
+fn fits(template: &str, text: &str) -> bool {
+    let mut pieces = template.split('…');
+    let Some(first) = pieces.next() else {
+        return true;
+    };
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    for piece in pieces {
+        match rest.find(piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 #[derive(Default)]
@@ -34,7 +57,10 @@ pub(super) fn parse(explain: &str) -> Quiet {
         let trimmed = line.trim_start();
         if open_group && line.starts_with("       ") && !trimmed.starts_with('[') {
             if let Some(g) = quiet.groups.last_mut() {
-                g.labels.extend(trimmed.split(' ').map(String::from));
+                // `... and N more` is for the reader.
+                let shown = trimmed.split(" … and ").next().unwrap_or("");
+                g.labels
+                    .extend(shown.split(' ').filter(|l| !l.is_empty()).map(String::from));
             }
             continue;
         }
@@ -54,7 +80,7 @@ fn group_head(line: &str) -> Option<Group> {
     let rest = line.strip_prefix("[pid ")?;
     let (pid, rest) = rest.split_once("] ")?;
     let (count, rest) = rest.split_once(" x ")?;
-    count.parse::<usize>().ok()?;
+    let count = count.parse::<usize>().ok()?;
     let shell = !rest.split(' ').next()?.contains('(');
     let name = if shell {
         rest.split(' ').next()?
@@ -65,18 +91,19 @@ fn group_head(line: &str) -> Option<Group> {
         Some((head, labels)) => (head, labels.split(' ').map(String::from).collect()),
         None => (rest.trim_end_matches(':'), Vec::new()),
     };
-    let path_prefix = head
-        .split_once("> ")
-        .map_or("", |(_, p)| p)
-        .split('…')
-        .next()
-        .unwrap_or("")
-        .to_string();
+    let template = if shell {
+        head.split_once("> ").map_or("", |(_, p)| p).to_string()
+    } else {
+        head.rsplit_once(" = ")
+            .map_or(head, |(call, _)| call)
+            .to_string()
+    };
     Some(Group {
         pid: pid.parse().ok()?,
         name: name.to_string(),
         labels,
-        path_prefix,
+        template,
+        left: count,
     })
 }
 
@@ -145,6 +172,14 @@ impl Quiet {
                     g.pid, g.name
                 );
             }
+            let made = by(g.pid).filter(|t| t.name() == name).count();
+            assert!(
+                made >= g.left,
+                "{} x {} grouped for {}, strace saw {made}",
+                g.left,
+                g.name,
+                g.pid
+            );
         }
         for ((pid, shown), n) in &self.folded {
             let name = Self::traced_name(shown);
@@ -159,21 +194,18 @@ impl Quiet {
     /// Whether `t`, made by `pid`, is one of the calls a group or a fold
     /// stands for; a fold's count goes down by one.
     pub(super) fn covers(&mut self, pid: u32, t: &Traced) -> bool {
-        let grouped = self.groups.iter().any(|g| {
+        let shell_path = first_path(&t.call).to_string();
+        let group = self.groups.iter_mut().find(|g| {
             g.pid == pid
+                && g.left > 0
                 && if g.name == "echo" {
-                    t.name() == "openat"
-                        && first_path(&t.call).starts_with(&g.path_prefix)
-                        && (g
-                            .labels
-                            .iter()
-                            .any(|l| first_path(&t.call).contains(l.as_str()))
-                            || !g.path_prefix.is_empty())
+                    t.name() == "openat" && fits(&g.template, &shell_path)
                 } else {
-                    g.name == t.name() && g.labels.iter().any(|l| t.call.contains(l.as_str()))
+                    g.name == t.name() && fits(&g.template, &t.call)
                 }
         });
-        if grouped {
+        if let Some(g) = group {
+            g.left -= 1;
             return true;
         }
         let mut names = vec![t.name().to_string()];
