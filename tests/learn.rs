@@ -220,9 +220,22 @@ fn every_lesson_explains_each_word_right_after_it_first_uses_it() {
             .filter_map(|e| e["text"].as_str().map(String::from))
             .collect();
         let prose = said.join("\n");
+        // A word used inside another's explanation is not its first use.
+        let masked: Vec<String> = prose
+            .lines()
+            .map(|l| {
+                let t = l.trim_start();
+                if t.starts_with("> ") || t.starts_with("▸ ") {
+                    " ".repeat(l.len())
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        let masked = masked.join("\n");
         let mut used = 0;
         for (forms, line) in &words {
-            let Some(at) = first_use(&prose, forms) else {
+            let Some(at) = first_use(&masked, forms) else {
                 continue;
             };
             used += 1;
@@ -305,7 +318,14 @@ fn the_outside_host_goes_when_diyc_is_killed() {
     use std::io::BufRead;
     let lab = Lab::new().with_image();
     let mut child = lab
-        .cmd(&["learn", "--step", "iptables", "--no-pause"])
+        .cmd(&[
+            "learn",
+            "--step",
+            "iptables",
+            "--no-pause",
+            "--explain",
+            "--verbose",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -329,4 +349,20 @@ fn the_outside_host_goes_when_diyc_is_killed() {
     common::wait_until("the outside host's veth pair is gone", || {
         !common::sh(&["ip", "-o", "link"]).contains("vlab")
     });
+}
+
+#[test]
+fn the_glossary_explains_a_word_or_all_of_them() {
+    let lab = Lab::new();
+    let all = lab.run(&["learn", "--glossary"]);
+    assert_eq!(all.status.code(), Some(0), "{}", text(&all.stderr));
+    let all = text(&all.stdout);
+    assert_eq!(all.lines().count(), glossary().len(), "{all}");
+    let one = lab.run(&["learn", "--glossary", "Namespaces"]);
+    assert_eq!(one.status.code(), Some(0));
+    let one = text(&one.stdout);
+    assert!(one.starts_with("namespace: a kernel-made copy"), "{one}");
+    assert_eq!(one.lines().count(), 1, "{one}");
+    let out = lab.run(&["learn", "--glossary", "teleport"]);
+    common::assert_one_line_error(&out, "the glossary has no entry for \"teleport\"");
 }

@@ -59,9 +59,34 @@ fn snapshot(lab: &Lab, name: &str, err: &str) {
 }
 
 /// `diyc learn --step STEP --no-pause`: exit 0, every part, the lesson's
-/// own check, its experiment's effect and undoing (`expect`), the host as
-/// it was. Returns the output for checks of the lesson's own.
+/// own check, its experiment's effect and undoing, the host as it was,
+/// at most 250 lines and no raw Markdown; then the same with every call
+/// shown (`--explain --verbose`), where each of `expect` must be. Returns
+/// the quiet run's stderr and the verbose run's, for checks of the
+/// lesson's own, and the quiet run's stdout.
 fn lesson(lab: &Lab, step: &str, extra: &[&str], expect: &[&str]) -> (String, String) {
+    let (err, out) = quiet_lesson(lab, step, extra);
+    let mut args = vec![
+        "learn",
+        "--step",
+        step,
+        "--no-pause",
+        "--explain",
+        "--verbose",
+    ];
+    args.extend(extra);
+    let before = lab.host_state();
+    let verbose = lab.run(&args);
+    let all = text(&verbose.stderr);
+    assert_eq!(verbose.status.code(), Some(0), "{all}");
+    for needle in expect {
+        assert!(all.contains(needle), "{needle:?} missing from:\n{all}");
+    }
+    assert_eq!(lab.host_state(), before, "the lesson left something behind");
+    (format!("{err}\n{all}"), out)
+}
+
+fn quiet_lesson(lab: &Lab, step: &str, extra: &[&str]) -> (String, String) {
     let before = lab.host_state();
     let mut args = vec!["learn", "--step", step, "--no-pause"];
     args.extend(extra);
@@ -74,14 +99,26 @@ fn lesson(lab: &Lab, step: &str, extra: &[&str], expect: &[&str]) -> (String, St
         err.contains("\n✗ what breaks: "),
         "no experiment effect:\n{err}"
     );
-    for needle in expect {
-        assert!(err.contains(needle), "{needle:?} missing from:\n{err}");
-    }
     assert_eq!(lab.host_state(), before, "the lesson left something behind");
+    let printed = err.lines().count() + text(&out.stdout).lines().count();
+    assert!(printed <= 250, "the {step} lesson printed {printed} lines");
+    for markup in ["**", "```", "\n## ", "{{"] {
+        assert!(
+            !err.contains(markup),
+            "raw {markup:?} on the screen:\n{err}"
+        );
+    }
+    // Claims about the run match the run, and about diyc, diyc.
+    for wrong in ["domainname prints diyc", "until the hardening stage exists"] {
+        assert!(!err.contains(wrong), "the {step} lesson says {wrong:?}");
+    }
     assert!(
         !lab.root().join("lessons").exists(),
         "a lesson's scratch directory is left"
     );
+    // A lesson in a lab of its own says so: its snapshot is its own.
+    let lab_run = if extra.contains(&"--lab") { "_lab" } else { "" };
+    snapshot(lab, &format!("lesson_{step}{lab_run}"), &err);
     (err, text(&out.stdout))
 }
 
@@ -90,7 +127,7 @@ fn uts_lesson_renames_only_its_own_namespace() {
     require_root!();
     let lab = Lab::new();
     let host = common::sh(&["hostname"]);
-    let (err, out) = lesson(
+    let (_, out) = lesson(
         &lab,
         "uts",
         &[],
@@ -103,14 +140,13 @@ fn uts_lesson_renames_only_its_own_namespace() {
     assert!(out.contains("diyc-lesson"), "{out}");
     assert!(out.contains("the host is now renamed-by-a-guest"), "{out}");
     assert_eq!(common::sh(&["hostname"]), host, "the host was renamed");
-    snapshot(&lab, "lesson_uts", &err);
 }
 
 #[test]
 fn pid_lesson_shows_pid_1_and_the_hosts_processes_without_a_new_proc() {
     require_root!();
     let lab = Lab::new();
-    let (err, out) = lesson(
+    let (_, out) = lesson(
         &lab,
         "pid",
         &[],
@@ -131,14 +167,13 @@ fn pid_lesson_shows_pid_1_and_the_hosts_processes_without_a_new_proc() {
         "a new /proc lists only the container: {out}"
     );
     assert!(counts[1] > 5, "the host's /proc lists the host: {out}");
-    snapshot(&lab, "lesson_pid", &err);
 }
 
 #[test]
 fn mount_lesson_keeps_its_mount_and_shows_the_leak_without_private_propagation() {
     require_root!();
     let lab = Lab::new();
-    let (err, out) = lesson(
+    let (_, out) = lesson(
         &lab,
         "mount",
         &[],
@@ -158,14 +193,13 @@ fn mount_lesson_keeps_its_mount_and_shows_the_leak_without_private_propagation()
         !mounts.contains("diyc-lesson") && !mounts.contains("diyc-leak"),
         "{mounts}"
     );
-    snapshot(&lab, "lesson_mount", &err);
 }
 
 #[test]
 fn rootfs_lesson_stays_inside_after_pivot_root_and_climbs_out_of_a_chroot() {
     require_root!();
     let lab = Lab::new().with_image();
-    let (err, _) = lesson(
+    let _ = lesson(
         &lab,
         "rootfs",
         &[],
@@ -177,14 +211,13 @@ fn rootfs_lesson_stays_inside_after_pivot_root_and_climbs_out_of_a_chroot() {
             "✓ undone: the host's mount table is as it was",
         ],
     );
-    snapshot(&lab, "lesson_rootfs", &err);
 }
 
 #[test]
 fn cgroups_lesson_stops_the_hog_at_the_limit_and_lets_it_grow_without() {
     require_root!();
     let lab = Lab::new().with_image();
-    let (err, _) = lesson(
+    let _ = lesson(
         &lab,
         "cgroups",
         &[],
@@ -201,14 +234,13 @@ fn cgroups_lesson_stops_the_hog_at_the_limit_and_lets_it_grow_without() {
             .unwrap_or_default();
         assert!(left.is_empty(), "{}: {left:?}", dir.display());
     }
-    snapshot(&lab, "lesson_cgroups", &err);
 }
 
 #[test]
 fn net_lesson_joins_the_bridge_and_shows_an_island_without_a_veth_pair() {
     require_root!();
     let lab = Lab::new().with_image();
-    let (err, _) = lesson(
+    let _ = lesson(
         &lab,
         "net",
         &[],
@@ -221,7 +253,6 @@ fn net_lesson_joins_the_bridge_and_shows_an_island_without_a_veth_pair() {
             "RTM_DELLINK: ip link del diyc0 # ok",
         ],
     );
-    snapshot(&lab, "lesson_net", &err);
 }
 
 /// Without --lab the lesson uses the host's network, as `diyc run` does
@@ -230,7 +261,7 @@ fn net_lesson_joins_the_bridge_and_shows_an_island_without_a_veth_pair() {
 fn iptables_lesson_on_the_host_network_puts_every_rule_back() {
     require_root!();
     let lab = Lab::new().with_image();
-    let (err, out) = lesson(
+    let (_, out) = lesson(
         &lab,
         "iptables",
         &[],
@@ -244,7 +275,6 @@ fn iptables_lesson_on_the_host_network_puts_every_rule_back() {
     );
     assert!(out.contains("nc ended with 0"), "{out}");
     assert!(out.contains("nc ended with 1"), "{out}");
-    snapshot(&lab, "lesson_iptables", &err);
 }
 
 /// With --lab everything happens in a namespace of the lesson's own.
@@ -283,7 +313,7 @@ fn iptables_lab_leaves_the_network_it_ran_from_untouched() {
 fn hardening_lesson_refuses_what_an_unhardened_container_may_do() {
     require_root!();
     let lab = Lab::new().with_image();
-    let (err, out) = lesson(
+    let (_, out) = lesson(
         &lab,
         "hardening",
         &[],
@@ -301,7 +331,6 @@ fn hardening_lesson_refuses_what_an_unhardened_container_may_do() {
         out.contains("mount: allowed\nsysctl: written"),
         "unhardened: {out}"
     );
-    snapshot(&lab, "lesson_hardening", &err);
 }
 
 /// Someone else's mount appearing on a shared machine while the pid
@@ -325,9 +354,20 @@ fn pid_lesson_is_not_failed_by_someone_elses_mount() {
     )
     .expect("a private mount table");
     let elsewhere = tempfile::tempdir().expect("a directory to mount on");
-    let mut term = OnTerminal::start(&lab, &["learn", "--step", "pid"]);
+    let mut term = OnTerminal::start(&lab, &["learn", "--step", "pid", "--explain", "--verbose"]);
     let (mut broken_started, mut mounted) = (false, false);
-    while let Some(chunk) = term.expect_or_end("[Enter] go on, [q] stop, [c] run to the end: ") {
+    while let Some(chunk) =
+        term.expect_or_end("[Enter] go on, [q] stop, [c] run to the end, [?] keys: ")
+    {
+        if chunk.contains("-- next: try it yourself.") {
+            // Past the experiment: leave the exercise, stop at a question.
+            term.send("\n");
+            term.expect("leaves it.");
+            term.send("exit\n");
+            term.expect("your answer (a/b/c): ");
+            term.send("q");
+            break;
+        }
         broken_started |= chunk.contains("The same stage with its key step left out");
         if broken_started && !mounted && chunk.contains("== pid") {
             nix::mount::mount(
@@ -364,7 +404,14 @@ fn pid_lesson_is_not_failed_by_someone_elses_mount() {
 fn pid_experiment_says_what_it_leaves_out() {
     require_root!();
     let lab = Lab::new();
-    let out = lab.run(&["learn", "--step", "pid", "--no-pause"]);
+    let out = lab.run(&[
+        "learn",
+        "--step",
+        "pid",
+        "--no-pause",
+        "--explain",
+        "--verbose",
+    ]);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let (_, broken) = err
@@ -380,4 +427,41 @@ fn pid_experiment_says_what_it_leaves_out() {
         broken.contains("# no fresh /proc is mounted, so /proc is still the host's"),
         "{broken}"
     );
+}
+
+/// Without --lab the net lesson says first what it sets up on the host,
+/// takes it all down, and says it checked.
+#[test]
+fn net_lesson_on_the_host_network_says_what_it_sets_up_and_takes_it_down() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    let before = lab.host_state();
+    let out = lab.run(&["learn", "--step", "net", "--no-pause"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    for said in [
+        "The network lessons use this host's network: they set up the bridge diyc0",
+        "✓ undone: the lesson's network on this host (the bridge diyc0, forwarding, diyc's rules) is gone again",
+    ] {
+        assert!(err.contains(said), "{said:?} missing from:\n{err}");
+    }
+    assert_eq!(lab.host_state(), before, "the lesson left something behind");
+    assert!(!common::sh(&["ip", "-o", "link"]).contains("diyc0"));
+    // Set up before the lesson, it stays, and the lesson says so.
+    lab.ok(&["setup"]);
+    let out = lab.run(&["learn", "--step", "net", "--no-pause"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("diyc's network is already set up here"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "were set up before the lesson and stay as they were; `diyc teardown` removes them"
+        ),
+        "{err}"
+    );
+    assert!(common::sh(&["ip", "-o", "link"]).contains("diyc0"));
+    lab.ok(&["teardown"]);
 }

@@ -12,7 +12,9 @@ mod common;
 use common::terminal::OnTerminal;
 use common::{LESSONS, Lab};
 
-const PROMPT: &str = "[Enter] go on, [q] stop, [c] run to the end, [?] keys: ";
+// The prompt's start, the same before single keys came: a test of the labels
+// can run against an older diyc.
+const PROMPT: &str = "[Enter] go on, [q] stop, [c] run to the end";
 
 #[test]
 fn pid_lesson_pauses_enter_goes_on_and_q_stops_and_cleans_up() {
@@ -76,24 +78,83 @@ fn c_at_a_pause_runs_the_lesson_to_the_end() {
     );
 }
 
+/// The letters of a lesson's answers, from its text.
+fn answers(step: &str) -> Vec<char> {
+    let file = format!("{}/lessons/{step}.md", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(file)
+        .expect("the lesson")
+        .lines()
+        .filter_map(|l| l.strip_prefix("Answer: ")?.chars().next())
+        .collect()
+}
+
 #[test]
-fn answers_wait_for_a_key_on_a_terminal() {
+fn the_exercise_opens_a_shell_and_each_question_takes_one_key_before_its_answer() {
     require_root!();
     let lab = Lab::new();
     let mut term = OnTerminal::start(&lab, &["learn", "--step", "uts"]);
-    // Three parts, and the stages of two launches, before the questions.
+    // The parts and the lesson's own stage in both runs, then the exercise.
     loop {
         let chunk = term.expect(PROMPT);
-        if chunk.contains("-- next: the answer.") {
-            assert!(chunk.contains("Q: "), "{chunk}");
+        term.send("\n");
+        if chunk.contains("-- next: try it yourself.") {
             break;
         }
-        term.send("\n");
     }
+    let exercise = term.expect("leaves it.");
+    assert!(exercise.contains("» Exercise"), "{exercise}");
+    term.send("exit\n");
+    let not_done = term.expect("your answer (a/b/c): ");
+    assert!(not_done.contains("✗ exercise not done yet"), "{not_done}");
+    assert!(!not_done.contains("✓ right"), "an answer came before a key");
+    let right = answers("uts");
+    assert_eq!(right.len(), 3);
+    let wrong = ['a', 'b', 'c']
+        .into_iter()
+        .find(|c| *c != right[1])
+        .expect("a wrong letter");
+    term.send(&right[0].to_string());
+    let first = term.expect("your answer (a/b/c): ");
+    assert!(first.contains("✓ right."), "{first}");
+    term.send(&wrong.to_string());
+    let second = term.expect("your answer (a/b/c): ");
+    assert!(
+        second.contains(&format!("✗ not this time: the answer is {}.", right[1])),
+        "{second}"
+    );
+    term.send(&right[2].to_string());
+    let (rest, code) = term.finish();
+    assert_eq!(code, Some(0), "{rest}");
+    assert!(rest.contains("score so far: 2 of 3"), "{rest}");
+    assert!(rest.contains("» Summary"), "{rest}");
+}
+
+#[test]
+fn q_at_a_question_stops_before_its_answer() {
+    require_root!();
+    let lab = Lab::new();
+    let mut term = OnTerminal::start(&lab, &["learn", "--step", "uts"]);
+    loop {
+        let chunk = term.expect(PROMPT);
+        term.send("\n");
+        if chunk.contains("-- next: try it yourself.") {
+            break;
+        }
+    }
+    term.expect("leaves it.");
+    term.send("exit\n");
+    term.expect("your answer (a/b/c): ");
     term.send("q");
     let (rest, code) = term.finish();
     assert_eq!(code, Some(0), "{rest}");
-    assert!(!rest.contains("A: "), "an answer was shown after q: {rest}");
+    assert!(
+        !rest.contains("✓ right") && !rest.contains("✗ not this time"),
+        "{rest}"
+    );
+    assert!(
+        rest.contains("Stopped. What the lesson made is undone."),
+        "{rest}"
+    );
 }
 
 #[test]
@@ -249,4 +310,24 @@ fn each_pause_names_the_stage_that_really_comes_next() {
     let mut unique = labels.clone();
     unique.dedup();
     assert_eq!(unique, labels, "a label came twice in a row");
+}
+
+#[test]
+fn present_mode_puts_each_part_on_a_clean_screen_with_the_same_keys() {
+    require_root!();
+    let lab = Lab::new();
+    let mut term = OnTerminal::start(&lab, &["learn", "--step", "uts", "--present"]);
+    let first = term.expect(PROMPT);
+    assert!(
+        first.contains("\x1b[2J\x1b[H"),
+        "no clean screen: {first:?}"
+    );
+    assert!(first.contains("    WHY"), "{first}");
+    term.send("q");
+    let (rest, code) = term.finish();
+    assert_eq!(code, Some(0), "{rest}");
+    assert!(
+        rest.contains("Stopped. What the lesson made is undone."),
+        "{rest}"
+    );
 }

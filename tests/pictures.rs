@@ -13,10 +13,18 @@ use common::{Lab, text};
 
 /// `diyc learn --step STEP --no-pause` with `extra`, in the C locale and
 /// with stderr a pipe: what it said, and its pictures (each a caption
-/// and its lines), found between the undoing of its experiment and the
-/// next part.
+/// and its lines), found under their heading.
 fn pictures(lab: &Lab, step: &str, extra: &[&str]) -> (String, Vec<String>) {
-    let mut args = vec!["learn", "--step", step, "--no-pause"];
+    // Every call shown, to read this run's values back from its trace;
+    // the pictures are the same in the quiet view.
+    let mut args = vec![
+        "learn",
+        "--step",
+        step,
+        "--no-pause",
+        "--explain",
+        "--verbose",
+    ];
     args.extend(extra);
     let out = lab
         .cmd(&args)
@@ -28,12 +36,20 @@ fn pictures(lab: &Lab, step: &str, extra: &[&str]) -> (String, Vec<String>) {
         .expect("diyc runs");
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    let start = err.find("\n✓ undone: ").expect("the experiment was undone");
-    let start = start + err[start + 1..].find('\n').expect("a line") + 1;
-    let end = err.find("\n## Try it yourself").expect("the next part");
+    let heading = "» Pictures of what the runs showed\n";
+    let start = err.find(heading).expect("the pictures") + heading.len();
+    let end = err.find("\n» Try it yourself").expect("the next part");
+    // The words a picture uses first follow it; they are not the picture.
     let found: Vec<String> = err[start..end]
         .split("\n\n")
-        .map(|p| p.trim_matches('\n').to_string())
+        .map(|p| {
+            p.lines()
+                .filter(|l| !l.starts_with("  > "))
+                .collect::<Vec<_>>()
+                .join("\n")
+                .trim_matches('\n')
+                .to_string()
+        })
         .filter(|p| !p.is_empty())
         .collect();
     assert!(!found.is_empty(), "no pictures in:\n{err}");

@@ -1,7 +1,7 @@
 //! Lesson 0, what a container is: an ordinary process the kernel shows a
 //! different world and gives a budget. It reads a system call line, then
 //! puts the host and a container side by side (`hostname`, `ps`, `ls /`)
-//! and ends with the route through the other lessons.
+//! and ends with the way through the other lessons.
 
 use super::parts::ROOT_WATCH;
 use super::session::{Quit, Session};
@@ -45,6 +45,7 @@ impl Session<'_> {
         self.title(TITLE);
         // Only the hostname call in full: the one the text reads.
         self.focus = Some(vec![StageId::Uts]);
+        self.pauses = Some(Vec::new());
         self.part("What a container is", text.section("What a container is"));
         self.part(
             "Reading a system call",
@@ -71,8 +72,10 @@ impl Session<'_> {
                 .find(|l| l.starts_with(prefix))
                 .unwrap_or_default()
         };
+        // Its name only: the domain name is the uts lesson's.
+        let hostname = pick(StageId::Uts, "hostname:");
         let container = vec![
-            pick(StageId::Uts, "hostname:"),
+            hostname.split(", domain").next().unwrap_or("").to_string(),
             format!(
                 "ps: {} processes",
                 pick(StageId::Pid, "processes in /proc:")
@@ -95,7 +98,7 @@ impl Session<'_> {
                 .map(|(c, h)| vec![c.clone(), h.clone()])
                 .collect::<Vec<_>>(),
         ));
-        self.part("The route", text.section("The route"));
+        self.part("Where to go next", text.section("Where to go next"));
         self.exercise("intro")?;
         Ok(self.wrap_up(&text))
     }

@@ -35,9 +35,8 @@ impl Session<'_> {
             self.words.clear();
         }
         self.md(&format!("## {title}"));
-        let (words, handout) = self.words_in(title);
-        self.show(&format!(
-            "\n{}{words}",
+        let handout = self.show(&format!(
+            "\n{}",
             colored::Colorize::bold(format!("# {title}").as_str())
         ));
         if !handout.is_empty() {
@@ -52,6 +51,7 @@ impl Session<'_> {
         let text = self.text_of(topic);
         self.title(topic.title());
         self.focus = Some(topic.focus());
+        self.pauses = Some(topic.focus());
         self.part("Why", text.section("Why"));
         self.part("What diyc does", text.section("What diyc does"));
         if let Err(q) = self.pause("the stage, live") {
@@ -71,6 +71,7 @@ impl Session<'_> {
             "What breaks without it",
             text.section("What breaks without it"),
         );
+        self.say("\nThe same stage with its key step left out:");
         let focus = self.focus.replace(Vec::new());
         let broken = broken(self)?;
         self.focus = focus;

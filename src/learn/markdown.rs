@@ -33,11 +33,6 @@ pub fn blocks(markdown: &str) -> Vec<String> {
     blocks
 }
 
-/// Whether a block is a fenced block of code: words in it are commands.
-pub fn is_code(block: &str) -> bool {
-    block.trim_start().starts_with("```")
-}
-
 /// One block as the terminal shows it, without a trailing newline.
 pub fn render(block: &str) -> String {
     let mut out = String::new();
@@ -145,6 +140,6 @@ mod tests {
     fn blocks_split_at_blank_lines_but_not_inside_a_fence() {
         let b = blocks("one\ntwo\n\n```\na\n\nb\n```\n\nthree\n");
         assert_eq!(b.len(), 3, "{b:?}");
-        assert!(is_code(&b[1]));
+        assert!(b[1].starts_with("```"));
     }
 }

@@ -156,6 +156,7 @@ pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
         pauser: Pauser::new(opts.no_pause),
         transcript: String::new(),
         focus: None,
+        pauses: None,
         tabled: None,
         words: Default::default(),
         terms: glossary::terms(),
@@ -207,6 +208,7 @@ pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
             session.title("All of it at once: a container");
             // Every stage again, one line each, and the command.
             session.focus = Some(vec![StageId::Exec]);
+            session.pauses = None;
             let seen = session.container()?;
             session.course_summary(&finished, seen.code);
         }

@@ -75,15 +75,12 @@ impl Session<'_> {
                     .collect::<Vec<_>>()
                     .join("\n");
             }
-            let (words, handout) = if markdown::is_code(&block) {
-                (String::new(), Vec::new())
-            } else {
-                self.words_in(&block)
-            };
+            // Commands use words too: `busybox` in a command line is as
+            // new to a beginner as in a sentence.
+            let handout = self.show(&format!("\n{shown}"));
             if !handout.is_empty() {
                 self.md(&handout.join("  \n"));
             }
-            self.show(&format!("\n{shown}{words}"));
         }
     }
 

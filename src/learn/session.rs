@@ -104,6 +104,9 @@ pub struct Session<'a> {
     /// only ones a launch pauses after. Empty folds every stage; None
     /// shows them all.
     pub focus: Option<Vec<StageId>>,
+    /// The stages a launch pauses after (the lesson's own, in both its
+    /// runs); None pauses after every one.
+    pub pauses: Option<Vec<StageId>>,
     /// The stage whose views the lesson lays out in a table after the
     /// live run, so its trace leaves them out.
     pub tabled: Option<StageId>,
@@ -132,17 +135,21 @@ impl Session<'_> {
     /// Said on the terminal and kept in the handout, with the words it
     /// is the first to use.
     pub fn say(&mut self, text: &str) {
-        let (words, handout) = self.words_in(text);
         self.md(text);
+        let handout = self.show(text);
         if !handout.is_empty() {
             self.md(&handout.join("  \n"));
         }
-        self.show(&format!("{text}{words}"));
     }
 
     /// Prose goes to stderr with the explanation, so the two stay in
-    /// order; as JSON, one `lesson` event, without colour.
-    pub fn show(&mut self, text: &str) {
+    /// order, followed by the words it is the first to use (a table or a
+    /// picture uses words too); as JSON, one `lesson` event, without
+    /// colour.
+    /// Returns the words as the handout writes them.
+    pub fn show(&mut self, text: &str) -> Vec<String> {
+        let (words, handout) = self.words_in(&dialoguer::console::strip_ansi_codes(text));
+        let text = &format!("{text}{words}");
         // A heading's first paragraph follows it without a gap.
         let text = match std::mem::take(&mut self.after_heading) {
             true => text.strip_prefix('\n').unwrap_or(text),
@@ -156,6 +163,7 @@ impl Session<'_> {
             let line = serde_json::json!({"event": "lesson", "text": plain});
             let _ = writeln!(err, "{line}");
         }
+        handout
     }
 
     /// Kept in the handout only.
@@ -283,8 +291,8 @@ impl Session<'_> {
         )?
         .pause_with(pauser)
         .watch_with(Box::new(BeforeAfter::new(watching)));
-        if let Some(focus) = &self.focus {
-            launch = launch.pause_only_after(focus.clone());
+        if let Some(stages) = &self.pauses {
+            launch = launch.pause_only_after(stages.clone());
         }
         // The handout keeps what the command printed; an interactive
         // shell keeps the terminal.

@@ -130,7 +130,7 @@ mod tests {
                 "What a container is",
                 "Reading a system call",
                 "Side by side",
-                "The route",
+                "Where to go next",
             ],
             _ => &[
                 "Why",
