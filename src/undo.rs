@@ -52,6 +52,20 @@ impl Undo {
         });
     }
 
+    /// Make directory `path` (mode 0755) through the seam, its removal
+    /// the next step back.
+    pub fn mkdir(&mut self, sys: &mut Sys, path: &str) -> Result<()> {
+        sys.call(crate::sys::Call::Mkdirat {
+            path: path.to_string(),
+            mode: 0o755,
+        })?;
+        let gone = path.to_string();
+        self.push(format!("removing {path}"), When::Always, move |sys| {
+            sys.call(crate::sys::Call::Rmdir { path: gone }).map(drop)
+        });
+        Ok(())
+    }
+
     /// Run the steps that apply, newest first, recording what they do
     /// through `sys`. A step that fails is a warning for the user and the
     /// rest still run: one stuck cgroup must not keep the others from

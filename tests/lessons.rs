@@ -36,11 +36,22 @@ fn snapshot(lab: &Lab, name: &str, err: &str) {
             (r"(the (?:real )?host is still )\S+", "${1}[HOST]"),
             (r"(its /etc/hostname says )[^)\s]+", "${1}[HOST]"),
             (r"working directory: \S+", "working directory: [CWD]"),
-            // The pictures have tests of their own (tests/pictures.rs).
+            // The pictures have tests of their own (tests/pictures.rs),
+            // and the table and the difference wrap and order numbers that
+            // change from run to run: their shape is tested here.
             (
-                r"(?s)(✓ undone: [^\n]*\n).*?(\n## Try it yourself)",
-                "$1\n[PICTURES]\n$2",
+                r"(?s)(» Pictures of what the runs showed\n).*?(\n» Try it yourself)",
+                "$1[PICTURES]\n$2",
             ),
+            (
+                r"(?s)(» Both views\n).*?(\n» What to look at)",
+                "$1[TABLE]\n$2",
+            ),
+            (
+                r"(?s)(against the working one \(- only the working run, \+ only this one\):\n).*?\n\n",
+                "$1  [DIFFERENCE]\n\n",
+            ),
+            (r"diyc-test-[A-Za-z0-9]+-\d+", "[PARENT]"),
             (
                 r"(\b(?:in|hog used|took) )\d+(?:\.\d+)? ?(ms|MiB|KiB)",
                 "${1}[N] $2",
@@ -84,6 +95,24 @@ fn lesson(lab: &Lab, step: &str, extra: &[&str], expect: &[&str]) -> (String, St
     }
     assert_eq!(lab.host_state(), before, "the lesson left something behind");
     (format!("{err}\n{all}"), out)
+}
+
+/// A part of what a lesson said: from its heading to the next one.
+fn section<'a>(err: &'a str, heading: &str) -> &'a str {
+    let from = err
+        .find(heading)
+        .unwrap_or_else(|| panic!("no {heading:?}"));
+    let rest = &err[from + heading.len()..];
+    &rest[..rest.find("\n» ").unwrap_or(rest.len())]
+}
+
+/// The left column of a both-views table, its lines joined again.
+fn inside_column(table: &str) -> String {
+    table
+        .lines()
+        .filter_map(|l| l.split_once(" | ").map(|(left, _)| left.trim()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn quiet_lesson(lab: &Lab, step: &str, extra: &[&str]) -> (String, String) {
@@ -173,7 +202,7 @@ fn pid_lesson_shows_pid_1_and_the_hosts_processes_without_a_new_proc() {
 fn mount_lesson_keeps_its_mount_and_shows_the_leak_without_private_propagation() {
     require_root!();
     let lab = Lab::new();
-    let (_, out) = lesson(
+    let (err, out) = lesson(
         &lab,
         "mount",
         &[],
@@ -183,6 +212,9 @@ fn mount_lesson_keeps_its_mount_and_shows_the_leak_without_private_propagation()
             "✓ undone: the real host's mount table is as it was",
         ],
     );
+    // Both views wrap between words: nothing is cut off.
+    let inside = inside_column(section(&err, "» Both views"));
+    assert!(inside.contains("/ is now private"), "{inside}");
     assert!(out.contains(" - tmpfs diyc-lesson "), "{out}");
     assert!(
         out.contains("appeared in the (pretend) host's table"),
@@ -217,7 +249,7 @@ fn rootfs_lesson_stays_inside_after_pivot_root_and_climbs_out_of_a_chroot() {
 fn cgroups_lesson_stops_the_hog_at_the_limit_and_lets_it_grow_without() {
     require_root!();
     let lab = Lab::new().with_image();
-    let _ = lesson(
+    let (err, _) = lesson(
         &lab,
         "cgroups",
         &[],
@@ -228,6 +260,11 @@ fn cgroups_lesson_stops_the_hog_at_the_limit_and_lets_it_grow_without() {
             "✓ undone: its cgroup was removed with the container",
         ],
     );
+    // The cgroup is drawn once, as the run left it, not once per look.
+    let both = section(&err, "» Both views");
+    let limits =
+        both.matches(" memory.limit_in_bytes = ").count() + both.matches(" memory.max = ").count();
+    assert_eq!(limits, 1, "{both}");
     for dir in lab.cgroup_parent_dirs() {
         let left: Vec<_> = std::fs::read_dir(&dir)
             .map(|d| d.flatten().filter(|e| e.path().is_dir()).collect())

@@ -322,7 +322,7 @@ fn present_mode_puts_each_part_on_a_clean_screen_with_the_same_keys() {
         first.contains("\x1b[2J\x1b[H"),
         "no clean screen: {first:?}"
     );
-    assert!(first.contains("    WHY"), "{first}");
+    assert!(first.contains("    » WHY"), "{first}");
     term.send("q");
     let (rest, code) = term.finish();
     assert_eq!(code, Some(0), "{rest}");

@@ -93,6 +93,13 @@ fn key(event: &Event) -> Option<(i32, StageId, String, usize, bool)> {
     Some((*pid, *stage, name, args.len(), shell))
 }
 
+fn text_of(event: &Event) -> &str {
+    match event {
+        Event::Syscall { text, .. } => text,
+        _ => "",
+    }
+}
+
 /// Repeated calls waiting to be shown.
 #[derive(Default)]
 pub struct Group {
@@ -106,11 +113,20 @@ impl Group {
         let Some(k) = key(&event) else {
             return (self.take(), Some(event));
         };
+        // A file write groups only where one word differs: the value
+        // written, or the file; both differing is a different write.
+        let unlike = |first: &Event| {
+            let shell = k.4;
+            let (a, b) = (text_of(first), text_of(&event));
+            shell && {
+                let (a, b) = (split(a, true).1, split(b, true).1);
+                a.iter().zip(&b).filter(|(x, y)| x != y).count() > 1
+            }
+        };
         if self
             .events
             .first()
-            .and_then(key)
-            .is_some_and(|first| first != k)
+            .is_some_and(|first| key(first) != Some(k.clone()) || unlike(first))
         {
             let shown = self.take();
             self.events.push(event);
@@ -268,6 +284,25 @@ fn tally(names: &mut Vec<(String, usize)>, name: String) {
     }
 }
 
+/// Pids as runs: `3617-3641,3650`.
+fn runs(pids: &[i32]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < pids.len() {
+        let mut j = i;
+        while j + 1 < pids.len() && pids[j + 1] == pids[j] + 1 {
+            j += 1;
+        }
+        out.push(if j > i {
+            format!("{}-{}", pids[i], pids[j])
+        } else {
+            pids[i].to_string()
+        });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
 fn listed(names: &[(String, usize)]) -> String {
     let list: Vec<String> = names.iter().map(|(n, c)| format!("{n} {c}")).collect();
     list.join(", ")
@@ -318,11 +353,10 @@ impl Folded {
             .collect();
         let (pids, names) = &self.programs;
         if !pids.is_empty() {
-            let pids: Vec<String> = pids.iter().map(i32::to_string).collect();
             let s = if pids.len() == 1 { "" } else { "s" };
             calls.push(format!(
                 "[pids {}] {} program{s}: {}",
-                pids.join(","),
+                runs(pids),
                 pids.len(),
                 listed(names)
             ));

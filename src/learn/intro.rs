@@ -24,14 +24,7 @@ fn host_view() -> Vec<String> {
                 .count()
         })
         .unwrap_or(0);
-    let mut names: Vec<String> = std::fs::read_dir("/")
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
+    let names = super::probes::names_in("/");
     vec![
         format!("hostname: {}", observe::hostname()),
         format!("ps: {processes} processes"),

@@ -164,14 +164,7 @@ fn remove_tree(sys: &mut Sys, path: &str) -> Result<()> {
             })
             .map(drop);
     }
-    let mut names: Vec<String> = std::fs::read_dir(path)
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    for name in names {
+    for name in probes::names_in(path) {
         remove_tree(sys, &format!("{path}/{name}"))?;
     }
     sys.call(Call::Rmdir {

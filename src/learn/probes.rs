@@ -172,6 +172,18 @@ impl Watch for BeforeAfter {
     }
 }
 
+/// The names in directory `path`, sorted; none when it cannot be read.
+pub fn names_in(path: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(path)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,10 +6,20 @@ use super::draw;
 use super::session::Observed;
 use crate::event::{Event, StageId};
 
-/// The lines `stage` showed on one side, each once, in order.
+/// What `stage` showed last on one side: a stage that looks twice (a
+/// cgroup before and after the run) is drawn as it ended, not twice.
 pub fn side(observed: &Observed, stage: StageId, inside: bool) -> Vec<String> {
+    let last = observed.events.iter().rev().find_map(|e| match e {
+        Event::State {
+            stage: s,
+            inside: i,
+            lines,
+            ..
+        } if *s == stage && *i == inside => Some(lines.clone()),
+        _ => None,
+    });
     let mut lines: Vec<String> = Vec::new();
-    for line in observed.lines(stage, inside) {
+    for line in last.unwrap_or_default() {
         if !lines.contains(&line) {
             lines.push(line);
         }
@@ -139,9 +149,9 @@ mod tests {
         let table = table(&[long.into()], &["host".into()]);
         assert!(table.contains("private"), "{table}");
         assert!(table.lines().all(|l| l.chars().count() <= 80), "{table}");
-        let mut twice = observed(&["the same host block"]);
-        twice.events.extend(twice.events.clone());
-        assert_eq!(side(&twice, StageId::Uts, true), ["the same host block"]);
+        let mut twice = observed(&["the host before"]);
+        twice.events.extend(observed(&["the host after"]).events);
+        assert_eq!(side(&twice, StageId::Uts, true), ["the host after"]);
     }
 
     fn observed(texts: &[&str]) -> Observed {

@@ -27,6 +27,15 @@ pub fn snapshot_filters(lab: &Lab) -> Vec<(String, String)> {
         regex_escape(&lab.cgroup_parent)
     );
     [
+        // A group's labels name paths and pids, and where they wrap
+        // depends on how long those are: one token for all of them.
+        (r"\n {8}\S[^\n]*", ""),
+        (
+            r"(?m)^(\s*\[pid \d+\] \d+ x [^:\n]*:)(?: [^\n]*)?$",
+            "$1 [LABELS]",
+        ),
+        (r" x echo \d+ > ", " x echo [PID] > "),
+        (r"\[pids [0-9,-]+\]", "[pids N]"),
         (root.as_str(), "[ROOT]"),
         (cgroup.as_str(), "$1/[PARENT]"),
         (r"echo \d+ > (\S+/cgroup\.procs)", "echo [PID] > $1"),

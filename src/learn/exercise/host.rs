@@ -154,14 +154,7 @@ impl CgroupTask {
         ));
         for level in &self.levels {
             if !sys.is_dir(level) {
-                sys.call(Call::Mkdirat {
-                    path: level.clone(),
-                    mode: 0o755,
-                })?;
-                let gone = level.clone();
-                undo.push(format!("removing {level}"), When::Always, move |sys| {
-                    sys.call(Call::Rmdir { path: gone }).map(drop)
-                });
+                undo.mkdir(sys, level)?;
             }
             let control = format!("{level}/cgroup.subtree_control");
             let enabled = sys.read(&control).unwrap_or_default();

@@ -39,18 +39,10 @@ pub use client::check_main;
 use look::Look;
 use wire::{Verdict, Want};
 
-/// The exercises, by the name of the lesson each ends.
-pub const NAMES: [&str; 9] = [
-    "intro",
-    "uts",
-    "pid",
-    "mount",
-    "rootfs",
-    "cgroups",
-    "net",
-    "iptables",
-    "hardening",
-];
+/// The exercises, by the name of the lesson each ends: every lesson has one.
+fn names() -> Vec<&'static str> {
+    super::TOPICS.iter().map(|t| t.name()).collect()
+}
 
 /// One exercise: what the student is asked, what `check` must collect
 /// inside, and how diyc grades it.
@@ -79,12 +71,15 @@ fn find(name: &str) -> Result<&'static Exercise> {
 }
 
 fn unknown(name: &str) -> String {
-    format!("no exercise called {name:?}; one of: {}", NAMES.join(", "))
+    format!(
+        "no exercise called {name:?}; one of: {}",
+        names().join(", ")
+    )
 }
 
 /// `--exercise NAME`, checked while the command line is parsed.
 pub fn parse_name(name: &str) -> std::result::Result<String, String> {
-    if NAMES.contains(&name) {
+    if names().contains(&name) {
         Ok(name.to_string())
     } else {
         Err(unknown(name))
@@ -191,7 +186,7 @@ mod tests {
             image: Some("/IMAGE".into()),
             cgroup: Some(host::CgroupTask::example()),
         };
-        for name in NAMES {
+        for name in names() {
             let exercise = find(name).unwrap_or_else(|e| panic!("{name}: {e}"));
             let task = (exercise.task)(&setting);
             assert!(!task.is_empty(), "{name}");

@@ -74,14 +74,7 @@ impl Workspace {
             });
         }
         reclaim(sys, &base)?;
-        sys.call(Call::Mkdirat {
-            path: dir.clone(),
-            mode: 0o755,
-        })?;
-        let gone = dir.clone();
-        undo.push(format!("removing {dir}"), When::Always, move |sys| {
-            sys.call(Call::Rmdir { path: gone }).map(drop)
-        });
+        undo.mkdir(sys, &dir)?;
         sys.call(Call::Symlinkat {
             target: binary,
             linkpath: check.clone(),

@@ -44,14 +44,7 @@ fn kind(path: &str) -> String {
 
 /// Every entry below `dir`, as paths relative to it, in order.
 fn walk(dir: &str, below: &str, out: &mut Vec<String>) {
-    let mut names: Vec<String> = std::fs::read_dir(format!("{dir}/{below}"))
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    for name in names {
+    for name in super::super::probes::names_in(&format!("{dir}/{below}")) {
         let rel = if below.is_empty() {
             name
         } else {

@@ -117,8 +117,12 @@ impl Quiet {
                 let Some((pids, _)) = rest.split_once(']') else {
                     continue;
                 };
-                self.programs
-                    .extend(pids.split(',').filter_map(|p| p.parse::<u32>().ok()));
+                for run in pids.split(',') {
+                    let (first, last) = run.split_once('-').unwrap_or((run, run));
+                    if let (Ok(first), Ok(last)) = (first.parse::<u32>(), last.parse::<u32>()) {
+                        self.programs.extend(first..=last);
+                    }
+                }
                 continue;
             }
             let Some(rest) = segment.strip_prefix("[pid ") else {
