@@ -13,26 +13,16 @@ mod common;
 #[path = "exercises/explained.rs"]
 mod explained;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use common::{DIYC, Lab, text};
 
 /// `diyc learn --exercise NAME`, the exercise shell reading `script`.
 fn attempt(lab: &Lab, name: &str, script: &str) -> Output {
-    let mut child = lab
-        .cmd(&["learn", "--exercise", name, "--no-pause"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("diyc starts");
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin
-        .write_all(format!("{script}\n").as_bytes())
-        .expect("the script is written");
-    drop(stdin);
-    child.wait_with_output().expect("diyc exits")
+    Lab::feed(
+        &mut lab.cmd(&["learn", "--exercise", name, "--no-pause"]),
+        &format!("{script}\n"),
+    )
 }
 
 /// The processes whose environment names this lab's exercise socket:

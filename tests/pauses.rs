@@ -78,6 +78,18 @@ fn c_at_a_pause_runs_the_lesson_to_the_end() {
     );
 }
 
+/// Enter at every pause up to the exercise, whose shell is then open.
+fn to_the_exercise(term: &mut OnTerminal) {
+    loop {
+        let chunk = term.expect(PROMPT);
+        term.send("\n");
+        if chunk.contains("-- next: try it yourself.") {
+            break;
+        }
+    }
+    term.expect("leaves it.");
+}
+
 /// The letters of a lesson's answers, from its text.
 fn answers(step: &str) -> Vec<char> {
     let file = format!("{}/lessons/{step}.md", env!("CARGO_MANIFEST_DIR"));
@@ -94,15 +106,8 @@ fn the_exercise_opens_a_shell_and_each_question_takes_one_key_before_its_answer(
     let lab = Lab::new();
     let mut term = OnTerminal::start(&lab, &["learn", "--step", "uts"]);
     // The parts and the lesson's own stage in both runs, then the exercise.
-    loop {
-        let chunk = term.expect(PROMPT);
-        term.send("\n");
-        if chunk.contains("-- next: try it yourself.") {
-            break;
-        }
-    }
-    let exercise = term.expect("leaves it.");
-    assert!(exercise.contains("» Exercise"), "{exercise}");
+    to_the_exercise(&mut term);
+    assert!(term.seen().contains("» Exercise"), "{}", term.seen());
     term.send("exit\n");
     let not_done = term.expect("your answer (a/b/c): ");
     assert!(not_done.contains("✗ exercise not done yet"), "{not_done}");
@@ -134,14 +139,7 @@ fn q_at_a_question_stops_before_its_answer() {
     require_root!();
     let lab = Lab::new();
     let mut term = OnTerminal::start(&lab, &["learn", "--step", "uts"]);
-    loop {
-        let chunk = term.expect(PROMPT);
-        term.send("\n");
-        if chunk.contains("-- next: try it yourself.") {
-            break;
-        }
-    }
-    term.expect("leaves it.");
+    to_the_exercise(&mut term);
     term.send("exit\n");
     term.expect("your answer (a/b/c): ");
     term.send("q");

@@ -53,6 +53,11 @@ pub struct Observed {
 impl Observed {
     /// Every line the stage `stage` showed, inside (`true`) or outside.
     pub fn lines(&self, stage: StageId, inside: bool) -> Vec<String> {
+        self.looks(stage, inside).into_iter().flatten().collect()
+    }
+
+    /// Each time the stage `stage` showed one side, in order.
+    pub fn looks(&self, stage: StageId, inside: bool) -> Vec<Vec<String>> {
         self.events
             .iter()
             .filter_map(|e| match e {
@@ -64,7 +69,6 @@ impl Observed {
                 } if *s == stage && *i == inside => Some(lines.clone()),
                 _ => None,
             })
-            .flatten()
             .collect()
     }
 

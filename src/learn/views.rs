@@ -9,15 +9,7 @@ use crate::event::{Event, StageId};
 /// What `stage` showed last on one side: a stage that looks twice (a
 /// cgroup before and after the run) is drawn as it ended, not twice.
 pub fn side(observed: &Observed, stage: StageId, inside: bool) -> Vec<String> {
-    let last = observed.events.iter().rev().find_map(|e| match e {
-        Event::State {
-            stage: s,
-            inside: i,
-            lines,
-            ..
-        } if *s == stage && *i == inside => Some(lines.clone()),
-        _ => None,
-    });
+    let last = observed.looks(stage, inside).pop();
     let mut lines: Vec<String> = Vec::new();
     for line in last.unwrap_or_default() {
         if !lines.contains(&line) {

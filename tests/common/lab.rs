@@ -196,6 +196,23 @@ impl Lab {
             .expect("diyc runs")
     }
 
+    /// Run `command` with `input` on its stdin, closed after it.
+    pub fn feed(command: &mut Command, input: &str) -> Output {
+        use std::io::Write;
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("it starts");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(input.as_bytes())
+            .expect("the input is written");
+        drop(stdin);
+        child.wait_with_output().expect("it exits")
+    }
+
     /// `diyc WORDS`, the words split at spaces: `lab.line("run --rm busybox true")`.
     pub fn line(&self, words: &str) -> Output {
         self.run(&words.split_whitespace().collect::<Vec<_>>())

@@ -11,19 +11,10 @@ use crate::require_root;
 fn an_exercise_as_json_is_one_schema_event_per_line() {
     require_root!();
     let lab = Lab::new();
-    let mut child = lab
-        .cmd(&["learn", "--exercise", "intro", "--explain=json"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("diyc starts");
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin
-        .write_all(b"unshare --uts sh -c check\n")
-        .expect("the script");
-    drop(stdin);
-    let out = child.wait_with_output().expect("diyc exits");
+    let out = Lab::feed(
+        &mut lab.cmd(&["learn", "--exercise", "intro", "--explain=json"]),
+        "unshare --uts sh -c check\n",
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let events = common::snapshot::assert_json_events(&text(&out.stderr));
     for syscall in ["bind", "symlinkat", "clone3", "mount", "execve"] {
