@@ -26,6 +26,7 @@ mod markdown;
 mod menu;
 mod mount;
 mod net;
+mod observed;
 mod outside;
 mod parts;
 mod pid;
