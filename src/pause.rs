@@ -13,7 +13,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, raise};
 use nix::sys::termios::{self, LocalFlags, SetArg, SpecialCharacterIndices};
 
-use crate::signals::Signals;
+use crate::signals::{STOP, Signals};
 
 pub struct Pauser {
     enabled: bool,
@@ -151,13 +151,14 @@ fn read_key(signals: &Signals) -> Key {
         let Some(info) = signals.next() else {
             continue;
         };
+        // A resized window (SIGWINCH) is no reason to stop.
         match Signal::try_from(info.ssi_signo as i32) {
             Ok(Signal::SIGCHLD) => children_ended = true,
-            Ok(sig) => {
+            Ok(sig) if STOP.contains(&sig) => {
                 let _ = raise(sig);
                 break Key::Stopped;
             }
-            Err(_) => {}
+            Ok(_) | Err(_) => {}
         }
     };
     if let Some(saved) = &saved {

@@ -256,6 +256,17 @@ fn cgroups_wants_the_shell_in_its_own_limited_cgroup_and_removes_it() {
         &format!("echo $$ > {d}/cgroup.procs"),
     );
     assert!(!dir.exists(), "the exercise's cgroup is left");
+    // A cgroup the student made inside it goes too, at once and quietly.
+    let (_, err, code) = graded(
+        &lab,
+        "cgroups",
+        &format!(
+            "mkdir {d}\necho 16M > {d}/{file}\necho $$ > {d}/cgroup.procs\nmkdir {d}/inner\ncheck"
+        ),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("EBUSY") && !err.contains("failed"), "{err}");
+    assert!(!dir.exists(), "the exercise's cgroup is left");
 }
 
 /// The exercise shell's end of a veth pair, and the other end moved into

@@ -27,37 +27,34 @@ const RUN_MUST_SHOW: &[&str] = &[
     "execveat",
 ];
 
-fn strace_run(lab: &Lab, name: &str) {
-    assert_strace_agrees(
-        lab,
-        name,
-        &[
-            "run",
-            "--rm",
-            "--name",
-            name,
-            "--explain",
-            "-w",
-            "/tmp",
-            "busybox",
-            "true",
-        ],
-        RUN_MUST_SHOW,
-    );
+fn strace_run(lab: &Lab, name: &str, more: &[&str]) {
+    let mut args = vec!["run", "--rm", "--name", name, "--explain"];
+    args.extend(more);
+    args.extend(["-w", "/tmp", "busybox", "true"]);
+    assert_strace_agrees(lab, name, &args, RUN_MUST_SHOW);
 }
 
 #[test]
 fn strace_agrees_with_explain_on_a_first_run_that_builds_the_image() {
     require_root!();
     let lab = Lab::new();
-    strace_run(&lab, "first");
+    strace_run(&lab, "first", &[]);
 }
 
 #[test]
 fn strace_agrees_with_explain_on_a_plain_run() {
     require_root!();
     let lab = Lab::new().with_busybox();
-    strace_run(&lab, "plain");
+    strace_run(&lab, "plain", &[]);
+}
+
+/// With every call on a line of its own, each is compared whole, every
+/// argument with strace's.
+#[test]
+fn strace_agrees_with_explain_verbose_call_by_call() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    strace_run(&lab, "verbose", &["--verbose"]);
 }
 
 #[test]

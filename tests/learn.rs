@@ -67,12 +67,17 @@ fn strace_agrees_with_learn() {
     let lab = Lab::new().with_image();
     for (step, must_show) in [
         ("uts", &["clone3", "sethostname", "execveat"][..]),
+        ("pid", &["clone3", "mount", "execveat"][..]),
         ("rootfs", &["pivot_root", "umount2", "chroot", "chdir"][..]),
         ("iptables", &["setns", "unshare", "clone3"][..]),
     ] {
         let mut args = vec!["learn", "--step", step, "--no-pause"];
         if step == "iptables" {
             args.push("--lab");
+        }
+        // The pid lesson once more call by call: every argument compared.
+        if step == "pid" {
+            args.extend(["--explain", "--verbose"]);
         }
         assert_strace_agrees(&lab, step, &args, must_show);
     }
@@ -142,7 +147,12 @@ fn assert_handout(md: &str) {
     let tables = Parser::new_ext(md, Options::ENABLE_TABLES)
         .filter(|e| matches!(e, Event::Start(Tag::Table(_))))
         .count();
-    assert!(tables > 0, "no table parses as a Markdown table");
+    let views =
+        md.matches("### Both views").count() + md.matches("### The host and the container").count();
+    assert!(
+        tables >= views.max(1),
+        "{tables} tables parse, for {views} tables of views"
+    );
     for lesson in md.split("\n## ").skip(1) {
         let Some(questions) = lesson.find("### Questions") else {
             continue;
@@ -365,4 +375,30 @@ fn the_glossary_explains_a_word_or_all_of_them() {
     assert_eq!(one.lines().count(), 1, "{one}");
     let out = lab.run(&["learn", "--glossary", "teleport"]);
     common::assert_one_line_error(&out, "the glossary has no entry for \"teleport\"");
+}
+
+#[test]
+fn lesson_0_starts_from_nothing_in_under_250_lines() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    let out = lab.run(&["learn", "--step", "intro", "--no-pause"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let mut from = 0;
+    for part in [
+        "» What a container is",
+        "» Reading a system call",
+        "» Side by side",
+        "» The host and the container",
+        "» Where to go next",
+        "» Exercise",
+        "» Questions",
+        "» Summary",
+    ] {
+        from += err[from..]
+            .find(part)
+            .unwrap_or_else(|| panic!("{part} missing or out of order:\n{err}"));
+    }
+    let printed = err.lines().count() + text(&out.stdout).lines().count();
+    assert!(printed <= 250, "lesson 0 printed {printed} lines");
 }

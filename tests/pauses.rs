@@ -329,3 +329,24 @@ fn present_mode_puts_each_part_on_a_clean_screen_with_the_same_keys() {
         "{rest}"
     );
 }
+
+#[test]
+fn a_resized_window_at_a_pause_does_not_stop_the_lesson() {
+    require_root!();
+    let lab = Lab::new();
+    let mut term = OnTerminal::start(&lab, &["learn", "--step", "uts"]);
+    term.expect(PROMPT);
+    // What a resized window sends to the terminal's foreground group.
+    let pid = nix::unistd::Pid::from_raw(term.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGWINCH).expect("SIGWINCH");
+    term.send("\n");
+    let next = term.expect(PROMPT);
+    assert!(
+        !next.contains("Stopped"),
+        "a resize stopped the lesson: {next}"
+    );
+    assert!(next.contains("sethostname("), "{next}");
+    term.send("q");
+    let (rest, code) = term.finish();
+    assert_eq!(code, Some(0), "{rest}");
+}

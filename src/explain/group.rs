@@ -113,20 +113,24 @@ impl Group {
         let Some(k) = key(&event) else {
             return (self.take(), Some(event));
         };
-        // A file write groups only where one word differs: the value
-        // written, or the file; both differing is a different write.
-        let unlike = |first: &Event| {
-            let shell = k.4;
-            let (a, b) = (text_of(first), text_of(&event));
-            shell && {
-                let (a, b) = (split(a, true).1, split(b, true).1);
-                a.iter().zip(&b).filter(|(x, y)| x != y).count() > 1
+        // A file write groups only where one word differs, the same one
+        // each time: the value written, or the file.
+        let unlike = |first: &Event, others: &[Event]| {
+            k.4 && {
+                let words = |e: &Event| split(text_of(e), true).1;
+                let base = words(first);
+                let mut columns = std::collections::BTreeSet::new();
+                for e in others.iter().chain([&event]) {
+                    let w = words(e);
+                    columns.extend((0..base.len().min(w.len())).filter(|&i| base[i] != w[i]));
+                }
+                columns.len() > 1
             }
         };
         if self
             .events
             .first()
-            .is_some_and(|first| key(first) != Some(k.clone()) || unlike(first))
+            .is_some_and(|first| key(first) != Some(k.clone()) || unlike(first, &self.events[1..]))
         {
             let shown = self.take();
             self.events.push(event);
@@ -214,8 +218,13 @@ fn grouped(events: &[Event]) -> String {
     } else {
         format!(" {}", result.green())
     };
+    let colon = if labels.iter().all(String::is_empty) {
+        ""
+    } else {
+        ":"
+    };
     let head = format!(
-        "  [pid {pid}] {} {}{result}:",
+        "  [pid {pid}] {} {}{result}{colon}",
         format!("{} x", events.len()).yellow(),
         call.bold()
     );
@@ -245,6 +254,10 @@ fn common_dir(values: &[&str]) -> String {
 /// are counted, not named.
 fn wrap_labels(head: String, labels: &[String]) -> String {
     let mut out = head;
+    if labels.iter().all(String::is_empty) {
+        out.push('\n');
+        return out;
+    }
     let mut width = dialoguer::console::measure_text_width(&out);
     let mut lines = 1;
     for (i, label) in labels.iter().enumerate() {

@@ -208,6 +208,8 @@ pub fn render_text(event: &Event) -> String {
             let (name, args) = text.split_at(text.find('(').unwrap_or(0));
             let result = match outcome {
                 Outcome::Ok(_) => outcome.to_string().green(),
+                // An exec printed before it runs: no result yet, no error.
+                Outcome::Pending => outcome.to_string().normal(),
                 _ => outcome.to_string().red(),
             };
             format!("  [pid {pid}] {}{args} {result}\n", name.bold())
@@ -226,5 +228,79 @@ pub fn render_text(event: &Event) -> String {
             out
         }
         Event::Note { text, .. } => format!("  {} {}\n", "#".dimmed(), text.dimmed()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group::Group;
+    use super::*;
+
+    fn call(call: Call) -> Event {
+        Event::Syscall {
+            stage: StageId::Rootfs,
+            pid: 7,
+            text: call.to_string(),
+            call,
+            outcome: Outcome::Ok(0),
+        }
+    }
+
+    /// What a run of events shows, grouped, without colour.
+    fn shown(events: Vec<Event>) -> String {
+        colored::control::set_override(false);
+        let mut group = Group::default();
+        let mut out = String::new();
+        for event in events {
+            let (before, passed) = group.push(event);
+            out.extend(before);
+            out.extend(passed.as_ref().map(render_text));
+        }
+        out.extend(group.take());
+        out
+    }
+
+    #[test]
+    fn repeats_share_a_line_that_names_each() {
+        let dirs = ["null", "zero", "full"].map(|d| {
+            call(Call::Mkdirat {
+                path: format!("/r/dev/{d}"),
+                mode: 0o755,
+            })
+        });
+        let out = shown(dirs.to_vec());
+        assert_eq!(
+            out,
+            "  [pid 7] 3 x mkdirat(AT_FDCWD, \"/r/dev/…\", 0755) = 0: null zero full\n"
+        );
+    }
+
+    #[test]
+    fn the_same_call_three_times_has_no_labels_and_no_colon() {
+        let out = shown(vec![call(Call::Chdir { path: "/x".into() }); 3]);
+        assert_eq!(out, "  [pid 7] 3 x chdir(\"/x\") = 0\n");
+    }
+
+    #[test]
+    fn writes_that_differ_in_the_value_and_the_file_are_not_grouped() {
+        let write = |path: &str, value: &str| {
+            call(Call::WriteFile {
+                path: path.into(),
+                value: value.into(),
+            })
+        };
+        let out = shown(vec![
+            write("/c/a", "1"),
+            write("/c/a", "2"),
+            write("/c/b", "1"),
+        ]);
+        assert!(out.contains("echo 1 > /c/b"), "{out}");
+        assert!(!out.contains(" x echo"), "{out}");
+        let out = shown(vec![
+            write("/c/a", "1"),
+            write("/c/b", "1"),
+            write("/c/c", "1"),
+        ]);
+        assert!(out.contains("3 x echo 1 > /c/…: a b c"), "{out}");
     }
 }

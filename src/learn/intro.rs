@@ -69,12 +69,12 @@ impl Session<'_> {
         let hostname = pick(StageId::Uts, "hostname:");
         let container = vec![
             hostname.split(", domain").next().unwrap_or("").to_string(),
-            format!(
-                "ps: {} processes",
-                pick(StageId::Pid, "processes in /proc:")
-                    .trim_start_matches("processes in /proc:")
-                    .trim()
-            ),
+            {
+                let n = pick(StageId::Pid, "processes in /proc:");
+                let n = n.trim_start_matches("processes in /proc:").trim();
+                let s = if n == "1" { "" } else { "es" };
+                format!("ps: {n} process{s}, before the command started")
+            },
             pick(StageId::Rootfs, "ls /:"),
         ];
         self.check(

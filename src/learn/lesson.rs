@@ -80,7 +80,11 @@ impl Session<'_> {
         if let Err(q) = self.pause("try it yourself") {
             return Ok(Err(q));
         }
-        self.by_hand("Try it yourself", text.section("Try it yourself"));
+        let by_hand = format!(
+            "In a terminal of your own, as root, not in the exercise shell:\n\n{}",
+            text.section("Try it yourself")
+        );
+        self.by_hand("Try it yourself", &by_hand);
         self.exercise(topic.name())?;
         Ok(self.wrap_up(&text))
     }
@@ -175,7 +179,9 @@ impl Session<'_> {
             "\nThe run without the key step, against the working one (- only the working run, + only this one):",
         );
         if lines.is_empty() {
-            text.push_str("\n  (no difference in what the stage did or showed)");
+            text.push_str(
+                "\n  (the stage made the same calls and saw the same: what differs is what the command could do, above)",
+            );
         }
         for line in lines.iter().take(DIFF_LINES) {
             text.push_str(&format!("\n  {line}"));

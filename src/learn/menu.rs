@@ -46,9 +46,18 @@ pub fn menu(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
         .items(&entries)
         .default(0)
         .interact_opt()
-        .map_err(|e| Error::Os {
-            what: "the menu".into(),
-            source: std::io::Error::other(e),
+        .map_err(|dialoguer::Error::IO(e)| {
+            // Ctrl-C while the menu is up: the cursor it hid comes back,
+            // and diyc ends as Ctrl-C ends it elsewhere.
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                let _ = dialoguer::console::Term::stderr().show_cursor();
+                Error::Interrupted(nix::sys::signal::Signal::SIGINT)
+            } else {
+                Error::Os {
+                    what: "the menu".into(),
+                    source: e,
+                }
+            }
         })?;
     let (topic, all) = match choice {
         None => return Ok(0),

@@ -51,7 +51,18 @@ impl Session<'_> {
         let mut words = String::new();
         let mut handout = Vec::new();
         for t in glossary::new_in(text, &terms, &mut self.words) {
-            words.push_str(&format!("\n{margin}  {mark} {}: {}", t.name, t.meaning));
+            let meaning = markdown::render(&t.meaning);
+            let line = format!("{margin}  {mark} {}: {meaning}", t.name);
+            // A terminal would break a long line anywhere: break it
+            // between words instead. A pipe keeps it whole.
+            let line = match terminal_size::terminal_size_of(std::io::stderr()) {
+                Some((terminal_size::Width(w), _)) if w >= 40 => {
+                    super::draw::wrap(&line, usize::from(w).saturating_sub(1)).join("\n")
+                }
+                _ => line,
+            };
+            words.push('\n');
+            words.push_str(&line);
             handout.push(format!("> **{}**: {}", t.name, t.meaning));
         }
         self.terms = terms;

@@ -54,7 +54,7 @@ impl Session<'_> {
             } else {
                 format!("✗ not this time: the answer is {}.", q.answer)
             };
-            self.show(&format!("\n{verdict} {}", q.why));
+            self.show(&format!("\n{verdict} {}", super::markdown::render(&q.why)));
         }
         let answers: Vec<String> = questions
             .iter()
@@ -67,7 +67,8 @@ impl Session<'_> {
             let (right, asked) = self.score;
             self.show(&format!("\nscore so far: {right} of {asked}"));
         } else if !self.overview {
-            self.show(&format!("\nAnswers:\n{}", answers.join("\n")));
+            let shown = super::markdown::render(&answers.join("\n"));
+            self.show(&format!("\nAnswers:\n{shown}"));
         }
         Ok(())
     }

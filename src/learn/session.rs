@@ -236,8 +236,7 @@ impl Session<'_> {
             events: Vec::new(),
         };
         let veths_before = probes::veths();
-        let pauser = std::mem::replace(&mut self.pauser, Pauser::never());
-        let mut launch = Launch::new(
+        let launch = Launch::new(
             stages,
             extra_flags,
             ExecSpec {
@@ -245,20 +244,25 @@ impl Session<'_> {
                 env,
                 workdir: None,
             },
-        )?
-        .pause_with(pauser)
-        .watch_with(Box::new(BeforeAfter::new(watching)));
-        if let Some(stages) = &self.pauses {
-            launch = launch.pause_only_after(stages.clone());
-        }
+        )?;
         // The handout keeps what the command printed; an interactive
-        // shell keeps the terminal.
-        let mut shown = self.scaffolding();
+        // shell keeps the terminal. Each of these calls is shown where it
+        // is made, with an explainer of its own.
         let captured = if self.opts.transcript.is_some() && argv != ["sh"] {
-            Some(Captured::start(&mut Sys::new(&mut shown, StageId::Exec))?)
+            Some(Captured::start(&mut Sys::new(
+                &mut self.scaffolding(),
+                StageId::Exec,
+            ))?)
         } else {
             None
         };
+        let pauser = std::mem::replace(&mut self.pauser, Pauser::never());
+        let mut launch = launch
+            .pause_with(pauser)
+            .watch_with(Box::new(BeforeAfter::new(watching)));
+        if let Some(stages) = &self.pauses {
+            launch = launch.pause_only_after(stages.clone());
+        }
         let result = {
             let mut sys = Sys::new(&mut capture, StageId::Clone);
             let result =
@@ -279,13 +283,14 @@ impl Session<'_> {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         if let Some(captured) = captured {
-            let mut output = captured.finish(&mut Sys::new(&mut shown, StageId::Exec))?;
+            let mut output =
+                captured.finish(&mut Sys::new(&mut self.scaffolding(), StageId::Exec))?;
             if !output.is_empty() && !output.ends_with('\n') {
                 output.push('\n');
             }
             self.md(&super::transcript::calls(&capture.events));
             self.md(&format!(
-                "What the command printed:\n\n```text\n{}```",
+                "What the command printed:\n\n````text\n{}````",
                 output
             ));
         }

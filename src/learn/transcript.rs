@@ -20,13 +20,14 @@ pub fn title(topics: &str, cgroups: &str) -> String {
 
 /// A launch's events, one fenced block.
 pub fn calls(events: &[Event]) -> String {
-    let mut out = String::from("```text\n");
+    // Four backticks: a line of three in a call or an output stays text.
+    let mut out = String::from("````text\n");
     for event in events {
         let text = explain::render_text(event);
         let plain = dialoguer::console::strip_ansi_codes(&text);
         out.push_str(plain.trim_start_matches('\n'));
     }
-    out.push_str("```");
+    out.push_str("````");
     out
 }
 

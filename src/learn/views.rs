@@ -20,18 +20,21 @@ pub fn side(observed: &Observed, stage: StageId, inside: bool) -> Vec<String> {
 }
 
 /// Lines a side of the table shows on the terminal; the handout has all.
-const SIDE: usize = 14;
+const SIDE: usize = 10;
 
-/// At most SIDE lines of `lines`, the rest counted.
+/// At most SIDE lines of `lines`: the start and the end (where a stage
+/// says what it found), the middle counted.
 fn at_most(lines: &[String]) -> Vec<String> {
     if lines.len() <= SIDE {
         return lines.to_vec();
     }
-    let mut kept = lines[..SIDE - 1].to_vec();
+    let (head, tail) = (SIDE - 5, 4);
+    let mut kept = lines[..head].to_vec();
     kept.push(format!(
-        "... and {} more lines (in the handout)",
-        lines.len() - (SIDE - 1)
+        "... {} lines more (in the handout)",
+        lines.len() - head - tail
     ));
+    kept.extend_from_slice(&lines[lines.len() - tail..]);
     kept
 }
 

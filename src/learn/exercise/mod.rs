@@ -170,6 +170,7 @@ fn attempt(
     let format = session.opts.explain.unwrap_or(Format::Text);
     let spec = shell::Spec {
         env: place.env(),
+        verbose: session.opts.verbose,
         read_only: setting.image.iter().cloned().collect(),
     };
     let shell = shell::Shell::start(sys, format, &spec, &session.signals)?;

@@ -17,7 +17,7 @@ const SUBNET: &str = "10.0.9.0/24";
 pub const NET: Exercise = Exercise {
     name: "net",
     task: |_: &Setting| {
-        "Join the exercise shell to a new network namespace (`unshare --net sleep 600 &`)\nwith a veth pair: one end with 10.0.9.1/24 here, the other moved into the new\nnamespace with 10.0.9.2/24, both up. Type `check` in a shell in the new namespace\n(`nsenter -t PID -n sh`).".into()
+        "Join the exercise shell to a new network namespace (`unshare --net sleep 600 &`)\nwith a veth pair (`ip link add here type veth peer name there`): `here` with\n10.0.9.1/24, `there` moved in (`ip link set there netns PID`) with 10.0.9.2/24,\nboth up. Type `check` in a shell in the new namespace (`nsenter -t PID -n sh`).".into()
     },
     wants: &[Want::Links],
     check: net,

@@ -141,6 +141,8 @@ fn reclaim(sys: &mut Sys, base: &str) -> Result<()> {
 /// How the shell is started.
 pub struct Spec {
     pub env: Vec<String>,
+    /// `--verbose`: the shell's own set-up calls one by one.
+    pub verbose: bool,
     /// Directories bound read-only onto themselves in the shell's mount
     /// table: the image a student chroots into stays as it was.
     pub read_only: Vec<String>,
@@ -289,7 +291,7 @@ fn child(go: OwnedFd, format: Format, spec: &Spec, signals: &Signals) -> Error {
         return Error::Container("diyc went away before the exercise shell started".into());
     }
     let mut recorder = HostPid {
-        explainer: Explainer::new(Some(format)),
+        explainer: Explainer::new(Some(format)).verbose(spec.verbose),
         pid: i32::from_ne_bytes(pid),
     };
     let mut sys = Sys::new(&mut recorder, StageId::Clone);

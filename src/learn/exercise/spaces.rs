@@ -73,7 +73,7 @@ fn uts(look: &Look) -> Verdict {
 pub const PID: Exercise = Exercise {
     name: "pid",
     task: |_: &Setting| {
-        "Make a shell whose `ps` shows only itself (and what it starts), not the exercise\nshell's processes, and type `check` in it.".into()
+        "Make a shell in a PID namespace of its own, below the exercise shell, whose `ps`\nshows only itself (and what it starts), and type `check` in it. `unshare --pid`\nputs the next process it starts in the new namespace: give it `--fork`.".into()
     },
     wants: &[],
     check: pid,

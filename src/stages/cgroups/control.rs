@@ -4,7 +4,7 @@
 //! takes the directories from a `Placement` and reads through `Sys`, so the
 //! same code is checked on the dry backend without root.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
@@ -260,6 +260,20 @@ fn kill_all(sys: &mut Sys, placement: &Placement) -> Result<()> {
 /// rmdir, retried while the kernel still reports the cgroup busy (its last
 /// processes can take a moment to leave after being killed).
 fn rmdir_patiently(sys: &mut Sys, path: &Path) -> Result<()> {
+    // A cgroup made inside this one (by the container, or by a student in
+    // an exercise) keeps it busy however long one waits: it goes first.
+    let mut below: Vec<PathBuf> = std::fs::read_dir(path)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    below.sort();
+    for child in below {
+        rmdir_patiently(sys, &child)?;
+    }
     let mut wait = std::time::Duration::from_micros(500);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {

@@ -213,7 +213,7 @@ pub fn assert_strace_agrees(lab: &Lab, tag: &str, args: &[&str], must_show: &[&s
     let traced = traced_calls(&traces);
     // Grouped repeats and folded stages name their calls too.
     let mut quiet = quiet::parse(&stderr);
-    quiet.assert_made(&traced);
+    quiet.assert_made(&traced, &explained);
     helpers.extend(quiet.programs.iter().copied());
 
     // Every explained call was made as shown: a system call exactly, an

@@ -23,16 +23,30 @@ struct Group {
     left: usize,
 }
 
-/// Whether `text` is `template` with something in place of each `…`.
+/// `template` with its `k`-th `…` written as `label`.
+fn placed_at(template: &str, k: usize, label: &str) -> String {
+    let mut out = String::new();
+    for (i, piece) in template.split('…').enumerate() {
+        if i > 0 {
+            out.push_str(if i == k + 1 { label } else { "…" });
+        }
+        out.push_str(piece);
+    }
+    out
+}
+
+/// Whether `text` is `template` with something in place of each `…`,
+/// and nothing more.
 fn fits(template: &str, text: &str) -> bool {
-    let mut pieces = template.split('…');
-    let Some(first) = pieces.next() else {
-        return true;
+    let pieces: Vec<&str> = template.split('…').collect();
+    let [first, middle @ .., last] = pieces.as_slice() else {
+        return text == template;
     };
-    let Some(mut rest) = text.strip_prefix(first) else {
+    if !text.starts_with(first) || !text.ends_with(last) || text.len() < first.len() + last.len() {
         return false;
-    };
-    for piece in pieces {
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for piece in middle {
         match rest.find(piece) {
             Some(at) => rest = &rest[at + piece.len()..],
             None => return false,
@@ -158,39 +172,86 @@ impl Quiet {
         }
     }
 
-    /// Every group and fold names calls that strace saw.
-    pub(super) fn assert_made(&self, traced: &BTreeMap<u32, Vec<Traced>>) {
+    /// Every group and fold names calls that strace saw: each label in
+    /// place of one of its group's `…` fits a call of that process, as
+    /// many calls fit the group's template as it counts, and no process
+    /// is said, by its groups, its folds and its lines in full
+    /// (`explained`), to have made more calls of a name than it made.
+    pub(super) fn assert_made(
+        &self,
+        traced: &BTreeMap<u32, Vec<Traced>>,
+        explained: &[(u32, String)],
+    ) {
         let by = |pid: u32| traced.get(&pid).into_iter().flatten();
+        let subject = |g: &Group, t: &Traced| {
+            if g.name == "echo" {
+                first_path(&t.call).to_string()
+            } else {
+                t.call.clone()
+            }
+        };
+        let mut claimed: BTreeMap<(u32, String), usize> = BTreeMap::new();
         for g in &self.groups {
             let name = Self::traced_name(&g.name);
-            for label in &g.labels {
-                let made = by(g.pid).any(|t| {
-                    (t.name() == name && t.call.contains(label.as_str()))
-                        || (g.name == "echo"
-                            && t.name() == "write"
-                            && t.call.contains(label.as_str()))
-                });
-                assert!(
-                    made,
-                    "grouped but not in strace: {} {} {label}",
-                    g.pid, g.name
-                );
-            }
-            let made = by(g.pid).filter(|t| t.name() == name).count();
+            let fitting: Vec<&Traced> = by(g.pid)
+                .filter(|t| t.name() == name && fits(&g.template, &subject(g, t)))
+                .collect();
             assert!(
-                made >= g.left,
-                "{} x {} grouped for {}, strace saw {made}",
+                fitting.len() >= g.left,
+                "{} x {} grouped for {}, but {} calls fit {:?}",
                 g.left,
                 g.name,
-                g.pid
+                g.pid,
+                fitting.len(),
+                g.template
             );
+            for label in &g.labels {
+                let holes = g.template.matches('…').count();
+                // A whole string argument is labelled without its quotes.
+                let quoted = format!("\"{label}\"");
+                let placed = (0..holes).any(|k| {
+                    [label.as_str(), quoted.as_str()].iter().any(|l| {
+                        let with = placed_at(&g.template, k, l);
+                        fitting.iter().any(|t| fits(&with, &subject(g, t)))
+                    })
+                });
+                // An echo group's label may be the value written instead.
+                let written = g.name == "echo"
+                    && by(g.pid).any(|t| t.name() == "write" && t.call.contains(label.as_str()));
+                assert!(
+                    placed || written,
+                    "grouped but not in strace: {} {} {label}",
+                    g.pid,
+                    g.name
+                );
+            }
+            *claimed.entry((g.pid, name.to_string())).or_default() += g.left;
         }
         for ((pid, shown), n) in &self.folded {
-            let name = Self::traced_name(shown);
+            *claimed
+                .entry((*pid, Self::traced_name(shown).to_string()))
+                .or_default() += n;
+        }
+        for (pid, call) in explained {
+            let shown = if call.starts_with("echo ") {
+                "echo"
+            } else {
+                call.split(['(', ':']).next().unwrap_or("")
+            };
+            *claimed
+                .entry((*pid, Self::traced_name(shown).to_string()))
+                .or_default() += 1;
+        }
+        for ((pid, name), n) in &claimed {
+            if !self.groups.iter().any(|g| g.pid == *pid)
+                && !self.folded.keys().any(|(p, _)| p == pid)
+            {
+                continue;
+            }
             let made = by(*pid).filter(|t| t.name() == name).count();
             assert!(
                 made >= *n,
-                "folded {n} x {shown} for {pid}, strace saw {made}"
+                "{n} x {name} shown for {pid}, strace saw {made}"
             );
         }
     }
