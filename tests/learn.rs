@@ -189,7 +189,8 @@ fn glossary() -> Vec<(Vec<String>, String)> {
                 }
                 None => rest,
             };
-            let meaning = meaning.trim_start_matches(':').trim();
+            // On the screen a meaning's `code` is rendered, not quoted.
+            let meaning = meaning.trim_start_matches(':').trim().replace('`', "");
             Some((forms, format!("{name}: {meaning}")))
         })
         .collect()

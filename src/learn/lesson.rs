@@ -161,8 +161,16 @@ impl Session<'_> {
         if !pictures.is_empty() {
             self.heading("Pictures of what the runs showed");
         }
-        for picture in pictures {
+        // The overview draws the first; the handout has them all.
+        let shown = if self.overview { 1 } else { pictures.len() };
+        for picture in pictures.iter().take(shown) {
             self.show(&format!("\n{picture}"));
+        }
+        if pictures.len() > shown {
+            let more = pictures.len() - shown;
+            self.show(&format!(
+                "\n({more} more in the handout, and in this lesson alone)"
+            ));
         }
         if self.opts.transcript.is_some() {
             for picture in draw::pictures(topic, live, broken, draw::Style::Unicode) {

@@ -192,7 +192,7 @@ pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
     }
     session.overview = opts.all && !session.pauser.enabled();
     if session.overview {
-        session.say("\nThe course's overview: nobody is at the keyboard, so each lesson shows why, what diyc does, the run, what breaks and its pictures. The rest (both views, what to look at, what to try by hand, the exercises and questions) is in each `diyc learn --step NAME`, and all of it is in the handout `--transcript FILE` writes.");
+        session.say("\nThe course's overview: nobody is at the keyboard, so each lesson shows why, what diyc does, the run, what breaks and its first picture. The rest (the other pictures, both views, what to look at, what to try by hand, the exercises and questions) is in each `diyc learn --step NAME`, and all of it is in the handout `--transcript FILE` writes.");
     }
     if on_host {
         session.say(&host_network_notice(bridge, had_setup));
