@@ -38,8 +38,8 @@ pub use setup::{addresses, ensure_bridge, preflight, setup_bridge, teardown_brid
 
 /// What `--explain` prints above this stage's calls.
 pub const HEADING: Heading = Heading {
-    title: "net: a network namespace of its own (bridged: a veth pair to the host)",
-    why: "The container gets its own interfaces; one end of a virtual cable sits on diyc's bridge.",
+    title: "net: a network namespace of its own",
+    why: "The container gets its own interfaces; on a bridged run, one end of a virtual cable (a veth pair) sits on diyc's bridge.",
 };
 
 /// `--net`: which network a container gets.
