@@ -391,9 +391,11 @@ pub struct NsexecArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
-    /// Import a root filesystem tarball (as `docker export` writes it), gzipped or not
+    /// Import a root filesystem tarball (as `docker export` writes it), plain or gzip,
+    /// from FILE or from stdin (-)
     Import {
         name: String,
+        /// The tarball, or - for stdin; what it is comes from its content
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },

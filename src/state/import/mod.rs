@@ -1,8 +1,11 @@
 //! `diyc image import`: a root filesystem tarball (`docker export`
-//! output), gzipped or not, unpacked into a staging directory and renamed
-//! into place whole. Entries that would land outside the image are
-//! refused; device nodes and FIFOs are skipped (every container gets a
-//! fresh /dev).
+//! output), gzipped or not, from a file or stdin (`-`), unpacked into a
+//! staging directory and renamed into place whole. Entries that would
+//! land outside the image are refused; device nodes and FIFOs are skipped
+//! (every container gets a fresh /dev). What it is comes from its content
+//! (what.rs): anything else is named and refused in one line.
+
+mod what;
 
 use std::cell::Cell;
 use std::fs::File;
@@ -70,8 +73,26 @@ pub fn import(store: &Store, name: &str, file: &Path, signals: &Signals) -> Resu
             "image {name} already exists; remove it first with `diyc image rm {name}`"
         )));
     }
-    let opened = File::open(file)
-        .map_err(|e| Error::invalid(format!("cannot read {}: {e}", file.display())))?;
+    let shown_file = what::shown(&file.display().to_string());
+    let opened = if file == Path::new("-") {
+        let stdin = std::os::fd::AsFd::as_fd(&std::io::stdin())
+            .try_clone_to_owned()
+            .map_err(|e| Error::invalid(format!("cannot read stdin: {e}")))?;
+        File::from(stdin)
+    } else if file.is_dir() {
+        return Err(Error::invalid(format!(
+            "refusing {shown_file}: it is {}; {}",
+            what::directory(file),
+            what::ACCEPTS
+        )));
+    } else {
+        File::open(file).map_err(|e| {
+            Error::invalid(format!(
+                "cannot read {shown_file}: {}",
+                what::shown(&e.to_string())
+            ))
+        })?
+    };
     store.create()?;
     let staging = Staging::new(&store.images_dir(), "import", name)?;
     let root = staging.path().join("rootfs");
@@ -86,22 +107,25 @@ pub fn import(store: &Store, name: &str, file: &Path, signals: &Signals) -> Resu
             stopped: stopped.clone(),
         },
     );
-    let gzip = input
-        .fill_buf()
-        .map(|head| head.starts_with(&[0x1f, 0x8b]))
-        .unwrap_or(false);
-    let decoded: Box<dyn Read + '_> = if gzip {
-        Box::new(flate2::bufread::MultiGzDecoder::new(input))
-    } else {
-        Box::new(input)
+    let compression = what::compression(input.fill_buf().unwrap_or(&[]));
+    let mut decoded: Box<dyn Read + '_> = match compression {
+        what::Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
+        what::Compression::None => Box::new(input),
+        what::Compression::Other(kind) => {
+            return Err(Error::invalid(format!(
+                "refusing {shown_file}: it is {kind}-compressed; {}",
+                what::ACCEPTS
+            )));
+        }
     };
-    let mut archive = tar::Archive::new(decoded);
+    let mut archive = tar::Archive::new(&mut decoded);
     archive.set_preserve_permissions(true);
     archive.set_preserve_ownerships(true);
     archive.set_preserve_mtime(true);
     archive.set_overwrite(true);
 
-    let refuse = |what: String| Error::invalid(format!("refusing {}: {what}", file.display()));
+    let refuse =
+        |why: String| Error::invalid(format!("refusing {shown_file}: {}", what::shown(&why)));
     let (mut files, mut size, mut skipped) = (0u64, 0u64, 0u64);
     let result = (|| -> Result<()> {
         let entries = archive
@@ -149,14 +173,28 @@ pub fn import(store: &Store, name: &str, file: &Path, signals: &Signals) -> Resu
         }
         Ok(())
     })();
+    // tar stops at its end blocks; the gzip trailer after them holds the
+    // checksum of everything read, checked only when it is read too.
+    let result = result.and_then(|()| {
+        io::copy(&mut decoded, &mut io::sink())
+            .map(drop)
+            .map_err(|e| refuse(format!("damaged archive: {}", describe(&e))))
+    });
     if let Some(sig) = stopped.get() {
         return Err(Error::Interrupted(sig));
     }
     result?;
     signals.check()?;
+    if let Some(kind) = what::layered(&root) {
+        return Err(refuse(format!("it is {kind}; {}", what::ACCEPTS)));
+    }
     let info = ImageInfo {
         name: name.to_string(),
-        source: file.display().to_string(),
+        source: if file == Path::new("-") {
+            "stdin".into()
+        } else {
+            file.display().to_string()
+        },
         created: container::now(),
         size,
         files,
