@@ -77,15 +77,7 @@ fn snapshot(lab: &Lab, name: &str, err: &str) {
 /// lesson's own, and the quiet run's stdout.
 fn lesson(lab: &Lab, step: &str, extra: &[&str], expect: &[&str]) -> (String, String) {
     let (err, out) = quiet_lesson(lab, step, extra);
-    let mut args = vec![
-        "learn",
-        "--step",
-        step,
-        "--no-pause",
-        "--explain",
-        "--verbose",
-    ];
-    args.extend(extra);
+    let args = common::verbose_lesson(step, extra);
     let before = lab.host_state();
     let verbose = lab.run(&args);
     let all = text(&verbose.stderr);

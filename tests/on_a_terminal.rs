@@ -15,16 +15,6 @@ use common::{LESSONS, Lab};
 
 const PROMPT: &str = "[Enter] go on, [q] stop, [c] run to the end";
 
-/// The letters of a lesson's answers, from its text.
-fn answers(step: &str) -> Vec<char> {
-    let file = format!("{}/lessons/{step}.md", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(file)
-        .expect("the lesson")
-        .lines()
-        .filter_map(|l| l.strip_prefix("Answer: ")?.chars().next())
-        .collect()
-}
-
 #[test]
 fn every_lesson_on_a_terminal_draws_checks_asks_and_sums_up() {
     require_root!();
@@ -61,7 +51,7 @@ fn every_lesson_on_a_terminal_draws_checks_asks_and_sums_up() {
         let refused = term.expect("hint: ");
         assert!(refused.contains("✗ "), "{step}: {refused}");
         term.send("exit\n");
-        let right = answers(step);
+        let right = common::answers(step);
         assert_eq!(right.len(), 3, "{step}");
         for letter in &right {
             term.expect("your answer (a/b/c): ");

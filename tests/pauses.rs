@@ -90,16 +90,6 @@ fn to_the_exercise(term: &mut OnTerminal) {
     term.expect("leaves it.");
 }
 
-/// The letters of a lesson's answers, from its text.
-fn answers(step: &str) -> Vec<char> {
-    let file = format!("{}/lessons/{step}.md", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(file)
-        .expect("the lesson")
-        .lines()
-        .filter_map(|l| l.strip_prefix("Answer: ")?.chars().next())
-        .collect()
-}
-
 #[test]
 fn the_exercise_opens_a_shell_and_each_question_takes_one_key_before_its_answer() {
     require_root!();
@@ -112,7 +102,7 @@ fn the_exercise_opens_a_shell_and_each_question_takes_one_key_before_its_answer(
     let not_done = term.expect("your answer (a/b/c): ");
     assert!(not_done.contains("✗ exercise not done yet"), "{not_done}");
     assert!(!not_done.contains("✓ right"), "an answer came before a key");
-    let right = answers("uts");
+    let right = common::answers("uts");
     assert_eq!(right.len(), 3);
     let wrong = ['a', 'b', 'c']
         .into_iter()

@@ -17,15 +17,7 @@ use common::{Lab, text};
 fn pictures(lab: &Lab, step: &str, extra: &[&str]) -> (String, Vec<String>) {
     // Every call shown, to read this run's values back from its trace;
     // the pictures are the same in the quiet view.
-    let mut args = vec![
-        "learn",
-        "--step",
-        step,
-        "--no-pause",
-        "--explain",
-        "--verbose",
-    ];
-    args.extend(extra);
+    let args = common::verbose_lesson(step, extra);
     let out = lab
         .cmd(&args)
         .env("LANG", "C")

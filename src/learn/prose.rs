@@ -12,17 +12,6 @@ use super::session::Session;
 /// Clear the screen and go to its top.
 const CLEAR: &str = "\x1b[2J\x1b[H";
 
-/// Whether the terminal can draw more than ASCII.
-pub fn unicode() -> bool {
-    let locale = ["LC_ALL", "LC_CTYPE", "LANG"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-        .unwrap_or_default()
-        .to_uppercase();
-    (locale.contains("UTF-8") || locale.contains("UTF8"))
-        && std::env::var("TERM").is_ok_and(|t| t != "dumb")
-}
-
 impl Session<'_> {
     fn presenting(&self) -> bool {
         self.opts.present && self.pauser.enabled()
@@ -46,7 +35,10 @@ impl Session<'_> {
     /// for the handout.
     pub fn words_in(&mut self, text: &str) -> (String, Vec<String>) {
         let terms = std::mem::take(&mut self.terms);
-        let mark = if unicode() { "▸" } else { ">" };
+        let mark = match super::draw::Style::detect() {
+            super::draw::Style::Unicode => "▸",
+            super::draw::Style::Ascii => ">",
+        };
         let margin = if self.presenting() { "    " } else { "" };
         let mut words = String::new();
         let mut handout = Vec::new();

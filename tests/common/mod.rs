@@ -51,6 +51,30 @@ pub const LESSON_PARTS: &[&str] = &[
     "» Summary",
 ];
 
+/// The letters of a lesson's answers, from its text.
+pub fn answers(step: &str) -> Vec<char> {
+    let file = format!("{}/lessons/{step}.md", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(file)
+        .expect("the lesson")
+        .lines()
+        .filter_map(|l| l.strip_prefix("Answer: ")?.chars().next())
+        .collect()
+}
+
+/// `learn --step STEP --no-pause`, every call shown, then `extra`.
+pub fn verbose_lesson<'a>(step: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "learn",
+        "--step",
+        step,
+        "--no-pause",
+        "--explain",
+        "--verbose",
+    ];
+    args.extend(extra);
+    args
+}
+
 /// Root-only tests call this first. As non-root they are skipped with a
 /// message on the terminal (written past the test harness's capture);
 /// with CI=true a skip is a failure, so CI cannot pass by skipping.
