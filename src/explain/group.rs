@@ -3,8 +3,6 @@
 //! every call by pid and name, so it can be held against strace; the JSON
 //! view never goes through here.
 
-use std::collections::BTreeMap;
-
 use colored::Colorize;
 
 use crate::event::{Event, Outcome, StageId};
@@ -285,7 +283,9 @@ pub struct Folded {
     headed: bool,
     /// Every stage the block took in, when it folds a whole run.
     stages: Vec<StageId>,
-    counts: BTreeMap<i32, Vec<(String, usize)>>,
+    /// By process, in the order they first came: pids may wrap around,
+    /// and the line must read the same from run to run.
+    counts: Vec<(i32, Vec<(String, usize)>)>,
     /// Helper programs, each a process of its own: their pids and names.
     programs: (Vec<i32>, Vec<(String, usize)>),
 }
@@ -327,7 +327,7 @@ impl Folded {
             stage,
             headed,
             stages: vec![stage],
-            counts: BTreeMap::new(),
+            counts: Vec::new(),
             programs: (Vec::new(), Vec::new()),
         }
     }
@@ -350,7 +350,10 @@ impl Folded {
             self.programs.0.push(pid);
             tally(&mut self.programs.1, name);
         } else {
-            tally(self.counts.entry(pid).or_default(), name);
+            match self.counts.iter_mut().find(|(p, _)| *p == pid) {
+                Some((_, names)) => tally(names, name),
+                None => self.counts.push((pid, vec![(name, 1)])),
+            }
         }
     }
 

@@ -303,4 +303,15 @@ mod tests {
         ]);
         assert!(out.contains("3 x echo 1 > /c/…: a b c"), "{out}");
     }
+
+    #[test]
+    fn a_folded_stage_lists_processes_in_the_order_they_came() {
+        colored::control::set_override(false);
+        let mut folded = super::group::Folded::new(StageId::Rootfs, false);
+        let chdir = Call::Chdir { path: "/".into() };
+        folded.count(900, &chdir, &chdir.to_string());
+        folded.count(30, &chdir, &chdir.to_string());
+        let line = folded.render();
+        assert!(line.find("[pid 900]") < line.find("[pid 30]"), "{line}");
+    }
 }
