@@ -14,6 +14,7 @@ pub mod detached;
 pub mod dry;
 pub mod helpers;
 pub mod lab;
+pub mod made;
 pub mod running;
 pub mod snapshot;
 pub mod strace;
