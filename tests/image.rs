@@ -103,7 +103,7 @@ fn an_entry_climbing_out_with_dotdot_is_refused_and_nothing_is_left() {
     );
     let out = lab.run(&["image", "import", "evil", tarball.to_str().expect("utf-8")]);
     assert_one_line_error(&out, "would land outside the image");
-    assert!(images(&lab).is_empty(), "left behind: {:?}", images(&lab));
+    assert!(lab.stored().is_empty(), "left behind: {:?}", lab.stored());
     assert!(!lab.root().join("escaped.txt").exists());
 }
 
@@ -141,7 +141,7 @@ fn writing_through_a_symlink_out_of_the_image_is_refused() {
     let out = lab.run(&["image", "import", "link", tarball.to_str().expect("utf-8")]);
     assert_one_line_error(&out, "would land outside the image through a link");
     assert_eq!(std::fs::read_dir(&outside).expect("outside").count(), 0);
-    assert!(images(&lab).is_empty(), "left behind: {:?}", images(&lab));
+    assert!(lab.stored().is_empty(), "left behind: {:?}", lab.stored());
 }
 
 #[test]
@@ -215,9 +215,11 @@ fn an_interrupted_import_leaves_no_half_made_image() {
     let header = raw_header("big.bin", tar::EntryType::Regular, size, None);
     writer.write_all(header.as_bytes()).expect("header");
     writer.write_all(&vec![7u8; 1 << 20]).expect("first MiB");
-    let staging: Vec<String> = images(&lab).into_iter().collect();
+    let staging = lab.stored();
     assert!(
-        staging.iter().any(|n| n.starts_with(".import-half-")),
+        staging
+            .iter()
+            .any(|n| n.starts_with("layers/.layer-stream-")),
         "{staging:?}"
     );
 
@@ -229,7 +231,7 @@ fn an_interrupted_import_leaves_no_half_made_image() {
     let status = child.wait().expect("diyc exits");
     drop(writer);
     assert_eq!(status.code(), Some(130));
-    assert!(images(&lab).is_empty(), "left behind: {:?}", images(&lab));
+    assert!(lab.stored().is_empty(), "left behind: {:?}", lab.stored());
     let out = lab.run(&["image", "ls"]);
     assert!(!text(&out.stdout).contains("half"));
 }

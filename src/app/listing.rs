@@ -9,7 +9,7 @@ use crate::event::StageId;
 use crate::runtime::reclaim;
 use crate::signals::Signals;
 use crate::state::status::{self, Status};
-use crate::state::{self, Store, container, image};
+use crate::state::{self, Store, container};
 use crate::sys::{Quiet, Sys};
 
 /// `diyc ps`: as root it first cleans up after any diyc that was killed.
@@ -87,39 +87,5 @@ pub fn rm(store: &Store, force: bool, names: &[String]) -> Result<i32> {
     for name in names {
         reclaim::remove(&mut sys, store, name, force)?;
     }
-    Ok(0)
-}
-
-pub fn image_ls(store: &Store) {
-    let rows = image::list(store);
-    let width = rows
-        .iter()
-        .map(|(i, _)| i.name.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "{:<width$}  {:>9}  {:>7}  SOURCE",
-        "NAME", "SIZE", "FILES"
-    );
-    for (info, made) in rows {
-        let (size, files) = if made {
-            (format!("{} KiB", info.size / 1024), info.files.to_string())
-        } else {
-            ("-".into(), "-".into())
-        };
-        let _ = writeln!(
-            out,
-            "{:<width$}  {size:>9}  {files:>7}  {}",
-            info.name, info.source
-        );
-    }
-}
-
-pub fn image_rm(store: &Store, name: &str) -> Result<i32> {
-    need_root("image rm")?;
-    image::remove(store, name)?;
     Ok(0)
 }

@@ -7,6 +7,7 @@
 mod check;
 mod detach;
 mod exec;
+mod images;
 mod inspect;
 mod lifecycle;
 mod listing;
@@ -17,7 +18,7 @@ mod spec;
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use crate::cli::{Cli, Command, ImageCommand};
+use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
 use crate::event::StageId;
 use crate::explain::{Explainer, Format};
@@ -25,7 +26,7 @@ use crate::learn;
 use crate::signals::Signals;
 use crate::stages::net::Bridge;
 use crate::stages::order;
-use crate::state::{Store, image};
+use crate::state::Store;
 use crate::sys::Sys;
 use crate::warnings;
 
@@ -157,29 +158,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             order::teardown_network(&mut sys, &store)?;
             Ok(0)
         }
-        Command::Image(ImageCommand::Import { name, file }) => {
-            need_root("image import")?;
-            let signals = Signals::block()?;
-            let made = image::import(&store, &name, &file, &signals)?;
-            println!(
-                "imported image {}: {} entries, {} KiB",
-                made.info.name,
-                made.info.files,
-                made.info.size / 1024
-            );
-            if made.skipped > 0 {
-                warnings::warn(format!(
-                    "skipped {} device nodes and FIFOs: every container gets a fresh /dev",
-                    made.skipped
-                ));
-            }
-            Ok(0)
-        }
-        Command::Image(ImageCommand::Ls) => {
-            listing::image_ls(&store);
-            Ok(0)
-        }
-        Command::Image(ImageCommand::Rm { name }) => listing::image_rm(&store, &name),
+        Command::Image(command) => images::run(&store, command),
         Command::Ps { all } => {
             listing::ps(&store, all);
             Ok(0)

@@ -3,8 +3,6 @@
 //! ended, and undo what it made. With `-d` the same runs in a supervisor
 //! of its own (detach.rs).
 
-use std::path::Path;
-
 use super::check::{self, path_text, validate_hostname};
 use super::detach::{self, Notice};
 use super::need_root;
@@ -42,7 +40,7 @@ pub struct Options {
 }
 
 pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
-    let spec = spec::of(&args)?;
+    let spec = spec::with_image(spec::of(&args)?, store)?;
     check_spec(
         store,
         bridge,
@@ -119,7 +117,10 @@ pub fn run_spec(
     let mut sys = Sys::new(&mut explainer, StageId::Image);
     reclaim::reclaim_dead(&mut sys, store);
     let lower = image::ensure(store, &spec.image, &mut sys, &signals)?;
-    rootfs::check_mount_points(&lower)?;
+    for layer in &lower {
+        rootfs::check_mount_points(layer)?;
+    }
+    rootfs::lowerdir(&lower, rootfs::room_for_the_rest(store.root()))?;
     store.create()?;
     let name = options
         .name
@@ -234,7 +235,7 @@ pub fn run_spec(
 /// would only delete again.
 fn layers(
     held: &Held,
-    lower: &Path,
+    lower: &[std::path::PathBuf],
     undo: &mut Undo,
     rm: bool,
     memory: Option<u64>,
@@ -242,14 +243,15 @@ fn layers(
     let in_memory = rm && held.created;
     remove_when_done(undo, held, rm);
     held.make_layer_dirs(in_memory)?;
+    let lower = rootfs::lowerdir(lower, 0)?;
     Ok(if in_memory {
         // What it writes is memory: no more than its memory limit, and a
         // bound of its own without one.
         let size = memory.unwrap_or(rootfs::IN_MEMORY_DEFAULT);
-        Rootfs::in_memory(path_text(lower)?, path_text(&held.rootfs())?, size)
+        Rootfs::in_memory(lower, path_text(&held.rootfs())?, size)
     } else {
         Rootfs::on_disk(
-            path_text(lower)?,
+            lower,
             path_text(&held.upper())?,
             path_text(&held.work())?,
             path_text(&held.rootfs())?,

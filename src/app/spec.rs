@@ -8,17 +8,16 @@ use crate::error::{Error, Result};
 use crate::stages::cgroups::devices;
 use crate::stages::hardening::profile;
 use crate::stages::rootfs::UserMount;
+use crate::state::Store;
 use crate::state::container::Spec;
+use crate::state::image::{self, ImageConfig};
 
 /// What the container is, from the command line. On a terminal, with
 /// neither -i nor -t, the command gets both, as docker users expect.
 pub(super) fn of(args: &RunArgs) -> Result<Spec> {
     let mut words = args.args.iter().cloned();
     let image = words.next().unwrap_or_default();
-    let mut command: Vec<String> = words.collect();
-    if command.is_empty() {
-        command.push("sh".into());
-    }
+    let command: Vec<String> = words.collect();
     let (tty, interactive) = terminal_flags(args.tty.tty, args.tty.interactive, args.detach);
     Ok(Spec {
         image,
@@ -47,6 +46,30 @@ pub(super) fn of(args: &RunArgs) -> Result<Spec> {
         read_only: args.read_only,
         user: args.user.clone(),
     })
+}
+
+/// What the image's config asks for, where the command line is silent, as
+/// `docker run` reads it: the entrypoint before the command (the image's
+/// Cmd when none is given, `sh` when neither is), the image's Env under
+/// every `-e`, its WorkingDir and User unless `-w` and `--user` say.
+pub(super) fn with_image(mut spec: Spec, store: &Store) -> Result<Spec> {
+    let config = match image::lowers(store, &spec.image)? {
+        Some(_) => image::read(store, &spec.image)?.config,
+        None => ImageConfig::default(),
+    };
+    let args = if spec.command.is_empty() {
+        config.cmd.clone()
+    } else {
+        std::mem::take(&mut spec.command)
+    };
+    spec.command = config.entrypoint.iter().cloned().chain(args).collect();
+    if spec.command.is_empty() {
+        spec.command.push("sh".into());
+    }
+    spec.env = config.env.iter().cloned().chain(spec.env).collect();
+    spec.workdir = spec.workdir.or(config.working_dir);
+    spec.user = spec.user.or(config.user);
+    Ok(spec)
 }
 
 /// Every `-v`, then every `--tmpfs`, each on a path of its own.

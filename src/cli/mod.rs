@@ -320,16 +320,40 @@ pub struct ExecArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
-    /// Import a root filesystem tarball (as `docker export` writes it), plain or gzip,
-    /// from FILE or from stdin (-)
+    /// Import an image: a root filesystem tar (`docker export`), a `docker save`
+    /// archive, or an OCI image layout (a directory or a tar), from FILE or stdin (-)
+    #[command(after_help = IMPORT_HELP)]
     Import {
+        /// [NAME[:TAG]] SOURCE: without a NAME, the names the archive gives its images
+        #[arg(value_name = "NAME] [SOURCE", num_args = 1..=2, required = true)]
+        args: Vec<String>,
+        /// Of an archive holding several images, the one to import (NAME or NAME:TAG)
+        #[arg(long = "ref", value_name = "REF")]
+        reference: Option<String>,
+        /// At most this much unpacked, in all layers together (default: 90% of the free space)
+        #[arg(long, value_name = "SIZE", value_parser = cgroups::parse_size)]
+        max_size: Option<u64>,
+    },
+    /// List images: tag, layers, size on disk and how much of it other images share
+    Ls,
+    /// Show an image: its layers, config (env, workdir, command, user, ports) and source
+    Inspect { name: String },
+    /// Show how an image was built, a step per line, newest first
+    History { name: String },
+    /// Write an image's files, every layer applied, as one flat tar (FILE or - for stdout)
+    Export {
         name: String,
-        /// The tarball, or - for stdin; what it is comes from its content
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
-    /// List images
-    Ls,
-    /// Remove an image no container uses
+    /// Remove an image no container uses, and the layers no other image uses
     Rm { name: String },
 }
+
+const IMPORT_HELP: &str = "What SOURCE is comes from its content, never its name. Layers may be \
+plain, gzip, zstd, xz or bzip2. Each layer is kept once, by its digest, whatever images use it.
+
+Examples:
+  diyc image import web ./rootfs.tar.gz        a flat root filesystem, named web
+  diyc image import ./saved.tar                a docker save archive, named as it says
+  diyc image import alpine ./alpine-oci        an OCI image layout directory";

@@ -163,10 +163,8 @@ impl Session<'_> {
     pub fn busybox(&mut self) -> Result<String> {
         let mut shown = self.scaffolding();
         let mut sys = Sys::new(&mut shown, StageId::Image);
-        let root = image::ensure(self.store, image::BUILTIN, &mut sys, &self.signals)?;
-        root.to_str()
-            .map(String::from)
-            .ok_or_else(|| Error::invalid("the image path is not UTF-8"))
+        let lowers = image::ensure(self.store, image::BUILTIN, &mut sys, &self.signals)?;
+        crate::stages::rootfs::lowerdir(&lowers, 0)
     }
 
     fn lessons_dir(&self) -> Result<String> {

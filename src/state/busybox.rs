@@ -193,11 +193,13 @@ pub(super) fn build(store: &Store, sys: &mut Sys, signals: &Signals) -> Result<(
     write_info(
         staging.path(),
         &ImageInfo {
+            format: "built from the host's busybox".into(),
             name: BUILTIN.into(),
             source: binary_text,
             created: container::now(),
             size,
             files,
+            ..ImageInfo::default()
         },
     )?;
     signals.check()?;

@@ -149,7 +149,11 @@ pub fn remove_dir(dir: &Path) -> Result<()> {
 }
 
 fn parent_lock(parent: &Path, how: FlockArg) -> Result<Lock> {
-    let path = parent.join(".lock");
+    lock_file(parent.join(".lock"), how)
+}
+
+/// Lock the file at `path`, creating it if need be.
+pub fn lock_file(path: PathBuf, how: FlockArg) -> Result<Lock> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)

@@ -13,9 +13,11 @@
 
 mod busybox;
 pub mod container;
+pub mod export;
 mod files;
 pub mod image;
 mod import;
+pub mod layers;
 pub mod network;
 pub mod spec;
 pub mod status;

@@ -90,6 +90,13 @@ pub enum Call {
     Unlink {
         path: String,
     },
+    /// Set an extended attribute of `path` itself, never of what a link
+    /// points to: overlayfs reads `trusted.overlay.opaque` from a layer.
+    Lsetxattr {
+        path: String,
+        name: String,
+        value: Vec<u8>,
+    },
     /// Open (and with O_CREAT make) a file; the result is its descriptor.
     Openat {
         path: String,

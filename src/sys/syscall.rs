@@ -305,6 +305,21 @@ impl Call {
                 libc::SYS_unlinkat,
                 vec![at_fdcwd(), path(p), num(0)],
             ),
+            Call::Lsetxattr {
+                path: p,
+                name,
+                value,
+            } => sc(
+                "lsetxattr",
+                libc::SYS_lsetxattr,
+                vec![
+                    path(p),
+                    path(name),
+                    arg(Value::Bytes(value.clone()), quote_bytes(value, 32)),
+                    num(value.len() as i64),
+                    num(0),
+                ],
+            ),
             Call::Openat {
                 path: p,
                 flags,

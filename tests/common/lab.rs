@@ -130,8 +130,40 @@ impl Lab {
         self.root().join("containers").join(name)
     }
 
+    /// The files of an image: the built-in's own directory, or the top
+    /// layer of an imported one (the only one, for a flat tar).
     pub fn image_rootfs(&self, name: &str) -> PathBuf {
-        self.root().join("images").join(name).join("rootfs")
+        let dir = self.root().join("images").join(name);
+        if dir.join("rootfs").is_dir() {
+            return dir.join("rootfs");
+        }
+        let info: serde_json::Value = std::fs::read(dir.join("image.json"))
+            .ok()
+            .and_then(|d| serde_json::from_slice(&d).ok())
+            .unwrap_or_default();
+        let top = info["layers"]
+            .as_array()
+            .and_then(|l| l.last())
+            .and_then(|l| l.as_str())
+            .unwrap_or("none");
+        self.root().join("layers").join(top).join("fs")
+    }
+
+    /// What the image and layer stores hold, but their lock files.
+    pub fn stored(&self) -> Vec<String> {
+        ["images", "layers"]
+            .iter()
+            .flat_map(|d| {
+                std::fs::read_dir(self.root().join(d))
+                    .map(|e| {
+                        e.flatten()
+                            .map(|e| format!("{d}/{}", e.file_name().to_string_lossy()))
+                            .filter(|n| !n.ends_with("lock"))
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+            })
+            .collect()
     }
 
     /// `diyc --root LAB ARGS...` with a predictable environment.

@@ -49,8 +49,11 @@ pub fn of_container(
         return Ok(None);
     };
     let upper = store.containers_dir().join(name).join("upper");
-    let lower = crate::state::image::rootfs(store, image);
-    let user = resolve(&[&upper, &lower], spec)?;
+    let lowers = crate::state::image::lowers(store, image)?.unwrap_or_default();
+    let roots: Vec<&std::path::Path> = std::iter::once(upper.as_path())
+        .chain(lowers.iter().map(|l| l.as_path()))
+        .collect();
+    let user = resolve(&roots, spec)?;
     set_home(env, &user, extra);
     Ok(Some(user))
 }

@@ -271,6 +271,41 @@ impl Stage for Rootfs {
     }
 }
 
+/// The most lower layers overlayfs stacks (the kernel's OVL_MAX_STACK).
+pub const MOST_LAYERS: usize = 500;
+
+/// mount(2) copies one page of options: lowerdir, upperdir and workdir
+/// together must fit in it.
+const OPTIONS_PAGE: usize = 4096;
+
+/// What the upperdir and workdir options of a container in `root` take.
+pub fn room_for_the_rest(root: &std::path::Path) -> usize {
+    // ",upperdir=ROOT/containers/NAME/upper,workdir=ROOT/containers/NAME/work"
+    2 * (root.as_os_str().len() + "/containers/".len() + 32 + 16)
+}
+
+/// The image's directories, top first, as overlayfs's `lowerdir` lists
+/// them; refused before anything is made if the kernel could not stack
+/// them (`rest`: the bytes the other options take).
+pub fn lowerdir(lowers: &[std::path::PathBuf], rest: usize) -> Result<String> {
+    let parts: Vec<&str> = lowers
+        .iter()
+        .map(|l| {
+            l.to_str()
+                .ok_or_else(|| Error::invalid(format!("{} is not UTF-8", l.display())))
+        })
+        .collect::<Result<_>>()?;
+    let joined = parts.join(":");
+    let length = "lowerdir=".len() + joined.len() + rest;
+    if lowers.len() > MOST_LAYERS || length >= OPTIONS_PAGE {
+        return Err(Error::invalid(format!(
+            "the image has {} layers; overlayfs stacks at most {MOST_LAYERS}, and their paths must fit in {OPTIONS_PAGE} bytes of mount options (these take {length}): flatten it with `diyc image export NAME FILE` and import FILE",
+            lowers.len()
+        )));
+    }
+    Ok(joined)
+}
+
 /// The places a container mounts over must be what they claim: a symlink
 /// there would send the mount somewhere else on the host. Checked before
 /// anything of a run is made.

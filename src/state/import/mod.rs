@@ -1,209 +1,340 @@
-//! `diyc image import`: a root filesystem tarball (`docker export`
-//! output), gzipped or not, from a file or stdin (`-`), unpacked into a
-//! staging directory and renamed into place whole. Entries that would
-//! land outside the image are refused; device nodes and FIFOs are skipped
-//! (every container gets a fresh /dev). What it is comes from its content
-//! (what.rs): anything else is named and refused in one line.
+//! `diyc image import`: an image as people have it, told from its content
+//! (what.rs): a flat root filesystem tar (`docker export`), a `docker save`
+//! archive, or an OCI image layout as a directory or a tar, with layers
+//! plain or compressed (decode.rs), from a file, a FIFO or stdin (`-`).
+//!
+//! Each layer is unpacked once into the layer store (layers.rs), beside
+//! the others at the same time, its digests checked (unpack.rs, jobs.rs);
+//! whiteouts are made once the layers below are known (whiteout.rs); then
+//! the layers are published and the image, its list of layers, written
+//! last, so that an interrupted import leaves nothing a run could use.
 
+mod blobs;
+mod decode;
+mod jobs;
+mod layout;
+mod unpack;
 mod what;
+mod whiteout;
 
-use std::cell::Cell;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
-use std::path::{Component, Path};
-use std::rc::Rc;
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::Signal;
+use nix::fcntl::{FcntlArg, FlockArg, OFlag, fcntl};
 
-use super::image::{ImageInfo, dir, mkdir_mode, write_info};
-use super::{Staging, Store, container, validate_name};
+pub use what::shown;
+
+use super::image::{ImageInfo, dir, validate_name, write_info};
+use super::{Staging, Store, container, layers};
 use crate::error::{Error, Result};
 use crate::signals::Signals;
+use crate::sys::Sys;
+use blobs::Blobs;
+use decode::{Interruptible, Shared};
+use jobs::Layer;
+use layout::Found;
 
-/// What an import made, and how many entries it left out.
+/// What `diyc image import` was asked.
+pub struct Options {
+    /// The name to give the image; None: the archive's own.
+    pub name: Option<String>,
+    /// Which image of an archive that holds several.
+    pub reference: Option<String>,
+    /// How many bytes the layers may unpack to, together.
+    pub max_size: u64,
+    /// A progress bar on stderr.
+    pub progress: bool,
+}
+
+/// What an import made.
 pub struct Imported {
     pub info: ImageInfo,
     /// Device nodes and FIFOs, which a container never gets from its image.
     pub skipped: u64,
+    /// Layers it found already in the store, unpacked by an earlier import.
+    pub reused: usize,
 }
 
-/// Reads a file, but gives up as soon as a stop signal is pending, even
-/// while waiting on a pipe or FIFO that has nothing to read yet.
-struct Interruptible<'s> {
-    file: File,
-    signals: &'s Signals,
-    stopped: Rc<Cell<Option<Signal>>>,
+/// Where the bytes come from.
+enum Source {
+    /// Read once, in order: stdin, a FIFO, a compressed file, a flat tar.
+    Stream(File, Option<std::os::fd::OwnedFd>),
+    /// An image archive whose files can be read where they lie.
+    Archive(Blobs),
 }
 
-impl Read for Interruptible<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut fds = [
-            PollFd::new(std::os::fd::AsFd::as_fd(&self.file), PollFlags::POLLIN),
-            PollFd::new(self.signals.fd(), PollFlags::POLLIN),
-        ];
-        poll(&mut fds, PollTimeout::NONE).map_err(io::Error::from)?;
-        if fds[1].any() == Some(true) {
-            if let Err(Error::Interrupted(sig)) = self.signals.check() {
-                self.stopped.set(Some(sig));
-                return Err(io::Error::other("interrupted"));
+fn open(file: &Path, shown_file: &str) -> Result<Source> {
+    let cannot = |e: std::io::Error| {
+        Error::invalid(format!(
+            "cannot read {shown_file}: {}",
+            shown(&e.to_string())
+        ))
+    };
+    if file == Path::new("-") {
+        let fd = std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(cannot)?;
+        let wait = fd.try_clone().map_err(cannot)?;
+        return Ok(Source::Stream(File::from(fd), Some(wait)));
+    }
+    let meta = std::fs::metadata(file).map_err(cannot)?;
+    if meta.is_dir() {
+        let blobs = Blobs::Dir(file.to_path_buf());
+        return match layout::kind(&blobs) {
+            Some(_) => Ok(Source::Archive(blobs)),
+            None => Err(Error::invalid(format!(
+                "refusing {shown_file}: it is a directory, not an image layout; {}",
+                what::ACCEPTS
+            ))),
+        };
+    }
+    if meta.file_type().is_fifo() || meta.file_type().is_char_device() {
+        // Opened without waiting for a writer: the wait happens in the
+        // reader, where a stop signal can end it.
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(file)
+            .map_err(cannot)?;
+        let flags = fcntl(f.as_fd(), FcntlArg::F_GETFL).map_err(|e| cannot(e.into()))?;
+        let flags = OFlag::from_bits_truncate(flags) - OFlag::O_NONBLOCK;
+        fcntl(f.as_fd(), FcntlArg::F_SETFL(flags)).map_err(|e| cannot(e.into()))?;
+        let wait = f.as_fd().try_clone_to_owned().map_err(cannot)?;
+        return Ok(Source::Stream(f, Some(wait)));
+    }
+    let mut f = File::open(file).map_err(cannot)?;
+    let mut head = [0u8; 8];
+    let n = f.read(&mut head).map_err(cannot)?;
+    if decode::Compression::of(&head[..n]) == decode::Compression::None {
+        if let Ok(blobs) = Blobs::index_tar(file) {
+            if layout::kind(&blobs).is_some() {
+                return Ok(Source::Archive(blobs));
             }
         }
-        self.file.read(buf)
     }
+    Ok(Source::Stream(File::open(file).map_err(cannot)?, None))
 }
 
-fn describe(e: &io::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
+/// Import the image(s) in `file` (a path, or `-` for stdin).
+pub fn import(
+    store: &Store,
+    file: &Path,
+    options: &Options,
+    sys: &mut Sys,
+    signals: &Signals,
+) -> Result<Vec<Imported>> {
+    if let Some(name) = &options.name {
+        validate_name(name)?;
+        refuse_existing(store, name)?;
     }
-    text
+    let shown_file = shown(&file.display().to_string());
+    let refuse = |why: String| Error::invalid(format!("refusing {shown_file}: {}", shown(&why)));
+    let source = open(file, &shown_file)?;
+    store.create()?;
+    let _held = layers::hold(store, FlockArg::LockShared)?;
+    let shared = Shared {
+        signals,
+        stopped: AtomicBool::new(false),
+        progress: jobs::progress_bar(options.progress),
+        unpacked: 0.into(),
+        max_size: options.max_size,
+    };
+    let stopped = || shared.stopped.load(std::sync::atomic::Ordering::Relaxed);
+    // A stream is unpacked as it comes; only then is it known to be a flat
+    // root filesystem or an image archive that came compressed or piped.
+    let mut streamed = None;
+    let blobs = match source {
+        Source::Archive(blobs) => blobs,
+        Source::Stream(f, wait) => {
+            let input = Interruptible {
+                inner: f,
+                wait,
+                shared: &shared,
+            };
+            let layer = jobs::unpack_stream(store, input, &shared, &refuse);
+            if stopped() {
+                return Err(Error::Interrupted(nix::sys::signal::Signal::SIGINT));
+            }
+            let layer = layer?;
+            match what::layered(&layer.files) {
+                Some(_) => {
+                    let blobs = Blobs::Dir(layer.files.clone());
+                    streamed = Some(layer);
+                    blobs
+                }
+                None => {
+                    let name = options.name.clone().ok_or_else(|| {
+                        refuse(format!(
+                            "it is a root filesystem tar, which names no image: give one, `diyc image import NAME {shown_file}`"
+                        ))
+                    })?;
+                    let found = Found::flat(&layer.diff_id);
+                    let images = vec![(name, found)];
+                    return finish(store, sys, file, images, vec![layer], &refuse);
+                }
+            }
+        }
+    };
+    let found = layout::images(&blobs).map_err(&refuse)?;
+    let images = choose(store, found, options, &refuse)?;
+    let made = jobs::unpack_layers(store, &blobs, &images, &shared, &refuse);
+    if stopped() {
+        return Err(Error::Interrupted(nix::sys::signal::Signal::SIGINT));
+    }
+    drop(streamed);
+    finish(store, sys, file, images, made?, &refuse)
 }
 
-/// Import a root filesystem tarball (`docker export` output), gzipped or not.
-pub fn import(store: &Store, name: &str, file: &Path, signals: &Signals) -> Result<Imported> {
-    validate_name("image", name)?;
-    let dest = dir(store, name);
-    if dest.exists() {
+fn refuse_existing(store: &Store, name: &str) -> Result<()> {
+    if dir(store, name).exists() {
         return Err(Error::invalid(format!(
             "image {name} already exists; remove it first with `diyc image rm {name}`"
         )));
     }
-    let shown_file = what::shown(&file.display().to_string());
-    let opened = if file == Path::new("-") {
-        let stdin = std::os::fd::AsFd::as_fd(&std::io::stdin())
-            .try_clone_to_owned()
-            .map_err(|e| Error::invalid(format!("cannot read stdin: {e}")))?;
-        File::from(stdin)
-    } else if file.is_dir() {
-        return Err(Error::invalid(format!(
-            "refusing {shown_file}: it is {}; {}",
-            what::directory(file),
-            what::ACCEPTS
-        )));
-    } else {
-        File::open(file).map_err(|e| {
-            Error::invalid(format!(
-                "cannot read {shown_file}: {}",
-                what::shown(&e.to_string())
-            ))
-        })?
-    };
-    store.create()?;
-    let staging = Staging::new(&store.images_dir(), "import", name)?;
-    let root = staging.path().join("rootfs");
-    mkdir_mode(&root, 0o755)?;
+    Ok(())
+}
 
-    let stopped = Rc::new(Cell::new(None));
-    let mut input = BufReader::with_capacity(
-        1 << 20,
-        Interruptible {
-            file: opened,
-            signals,
-            stopped: stopped.clone(),
-        },
-    );
-    let compression = what::compression(input.fill_buf().unwrap_or(&[]));
-    let mut decoded: Box<dyn Read + '_> = match compression {
-        what::Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
-        what::Compression::None => Box::new(input),
-        what::Compression::Other(kind) => {
-            return Err(Error::invalid(format!(
-                "refusing {shown_file}: it is {kind}-compressed; {}",
-                what::ACCEPTS
+/// The images to make, with their names: the one asked for by `--ref`,
+/// or the only one, or every one the archive names.
+fn choose(
+    store: &Store,
+    found: Vec<Found>,
+    options: &Options,
+    refuse: &dyn Fn(String) -> Error,
+) -> Result<Vec<(String, Found)>> {
+    let names: Vec<String> = found.iter().filter_map(|f| f.reference.clone()).collect();
+    let mut found = found;
+    if let Some(wanted) = &options.reference {
+        let matches = |f: &Found| {
+            f.reference
+                .as_deref()
+                .is_some_and(|r| r == wanted || r.split(':').next() == Some(wanted.as_str()))
+        };
+        found.retain(matches);
+        if found.is_empty() {
+            return Err(refuse(format!(
+                "it holds no image {wanted}; it holds {}",
+                listed(&names)
             )));
         }
-    };
-    let mut archive = tar::Archive::new(&mut decoded);
-    archive.set_preserve_permissions(true);
-    archive.set_preserve_ownerships(true);
-    archive.set_preserve_mtime(true);
-    archive.set_overwrite(true);
-
-    let refuse =
-        |why: String| Error::invalid(format!("refusing {shown_file}: {}", what::shown(&why)));
-    let (mut files, mut size, mut skipped) = (0u64, 0u64, 0u64);
-    let result = (|| -> Result<()> {
-        let entries = archive
-            .entries()
-            .map_err(|e| refuse(format!("not a tar archive: {e}")))?;
-        for entry in entries {
-            let mut entry =
-                entry.map_err(|e| refuse(format!("damaged archive: {}", describe(&e))))?;
-            let path = entry
-                .path()
-                .map_err(|e| refuse(format!("bad entry name: {e}")))?
-                .into_owned();
-            if path.components().any(|c| c == Component::ParentDir) {
-                return Err(refuse(format!(
-                    "entry {} would land outside the image",
-                    path.display()
-                )));
-            }
-            let kind = entry.header().entry_type();
-            if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
-                skipped += 1;
-                continue;
-            }
-            size += entry.size();
-            let inside = entry.unpack_in(&root).map_err(|e| {
-                let why = describe(&e);
-                // tar checks every parent and link target after resolving
-                // symlinks; this is its word for "that would escape".
-                if why.contains("outside of destination") {
-                    refuse(format!(
-                        "entry {} would land outside the image through a link",
-                        path.display()
-                    ))
-                } else {
-                    refuse(format!("entry {}: {why}", path.display()))
-                }
-            })?;
-            if !inside {
-                return Err(refuse(format!(
-                    "entry {} would land outside the image",
-                    path.display()
-                )));
-            }
-            files += 1;
+        found.truncate(1);
+    }
+    let chosen: Vec<(String, Found)> = match &options.name {
+        Some(name) if found.len() == 1 => vec![(name.clone(), found.remove(0))],
+        Some(_) => {
+            return Err(refuse(format!(
+                "it holds {} images ({}): pick one with --ref",
+                found.len(),
+                listed(&names)
+            )));
         }
-        Ok(())
-    })();
-    // tar stops at its end blocks; the gzip trailer after them holds the
-    // checksum of everything read, checked only when it is read too.
-    let result = result.and_then(|()| {
-        io::copy(&mut decoded, &mut io::sink())
-            .map(drop)
-            .map_err(|e| refuse(format!("damaged archive: {}", describe(&e))))
-    });
-    if let Some(sig) = stopped.get() {
-        return Err(Error::Interrupted(sig));
-    }
-    result?;
-    signals.check()?;
-    if let Some(kind) = what::layered(&root) {
-        return Err(refuse(format!("it is {kind}; {}", what::ACCEPTS)));
-    }
-    let info = ImageInfo {
-        name: name.to_string(),
-        source: if file == Path::new("-") {
-            "stdin".into()
-        } else {
-            file.display().to_string()
-        },
-        created: container::now(),
-        size,
-        files,
+        None => found
+            .into_iter()
+            .map(|f| match f.reference.clone() {
+                Some(name) => Ok((name, f)),
+                None => Err(refuse(
+                    "it holds an image without a name: give one, `diyc image import NAME FILE`"
+                        .into(),
+                )),
+            })
+            .collect::<Result<_>>()?,
     };
-    write_info(staging.path(), &info)?;
-    if staging.publish(&dest)?.is_none() {
-        return Err(Error::invalid(format!(
-            "image {name} was created by another import meanwhile"
-        )));
+    for (name, _) in &chosen {
+        refuse_existing(store, name)?;
     }
-    Ok(Imported { info, skipped })
+    Ok(chosen)
+}
+
+fn listed(names: &[String]) -> String {
+    if names.is_empty() {
+        "none with a name".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Whiteouts made and checked for each image's stack of layers, the new
+/// layers published, then each image written.
+fn finish(
+    store: &Store,
+    sys: &mut Sys,
+    file: &Path,
+    images: Vec<(String, Found)>,
+    new: Vec<Layer>,
+    refuse: &dyn Fn(String) -> Error,
+) -> Result<Vec<Imported>> {
+    let where_is = |hex: &str| -> PathBuf {
+        new.iter()
+            .find(|l| l.diff_id == hex)
+            .map_or_else(|| layers::files_of(store, hex), |l| l.files.clone())
+    };
+    let mut done = std::collections::HashSet::new();
+    for (_, found) in &images {
+        let mut below: Vec<PathBuf> = Vec::new();
+        for layer in &found.layers {
+            let fresh = new.iter().find(|l| l.diff_id == layer.diff_id);
+            match fresh {
+                Some(l) if done.insert(l.diff_id.clone()) => {
+                    whiteout::apply(sys, &l.unpacked, &below, Some(&l.files), refuse)?
+                }
+                Some(l) => whiteout::apply(sys, &l.unpacked, &below, None, refuse)?,
+                None => {
+                    let info = layers::info(store, &layer.diff_id)?;
+                    let unpacked = unpack::Unpacked {
+                        whiteouts: info.whiteouts.iter().map(PathBuf::from).collect(),
+                        ..Default::default()
+                    };
+                    whiteout::apply(sys, &unpacked, &below, None, refuse)?;
+                }
+            }
+            below.push(where_is(&layer.diff_id));
+        }
+    }
+    let skipped = new.iter().map(|l| l.unpacked.skipped).sum();
+    let fresh: Vec<String> = new.iter().map(|l| l.diff_id.clone()).collect();
+    for layer in new {
+        layer.publish(store)?;
+    }
+    let mut made = Vec::new();
+    for (name, found) in images {
+        let infos: Vec<layers::LayerInfo> = found
+            .layers
+            .iter()
+            .map(|l| layers::info(store, &l.diff_id))
+            .collect::<Result<_>>()?;
+        let info = ImageInfo {
+            name: name.clone(),
+            source: if file == Path::new("-") {
+                "stdin".into()
+            } else {
+                file.display().to_string()
+            },
+            created: container::now(),
+            size: infos.iter().map(|i| i.size).sum(),
+            files: infos.iter().map(|i| i.files).sum(),
+            layers: found.layers.iter().map(|l| l.diff_id.clone()).collect(),
+            format: found.format.into(),
+            config: found.config,
+            history: found.history,
+        };
+        let staging = Staging::new(&store.images_dir(), "import", &name)?;
+        write_info(staging.path(), &info)?;
+        if staging.publish(&dir(store, &name))?.is_none() {
+            return Err(Error::invalid(format!(
+                "image {name} was created by another import meanwhile"
+            )));
+        }
+        let reused = info.layers.iter().filter(|l| !fresh.contains(l)).count();
+        made.push(Imported {
+            info,
+            skipped: if made.is_empty() { skipped } else { 0 },
+            reused,
+        });
+    }
+    Ok(made)
 }

@@ -1,0 +1,204 @@
+//! Bytes on their way into a layer: read so that a stop signal ends the
+//! wait even on a FIFO with no writer yet, counted against the size limit,
+//! hashed as they pass (a layer's digest is checked only once every byte
+//! has been read) and decompressed by what their first bytes say.
+
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+use crate::signals::Signals;
+
+/// How the first bytes say a stream is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+    Xz,
+    Bzip2,
+}
+
+impl Compression {
+    pub fn of(head: &[u8]) -> Compression {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+            Compression::Xz
+        } else if head.starts_with(b"BZh") {
+            Compression::Bzip2
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// What every reader of one import shares: the signals to stop on, the
+/// flag that says one of them was seen, and the progress so far.
+pub struct Shared<'s> {
+    pub signals: &'s Signals,
+    pub stopped: AtomicBool,
+    /// Bytes read from the source, for the progress bar.
+    pub progress: indicatif::ProgressBar,
+    /// Bytes unpacked so far, in every layer, and how many may be.
+    pub unpacked: AtomicU64,
+    pub max_size: u64,
+}
+
+impl Shared<'_> {
+    /// Count `n` more unpacked bytes: false once past the limit.
+    pub fn take(&self, n: u64) -> bool {
+        self.unpacked.fetch_add(n, Ordering::Relaxed) + n <= self.max_size
+    }
+}
+
+/// A source that gives up as soon as a stop signal is pending, even while
+/// waiting on a pipe or FIFO that has nothing to read yet (`wait`: the
+/// descriptor to wait on; a regular file never makes a reader wait).
+pub struct Interruptible<'a, 's, R> {
+    pub inner: R,
+    pub wait: Option<OwnedFd>,
+    pub shared: &'a Shared<'s>,
+}
+
+impl<R: Read> Read for Interruptible<'_, '_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let shared = self.shared;
+        if !shared.stopped.load(Ordering::Relaxed) {
+            let signals = PollFd::new(shared.signals.fd(), PollFlags::POLLIN);
+            let seen = match &self.wait {
+                Some(fd) => {
+                    let mut fds = [signals, PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                    poll(&mut fds, PollTimeout::NONE).map_err(io::Error::from)?;
+                    fds[0].any() == Some(true)
+                }
+                None => {
+                    let mut fds = [signals];
+                    poll(&mut fds, PollTimeout::ZERO).map_err(io::Error::from)? > 0
+                }
+            };
+            if seen {
+                if let Err(Error::Interrupted(_)) = shared.signals.check() {
+                    shared.stopped.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        if shared.stopped.load(Ordering::Relaxed) {
+            return Err(io::Error::other("interrupted"));
+        }
+        let n = self.inner.read(buf)?;
+        shared.progress.inc(n as u64);
+        Ok(n)
+    }
+}
+
+/// Passes bytes through and hashes them with SHA-256.
+pub struct Hashing<R> {
+    inner: R,
+    hash: Sha256,
+    pub bytes: u64,
+}
+
+impl<R: Read> Hashing<R> {
+    pub fn new(inner: R) -> Self {
+        Hashing {
+            inner,
+            hash: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Read what is left (a tar's padding, a compressor's trailer, whose
+    /// checksum is checked only when it is read) and give the digest in hex.
+    pub fn finish(mut self) -> io::Result<String> {
+        io::copy(&mut self, &mut io::sink())?;
+        Ok(hex::encode(self.hash.finalize()))
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// The stream decompressed by what its first bytes say, and what that was.
+pub fn decoder<'r, R: Read + Send + 'r>(
+    inner: R,
+) -> io::Result<(Box<dyn Read + Send + 'r>, Compression)> {
+    let mut input = BufReader::with_capacity(1 << 20, inner);
+    let kind = Compression::of(input.fill_buf()?);
+    let stream: Box<dyn Read + Send + 'r> = match kind {
+        Compression::None => Box::new(input),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(input)?),
+        Compression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(input)),
+        Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(input)),
+    };
+    Ok((stream, kind))
+}
+
+/// An error with every cause it carries, on one line.
+pub fn describe(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compression_is_told_by_its_first_bytes() {
+        assert_eq!(Compression::of(&[0x1f, 0x8b, 8]), Compression::Gzip);
+        assert_eq!(
+            Compression::of(&[0x28, 0xb5, 0x2f, 0xfd, 0]),
+            Compression::Zstd
+        );
+        assert_eq!(Compression::of(b"\xfd7zXZ\x00\x00"), Compression::Xz);
+        assert_eq!(Compression::of(b"BZh91AY"), Compression::Bzip2);
+        assert_eq!(Compression::of(b"bin/\0\0\0"), Compression::None);
+    }
+
+    #[test]
+    fn every_compression_decodes_to_the_same_bytes() {
+        let data = b"hello layers".repeat(100);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, &data).unwrap();
+        let packed = [
+            gz.finish().unwrap(),
+            zstd::encode_all(&data[..], 3).unwrap(),
+            {
+                let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+                io::Write::write_all(&mut xz, &data).unwrap();
+                xz.finish().unwrap()
+            },
+            {
+                let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+                io::Write::write_all(&mut bz, &data).unwrap();
+                bz.finish().unwrap()
+            },
+        ];
+        for bytes in packed {
+            let (mut stream, _) = decoder(&bytes[..]).unwrap();
+            let mut out = Vec::new();
+            stream.read_to_end(&mut out).unwrap();
+            assert_eq!(out, data);
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Unpacking layers: each into a hidden staging directory of the layer
+//! store, several at once (one per core), each layer's digests checked
+//! once its last byte is read. A layer the store already holds is not
+//! unpacked again.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+
+use super::blobs::Blobs;
+use super::decode::{self, Hashing, Interruptible, Shared, describe};
+use super::layout::{Found, LayerRef};
+use super::unpack::{Unpacked, unpack};
+use crate::error::{Error, Result};
+use crate::state::image::ImageConfig;
+use crate::state::{Staging, Store, layers};
+
+/// A layer unpacked, not yet published.
+pub struct Layer {
+    pub diff_id: String,
+    pub unpacked: Unpacked,
+    staging: Staging,
+    /// Its files: `fs` in the staging directory.
+    pub files: PathBuf,
+}
+
+impl Layer {
+    fn new(store: &Store, label: &str) -> Result<Layer> {
+        let staging = Staging::new(&layers::dir(store), "layer", label)?;
+        let files = staging.path().join("fs");
+        crate::state::image::mkdir_mode(&files, 0o755)?;
+        Ok(Layer {
+            diff_id: String::new(),
+            unpacked: Unpacked::default(),
+            staging,
+            files,
+        })
+    }
+
+    /// Into the store under its digest; someone else's copy, published
+    /// first, is as good.
+    pub fn publish(self, store: &Store) -> Result<()> {
+        let info = layers::LayerInfo {
+            size: self.unpacked.size,
+            files: self.unpacked.files,
+            whiteouts: self
+                .unpacked
+                .whiteouts
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+        };
+        layers::write_info(self.staging.path(), &info)?;
+        self.staging
+            .publish(&layers::dir(store).join(&self.diff_id))?;
+        Ok(())
+    }
+}
+
+impl Found {
+    /// A flat root filesystem: one layer, no config.
+    pub fn flat(diff_id: &str) -> Found {
+        Found {
+            reference: None,
+            layers: vec![LayerRef {
+                blob: String::new(),
+                digest: None,
+                diff_id: diff_id.to_string(),
+            }],
+            config: ImageConfig::default(),
+            history: Vec::new(),
+            format: "root filesystem tar",
+        }
+    }
+}
+
+/// On a terminal, bytes read, their rate and the layers done; hidden
+/// otherwise.
+pub fn progress_bar(wanted: bool) -> indicatif::ProgressBar {
+    if !wanted || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {msg} {bytes}/{total_bytes} at {bytes_per_sec}, {elapsed}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// Decode, hash and unpack one stream into `layer`; the digest of what
+/// was read as stored, and of the tar.
+fn fill<R: Read + Send>(
+    layer: &mut Layer,
+    input: R,
+    shared: &Shared,
+    refuse: &dyn Fn(String) -> Error,
+) -> Result<(String, String)> {
+    let damaged = |e: std::io::Error| refuse(format!("damaged archive: {}", describe(&e)));
+    let mut stored = Hashing::new(input);
+    let (stream, _) = decode::decoder(&mut stored).map_err(damaged)?;
+    let mut tar = Hashing::new(stream);
+    layer.unpacked = unpack(&mut tar, &layer.files, shared, refuse)?;
+    let tar_digest = tar.finish().map_err(damaged)?;
+    Ok((stored.finish().map_err(damaged)?, tar_digest))
+}
+
+/// A stream read once, in order, into one staging layer.
+pub fn unpack_stream<R: Read + Send>(
+    store: &Store,
+    input: Interruptible<'_, '_, R>,
+    shared: &Shared,
+    refuse: &dyn Fn(String) -> Error,
+) -> Result<Layer> {
+    let mut layer = Layer::new(store, "stream")?;
+    let (_, diff_id) = fill(&mut layer, input, shared, refuse)?;
+    layer.diff_id = diff_id;
+    Ok(layer)
+}
+
+/// Every layer of `images` the store does not hold yet, unpacked.
+pub fn unpack_layers(
+    store: &Store,
+    blobs: &Blobs,
+    images: &[(String, Found)],
+    shared: &Shared,
+    refuse: &(dyn Fn(String) -> Error + Sync),
+) -> Result<Vec<Layer>> {
+    let mut wanted: Vec<&LayerRef> = Vec::new();
+    for (_, found) in images {
+        for layer in &found.layers {
+            if !layers::exists(store, &layer.diff_id)
+                && !wanted.iter().any(|w| w.diff_id == layer.diff_id)
+            {
+                wanted.push(layer);
+            }
+        }
+    }
+    let total: u64 = wanted
+        .iter()
+        .filter_map(|l| blobs.open(&l.blob).ok().map(|(_, len)| len))
+        .sum();
+    shared.progress.set_length(total);
+    let count = wanted.len();
+    let queue = Mutex::new(wanted.into_iter().enumerate().collect::<Vec<_>>());
+    let done = Mutex::new(Vec::new());
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(count.max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let next = queue.lock().ok().and_then(|mut q| q.pop());
+                    let Some((i, layer)) = next else { break };
+                    let result = one(store, blobs, layer, shared, refuse).inspect_err(|_| {
+                        // The others stop at their next read.
+                        shared.stopped.store(true, Ordering::Relaxed);
+                    });
+                    let finished = done.lock().map(|d| d.len() + 1).unwrap_or(0);
+                    shared
+                        .progress
+                        .set_message(format!("{finished} of {count} layers"));
+                    if let Ok(mut d) = done.lock() {
+                        d.push((i, result));
+                    }
+                }
+            });
+        }
+    });
+    shared.progress.finish_and_clear();
+    let mut results = done.into_inner().unwrap_or_default();
+    results.sort_by_key(|(i, _)| *i);
+    // The first real error, not the "interrupted" of those it stopped.
+    let mut made = Vec::new();
+    let mut first_error = None;
+    for (_, result) in results {
+        match result {
+            Ok(layer) => made.push(layer),
+            Err(e) => {
+                if first_error.is_none() || matches!(first_error, Some(Error::Interrupted(_))) {
+                    first_error = Some(e);
+                }
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(made),
+    }
+}
+
+fn one(
+    store: &Store,
+    blobs: &Blobs,
+    wanted: &LayerRef,
+    shared: &Shared,
+    refuse: &dyn Fn(String) -> Error,
+) -> Result<Layer> {
+    let short = &wanted.diff_id[..12];
+    let mut layer = Layer::new(store, short)?;
+    let (file, _) = blobs.open(&wanted.blob).map_err(refuse)?;
+    let input = Interruptible {
+        inner: file,
+        wait: None,
+        shared,
+    };
+    let (stored, tar) = fill(&mut layer, input, shared, refuse)?;
+    let mismatch = |what: &str| {
+        refuse(format!(
+            "layer {short}'s {what} does not match its digest: the archive is damaged or was changed"
+        ))
+    };
+    if wanted.digest.as_ref().is_some_and(|d| *d != stored) {
+        return Err(mismatch("file"));
+    }
+    if tar != wanted.diff_id {
+        return Err(mismatch("content"));
+    }
+    layer.diff_id = tar;
+    Ok(layer)
+}
