@@ -10,7 +10,7 @@ use crate::stages::hardening::profile;
 use crate::stages::rootfs::UserMount;
 use crate::state::Store;
 use crate::state::container::Spec;
-use crate::state::image::{self, ImageConfig};
+use crate::state::image;
 
 /// What the container is, from the command line. On a terminal, with
 /// neither -i nor -t, the command gets both, as docker users expect.
@@ -53,10 +53,7 @@ pub(super) fn of(args: &RunArgs) -> Result<Spec> {
 /// Cmd when none is given, `sh` when neither is), the image's Env under
 /// every `-e`, its WorkingDir and User unless `-w` and `--user` say.
 pub(super) fn with_image(mut spec: Spec, store: &Store) -> Result<Spec> {
-    let config = match image::lowers(store, &spec.image)? {
-        Some(_) => image::read(store, &spec.image)?.config,
-        None => ImageConfig::default(),
-    };
+    let config = image::config(store, &spec.image)?;
     let args = if spec.command.is_empty() {
         config.cmd.clone()
     } else {

@@ -100,6 +100,16 @@ pub fn resolve(store: &Store, name: &str) -> String {
     }
 }
 
+/// What image `name` asks a container to run with: nothing for one with
+/// no record (the built-in before it is made, or one made by hand).
+pub fn config(store: &Store, name: &str) -> Result<ImageConfig> {
+    let record = dir(store, &resolve(store, name)).join("image.json");
+    if !record.is_file() {
+        return Ok(ImageConfig::default());
+    }
+    Ok(read(store, name)?.config)
+}
+
 pub fn read(store: &Store, name: &str) -> Result<ImageInfo> {
     read_json(&dir(store, &resolve(store, name)).join("image.json"))
 }

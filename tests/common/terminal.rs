@@ -27,20 +27,27 @@ pub struct OnTerminal {
 
 impl OnTerminal {
     pub fn start(lab: &Lab, args: &[&str]) -> OnTerminal {
-        Self::spawn(lab, args, false)
+        Self::spawn(lab, args, false, &[])
+    }
+
+    /// The same, with a terminal type, as a terminal emulator sets it:
+    /// without TERM, programs take the terminal for a dumb one.
+    pub fn start_as(lab: &Lab, term: &str, args: &[&str]) -> OnTerminal {
+        Self::spawn(lab, args, false, &[("TERM", term)])
     }
 
     /// The same, with the terminal as the controlling terminal of a new
     /// session, as a terminal emulator starts a shell.
     pub fn session(lab: &Lab, args: &[&str]) -> OnTerminal {
-        Self::spawn(lab, args, true)
+        Self::spawn(lab, args, true, &[])
     }
 
-    fn spawn(lab: &Lab, args: &[&str], controlling: bool) -> OnTerminal {
+    fn spawn(lab: &Lab, args: &[&str], controlling: bool, env: &[(&str, &str)]) -> OnTerminal {
         let pty = nix::pty::openpty(None, None).expect("a pseudo-terminal");
         let slave: OwnedFd = pty.slave;
         let stdio = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup"));
         let mut cmd = lab.cmd(args);
+        cmd.envs(env.iter().copied());
         cmd.stdin(stdio(&slave))
             .stdout(stdio(&slave))
             .stderr(stdio(&slave));

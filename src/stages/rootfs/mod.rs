@@ -334,3 +334,42 @@ pub fn check_mount_points(rootfs: &std::path::Path) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn layers(n: usize, width: usize) -> Vec<PathBuf> {
+        (0..n)
+            .map(|i| PathBuf::from(format!("/l/{i:0width$}")))
+            .collect()
+    }
+
+    #[test]
+    fn the_lowerdir_lists_the_top_layer_first_as_given() {
+        let lowers = vec![PathBuf::from("/top"), PathBuf::from("/base")];
+        assert_eq!(lowerdir(&lowers, 0).unwrap(), "/top:/base");
+    }
+
+    #[test]
+    fn past_the_kernel_stack_limit_an_image_is_refused_with_what_to_do() {
+        let e = lowerdir(&layers(MOST_LAYERS + 1, 1), 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("501 layers") && e.contains("image export"),
+            "{e}"
+        );
+        assert!(lowerdir(&layers(MOST_LAYERS, 1), 0).is_ok());
+    }
+
+    #[test]
+    fn options_longer_than_a_page_are_refused() {
+        // 45 layers of 100-byte paths: under 500 layers, over 4096 bytes.
+        let e = lowerdir(&layers(45, 97), 0).unwrap_err().to_string();
+        assert!(e.contains("4096 bytes"), "{e}");
+        assert!(lowerdir(&layers(30, 97), 0).is_ok());
+        assert!(lowerdir(&layers(30, 97), 1200).is_err());
+    }
+}

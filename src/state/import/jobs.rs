@@ -76,19 +76,29 @@ impl Found {
 }
 
 /// On a terminal, bytes read, their rate and the layers done; hidden
-/// otherwise.
+/// otherwise, so that a pipe gets only the last line.
 pub fn progress_bar(wanted: bool) -> indicatif::ProgressBar {
     if !wanted || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new_spinner();
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} {msg} {bytes}/{total_bytes} at {bytes_per_sec}, {elapsed}",
-    ) {
-        bar.set_style(style);
-    }
+    set_total(&bar, None);
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
+}
+
+/// How many bytes there are to read, once known: a bar instead of a count.
+pub fn set_total(bar: &indicatif::ProgressBar, total: Option<u64>) {
+    let template = match total {
+        Some(n) => {
+            bar.set_length(n);
+            "importing {msg} [{bar:30}] {bytes}/{total_bytes} at {bytes_per_sec}, {eta} left"
+        }
+        None => "importing {msg} {spinner} {bytes} at {bytes_per_sec}",
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
 }
 
 /// Decode, hash and unpack one stream into `layer`; the digest of what
@@ -109,13 +119,21 @@ fn fill<R: Read + Send>(
 }
 
 /// A stream read once, in order, into one staging layer.
-pub fn unpack_stream<R: Read + Send>(
+pub fn unpack_stream(
     store: &Store,
-    input: Interruptible<'_, '_, R>,
+    input: Interruptible<'_, '_, std::fs::File>,
     shared: &Shared,
     refuse: &dyn Fn(String) -> Error,
 ) -> Result<Layer> {
     let mut layer = Layer::new(store, "stream")?;
+    let length = input
+        .inner
+        .metadata()
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    set_total(&shared.progress, length);
+    shared.progress.set_message("1 stream");
     let (_, diff_id) = fill(&mut layer, input, shared, refuse)?;
     layer.diff_id = diff_id;
     Ok(layer)
@@ -143,7 +161,10 @@ pub fn unpack_layers(
         .iter()
         .filter_map(|l| blobs.open(&l.blob).ok().map(|(_, len)| len))
         .sum();
-    shared.progress.set_length(total);
+    set_total(&shared.progress, Some(total));
+    shared
+        .progress
+        .set_message(format!("0 of {} layers", wanted.len()));
     let count = wanted.len();
     let queue = Mutex::new(wanted.into_iter().enumerate().collect::<Vec<_>>());
     let done = Mutex::new(Vec::new());
