@@ -38,9 +38,23 @@ fn normal(name: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
+/// Could an entry of this name be part of an OCI layout or a `docker
+/// save` archive? Their top level holds only their records, `blobs/` and
+/// files or directories named by a digest.
+fn archive_name(name: &str) -> bool {
+    let top = name.split('/').next().unwrap_or_default();
+    let stem = top.split('.').next().unwrap_or_default();
+    matches!(
+        top,
+        "" | "oci-layout" | "index.json" | "manifest.json" | "repositories" | "blobs"
+    ) || (stem.len() == 64 && stem.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 impl Blobs {
-    /// The entries of an uncompressed tar, by their headers alone.
-    pub fn index_tar(path: &Path) -> io::Result<Blobs> {
+    /// The entries of an uncompressed tar, by their headers alone; None
+    /// as soon as one could not be part of an image archive (a root
+    /// filesystem's `bin/`), so a flat tar costs a header or two here.
+    pub fn index_tar(path: &Path) -> io::Result<Option<Blobs>> {
         let mut archive = tar::Archive::new(File::open(path)?);
         let (mut files, mut links) = (HashMap::new(), HashMap::new());
         for entry in archive.entries_with_seek()? {
@@ -48,6 +62,9 @@ impl Blobs {
             let Some(name) = entry.path()?.to_str().and_then(normal) else {
                 continue;
             };
+            if !archive_name(&name) {
+                return Ok(None);
+            }
             let kind = entry.header().entry_type();
             if kind.is_file() {
                 files.insert(name, (entry.raw_file_position(), entry.size()));
@@ -60,11 +77,11 @@ impl Blobs {
                 }
             }
         }
-        Ok(Blobs::Tar {
+        Ok(Some(Blobs::Tar {
             file: path.to_path_buf(),
             files,
             links,
-        })
+        }))
     }
 
     /// Is there a file by this name?
@@ -133,6 +150,23 @@ impl Blobs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_archive_s_own_names_keep_the_scan_going() {
+        for name in [
+            "oci-layout",
+            "blobs/sha256/ab",
+            "manifest.json",
+            &"a".repeat(64),
+        ] {
+            assert!(archive_name(name), "{name}");
+        }
+        let layer = format!("{}/layer.tar", "b".repeat(64));
+        assert!(archive_name(&layer));
+        for name in ["bin/sh", "etc", "usr/lib/x.so"] {
+            assert!(!archive_name(name), "{name}");
+        }
+    }
 
     #[test]
     fn names_are_kept_inside() {

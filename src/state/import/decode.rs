@@ -3,7 +3,7 @@
 //! hashed as they pass (a layer's digest is checked only once every byte
 //! has been read) and decompressed by what their first bytes say.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -43,7 +43,10 @@ impl Compression {
 /// flag that says one of them was seen, and the progress so far.
 pub struct Shared<'s> {
     pub signals: &'s Signals,
+    /// Set when a reader saw a stop signal (kept in `signal`) or a layer
+    /// failed: every reader gives up at its next read.
     pub stopped: AtomicBool,
+    pub signal: std::sync::atomic::AtomicI32,
     /// Bytes read from the source, for the progress bar.
     pub progress: indicatif::ProgressBar,
     /// Bytes unpacked so far, in every layer, and how many may be.
@@ -52,6 +55,13 @@ pub struct Shared<'s> {
 }
 
 impl Shared<'_> {
+    /// The stop signal a reader saw, if one did.
+    pub fn interrupted(&self) -> Option<Error> {
+        nix::sys::signal::Signal::try_from(self.signal.load(Ordering::Relaxed))
+            .ok()
+            .map(Error::Interrupted)
+    }
+
     /// Count `n` more unpacked bytes: false once past the limit.
     pub fn take(&self, n: u64) -> bool {
         self.unpacked.fetch_add(n, Ordering::Relaxed) + n <= self.max_size
@@ -84,7 +94,8 @@ impl<R: Read> Read for Interruptible<'_, '_, R> {
                 }
             };
             if seen {
-                if let Err(Error::Interrupted(_)) = shared.signals.check() {
+                if let Err(Error::Interrupted(sig)) = shared.signals.check() {
+                    shared.signal.store(sig as i32, Ordering::Relaxed);
                     shared.stopped.store(true, Ordering::Relaxed);
                 }
             }
@@ -131,20 +142,18 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-/// The stream decompressed by what its first bytes say, and what that was.
-pub fn decoder<'r, R: Read + Send + 'r>(
-    inner: R,
-) -> io::Result<(Box<dyn Read + Send + 'r>, Compression)> {
-    let mut input = BufReader::with_capacity(1 << 20, inner);
-    let kind = Compression::of(input.fill_buf()?);
-    let stream: Box<dyn Read + Send + 'r> = match kind {
+/// The stream decompressed as `kind` says.
+pub fn decoder<'r, R: BufRead + Send + 'r>(
+    kind: Compression,
+    input: R,
+) -> io::Result<Box<dyn Read + Send + 'r>> {
+    Ok(match kind {
         Compression::None => Box::new(input),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(input)?),
         Compression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(input)),
         Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(input)),
-    };
-    Ok((stream, kind))
+    })
 }
 
 /// An error with every cause it carries, on one line.
@@ -195,7 +204,7 @@ mod tests {
             },
         ];
         for bytes in packed {
-            let (mut stream, _) = decoder(&bytes[..]).unwrap();
+            let mut stream = decoder(Compression::of(&bytes), &bytes[..]).unwrap();
             let mut out = Vec::new();
             stream.read_to_end(&mut out).unwrap();
             assert_eq!(out, data);

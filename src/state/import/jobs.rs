@@ -3,13 +3,13 @@
 //! once its last byte is read. A layer the store already holds is not
 //! unpacked again.
 
-use std::io::{IsTerminal, Read};
+use std::io::{BufRead, BufReader, IsTerminal, Read};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
 use super::blobs::Blobs;
-use super::decode::{self, Hashing, Interruptible, Shared, describe};
+use super::decode::{self, Compression, Hashing, Interruptible, Shared, describe};
 use super::layout::{Found, LayerRef};
 use super::unpack::{Unpacked, unpack};
 use crate::error::{Error, Result};
@@ -110,8 +110,18 @@ fn fill<R: Read + Send>(
     refuse: &dyn Fn(String) -> Error,
 ) -> Result<(String, String)> {
     let damaged = |e: std::io::Error| refuse(format!("damaged archive: {}", describe(&e)));
+    let mut input = BufReader::with_capacity(1 << 20, input);
+    let kind = Compression::of(input.fill_buf().map_err(damaged)?);
+    if kind == Compression::None {
+        // Stored as it is: one digest serves for both.
+        let mut tar = Hashing::new(input);
+        layer.unpacked = unpack(&mut tar, &layer.files, shared, refuse)?;
+        let digest = tar.finish().map_err(damaged)?;
+        return Ok((digest.clone(), digest));
+    }
     let mut stored = Hashing::new(input);
-    let (stream, _) = decode::decoder(&mut stored).map_err(damaged)?;
+    let stream =
+        decode::decoder(kind, BufReader::with_capacity(1 << 16, &mut stored)).map_err(damaged)?;
     let mut tar = Hashing::new(stream);
     layer.unpacked = unpack(&mut tar, &layer.files, shared, refuse)?;
     let tar_digest = tar.finish().map_err(damaged)?;

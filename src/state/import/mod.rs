@@ -111,7 +111,7 @@ fn open(file: &Path, shown_file: &str) -> Result<Source> {
     let mut head = [0u8; 8];
     let n = f.read(&mut head).map_err(cannot)?;
     if decode::Compression::of(&head[..n]) == decode::Compression::None {
-        if let Ok(blobs) = Blobs::index_tar(file) {
+        if let Ok(Some(blobs)) = Blobs::index_tar(file) {
             if layout::kind(&blobs).is_some() {
                 return Ok(Source::Archive(blobs));
             }
@@ -140,11 +140,11 @@ pub fn import(
     let shared = Shared {
         signals,
         stopped: AtomicBool::new(false),
+        signal: 0.into(),
         progress: jobs::progress_bar(options.progress),
         unpacked: 0.into(),
         max_size: options.max_size,
     };
-    let stopped = || shared.stopped.load(std::sync::atomic::Ordering::Relaxed);
     // A stream is unpacked as it comes; only then is it known to be a flat
     // root filesystem or an image archive that came compressed or piped.
     let mut streamed = None;
@@ -157,8 +157,8 @@ pub fn import(
                 shared: &shared,
             };
             let layer = jobs::unpack_stream(store, input, &shared, &refuse);
-            if stopped() {
-                return Err(Error::Interrupted(nix::sys::signal::Signal::SIGINT));
+            if let Some(stop) = shared.interrupted() {
+                return Err(stop);
             }
             let layer = layer?;
             match what::layered(&layer.files) {
@@ -175,6 +175,7 @@ pub fn import(
                     })?;
                     let found = Found::flat(&layer.diff_id);
                     let images = vec![(name, found)];
+                    signals.check()?;
                     return finish(store, sys, file, images, vec![layer], &refuse);
                 }
             }
@@ -183,11 +184,13 @@ pub fn import(
     let found = layout::images(&blobs).map_err(&refuse)?;
     let images = choose(store, found, options, &refuse)?;
     let made = jobs::unpack_layers(store, &blobs, &images, &shared, &refuse);
-    if stopped() {
-        return Err(Error::Interrupted(nix::sys::signal::Signal::SIGINT));
+    if let Some(stop) = shared.interrupted() {
+        return Err(stop);
     }
     drop(streamed);
-    finish(store, sys, file, images, made?, &refuse)
+    let made = made?;
+    signals.check()?;
+    finish(store, sys, file, images, made, &refuse)
 }
 
 fn refuse_existing(store: &Store, name: &str) -> Result<()> {
