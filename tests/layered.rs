@@ -182,3 +182,38 @@ fn two_images_on_one_base_share_its_directory_until_the_last_is_removed() {
     lab.ok(&["image", "rm", "two"]);
     assert_eq!(layer_dirs(&lab), BTreeSet::new());
 }
+
+#[test]
+fn an_archive_naming_two_images_makes_both_or_the_one_asked_for() {
+    require_root!();
+    let dir = fixtures();
+    let archive = made::docker_archive_two_names(dir.path());
+
+    // No name given: the archive's own names, sharing every layer.
+    let lab = Lab::new();
+    let out = lab.ok(&["image", "import", path(&archive)]);
+    assert!(out.contains("imported image layered:1"), "{out}");
+    assert!(out.contains("imported image other:2"), "{out}");
+    assert_eq!(layer_dirs(&lab).len(), 3, "layers unpacked once for both");
+    for name in ["layered:1", "other:2"] {
+        let seen = lab.ok(&["run", "--rm", "--net", "none", name, "sh", "-c", LOOK]);
+        assert_eq!(seen, format!("kept\n{}new\n", made::ADDED), "{name}");
+    }
+
+    // A name of one's own for an archive of two: which one must be said.
+    let lab = Lab::new();
+    let out = lab.run(&["image", "import", "mine", path(&archive)]);
+    common::assert_one_line_error(&out, "pick one with --ref");
+    assert!(lab.stored().is_empty(), "{:?}", lab.stored());
+    let out = lab.ok(&[
+        "image",
+        "import",
+        "mine",
+        path(&archive),
+        "--ref",
+        "other:2",
+    ]);
+    assert!(out.contains("imported image mine"), "{out}");
+    let images = lab.ok(&["image", "ls"]);
+    assert!(!images.contains("layered"), "{images}");
+}

@@ -76,7 +76,7 @@ fn check_spec(
     name: Option<&str>,
     explain: Option<Format>,
 ) -> Result<()> {
-    state::validate_name("image", &spec.image)?;
+    image::validate_name(&spec.image)?;
     if explain == Some(Format::Text)
         && matches!(spec.image.as_str(), "json" | "text")
         && !image::dir(store, &spec.image).exists()

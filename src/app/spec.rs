@@ -10,7 +10,7 @@ use crate::stages::hardening::profile;
 use crate::stages::rootfs::UserMount;
 use crate::state::Store;
 use crate::state::container::Spec;
-use crate::state::image;
+use crate::state::image::{self, ImageConfig};
 
 /// What the container is, from the command line. On a terminal, with
 /// neither -i nor -t, the command gets both, as docker users expect.
@@ -52,8 +52,12 @@ pub(super) fn of(args: &RunArgs) -> Result<Spec> {
 /// `docker run` reads it: the entrypoint before the command (the image's
 /// Cmd when none is given, `sh` when neither is), the image's Env under
 /// every `-e`, its WorkingDir and User unless `-w` and `--user` say.
-pub(super) fn with_image(mut spec: Spec, store: &Store) -> Result<Spec> {
+pub(super) fn with_image(spec: Spec, store: &Store) -> Result<Spec> {
     let config = image::config(store, &spec.image)?;
+    Ok(configured(spec, &config))
+}
+
+fn configured(mut spec: Spec, config: &ImageConfig) -> Spec {
     let args = if spec.command.is_empty() {
         config.cmd.clone()
     } else {
@@ -64,9 +68,9 @@ pub(super) fn with_image(mut spec: Spec, store: &Store) -> Result<Spec> {
         spec.command.push("sh".into());
     }
     spec.env = config.env.iter().cloned().chain(spec.env).collect();
-    spec.workdir = spec.workdir.or(config.working_dir);
-    spec.user = spec.user.or(config.user);
-    Ok(spec)
+    spec.workdir = spec.workdir.or_else(|| config.working_dir.clone());
+    spec.user = spec.user.or_else(|| config.user.clone());
+    spec
 }
 
 /// Every `-v`, then every `--tmpfs`, each on a path of its own.
@@ -115,4 +119,58 @@ pub fn terminal_flags(tty: bool, interactive: bool, detach: bool) -> (bool, bool
 fn on_terminal() -> bool {
     nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
         && nix::unistd::isatty(std::io::stdout()).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn spec(line: &[&str]) -> Spec {
+        let words = ["diyc", "run"].iter().chain(line);
+        match crate::cli::Cli::try_parse_from(words).unwrap().command {
+            crate::cli::Command::Run(args) => of(&args).unwrap(),
+            _ => unreachable!(),
+        }
+    }
+
+    fn config() -> ImageConfig {
+        ImageConfig {
+            env: vec!["PATH=/opt/bin".into(), "MODE=image".into()],
+            working_dir: Some("/srv".into()),
+            entrypoint: vec!["/entry".into(), "--flag".into()],
+            cmd: vec!["serve".into()],
+            user: Some("web".into()),
+            exposed_ports: vec!["80/tcp".into()],
+        }
+    }
+
+    #[test]
+    fn the_image_s_entrypoint_and_cmd_run_when_no_command_is_given() {
+        let s = configured(spec(&["img"]), &config());
+        assert_eq!(s.command, ["/entry", "--flag", "serve"]);
+        assert_eq!(s.workdir.as_deref(), Some("/srv"));
+        assert_eq!(s.user.as_deref(), Some("web"));
+    }
+
+    #[test]
+    fn the_command_line_wins_over_the_cmd_but_keeps_the_entrypoint() {
+        let s = configured(
+            spec(&["-w", "/tmp", "-u", "0", "-e", "MODE=cli", "img", "check"]),
+            &config(),
+        );
+        assert_eq!(s.command, ["/entry", "--flag", "check"]);
+        assert_eq!(s.workdir.as_deref(), Some("/tmp"));
+        assert_eq!(s.user.as_deref(), Some("0"));
+        // -e comes after the image's Env, so it wins where both say.
+        assert_eq!(s.env, ["PATH=/opt/bin", "MODE=image", "MODE=cli"]);
+    }
+
+    #[test]
+    fn with_neither_a_command_nor_a_config_the_shell_runs() {
+        assert_eq!(
+            configured(spec(&["img"]), &ImageConfig::default()).command,
+            ["sh"]
+        );
+    }
 }

@@ -213,6 +213,17 @@ pub fn docker_archive(dir: &Path) -> PathBuf {
     file
 }
 
+/// The image as skopeo's docker-archive under two names, `layered:1` and
+/// `other:2` (one manifest entry with both RepoTags), `DIR/two-names.tar`.
+pub fn docker_archive_two_names(dir: &Path) -> PathBuf {
+    let layout = oci_layout(&dir.join("src"));
+    let file = dir.join("two-names.tar");
+    let to = format!("docker-archive:{}:{TAG}", utf8(&file));
+    let extra = ["--additional-tag", "other:2"];
+    skopeo_copy(dir, &extra, &format!("oci:{}:{TAG}", utf8(&layout)), &to);
+    file
+}
+
 /// The image as an OCI layout whose layers skopeo recompressed with zstd
 /// (`tar+zstd` media types; the config, and so the diff_ids, unchanged),
 /// `DIR/zstd`.
