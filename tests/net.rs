@@ -117,6 +117,43 @@ fn containers_reach_each_other_the_host_and_the_outside_through_nat() {
 }
 
 #[test]
+fn publish_all_puts_each_port_the_image_exposes_on_a_free_host_port() {
+    require_root!();
+    let lab = Lab::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Its config exposes 80/tcp.
+    let layout = common::made::oci_layout(dir.path());
+    lab.ok(&[
+        "image",
+        "import",
+        "exposing",
+        layout.to_str().expect("utf-8"),
+    ]);
+    let _outside = outside();
+    let script = "busybox mkdir -p /www && echo hello-from-$(busybox hostname) > /www/index.html \
+                  && busybox httpd -p 80 -h /www && echo serving && read x";
+    let mut web = lab.spawn(&[
+        "run", "--rm", "--name", "exposed", "-P", "exposing", "sh", "-c", script,
+    ]);
+    web.wait_for_line("serving");
+    let inspect: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["inspect", "exposed"])).expect("JSON");
+    let published = &inspect[0]["config"]["publish"];
+    assert_eq!(published[0]["container"], 80, "{published}");
+    let host = published[0]["host"].as_u64().expect("a host port");
+    assert_ne!(host, 80, "a free port of the kernel's choosing");
+    assert_eq!(fetch(&format!("10.99.0.1:{host}")), "hello-from-exposed\n");
+    web.send("done\n");
+    let out = web.finish();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains(&format!("port 80/tcp is published on host port {host}")),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn twenty_containers_at_once_get_twenty_addresses_and_leave_nothing() {
     require_root!();
     let lab = Lab::new().with_busybox();
@@ -275,7 +312,7 @@ fn bad_addresses_are_refused_and_create_nothing() {
     }
     assert_one_line_error(
         &lab.line("run --rm --net none --ip 172.16.0.5 busybox true"),
-        "--ip and -p need --net bridge",
+        "--ip, -p and -P need --net bridge",
     );
     assert_one_line_error(
         &lab.line("run --rm -p 80 busybox true"),

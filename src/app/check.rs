@@ -20,7 +20,7 @@ pub fn run_spec(bridge: &Bridge, args: &Spec) -> Result<()> {
     }
     container_env("x", &args.env)?;
     if args.net != NetMode::Bridge && (args.ip.is_some() || !args.publish.is_empty()) {
-        return Err(Error::invalid("--ip and -p need --net bridge"));
+        return Err(Error::invalid("--ip, -p and -P need --net bridge"));
     }
     if let Some(ip) = args.ip {
         bridge

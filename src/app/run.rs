@@ -40,7 +40,10 @@ pub struct Options {
 }
 
 pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
-    let spec = spec::with_image(spec::of(&args)?, store)?;
+    if args.publish_all && args.net != NetMode::Bridge {
+        return Err(Error::invalid("--ip, -p and -P need --net bridge"));
+    }
+    let spec = spec::with_image(spec::of(&args)?, store, args.publish_all)?;
     check_spec(
         store,
         bridge,

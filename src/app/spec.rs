@@ -7,10 +7,12 @@ use crate::cli::RunArgs;
 use crate::error::{Error, Result};
 use crate::stages::cgroups::devices;
 use crate::stages::hardening::profile;
+use crate::stages::net as network;
 use crate::stages::rootfs::UserMount;
 use crate::state::Store;
 use crate::state::container::Spec;
 use crate::state::image::{self, ImageConfig};
+use crate::warnings;
 
 /// What the container is, from the command line. On a terminal, with
 /// neither -i nor -t, the command gets both, as docker users expect.
@@ -52,9 +54,56 @@ pub(super) fn of(args: &RunArgs) -> Result<Spec> {
 /// `docker run` reads it: the entrypoint before the command (the image's
 /// Cmd when none is given, `sh` when neither is), the image's Env under
 /// every `-e`, its WorkingDir and User unless `-w` and `--user` say.
-pub(super) fn with_image(spec: Spec, store: &Store) -> Result<Spec> {
+/// With `-P`, each port the image exposes is published too, on a free
+/// host port, unless a `-p` already publishes it.
+pub(super) fn with_image(spec: Spec, store: &Store, publish_all: bool) -> Result<Spec> {
     let config = image::config(store, &spec.image)?;
-    Ok(configured(spec, &config))
+    let mut spec = configured(spec, &config);
+    if publish_all {
+        for exposed in &config.exposed_ports {
+            let port = exposed_port(exposed)?;
+            if spec
+                .publish
+                .iter()
+                .any(|p| p.container == port.container && p.proto == port.proto)
+            {
+                continue;
+            }
+            let port = network::Port {
+                host: free_host_port(port.proto)?,
+                ..port
+            };
+            warnings::warn(format!(
+                "-P: the image's port {}/{} is published on host port {}",
+                port.container, port.proto, port.host
+            ));
+            spec.publish.push(port);
+        }
+    }
+    Ok(spec)
+}
+
+/// `80/tcp`, `53/udp` or `8080`, as an image config says a port.
+fn exposed_port(text: &str) -> Result<network::Port> {
+    let (number, proto) = text.split_once('/').unwrap_or((text, "tcp"));
+    network::parse_port(&format!("{number}:{number}/{proto}")).map_err(|e| {
+        Error::invalid(format!(
+            "the image exposes a port diyc cannot publish: {}",
+            crate::state::image::shown(&e)
+        ))
+    })
+}
+
+/// A port nothing on the host listens on now: the kernel's choice for a
+/// socket bound to port 0, closed again at once.
+fn free_host_port(proto: network::Proto) -> Result<u16> {
+    let any = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+    let port = match proto {
+        network::Proto::Tcp => std::net::TcpListener::bind(any).and_then(|s| s.local_addr()),
+        network::Proto::Udp => std::net::UdpSocket::bind(any).and_then(|s| s.local_addr()),
+    };
+    port.map(|a| a.port())
+        .map_err(|e| Error::invalid(format!("no free host port for -P: {e}")))
 }
 
 fn configured(mut spec: Spec, config: &ImageConfig) -> Spec {

@@ -220,6 +220,10 @@ pub struct RunArgs {
     #[arg(short = 'p', long = "publish", value_name = "HOST:CONTAINER", value_parser = network::parse_port)]
     pub publish: Vec<network::Port>,
 
+    /// Publish every port the image exposes (its config's ExposedPorts) on a free host port
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+
     /// Give the container a capability it does not get by default (NET_ADMIN, SYS_ADMIN, ALL, ...)
     #[arg(long = "cap-add", value_name = "CAP")]
     pub cap_add: Vec<String>,

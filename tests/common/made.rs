@@ -187,6 +187,7 @@ pub fn oci_layout(dir: &Path) -> PathBuf {
         "--config.cmd=/bin/sh".as_ref(),
         "--config.cmd=-c".as_ref(),
         "--config.cmd=echo from-config".as_ref(),
+        "--config.exposedports=80/tcp".as_ref(),
     ]);
     // Each step above left its superseded manifest and config behind.
     umoci(&["gc".as_ref(), "--layout".as_ref(), layout.as_os_str()]);

@@ -33,7 +33,9 @@ use crate::undo::Undo;
 /// Which groups may open ICMP sockets (ping without a raw socket).
 const PING_GROUP_RANGE: &str = "/proc/sys/net/ipv4/ping_group_range";
 
-pub use bridge::{Bridge, DEFAULT_BRIDGE, DEFAULT_SUBNET, Port, parse_ip, parse_port, veth_name};
+pub use bridge::{
+    Bridge, DEFAULT_BRIDGE, DEFAULT_SUBNET, Port, Proto, parse_ip, parse_port, veth_name,
+};
 pub use setup::{addresses, ensure_bridge, preflight, setup_bridge, teardown_bridge};
 
 /// What `--explain` prints above this stage's calls.
