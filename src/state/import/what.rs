@@ -28,7 +28,12 @@ pub fn layered(root: &Path) -> Option<&'static str> {
 /// What the first bytes of a stream that should be a tar say it is
 /// instead, in words for a refusal; None if they may start a tar.
 pub fn not_a_tar(head: &[u8]) -> Option<&'static str> {
-    if head.is_empty() || head.len() >= 512 && tar_header(&head[..512]) {
+    // Nothing at all is never meant as an empty root filesystem: a
+    // download that failed, a writer that gave up.
+    if head.is_empty() {
+        return Some("empty");
+    }
+    if head.len() >= 512 && tar_header(&head[..512]) {
         return None;
     }
     let magic: [(&[u8], &str); 9] = [
@@ -109,7 +114,7 @@ mod tests {
         header.set_cksum();
         assert_eq!(not_a_tar(header.as_bytes()), None);
         assert_eq!(not_a_tar(&[0; 1024]), None);
-        assert_eq!(not_a_tar(b""), None);
+        assert_eq!(not_a_tar(b""), Some("empty"));
         assert_eq!(not_a_tar(b"\x89PNG\r\n\x1a\n"), Some("a PNG image"));
         assert_eq!(not_a_tar(b"\x7fELF\x02\x01"), Some("an ELF program"));
         assert_eq!(not_a_tar(b" {\"a\": 1}"), Some("a JSON file"));
