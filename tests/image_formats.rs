@@ -279,6 +279,7 @@ fn what_is_not_an_image_is_named_with_what_diyc_accepts() {
         "passwd",
         b"root:x:0:0:root:/root:/bin/sh\nbin:x:1:1::/:/sbin/nologin\n",
     );
+    let empty = file("empty.tar", b"");
     let elf = PathBuf::from("/usr/bin/busybox");
     for (source, says) in [
         (&png, "it is a PNG image, not a tar"),
@@ -286,6 +287,7 @@ fn what_is_not_an_image_is_named_with_what_diyc_accepts() {
         (&json, "it is a JSON file, not a tar"),
         (&text_file, "it is a text file, not a tar"),
         (&elf, "it is an ELF program, not a tar"),
+        (&empty, "it is empty, not a tar"),
     ] {
         let out = refused(&lab, &["thing", path(source)], says);
         assert!(text(&out.stderr).contains(ACCEPTS), "{}", text(&out.stderr));
@@ -339,12 +341,25 @@ fn names_with_control_characters_are_shown_escaped() {
 struct Background(Option<Child>);
 
 impl Background {
+    /// Its output, once it has exited (within 10 s: a diyc that ignores
+    /// a signal fails the test rather than hanging it).
     fn output(mut self) -> Output {
+        let child = self.0.as_mut().expect("running");
+        wait_until("diyc exits", || child.try_wait().ok().flatten().is_some());
         self.0
             .take()
             .expect("running")
             .wait_with_output()
             .expect("diyc exits")
+    }
+
+    /// Fails the test if diyc has exited already.
+    fn must_run(&mut self) {
+        let child = self.0.as_mut().expect("running");
+        if child.try_wait().ok().flatten().is_some() {
+            let out = self.0.take().expect("exited").wait_with_output();
+            panic!("diyc did not wait: {out:?}");
+        }
     }
 
     fn pid(&self) -> nix::unistd::Pid {
@@ -410,10 +425,11 @@ fn a_fifo_that_sends_garbage_is_refused_in_one_line() {
 fn stops_while_nothing_comes(lab: &Lab, source: &str, stdin: impl Fn() -> Stdio) {
     use nix::sys::signal::Signal;
     for (signal, status) in [(Signal::SIGTERM, 143), (Signal::SIGINT, 130)] {
-        let diyc = import_in_background(lab, source, stdin());
+        let mut diyc = import_in_background(lab, source, stdin());
         // Its staging directory is made after the source is opened: a diyc
         // stuck in open() never makes one.
         wait_until("diyc waits for the first byte", || {
+            diyc.must_run();
             lab.stored()
                 .iter()
                 .any(|n| n.starts_with("layers/.layer-stream-"))
