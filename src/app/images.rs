@@ -134,13 +134,23 @@ fn size_text(bytes: u64) -> String {
 /// of that other images use too.
 fn ls(store: &Store) {
     let rows = image::list(store);
-    let mut users: HashMap<&str, usize> = HashMap::new();
+    // An image may list one layer twice (two steps that changed the same
+    // nothing): it is one directory, and that image alone is no sharing.
+    let distinct = |info: &image::ImageInfo| -> Vec<String> {
+        let mut seen = std::collections::BTreeSet::new();
+        info.layers
+            .iter()
+            .filter(|l| seen.insert(l.as_str()))
+            .cloned()
+            .collect()
+    };
+    let mut users: HashMap<String, usize> = HashMap::new();
     for (info, _) in &rows {
-        for layer in &info.layers {
+        for layer in distinct(info) {
             *users.entry(layer).or_default() += 1;
         }
     }
-    let mut sizes: HashMap<&str, u64> = HashMap::new();
+    let mut sizes: HashMap<String, u64> = HashMap::new();
     let width = rows
         .iter()
         .map(|(i, _)| i.name.len())
@@ -166,12 +176,12 @@ fn ls(store: &Store) {
         if info.layers.is_empty() {
             total = layers::disk_usage(&image::dir(store, &info.name));
         }
-        for layer in &info.layers {
+        for layer in distinct(info) {
             let size = *sizes
-                .entry(layer)
-                .or_insert_with(|| layers::disk_usage(&layers::dir(store).join(layer)));
+                .entry(layer.clone())
+                .or_insert_with(|| layers::disk_usage(&layers::dir(store).join(&layer)));
             total += size;
-            if users.get(layer.as_str()).copied().unwrap_or(0) > 1 {
+            if users.get(&layer).copied().unwrap_or(0) > 1 {
                 shared += size;
             }
         }
@@ -212,10 +222,21 @@ fn history(store: &Store, name: &str) -> Result<i32> {
         println!("image {name} records no history ({})", info.format);
         return Ok(0);
     }
+    // As wide as the widest time: tools write them with nanoseconds.
+    let width = rows
+        .iter()
+        .map(|[created, ..]| created.len())
+        .max()
+        .unwrap_or(0)
+        .max("CREATED".len());
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{:<25}  {:>9}  CREATED BY  COMMENT", "CREATED", "SIZE");
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:>9}  CREATED BY  COMMENT",
+        "CREATED", "SIZE"
+    );
     for [created, by, size, comment] in rows.iter().rev() {
-        let _ = writeln!(out, "{created:<25}  {size:>9}  {by}  {comment}");
+        let _ = writeln!(out, "{created:<width$}  {size:>9}  {by}  {comment}");
     }
     Ok(0)
 }

@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use super::decode::{Shared, describe};
-use super::what::shown;
+use super::what::{ACCEPTS, not_a_tar, shown};
 use crate::error::{Error, Result};
 
 pub const WHITEOUT: &str = ".wh.";
@@ -36,7 +36,23 @@ pub fn unpack(
     shared: &Shared,
     refuse: &dyn Fn(String) -> Error,
 ) -> Result<Unpacked> {
-    let mut archive = tar::Archive::new(input);
+    // Its first block says whether it is a tar at all: anything else is
+    // named, not reported as a damaged tar with its bytes in the message.
+    let mut head = Vec::with_capacity(512);
+    input
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(|e| refuse(format!("damaged archive: {}", describe(&e))))?;
+    if let Some(what) = not_a_tar(&head) {
+        // What diyc accepts goes after the reason, which is cut to a
+        // line's length: that sentence is never cut.
+        return Err(match refuse(format!("it is {what}, not a tar")) {
+            Error::Invalid(why) => Error::Invalid(format!("{why}; {ACCEPTS}")),
+            other => other,
+        });
+    }
+    let mut input = std::io::Cursor::new(head).chain(input);
+    let mut archive = tar::Archive::new(&mut input);
     archive.set_preserve_permissions(true);
     archive.set_preserve_ownerships(true);
     archive.set_preserve_mtime(true);
