@@ -217,3 +217,19 @@ fn an_archive_naming_two_images_makes_both_or_the_one_asked_for() {
     let images = lab.ok(&["image", "ls"]);
     assert!(!images.contains("layered"), "{images}");
 }
+
+#[test]
+fn a_layer_listed_twice_is_stacked_once_and_the_image_runs() {
+    require_root!();
+    let dir = fixtures();
+    let layout = made::repeated_layer(dir.path());
+    let lab = Lab::new();
+    lab.ok(&["image", "import", "twice", path(&layout)]);
+    let inspect: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["image", "inspect", "twice"])).expect("JSON");
+    let listed = inspect["layers"].as_array().expect("layers");
+    assert_eq!(listed.len(), 3, "the image lists it twice");
+    assert_eq!(listed[1], listed[2]);
+    let out = lab.ok(&["run", "--rm", "--net", "none", "twice", "cat", "/etc/twice"]);
+    assert_eq!(out, "twice\n");
+}

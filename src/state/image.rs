@@ -150,12 +150,16 @@ pub fn lowers(store: &Store, name: &str) -> Result<Option<Vec<PathBuf>>> {
         return Ok(None);
     }
     let info = read(store, &name)?;
-    let lowers: Vec<PathBuf> = info
-        .layers
-        .iter()
-        .rev()
-        .map(|hex| layers::files_of(store, hex))
-        .collect();
+    // A layer listed twice (two build steps that changed the same) is
+    // stacked once, at its top place: overlayfs refuses a lowerdir twice,
+    // and the top copy already shows everything the lower one would.
+    let mut lowers: Vec<PathBuf> = Vec::new();
+    for hex in info.layers.iter().rev() {
+        let dir = layers::files_of(store, hex);
+        if !lowers.contains(&dir) {
+            lowers.push(dir);
+        }
+    }
     if let Some(missing) = lowers.iter().find(|l| !l.is_dir()) {
         return Err(Error::invalid(format!(
             "image {name} is damaged: its layer {} is missing; import it again",

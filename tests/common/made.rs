@@ -214,6 +214,37 @@ pub fn docker_archive(dir: &Path) -> PathBuf {
     file
 }
 
+/// The base layer, then one layer added twice by umoci (as two build
+/// steps that write the same files give), `DIR/repeated`: /etc/twice
+/// holds "twice".
+pub fn repeated_layer(dir: &Path) -> PathBuf {
+    let layout = dir.join("repeated");
+    let bundle = dir.join("bundle-repeated");
+    base(&layout, &bundle, TAG);
+    std::fs::remove_dir_all(&bundle).expect("bundle removed");
+    let files = dir.join("twice");
+    write(&files.join("etc/twice"), "twice\n");
+    let tarball = dir.join("twice.tar");
+    must(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&files)
+            .arg("-cf")
+            .arg(&tarball)
+            .arg("etc"),
+    );
+    for _ in 0..2 {
+        umoci(&[
+            "raw".as_ref(),
+            "add-layer".as_ref(),
+            "--image".as_ref(),
+            image(&layout, TAG).as_ref(),
+            tarball.as_os_str(),
+        ]);
+    }
+    layout
+}
+
 /// The image as skopeo's docker-archive under two names, `layered:1` and
 /// `other:2` (one manifest entry with both RepoTags), `DIR/two-names.tar`.
 pub fn docker_archive_two_names(dir: &Path) -> PathBuf {

@@ -187,16 +187,21 @@ pub fn unpack_layers(
                 loop {
                     let next = queue.lock().ok().and_then(|mut q| q.pop());
                     let Some((i, layer)) = next else { break };
-                    let result = one(store, blobs, layer, shared, refuse).inspect_err(|_| {
-                        // The others stop at their next read.
-                        shared.stopped.store(true, Ordering::Relaxed);
-                    });
+                    let result = one(store, blobs, layer, shared, refuse);
+                    // The first layer to fail stops the others at their
+                    // next read; its error is the reason, theirs only
+                    // say they were stopped.
+                    let first = result.is_err()
+                        && shared
+                            .stopped
+                            .compare_exchange(false, true, Ordering::Relaxed, Ordering::Relaxed)
+                            .is_ok();
                     let finished = done.lock().map(|d| d.len() + 1).unwrap_or(0);
                     shared
                         .progress
                         .set_message(format!("{finished} of {count} layers"));
                     if let Ok(mut d) = done.lock() {
-                        d.push((i, result));
+                        d.push((i, result, first));
                     }
                 }
             });
@@ -204,21 +209,19 @@ pub fn unpack_layers(
     });
     shared.progress.finish_and_clear();
     let mut results = done.into_inner().unwrap_or_default();
-    results.sort_by_key(|(i, _)| *i);
-    // The first real error, not the "interrupted" of those it stopped.
+    results.sort_by_key(|(i, _, _)| *i);
     let mut made = Vec::new();
-    let mut first_error = None;
-    for (_, result) in results {
+    let (mut first_error, mut other_error) = (None, None);
+    for (_, result, first) in results {
         match result {
             Ok(layer) => made.push(layer),
+            Err(e) if first => first_error = Some(e),
             Err(e) => {
-                if first_error.is_none() || matches!(first_error, Some(Error::Interrupted(_))) {
-                    first_error = Some(e);
-                }
+                other_error.get_or_insert(e);
             }
         }
     }
-    match first_error {
+    match first_error.or(other_error) {
         Some(e) => Err(e),
         None => Ok(made),
     }
