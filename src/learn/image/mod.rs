@@ -77,21 +77,18 @@ fn kept(s: &Session) -> Kept {
 
 /// A directory of the lesson's own beside its mount point, removed with
 /// everything in it at the end (and first, if a killed diyc left it).
-fn workspace(s: &Session, undo: &mut Undo, name: &str, what: &str) -> Result<String> {
-    let dir = format!("{}.layers", s.scratch_path(name)?);
-    let mut shown = s.scaffolding();
-    let mut sys = Sys::new(&mut shown, StageId::Image);
+fn workspace(sys: &mut Sys, undo: &mut Undo, dir: &str, what: &str) -> Result<()> {
     sys.note(format!("{what}, in {dir}; removed at the end"));
-    let gone = dir.clone();
+    let gone = dir.to_string();
     undo.push(format!("removing {dir}"), When::Always, move |sys| {
         remove_tree(sys, &gone)
     });
-    remove_tree(&mut sys, &dir)?;
+    remove_tree(sys, dir)?;
     sys.call(Call::Mkdirat {
-        path: dir.clone(),
+        path: dir.to_string(),
         mode: 0o755,
-    })?;
-    Ok(dir)
+    })
+    .map(drop)
 }
 
 fn label(i: usize, count: usize) -> String {
@@ -106,20 +103,9 @@ fn text(path: &Path) -> String {
     path.display().to_string()
 }
 
-/// The sample written as an OCI image layout and imported by diyc's
-/// importer, shown in full; its layers in the store, top first.
-fn import(
-    s: &Session,
-    undo: &mut Undo,
-    kept: &mut Kept,
-    dir: &str,
-    made: &[sample::Layer],
-) -> Result<Vec<look::Layer>> {
-    {
-        let mut shown = s.scaffolding();
-        let mut sys = Sys::new(&mut shown, StageId::Image);
-        sample::write_layout(&mut sys, dir, made)?;
-    }
+/// The sample's OCI image layout in `dir` imported by diyc's importer,
+/// shown in full; its layers in the store, top first.
+fn import(s: &Session, undo: &mut Undo, kept: &mut Kept, dir: &str) -> Result<Vec<look::Layer>> {
     // An image a killed diyc left would stop the import.
     if image::lowers(s.store, IMAGE)?.is_some() {
         image::remove(s.store, IMAGE)?;
@@ -161,9 +147,7 @@ fn import(
 
 /// The same two tars unpacked as they are, marks and all, with no
 /// importer: top first.
-fn as_is(s: &Session, dir: &str, made: &[sample::Layer]) -> Result<Vec<look::Layer>> {
-    let mut shown = s.scaffolding();
-    let mut sys = Sys::new(&mut shown, StageId::Image);
+fn as_is(sys: &mut Sys, dir: &str, made: &[sample::Layer]) -> Result<Vec<look::Layer>> {
     let mut stack = Vec::new();
     for (i, layer) in made.iter().enumerate() {
         let to = format!("{dir}/layer-{}", i + 1);
@@ -171,7 +155,7 @@ fn as_is(s: &Session, dir: &str, made: &[sample::Layer]) -> Result<Vec<look::Lay
             path: to.clone(),
             mode: 0o755,
         })?;
-        sample::unpack_as_is(&mut sys, layer, &to)?;
+        sample::unpack_as_is(sys, layer, &to)?;
         stack.push(look::Layer {
             label: label(i, made.len()),
             dir: to,
@@ -187,23 +171,26 @@ fn run(s: &mut Session, marks: bool) -> Result<Observed> {
     let base = s.busybox()?;
     let scratch = s.scratch(&mut undo, name)?;
     let made = sample::layers()?;
+    let dir = format!("{}.layers", s.scratch_path(name)?);
+    // The lesson's own set-up, one folded line.
+    let plain = {
+        let mut shown = s.scaffolding();
+        let mut sys = Sys::new(&mut shown, StageId::Image);
+        if marks {
+            let what = "the sample image, two layers written as an OCI image layout";
+            workspace(&mut sys, &mut undo, &dir, what)?;
+            sample::write_layout(&mut sys, &dir, &made)?;
+            None
+        } else {
+            let what = "the sample's two layers, each unpacked as its tar holds it: no whiteout is made, the .wh. marks stay plain files";
+            workspace(&mut sys, &mut undo, &dir, what)?;
+            Some(as_is(&mut sys, &dir, &made)?)
+        }
+    };
     let mut kept = kept(s);
-    let stack = if marks {
-        let dir = workspace(
-            s,
-            &mut undo,
-            name,
-            "the sample image, two layers written as an OCI image layout",
-        )?;
-        import(s, &mut undo, &mut kept, &dir, &made)?
-    } else {
-        let dir = workspace(
-            s,
-            &mut undo,
-            name,
-            "the sample's two layers, each unpacked as its tar holds it: no whiteout is made, the .wh. marks stay plain files",
-        )?;
-        as_is(s, &dir, &made)?
+    let stack = match plain {
+        Some(stack) => stack,
+        None => import(s, &mut undo, &mut kept, &dir)?,
     };
     kept.flush();
     let mut lowers: Vec<PathBuf> = stack.iter().map(|l| PathBuf::from(&l.dir)).collect();
