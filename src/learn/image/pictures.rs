@@ -138,7 +138,7 @@ fn marks(seen: &Observed, style: Style) -> Vec<String> {
                 result(outcome)
             )),
             Call::Lsetxattr { path, name, value } => made.push(format!(
-                "lsetxattr(\"{}\", \"{name}\", \"{}\") {}: an opaque directory",
+                "lsetxattr(\"{}\", \"{name}\", \"{}\") {}: opaque",
                 in_layer(path),
                 String::from_utf8_lossy(value),
                 result(outcome)
