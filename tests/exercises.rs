@@ -181,6 +181,41 @@ fn mount_wants_a_tmpfs_only_the_new_shell_sees() {
 }
 
 #[test]
+fn image_wants_two_layers_stacked_the_top_one_hiding_a_file_with_a_whiteout() {
+    require_root!();
+    let lab = Lab::new();
+    // The exercise shell's own tmpfs, so nothing lands on the host's disk.
+    let layers = "mount -t tmpfs lab /mnt; mkdir /mnt/bottom /mnt/top /mnt/merged\n\
+                  echo old > /mnt/bottom/note; mknod /mnt/top/note c 0 0";
+    let stack = |lower: &str| {
+        format!("{layers}\nmount -t overlay lab -o lowerdir={lower} /mnt/merged\ncheck")
+    };
+    right(
+        &lab,
+        "image",
+        &stack("/mnt/top:/mnt/bottom"),
+        "/mnt/merged shows no note: the whiteout hides it",
+    );
+    // Named the other way round, the whiteout has nothing below it.
+    wrong(
+        &lab,
+        "image",
+        &stack("/mnt/bottom:/mnt/top"),
+        "is in the bottom layer",
+        "lowerdir=/mnt/top:/mnt/bottom",
+    );
+    wrong(
+        &lab,
+        "image",
+        "check",
+        "no overlay is mounted",
+        "mount -t overlay lab",
+    );
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(!mounts.contains("/mnt/merged"), "{mounts}");
+}
+
+#[test]
 fn rootfs_wants_a_process_whose_root_is_the_image() {
     require_root!();
     let lab = Lab::new().with_image();

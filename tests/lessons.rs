@@ -52,6 +52,8 @@ fn snapshot(lab: &Lab, name: &str, err: &str) {
                 "$1  [DIFFERENCE]\n\n",
             ),
             (r"diyc-test-[A-Za-z0-9]+-\d+", "[PARENT]"),
+            // An import's staging directory has a random name of its own.
+            (r"(\.layer-[0-9a-f]{12})-[0-9a-f]+", "$1-[RANDOM]"),
             (
                 r"(\b(?:in|hog used|took) )\d+(?:\.\d+)? ?(ms|MiB|KiB)",
                 "${1}[N] $2",
@@ -235,6 +237,46 @@ fn rootfs_lesson_stays_inside_after_pivot_root_and_climbs_out_of_a_chroot() {
             "✓ undone: the host's mount table is as it was",
         ],
     );
+}
+
+#[test]
+fn image_lesson_imports_a_whiteout_and_an_opaque_directory_and_shows_them_lost_as_plain_files() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    let (err, out) = lesson(
+        &lab,
+        "image",
+        &[],
+        &[
+            "S_IFCHR|000, makedev(0, 0)) = 0",
+            "lsetxattr(\"",
+            "\"trusted.overlay.opaque\", \"y\", 1, 0) = 0",
+            "✓ the container sees no /etc/motd-old, and in /srv/site only layer 2's index.html",
+            "✗ what breaks: with the marks left as plain files, the deleted /etc/motd-old is back",
+            "✓ undone: the sample image, its layers in the store and the lesson's directories are gone",
+        ],
+    );
+    // What the container printed, in the working run and without the marks.
+    assert!(out.contains("/srv/site: index.html\n"), "{out}");
+    assert!(
+        out.contains("Welcome! (the old message, which layer 2 deletes)\n/srv/site: .wh..wh..opq a.html b.html index.html"),
+        "{out}"
+    );
+    assert!(err.contains("cat: can't open '/etc/motd-old'"), "{err}");
+    // The overlay stacks the two layers of the store on the busybox image.
+    let layers = format!("lowerdir={}/layers/", lab.root().display());
+    assert!(err.contains(&layers), "{layers} missing:\n{err}");
+    // The image, its layers and the layout are gone again.
+    let left: Vec<_> = std::fs::read_dir(lab.root().join("layers"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                // The store's own locks are no layer.
+                .filter(|name| !name.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "layers left in the store: {left:?}");
 }
 
 #[test]

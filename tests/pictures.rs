@@ -187,6 +187,64 @@ fn mount_pictures_show_the_link_cut_and_the_leak_without_it() {
 }
 
 #[test]
+fn image_pictures_show_the_stack_the_marks_the_import_made_and_the_marks_left_as_files() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    let (err, found) = pictures(&lab, "image", &[]);
+    let (live, _) = halves(&err);
+    let live = live.as_str();
+    let stack = picture(&found, "The image's layers on the busybox base");
+    // The paths may be broken after a slash to fit.
+    let joined: String = stack
+        .lines()
+        .map(|l| l.trim_matches(|c| c == '|' || c == ' '))
+        .collect();
+    // The layers the overlay was mounted with, in the live run's trace.
+    let lower = word_after(live, "\"lowerdir=")
+        .split(',')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let dirs: Vec<&str> = lower.split(':').collect();
+    assert_eq!(dirs.len(), 3, "{lower}");
+    for dir in &dirs {
+        assert!(joined.contains(dir), "{dir} missing:\n{stack}");
+    }
+    assert!(
+        dirs[0].starts_with(&format!("{}/layers/", lab.root().display())),
+        "{lower}"
+    );
+    assert!(stack.contains("lowerdir=layer 2:layer 1:base"), "{stack}");
+    for line in [
+        "etc/motd-old: a whiteout (character device 0:0)",
+        "srv/site: a directory, opaque (trusted.overlay.opaque=y)",
+        "etc/motd-old: a file of 50 bytes",
+        "/etc/motd-old: no such file",
+        "/srv/site holds: index.html",
+    ] {
+        assert!(stack.contains(line), "{line:?} missing:\n{stack}");
+    }
+    let marks = picture(&found, "Importing layer 2:");
+    assert_eq!(returned(live, "/fs/etc/motd-old\", S_IFCHR|000"), "0");
+    assert!(
+        marks.contains("mknodat(\"etc/motd-old\", S_IFCHR, 0:0) = 0: a whiteout"),
+        "{marks}"
+    );
+    assert!(
+        marks.contains("lsetxattr(\"srv/site\", \"trusted.overlay.opaque\", \"y\") = 0"),
+        "{marks}"
+    );
+    let plain = picture(&found, "The marks left as plain files:");
+    for line in [
+        "/etc/motd-old: \"Welcome!",
+        "/srv/site holds: .wh..wh..opq a.html b.html index.html",
+        "etc/.wh.motd-old: a file of 0 bytes",
+    ] {
+        assert!(plain.contains(line), "{line:?} missing:\n{plain}");
+    }
+}
+
+#[test]
 fn rootfs_pictures_show_where_the_written_and_the_deleted_file_landed() {
     require_root!();
     let lab = Lab::new().with_image();

@@ -9,7 +9,8 @@
 //! stage lesson's title is its stage's heading.
 //!
 //! uts, pid and mount run host commands in new namespaces and need no
-//! image; the other lessons use the built-in busybox image. With `--lab`
+//! image; the image lesson makes one of two layers on top of the
+//! built-in busybox image, which the other lessons use. With `--lab`
 //! everything happens in a throwaway network namespace (and the iptables
 //! lesson gets an "outside" host of its own there to talk to).
 
@@ -19,6 +20,7 @@ mod draw;
 pub mod exercise;
 mod glossary;
 mod hardening;
+mod image;
 mod intro;
 mod iptables;
 mod lesson;

@@ -153,7 +153,7 @@ impl Session<'_> {
 /// Remove `path` and everything below it through the seam, each removal
 /// shown; nothing there is nothing to do. Symlinks are removed, never
 /// followed.
-fn remove_tree(sys: &mut Sys, path: &str) -> Result<()> {
+pub(super) fn remove_tree(sys: &mut Sys, path: &str) -> Result<()> {
     let Ok(meta) = std::fs::symlink_metadata(path) else {
         return Ok(());
     };

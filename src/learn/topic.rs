@@ -3,7 +3,7 @@
 //! its launches show in full.
 
 use super::session::{Observed, Session};
-use super::{cgroups, hardening, intro, iptables, mount, net, pid, rootfs, uts};
+use super::{cgroups, hardening, image, intro, iptables, mount, net, pid, rootfs, uts};
 use crate::error::Result;
 use crate::event::StageId;
 
@@ -13,6 +13,7 @@ pub enum Topic {
     Uts,
     Pid,
     Mount,
+    Image,
     Rootfs,
     Cgroups,
     Net,
@@ -20,11 +21,12 @@ pub enum Topic {
     Hardening,
 }
 
-pub const TOPICS: [Topic; 9] = [
+pub const TOPICS: [Topic; 10] = [
     Topic::Intro,
     Topic::Uts,
     Topic::Pid,
     Topic::Mount,
+    Topic::Image,
     Topic::Rootfs,
     Topic::Cgroups,
     Topic::Net,
@@ -44,6 +46,7 @@ impl Topic {
             Topic::Uts => StageId::Uts,
             Topic::Pid => StageId::Pid,
             Topic::Mount => StageId::Mount,
+            Topic::Image => StageId::Image,
             Topic::Rootfs => StageId::Rootfs,
             Topic::Cgroups => StageId::Cgroups,
             Topic::Net => StageId::Net,
@@ -81,6 +84,7 @@ impl Topic {
             Topic::Uts => uts::TEXT,
             Topic::Pid => pid::TEXT,
             Topic::Mount => mount::TEXT,
+            Topic::Image => image::TEXT,
             Topic::Rootfs => rootfs::TEXT,
             Topic::Cgroups => cgroups::TEXT,
             Topic::Net => net::TEXT,
@@ -95,6 +99,7 @@ impl Topic {
             Topic::Uts => uts::live,
             Topic::Pid => pid::live,
             Topic::Mount => mount::live,
+            Topic::Image => image::live,
             Topic::Rootfs => rootfs::live,
             Topic::Cgroups => cgroups::live,
             Topic::Net => net::live,
@@ -109,6 +114,7 @@ impl Topic {
             Topic::Uts => uts::broken,
             Topic::Pid => pid::broken,
             Topic::Mount => mount::broken,
+            Topic::Image => image::broken,
             Topic::Rootfs => rootfs::broken,
             Topic::Cgroups => cgroups::broken,
             Topic::Net => net::broken,

@@ -20,7 +20,7 @@ pub use super::import::{Options as ImportOptions, import, shown};
 /// What `--explain` prints above the making of an image.
 pub const HEADING: crate::event::Heading = crate::event::Heading {
     title: "image: the files the container will see",
-    why: "An image is just a directory tree; the built-in one is made from the host's own busybox.",
+    why: "An image is a stack of layers, each a tree of files; the built-in one is a single tree made from the host's own busybox.",
 };
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

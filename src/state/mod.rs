@@ -8,7 +8,9 @@
 //! - container.rs: a container's directory and records; spec.rs what it
 //!   runs with; status.rs what it is doing now;
 //! - image.rs, import.rs, busybox.rs: images, imported or built;
-//! - network.rs: the network's setup record and the address leases.
+//! - network.rs: the network's setup record and the address leases;
+//! - sample.rs: the image lesson's sample image, an OCI layout made on
+//!   the spot through the seam.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod busybox;
@@ -19,6 +21,7 @@ pub mod image;
 mod import;
 pub mod layers;
 pub mod network;
+pub mod sample;
 pub mod spec;
 pub mod status;
 

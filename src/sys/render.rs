@@ -97,6 +97,17 @@ mod tests {
             call.to_string(),
             r#"mknodat(AT_FDCWD, "dev/null", S_IFCHR|0666, makedev(0x1, 0x3))"#
         );
+        // A whiteout has no permission bits, which strace writes 000.
+        let whiteout = Call::Mknodat {
+            path: "etc/gone".into(),
+            mode: libc::S_IFCHR,
+            major: 0,
+            minor: 0,
+        };
+        assert_eq!(
+            whiteout.to_string(),
+            r#"mknodat(AT_FDCWD, "etc/gone", S_IFCHR|000, makedev(0, 0))"#
+        );
     }
 
     #[test]

@@ -238,7 +238,9 @@ impl Call {
                 major,
                 minor,
             } => {
-                let kind = format!("{}|0{:o}", file_type_name(*mode), mode & 0o7777);
+                // strace's "%#03o": a whiteout's bare 0 is "000".
+                let perm = format!("0{:o}", mode & 0o7777);
+                let kind = format!("{}|{perm:0>3}", file_type_name(*mode));
                 let dev = libc::makedev(*major, *minor);
                 let args = vec![
                     at_fdcwd(),

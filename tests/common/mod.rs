@@ -26,11 +26,12 @@ pub use running::Running;
 pub const DIYC: &str = env!("CARGO_BIN_EXE_diyc");
 
 /// Every lesson, in the order `--all` runs them.
-pub const LESSONS: [&str; 9] = [
+pub const LESSONS: [&str; 10] = [
     "intro",
     "uts",
     "pid",
     "mount",
+    "image",
     "rootfs",
     "cgroups",
     "net",

@@ -13,7 +13,8 @@
 //!   mounts, cgroup and root;
 //! - each exercise's task, hints and check sit together, by kind:
 //!   namespaces and capabilities (spaces.rs), processes' roots and cgroups
-//!   (host.rs), links, addresses and rules (network.rs).
+//!   (host.rs), links, addresses and rules (network.rs), layers stacked
+//!   by hand (overlay.rs).
 //!
 //! Everything diyc makes for an exercise (its directory, the `check`
 //! link, the socket, the cgroup parent) is undone through the undo list,
@@ -23,6 +24,7 @@ mod client;
 mod host;
 mod look;
 mod network;
+mod overlay;
 mod serve;
 mod shell;
 mod spaces;
@@ -59,6 +61,7 @@ fn find(name: &str) -> Result<&'static Exercise> {
         &spaces::UTS,
         &spaces::PID,
         &spaces::MOUNT,
+        &overlay::IMAGE,
         &host::ROOTFS,
         &host::CGROUPS,
         &network::NET,
@@ -197,7 +200,7 @@ mod tests {
         assert_eq!(
             parse_name("nonsense").err().as_deref(),
             Some(
-                "no exercise called \"nonsense\"; one of: intro, uts, pid, mount, rootfs, cgroups, net, iptables, hardening"
+                "no exercise called \"nonsense\"; one of: intro, uts, pid, mount, image, rootfs, cgroups, net, iptables, hardening"
             )
         );
     }

@@ -73,6 +73,9 @@ pub(super) fn plumbing(t: &Traced, state_root: &str, fds: &Fds) -> Option<&'stat
             Some(kind) if kind.starts_with("RTM_GET") => Some("a netlink query"),
             Some(_) => None,
         },
+        // A thread of diyc's own (the importer unpacks layers side by
+        // side): the same process, in the same namespaces.
+        "clone" | "clone3" if call.contains("CLONE_THREAD") => Some("a thread of diyc's own"),
         // A process naming itself, and asking to die with diyc.
         "prctl"
             if ["PR_SET_NAME", "PR_SET_PDEATHSIG", "PR_SET_DUMPABLE"]

@@ -18,7 +18,7 @@ use allowlist::{Fds, changed_path, fd_of, first_path, netlink_kind, opens_for_wr
 /// Every system call of the families `--explain` shows, and the ones their
 /// plumbing uses (reads, sockets, pipes) so they can be told apart.
 const TRACED: &str = "trace=clone,clone3,fork,vfork,unshare,setns,mount,umount2,pivot_root,chroot,\
-                      sethostname,setdomainname,mknodat,mkdirat,symlinkat,unlinkat,renameat2,rename,\
+                      sethostname,setdomainname,mknodat,mkdirat,symlinkat,unlinkat,renameat2,rename,lsetxattr,\
                       chdir,execve,prctl,capset,prlimit64,close_range,fcntl,openat,write,close,sendto,\
                       setsid,keyctl,seccomp,ioctl,dup3,pidfd_open,pidfd_send_signal,\
                       openat2,fchdir,memfd_create,execveat,setgroups,setresuid,setresgid,bpf";
