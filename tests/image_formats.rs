@@ -250,6 +250,55 @@ fn a_whiteout_of_what_no_layer_below_holds_is_refused() {
     refused(&lab, &["flat", path(&flat)], "a whiteout deletes etc/gone");
 }
 
+/// A layer whose `data` is a link to `target` on the host, then a
+/// whiteout or an opaque mark `mark` through that link.
+fn link_then_mark(layout: &Path, target: &Path, mark: &str) {
+    let file = layout.with_extension("attack.tar");
+    let mut builder = tar::Builder::new(std::fs::File::create(&file).expect("archive"));
+    let mut link = header(tar::EntryType::Symlink, 0, 0o777);
+    builder
+        .append_link(&mut link, "data", target)
+        .expect("append link");
+    let mut marked = header(tar::EntryType::Regular, 0, 0o644);
+    builder
+        .append_data(&mut marked, format!("data/{mark}"), &[][..])
+        .expect("append mark");
+    builder.finish().expect("finish");
+    made::must(Command::new("umoci").args([
+        "raw",
+        "add-layer",
+        "--image",
+        &format!("{}:{}", path(layout), made::TAG),
+        path(&file),
+    ]));
+}
+
+#[test]
+fn a_whiteout_or_opaque_mark_through_a_link_never_reaches_the_host() {
+    require_root!();
+    for mark in [".wh.old1", ".wh..wh..opq"] {
+        let dir = fixtures();
+        let layout = made::oci_layout(dir.path());
+        // A directory of the test's, standing for one of the host's.
+        let host = dir.path().join("host-dir");
+        std::fs::create_dir(&host).expect("host dir");
+        link_then_mark(&layout, &host, mark);
+        let lab = Lab::new();
+        refused(
+            &lab,
+            &["attack", path(&layout)],
+            "would land outside the image through a link",
+        );
+        let inside: Vec<_> = std::fs::read_dir(&host)
+            .expect("host dir")
+            .flatten()
+            .collect();
+        assert!(inside.is_empty(), "{mark}: made on the host: {inside:?}");
+        let opaque = xattr::get(&host, "trusted.overlay.opaque").expect("xattr");
+        assert_eq!(opaque, None, "{mark}: the host directory was marked opaque");
+    }
+}
+
 #[test]
 fn a_whiteout_of_what_a_layer_below_holds_imports() {
     require_root!();
