@@ -13,22 +13,11 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
-use common::{Lab, assert_one_line_error, made, text};
-
-/// Inside the container: the whiteout hid deleted-me, both layers' files
-/// are there, and /data shows only the opaque layer's file.
-const LOOK: &str = "test ! -e /etc/deleted-me && cat /etc/kept /etc/added && ls /data";
-
-fn fixtures() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("diyc-made-")
-        .tempdir()
-        .expect("a fixture directory")
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8")
-}
+use common::{
+    Lab, assert_one_line_error,
+    made::{self, LOOK, fixtures, utf8 as path},
+    text,
+};
 
 /// A lab holding the umoci image as `layered`.
 fn with_layered(dir: &Path) -> (Lab, std::path::PathBuf) {

@@ -17,22 +17,15 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use common::{Lab, assert_one_line_error, made, text, wait_until};
+use common::{
+    Lab, assert_one_line_error,
+    made::{self, fixtures, utf8 as path},
+    text, wait_until,
+};
 use sha2::Digest;
 
 /// Said in every refusal of something that is not an image.
 const ACCEPTS: &str = "diyc imports a root filesystem tar";
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8")
-}
-
-fn fixtures() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("diyc-made-")
-        .tempdir()
-        .expect("a fixture directory")
-}
 
 fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
     let mut header = tar::Header::new_gnu();
@@ -223,13 +216,7 @@ fn a_config_changed_without_its_digest_is_refused() {
 fn add_layer(layout: &Path, entries: &[(&str, &[u8])]) {
     let file = layout.with_extension("layer.tar");
     tar_of(&file, entries);
-    made::must(Command::new("umoci").args([
-        "raw",
-        "add-layer",
-        "--image",
-        &format!("{}:{}", path(layout), made::TAG),
-        path(&file),
-    ]));
+    made::add_layer(layout, &file);
 }
 
 #[test]
@@ -264,13 +251,7 @@ fn link_then_mark(layout: &Path, target: &Path, mark: &str) {
         .append_data(&mut marked, format!("data/{mark}"), &[][..])
         .expect("append mark");
     builder.finish().expect("finish");
-    made::must(Command::new("umoci").args([
-        "raw",
-        "add-layer",
-        "--image",
-        &format!("{}:{}", path(layout), made::TAG),
-        path(&file),
-    ]));
+    made::add_layer(layout, &file);
 }
 
 #[test]

@@ -14,22 +14,10 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use common::{Lab, made};
-
-/// Inside the container: the whiteout hid deleted-me, both layers' files
-/// are there, and /data shows only the opaque layer's file.
-const LOOK: &str = "test ! -e /etc/deleted-me && cat /etc/kept /etc/added && ls /data";
-
-fn fixtures() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("diyc-made-")
-        .tempdir()
-        .expect("a fixture directory")
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8")
-}
+use common::{
+    Lab,
+    made::{self, LOOK, fixtures, utf8 as path},
+};
 
 /// Import `source` as `layered` and look at its layers from inside.
 fn imports_with_its_layers(source: &Path) {

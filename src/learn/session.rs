@@ -24,9 +24,9 @@ use crate::undo::{Undo, When};
 
 /// The explainer, keeping a copy of every event so a lesson can check
 /// what happened.
-struct Capture {
+pub(super) struct Capture {
     explainer: Explainer,
-    events: Vec<Event>,
+    pub events: Vec<Event>,
 }
 
 impl Recorder for Capture {
@@ -149,6 +149,14 @@ impl Session<'_> {
         }
     }
 
+    /// The explainer of a launch, keeping what it saw.
+    pub(super) fn capture(&self) -> Capture {
+        Capture {
+            explainer: self.explainer().tabled(self.tabled),
+            events: Vec::new(),
+        }
+    }
+
     /// The explainer for a launch: the lesson's stages in full, the
     /// others folded.
     fn explainer(&self) -> Explainer {
@@ -229,10 +237,7 @@ impl Session<'_> {
         watching: &[(StageId, Probe)],
         mut undo: Undo,
     ) -> Result<Observed> {
-        let mut capture = Capture {
-            explainer: self.explainer().tabled(self.tabled),
-            events: Vec::new(),
-        };
+        let mut capture = self.capture();
         let veths_before = probes::veths();
         let launch = Launch::new(
             stages,

@@ -73,6 +73,31 @@ fn skopeo_copy(dir: &Path, extra: &[&str], from: &str, to: &str) {
     );
 }
 
+/// Inside a container of the three-layer image: the whiteout hid
+/// deleted-me, both layers' files are there, and /data shows only the
+/// opaque layer's file.
+pub const LOOK: &str = "test ! -e /etc/deleted-me && cat /etc/kept /etc/added && ls /data";
+
+/// A directory for a test's fixtures, removed with it.
+pub fn fixtures() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("diyc-made-")
+        .tempdir()
+        .expect("a fixture directory")
+}
+
+/// The layer tar `tarball` added on top of the layout's image by umoci,
+/// as it is.
+pub fn add_layer(layout: &Path, tarball: &Path) {
+    umoci(&[
+        "raw".as_ref(),
+        "add-layer".as_ref(),
+        "--image".as_ref(),
+        image(layout, TAG).as_ref(),
+        tarball.as_os_str(),
+    ]);
+}
+
 /// `PATH:TAG` for umoci's --image.
 fn image(layout: &Path, tag: &str) -> String {
     format!("{}:{tag}", utf8(layout))
@@ -80,7 +105,7 @@ fn image(layout: &Path, tag: &str) -> String {
 
 /// A path as text; the transports' `path:tag` syntax has no escape for a
 /// colon inside the path, so refuse one rather than let skopeo misread it.
-fn utf8(path: &Path) -> &str {
+pub fn utf8(path: &Path) -> &str {
     let s = path.to_str().expect("a UTF-8 fixture path");
     assert!(!s.contains(':'), "a fixture path cannot hold ':': {s}");
     s
@@ -171,13 +196,7 @@ pub fn oci_layout(dir: &Path) -> PathBuf {
 
     let layer3 = dir.join("layer3.tar");
     opaque_data_tar(&layer3);
-    umoci(&[
-        "raw".as_ref(),
-        "add-layer".as_ref(),
-        "--image".as_ref(),
-        img.as_ref(),
-        layer3.as_os_str(),
-    ]);
+    add_layer(&layout, &layer3);
     umoci(&[
         "config".as_ref(),
         "--image".as_ref(),
@@ -234,13 +253,7 @@ pub fn repeated_layer(dir: &Path) -> PathBuf {
             .arg("etc"),
     );
     for _ in 0..2 {
-        umoci(&[
-            "raw".as_ref(),
-            "add-layer".as_ref(),
-            "--image".as_ref(),
-            image(&layout, TAG).as_ref(),
-            tarball.as_os_str(),
-        ]);
+        add_layer(&layout, &tarball);
     }
     layout
 }

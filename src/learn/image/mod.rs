@@ -16,10 +16,9 @@ pub use pictures::pictures;
 use std::path::{Path, PathBuf};
 
 use super::parts::{ROOT_WATCH, remove_tree};
-use super::session::{Observed, Session};
+use super::session::{Capture, Observed, Session};
 use crate::error::Result;
-use crate::event::{Event, Outcome, StageId};
-use crate::explain::{Explainer, Format};
+use crate::event::{Outcome, StageId};
 use crate::stages::order::Plan;
 use crate::stages::rootfs::{self, IN_MEMORY_DEFAULT, Rootfs};
 use crate::stages::uts::Uts;
@@ -40,40 +39,6 @@ const COMMAND: &[&str] = &[
     "-c",
     "cat /etc/motd-old; echo /srv/site: $(ls -A /srv/site)",
 ];
-
-/// The explainer of a launch, keeping a copy of each event so the import
-/// made before the launch joins what the lesson saw.
-struct Kept {
-    explainer: Explainer,
-    events: Vec<Event>,
-}
-
-impl Recorder for Kept {
-    fn enabled(&self) -> bool {
-        true
-    }
-    fn record(&mut self, event: Event) {
-        self.explainer.record(event.clone());
-        self.events.push(event);
-    }
-    fn flush(&mut self) {
-        self.explainer.flush();
-    }
-}
-
-/// The lesson's stages in full, the others folded, as in its launches.
-fn kept(s: &Session) -> Kept {
-    let explainer =
-        Explainer::new(Some(s.opts.explain.unwrap_or(Format::Text))).verbose(s.opts.verbose);
-    let explainer = match &s.focus {
-        Some(focus) => explainer.focus(focus.clone()),
-        None => explainer,
-    };
-    Kept {
-        explainer,
-        events: Vec::new(),
-    }
-}
 
 /// A directory of the lesson's own beside its mount point, removed with
 /// everything in it at the end (and first, if a killed diyc left it).
@@ -105,7 +70,7 @@ fn text(path: &Path) -> String {
 
 /// The sample's OCI image layout in `dir` imported by diyc's importer,
 /// shown in full; its layers in the store, top first.
-fn import(s: &Session, undo: &mut Undo, kept: &mut Kept, dir: &str) -> Result<Vec<look::Layer>> {
+fn import(s: &Session, undo: &mut Undo, kept: &mut Capture, dir: &str) -> Result<Vec<look::Layer>> {
     // An image a killed diyc left would stop the import.
     if image::lowers(s.store, IMAGE)?.is_some() {
         image::remove(s.store, IMAGE)?;
@@ -187,7 +152,9 @@ fn run(s: &mut Session, marks: bool) -> Result<Observed> {
             Some(as_is(&mut sys, &dir, &made)?)
         }
     };
-    let mut kept = kept(s);
+    // The import is made before the launch: its events join what the
+    // lesson saw.
+    let mut kept = s.capture();
     let stack = match plain {
         Some(stack) => stack,
         None => import(s, &mut undo, &mut kept, &dir)?,
