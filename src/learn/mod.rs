@@ -98,8 +98,16 @@ fn vars(store: &Store, parent: &str) -> Vec<(&'static str, String)> {
     } else {
         "sudo "
     };
+    // The lesson's own state root, when it is not the default, so that a
+    // command copied from the text finds what the lesson made.
+    let diyc = if root == crate::state::DEFAULT_ROOT {
+        format!("{sudo}diyc")
+    } else {
+        format!("{sudo}diyc --root {root}")
+    };
     vec![
         ("sudo", sudo.into()),
+        ("diyc", diyc),
         ("image", format!("{root}/images/busybox/rootfs")),
         ("root", root),
         ("parent", parent.into()),

@@ -197,6 +197,7 @@ mod tests {
     fn substitute_all(raw: &str) -> String {
         let vars: Vec<(&'static str, String)> = [
             "sudo",
+            "diyc",
             "image",
             "root",
             "parent",
