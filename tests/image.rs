@@ -161,7 +161,9 @@ fn a_hard_link_to_a_host_file_is_refused() {
         )],
     );
     let out = lab.run(&["image", "import", "hard", tarball.to_str().expect("utf-8")]);
-    assert_one_line_error(&out, "would land outside the image through a link");
+    // The absolute target is taken as a path inside the image, as tar(1)
+    // takes it; the image holds no such file.
+    assert_one_line_error(&out, "which is not in the image");
     use std::os::unix::fs::MetadataExt;
     assert_eq!(std::fs::metadata(&host_file).expect("host file").nlink(), 1);
     assert!(images(&lab).is_empty());
@@ -268,4 +270,39 @@ fn an_image_in_use_is_kept_and_an_unused_one_removed() {
     lab.ok(&["image", "rm", "mine"]);
     assert!(!lab.root().join("images/mine").exists());
     assert_one_line_error(&lab.run(&["image", "rm", "mine"]), "no image named mine");
+}
+
+#[test]
+fn an_absolute_opaque_mark_lands_inside_the_image_not_on_the_host() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    // A directory of the test's, standing for one of the host's.
+    let host = lab.root().join("host-dir");
+    std::fs::create_dir(&host).expect("host dir");
+    let mark = format!("{}/.wh..wh..opq", host.display());
+    let tarball = lab.root().join("abs-mark.tar");
+    archive(
+        &tarball,
+        &[
+            ("etc/kept", tar::EntryType::Regular, b"kept", None),
+            (&mark, tar::EntryType::Regular, b"", None),
+        ],
+    );
+    lab.ok(&[
+        "image",
+        "import",
+        "absmark",
+        tarball.to_str().expect("utf-8"),
+    ]);
+    let opaque = xattr::get(&host, "trusted.overlay.opaque").expect("xattr");
+    assert_eq!(opaque, None, "the host directory was marked opaque");
+    let inside = lab
+        .image_rootfs("absmark")
+        .join(host.strip_prefix("/").expect("absolute"));
+    let opaque = xattr::get(&inside, "trusted.overlay.opaque").expect("xattr");
+    assert_eq!(
+        opaque.as_deref(),
+        Some(&b"y"[..]),
+        "marked inside the image"
+    );
 }

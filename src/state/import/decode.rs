@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use sha2::{Digest, Sha256};
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 use crate::error::Error;
 use crate::signals::Signals;
@@ -109,19 +110,29 @@ impl<R: Read> Read for Interruptible<'_, '_, R> {
     }
 }
 
-/// Passes bytes through and hashes them with SHA-256.
+/// Passes bytes through and hashes them with SHA-256 on a thread of its
+/// own, so the hashing takes a core that unpacking leaves idle. Read it
+/// in large pieces (from under a BufReader): each read is one message.
 pub struct Hashing<R> {
     inner: R,
-    hash: Sha256,
-    pub bytes: u64,
+    chunks: Option<SyncSender<Vec<u8>>>,
+    hasher: Option<std::thread::JoinHandle<String>>,
 }
 
 impl<R: Read> Hashing<R> {
     pub fn new(inner: R) -> Self {
+        let (chunks, received) = sync_channel::<Vec<u8>>(8);
+        let hasher = std::thread::spawn(move || {
+            let mut hash = Sha256::new();
+            for chunk in received {
+                hash.update(&chunk);
+            }
+            hex::encode(hash.finalize())
+        });
         Hashing {
             inner,
-            hash: Sha256::new(),
-            bytes: 0,
+            chunks: Some(chunks),
+            hasher: Some(hasher),
         }
     }
 
@@ -129,15 +140,23 @@ impl<R: Read> Hashing<R> {
     /// checksum is checked only when it is read) and give the digest in hex.
     pub fn finish(mut self) -> io::Result<String> {
         io::copy(&mut self, &mut io::sink())?;
-        Ok(hex::encode(self.hash.finalize()))
+        drop(self.chunks.take());
+        self.hasher
+            .take()
+            .and_then(|h| h.join().ok())
+            .ok_or_else(|| io::Error::other("the hashing thread failed"))
     }
 }
 
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
-        self.bytes += n as u64;
+        if n > 0 {
+            let sent = self.chunks.as_ref().map(|c| c.send(buf[..n].to_vec()));
+            if !matches!(sent, Some(Ok(()))) {
+                return Err(io::Error::other("the hashing thread failed"));
+            }
+        }
         Ok(n)
     }
 }

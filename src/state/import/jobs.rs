@@ -110,22 +110,26 @@ fn fill<R: Read + Send>(
     refuse: &dyn Fn(String) -> Error,
 ) -> Result<(String, String)> {
     let damaged = |e: std::io::Error| refuse(format!("damaged archive: {}", describe(&e)));
-    let mut input = BufReader::with_capacity(1 << 20, input);
-    let kind = Compression::of(input.fill_buf().map_err(damaged)?);
+    // Each hash sits under a buffer, so it is sent large pieces.
+    let mut stored = BufReader::with_capacity(1 << 20, Hashing::new(input));
+    let kind = Compression::of(stored.fill_buf().map_err(damaged)?);
     if kind == Compression::None {
         // Stored as it is: one digest serves for both.
-        let mut tar = Hashing::new(input);
-        layer.unpacked = unpack(&mut tar, &layer.files, shared, refuse)?;
-        let digest = tar.finish().map_err(damaged)?;
+        layer.unpacked = unpack(&mut stored, &layer.files, shared, refuse)?;
+        let digest = rest(stored).map_err(damaged)?;
         return Ok((digest.clone(), digest));
     }
-    let mut stored = Hashing::new(input);
-    let stream =
-        decode::decoder(kind, BufReader::with_capacity(1 << 16, &mut stored)).map_err(damaged)?;
-    let mut tar = Hashing::new(stream);
+    let stream = decode::decoder(kind, &mut stored).map_err(damaged)?;
+    let mut tar = BufReader::with_capacity(1 << 20, Hashing::new(stream));
     layer.unpacked = unpack(&mut tar, &layer.files, shared, refuse)?;
-    let tar_digest = tar.finish().map_err(damaged)?;
-    Ok((stored.finish().map_err(damaged)?, tar_digest))
+    let tar_digest = rest(tar).map_err(damaged)?;
+    Ok((rest(stored).map_err(damaged)?, tar_digest))
+}
+
+/// What is left under the buffer read too, and the digest of it all.
+fn rest<R: Read>(mut buffered: BufReader<Hashing<R>>) -> std::io::Result<String> {
+    std::io::copy(&mut buffered, &mut std::io::sink())?;
+    buffered.into_inner().finish()
 }
 
 /// A stream read once, in order, into one staging layer.

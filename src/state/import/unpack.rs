@@ -5,6 +5,8 @@
 //! kept aside, to be made into overlayfs's own form once the layers below
 //! are known (whiteout.rs).
 
+use std::collections::BTreeSet;
+use std::fs;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
@@ -58,23 +60,26 @@ pub fn unpack(
     archive.set_preserve_mtime(true);
     archive.set_overwrite(true);
     let mut made = Unpacked::default();
+    let mut real_dirs = BTreeSet::new();
     let entries = archive
         .entries()
         .map_err(|e| refuse(format!("not a tar archive: {e}")))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| refuse(format!("damaged archive: {}", describe(&e))))?;
-        let path = entry
+        let named = entry
             .path()
             .map_err(|e| refuse(format!("bad entry name: {e}")))?
             .into_owned();
         let outside = || {
             refuse(format!(
                 "entry {} would land outside the image",
-                shown_path(&path)
+                shown_path(&named)
             ))
         };
-        if path.components().any(|c| matches!(c, Component::ParentDir)) {
-            return Err(outside());
+        // Relative to the layer: a leading `/` or `./` means its top.
+        let path = inside(&named).ok_or_else(outside)?;
+        if path.as_os_str().is_empty() {
+            continue;
         }
         if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
             if let Some(target) = name.strip_prefix(WHITEOUT) {
@@ -104,25 +109,111 @@ pub fn unpack(
             )));
         }
         made.size += entry.size();
-        let inside = entry.unpack_in(into).map_err(|e| {
-            let why = describe(&e);
-            // tar checks every parent and link target after resolving
-            // symlinks; this is its word for "that would escape".
-            if why.contains("outside of destination") {
-                refuse(format!(
-                    "entry {} would land outside the image through a link",
-                    shown_path(&path)
-                ))
-            } else {
-                refuse(format!("entry {}: {why}", shown_path(&path)))
-            }
-        })?;
-        if !inside {
-            return Err(outside());
-        }
+        place(&mut entry, into, &path, &mut real_dirs, refuse)?;
         made.files += 1;
     }
     Ok(made)
+}
+
+/// An entry's name as a path inside the layer; None if it climbs out.
+fn inside(named: &Path) -> Option<PathBuf> {
+    let mut rel = PathBuf::new();
+    for part in named.components() {
+        match part {
+            Component::Normal(p) => rel.push(p),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            Component::ParentDir => return None,
+        }
+    }
+    Some(rel)
+}
+
+/// Make every directory above `rel` in `root`, or find it there as a real
+/// directory, never a link: nothing is then written outside through one.
+/// `real_dirs` remembers those found, so each is looked at once; an entry
+/// that is not a directory forgets its own path and all below it, since
+/// it may have replaced one.
+fn parents(
+    root: &Path,
+    rel: &Path,
+    real_dirs: &mut BTreeSet<PathBuf>,
+    refuse: &dyn Fn(String) -> Error,
+) -> Result<()> {
+    let mut at = PathBuf::new();
+    for part in rel.parent().into_iter().flat_map(|p| p.components()) {
+        at.push(part);
+        if real_dirs.contains(&at) {
+            continue;
+        }
+        let full = root.join(&at);
+        match fs::symlink_metadata(&full) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(refuse(format!(
+                    "entry {} would land outside the image through a link",
+                    shown_path(rel)
+                )));
+            }
+            Err(_) => fs::create_dir(&full)
+                .map_err(|e| refuse(format!("entry {}: {e}", shown_path(rel))))?,
+        }
+        real_dirs.insert(at.clone());
+    }
+    Ok(())
+}
+
+/// Unpack one entry at `rel` in `root`, its parents checked first; a hard
+/// link is made here, its target checked the same way.
+fn place<R: Read>(
+    entry: &mut tar::Entry<R>,
+    root: &Path,
+    rel: &Path,
+    real_dirs: &mut BTreeSet<PathBuf>,
+    refuse: &dyn Fn(String) -> Error,
+) -> Result<()> {
+    parents(root, rel, real_dirs, refuse)?;
+    let failed = |e: std::io::Error| refuse(format!("entry {}: {}", shown_path(rel), describe(&e)));
+    let kind = entry.header().entry_type();
+    if !kind.is_dir() {
+        let gone: Vec<PathBuf> = real_dirs
+            .range(rel.to_path_buf()..)
+            .take_while(|d| d.starts_with(rel))
+            .cloned()
+            .collect();
+        gone.iter().for_each(|d| {
+            real_dirs.remove(d);
+        });
+    }
+    let dest = root.join(rel);
+    if kind.is_hard_link() {
+        let target = entry
+            .link_name()
+            .map_err(failed)?
+            .and_then(|t| inside(&t))
+            .filter(|t| !t.as_os_str().is_empty())
+            .ok_or_else(|| {
+                refuse(format!(
+                    "entry {} links to a file outside the image",
+                    shown_path(rel)
+                ))
+            })?;
+        parents(root, &target, real_dirs, refuse)?;
+        // An absolute target names a file of the image, as for any entry.
+        if fs::symlink_metadata(root.join(&target)).is_err() {
+            return Err(refuse(format!(
+                "entry {} is a hard link to {}, which is not in the image",
+                shown_path(rel),
+                shown_path(&target)
+            )));
+        }
+        if fs::symlink_metadata(&dest).is_ok_and(|m| !m.is_dir()) {
+            fs::remove_file(&dest).map_err(failed)?;
+        }
+        // linkat(2) without AT_SYMLINK_FOLLOW: a link's target is linked
+        // as the link it is, never followed.
+        return fs::hard_link(root.join(&target), &dest).map_err(failed);
+    }
+    entry.unpack(&dest).map(drop).map_err(failed)
 }
 
 pub fn shown_path(path: &Path) -> String {
