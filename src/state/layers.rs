@@ -65,9 +65,12 @@ pub fn hold(store: &Store, how: FlockArg) -> Result<Lock> {
     files::lock_file(layers.join(".use.lock"), how)
 }
 
-/// Remove every layer no image lists; returns how many went.
+/// Remove every layer no image lists, and the staging directories of
+/// killed imports; returns how many layers went.
 pub fn remove_unused(store: &Store, used: &HashSet<String>) -> Result<usize> {
     let _held = hold(store, FlockArg::LockExclusive)?;
+    // And what a killed import left half made.
+    files::reclaim(&dir(store));
     let Ok(entries) = fs::read_dir(dir(store)) else {
         return Ok(0);
     };
