@@ -478,6 +478,29 @@ fn stops_while_nothing_comes(lab: &Lab, source: &str, stdin: impl Fn() -> Stdio)
 }
 
 #[test]
+fn what_a_killed_import_left_goes_with_the_next_image_rm() {
+    require_root!();
+    let lab = Lab::new();
+    let flat = lab.root().join("flat.tar");
+    busybox_tar(&flat);
+    lab.ok(&["image", "import", "kept", path(&flat)]);
+    let fifo = mkfifo(&lab);
+    let mut diyc = import_in_background(&lab, path(&fifo), Stdio::null());
+    wait_until("diyc waits for the first byte", || {
+        diyc.must_run();
+        lab.stored()
+            .iter()
+            .any(|n| n.starts_with("layers/.layer-stream-"))
+    });
+    // No chance to clean up: its staging directory stays.
+    nix::sys::signal::kill(diyc.pid(), nix::sys::signal::Signal::SIGKILL).expect("kill");
+    diyc.output();
+    assert!(lab.stored().iter().any(|n| n.starts_with("layers/.layer-")));
+    lab.ok(&["image", "rm", "kept"]);
+    nothing_left(&lab);
+}
+
+#[test]
 fn a_fifo_with_no_writer_is_stopped_by_a_signal_and_leaves_nothing() {
     require_root!();
     let lab = Lab::new();
