@@ -152,8 +152,8 @@ fn run(s: &mut Session, marks: bool) -> Result<Observed> {
             Some(as_is(&mut sys, &dir, &made)?)
         }
     };
-    // The import is made before the launch: its events join what the
-    // lesson saw.
+    // The import is made before the launch, by the launch's own
+    // explainer: it is part of the stage, on screen and in the handout.
     let mut kept = s.capture();
     let stack = match plain {
         Some(stack) => stack,
@@ -174,9 +174,7 @@ fn run(s: &mut Session, marks: bool) -> Result<Observed> {
         base,
     }));
     let env = s.container_env(name);
-    let mut seen = s.launch((stages, flags), COMMAND, env, ROOT_WATCH, undo)?;
-    seen.events.splice(0..0, kept.events);
-    Ok(seen)
+    s.launch_after(kept, (stages, flags), COMMAND, env, ROOT_WATCH, undo)
 }
 
 /// Whether the run made a call of the image stage that `pick` chooses,
