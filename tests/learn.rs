@@ -406,6 +406,14 @@ fn the_glossary_explains_a_word_or_all_of_them() {
     assert_eq!(all.status.code(), Some(0), "{}", text(&all.stderr));
     let all = text(&all.stdout);
     assert_eq!(all.lines().count(), glossary().len(), "{all}");
+    // Each meaning as a lesson shows it: no Markdown's backticks.
+    for (_, line) in glossary() {
+        assert!(
+            all.contains(&format!("{line}\n")),
+            "{line:?} missing from:\n{all}"
+        );
+    }
+    assert!(!all.contains('`'), "{all}");
     let one = lab.run(&["learn", "--glossary", "Namespaces"]);
     assert_eq!(one.status.code(), Some(0));
     let one = text(&one.stdout);
