@@ -52,17 +52,29 @@ impl Pauser {
         let prompt =
             format!("\n-- next: {next}. [Enter] go on, [q] stop, [c] run to the end, [?] keys: ");
         loop {
-            match self.ask(&prompt, signals) {
+            let choice = match self.ask(&prompt, signals) {
+                // A stop signal has ended the line already.
                 None => return Choice::Quit,
-                Some(b'q' | b'Q') => return Choice::Quit,
+                Some(b'q' | b'Q') => Choice::Quit,
                 Some(b'c' | b'C') => {
                     self.enabled = false;
-                    return Choice::Go;
+                    Choice::Go
                 }
-                Some(b'?') => say(&format!("\n{KEYS}")),
-                Some(b'\n' | b'\r' | b' ') => return Choice::Go,
-                Some(_) => say("\npress Enter or space to go on, q to stop, c to run to the end"),
-            }
+                Some(b'?') => {
+                    say(&format!("\n{KEYS}"));
+                    continue;
+                }
+                Some(b'\n' | b'\r' | b' ') => Choice::Go,
+                Some(_) => {
+                    say("\npress Enter or space to go on, q to stop, c to run to the end");
+                    continue;
+                }
+            };
+            // The key is read without its echo, so nothing has ended the
+            // prompt's line: what comes next (a stage folded to one line)
+            // would go on it.
+            say("\n");
+            return choice;
         }
     }
 

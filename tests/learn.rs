@@ -132,6 +132,42 @@ fn the_transcript_is_the_lesson_as_markdown() {
     );
 }
 
+#[test]
+fn the_image_handout_shows_the_import_in_the_stage_live_and_folds_the_other_stages() {
+    require_root!();
+    let lab = Lab::new().with_image();
+    let handout = lab.root().join("image.md");
+    let out = lab.run(&[
+        "learn",
+        "--step",
+        "image",
+        "--no-pause",
+        "--transcript",
+        handout.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let md = std::fs::read_to_string(&handout).expect("the handout");
+    assert_handout(&md);
+    let from = md.find("### The stage, live").expect("the stage, live");
+    let live = &md[from..from + md[from..].find("### Both views").expect("both views")];
+    // The importer's calls, made before the launch, are the stage's own.
+    for call in [
+        "== image: ",
+        "mknodat(AT_FDCWD, ",
+        "makedev(0, 0)) = 0",
+        "lsetxattr(\"",
+        "\"trusted.overlay.opaque\", \"y\", 1, 0) = 0",
+    ] {
+        assert!(live.contains(call), "{call:?} missing from:\n{live}");
+    }
+    // The stages it builds on are one line each, as on the screen.
+    assert!(
+        live.contains("\n== rootfs: an overlay of the image becomes / ([pid "),
+        "{live}"
+    );
+    assert!(!live.contains("pivot_root(\".\", \".\")"), "{live}");
+}
+
 /// A handout is valid Markdown: a title block, its fences closed, its
 /// tables real tables, and each lesson's answers after its last question.
 fn assert_handout(md: &str) {
@@ -370,6 +406,14 @@ fn the_glossary_explains_a_word_or_all_of_them() {
     assert_eq!(all.status.code(), Some(0), "{}", text(&all.stderr));
     let all = text(&all.stdout);
     assert_eq!(all.lines().count(), glossary().len(), "{all}");
+    // Each meaning as a lesson shows it: no Markdown's backticks.
+    for (_, line) in glossary() {
+        assert!(
+            all.contains(&format!("{line}\n")),
+            "{line:?} missing from:\n{all}"
+        );
+    }
+    assert!(!all.contains('`'), "{all}");
     let one = lab.run(&["learn", "--glossary", "Namespaces"]);
     assert_eq!(one.status.code(), Some(0));
     let one = text(&one.stdout);

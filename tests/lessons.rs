@@ -257,10 +257,24 @@ fn image_lesson_imports_a_whiteout_and_an_opaque_directory_and_shows_them_lost_a
         ],
     );
     // What the container printed, in the working run and without the marks.
-    assert!(out.contains("/srv/site: index.html\n"), "{out}");
+    assert!(out.contains("; /srv/site: index.html\n"), "{out}");
     assert!(
-        out.contains("Welcome! (the old message, which layer 2 deletes)\n/srv/site: .wh..wh..opq a.html b.html index.html"),
+        out.contains("Welcome! (the old message, which layer 2 deletes)\n/etc: .wh.motd-old "),
         "{out}"
+    );
+    assert!(
+        out.contains(
+            " motd-old os-release passwd; /srv/site: .wh..wh..opq a.html b.html index.html"
+        ),
+        "{out}"
+    );
+    // The digests checked: a copy with one byte changed, refused in one line.
+    assert!(
+        err.contains("# diyc: refusing ")
+            && err.contains(
+                "lesson-image.changed: layer 3c06821c998c's file does not match its digest"
+            ),
+        "{err}"
     );
     assert!(err.contains("cat: can't open '/etc/motd-old'"), "{err}");
     // The overlay stacks the two layers of the store on the busybox image.

@@ -78,6 +78,53 @@ fn c_at_a_pause_runs_the_lesson_to_the_end() {
     );
 }
 
+/// How every pause's prompt ends, where the key is read.
+const PROMPT_END: &str = "[?] keys: ";
+
+/// `key` typed once the pause reads keys: sent before, the terminal
+/// would still echo it, and an echoed Enter ends the line by itself.
+fn at_the_pause(term: &mut OnTerminal, key: &str) {
+    common::wait_until("the pause reads single keys", || {
+        !term
+            .settings()
+            .local_flags
+            .contains(nix::sys::termios::LocalFlags::ECHO)
+    });
+    term.send(key);
+}
+
+#[test]
+fn a_key_at_a_pause_ends_the_prompt_line_before_anything_else_is_shown() {
+    require_root!();
+    let lab = Lab::new();
+    let mut term = OnTerminal::start(&lab, &["learn", "--step", "uts"]);
+    term.expect(PROMPT_END);
+    // The lesson's parts, and inside its launch the pause before the next
+    // stage, which is folded to one line of its own.
+    let mut before_a_stage = false;
+    loop {
+        at_the_pause(&mut term, "\n");
+        let chunk = term.expect(PROMPT_END);
+        // The key is not echoed: the line must still end.
+        assert!(
+            chunk.starts_with('\n') || chunk.starts_with("\r\n"),
+            "what came after the key went on the prompt's line: {chunk:?}"
+        );
+        if chunk.contains("-- next: what breaks without it.") {
+            break;
+        }
+        before_a_stage |= chunk.contains(" stage. [Enter]");
+    }
+    assert!(before_a_stage, "no pause came before a stage");
+    at_the_pause(&mut term, "q");
+    let (rest, code) = term.finish();
+    assert_eq!(code, Some(0), "{rest}");
+    assert!(
+        rest.starts_with('\n') || rest.starts_with("\r\n"),
+        "{rest:?}"
+    );
+}
+
 /// Enter at every pause up to the exercise, whose shell is then open.
 fn to_the_exercise(term: &mut OnTerminal) {
     loop {

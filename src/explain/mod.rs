@@ -31,6 +31,8 @@ pub struct Explainer {
     tabled: Option<StageId>,
     group: Group,
     folded: Option<Folded>,
+    /// What it shows, kept here instead of printed (a lesson's handout).
+    kept: Option<String>,
 }
 
 impl Explainer {
@@ -47,7 +49,20 @@ impl Explainer {
             tabled: None,
             group: Group::default(),
             folded: None,
+            kept: None,
         }
+    }
+
+    /// Keep what it would print, for `take_kept`, instead of printing it.
+    pub fn kept(mut self) -> Self {
+        self.kept = Some(String::new());
+        self
+    }
+
+    /// What it kept so far, everything pending shown first.
+    pub fn take_kept(&mut self) -> String {
+        self.flush();
+        self.kept.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Every call on a line of its own, every stage in full.
@@ -69,9 +84,14 @@ impl Explainer {
         self
     }
 
-    fn out(text: &str) {
-        let mut err = std::io::stderr().lock();
-        let _ = err.write_all(text.as_bytes());
+    fn out(&mut self, text: &str) {
+        match &mut self.kept {
+            Some(kept) => kept.push_str(text),
+            None => {
+                let mut err = std::io::stderr().lock();
+                let _ = err.write_all(text.as_bytes());
+            }
+        }
     }
 
     fn folds(&self, event: &Event) -> bool {
@@ -82,14 +102,14 @@ impl Explainer {
 
     fn end_fold(&mut self) {
         if let Some(folded) = self.folded.take() {
-            Self::out(&folded.render());
+            self.out(&folded.render());
         }
     }
 
     fn quiet(&mut self, event: Event) {
         if self.folds(&event) {
             if let Some(shown) = self.group.take() {
-                Self::out(&shown);
+                self.out(&shown);
             }
             let stage = event.stage();
             let whole_run = self.focus.as_ref().is_some_and(Vec::is_empty);
@@ -109,7 +129,7 @@ impl Explainer {
                     || matches!(call, Call::Execve { .. } | Call::Execveat { .. })
                 {
                     self.end_fold();
-                    Self::out(&render_text(&event));
+                    self.out(&render_text(&event));
                     return;
                 }
             }
@@ -131,10 +151,10 @@ impl Explainer {
         }
         let (shown, passed) = self.group.push(event);
         if let Some(shown) = shown {
-            Self::out(&shown);
+            self.out(&shown);
         }
         if let Some(event) = passed {
-            Self::out(&render_text(&event));
+            self.out(&render_text(&event));
         }
     }
 }
@@ -154,16 +174,16 @@ impl Recorder for Explainer {
         match self.format {
             None => {}
             Some(Format::Json) => {
-                Self::out(&(serde_json::to_string(&event).unwrap_or_default() + "\n"));
+                self.out(&(serde_json::to_string(&event).unwrap_or_default() + "\n"));
             }
-            Some(Format::Text) if self.verbose => Self::out(&render_text(&event)),
+            Some(Format::Text) if self.verbose => self.out(&render_text(&event)),
             Some(Format::Text) => self.quiet(event),
         }
     }
 
     fn flush(&mut self) {
         if let Some(shown) = self.group.take() {
-            Self::out(&shown);
+            self.out(&shown);
         }
         self.end_fold();
     }

@@ -99,8 +99,9 @@ pub fn print(term: Option<&str>) -> Result<i32> {
             found
         }
     };
+    // A meaning is Markdown, as a lesson shows it: `code` is not quoted.
     for t in chosen {
-        println!("{}: {}", t.name, t.meaning);
+        println!("{}: {}", t.name, super::markdown::render(&t.meaning));
     }
     Ok(0)
 }

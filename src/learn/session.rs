@@ -157,6 +157,19 @@ impl Session<'_> {
         }
     }
 
+    /// The explainer that writes a launch into the handout: as the
+    /// screen shows it, kept as text.
+    fn handout_explainer(&self) -> Explainer {
+        let explainer = Explainer::new(Some(Format::Text))
+            .verbose(self.opts.verbose)
+            .tabled(self.tabled)
+            .kept();
+        match &self.focus {
+            Some(focus) => explainer.focus(focus.clone()),
+            None => explainer,
+        }
+    }
+
     /// The explainer for a launch: the lesson's stages in full, the
     /// others folded.
     fn explainer(&self) -> Explainer {
@@ -231,13 +244,28 @@ impl Session<'_> {
     /// stages in `watching`. `undo` already holds what the caller made.
     pub fn launch(
         &mut self,
+        plan: (Stages, u64),
+        argv: &[&str],
+        env: Vec<String>,
+        watching: &[(StageId, Probe)],
+        undo: Undo,
+    ) -> Result<Observed> {
+        let capture = self.capture();
+        self.launch_after(capture, plan, argv, env, watching, undo)
+    }
+
+    /// A launch whose `capture` already holds what was made for it (the
+    /// image lesson's import): those events come first, in what the
+    /// lesson saw and in the handout.
+    pub(super) fn launch_after(
+        &mut self,
+        mut capture: Capture,
         (stages, extra_flags): (Stages, u64),
         argv: &[&str],
         env: Vec<String>,
         watching: &[(StageId, Probe)],
         mut undo: Undo,
     ) -> Result<Observed> {
-        let mut capture = self.capture();
         let veths_before = probes::veths();
         let launch = Launch::new(
             stages,
@@ -291,7 +319,10 @@ impl Session<'_> {
             if !output.is_empty() && !output.ends_with('\n') {
                 output.push('\n');
             }
-            self.md(&super::transcript::calls(&capture.events));
+            self.md(&super::transcript::calls(
+                &capture.events,
+                self.handout_explainer(),
+            ));
             self.md(&format!(
                 "What the command printed:\n\n````text\n{}````",
                 output

@@ -1,10 +1,11 @@
 //! The handout `--transcript FILE` writes: Markdown a teacher can give
 //! out. A title block says where it was made; each launch's calls go in
-//! a fenced block as `--explain --verbose` prints them, without colour;
-//! tables are Markdown tables.
+//! a fenced block as the screen shows them (`--verbose`: every call),
+//! without colour; tables are Markdown tables.
 
 use crate::event::Event;
-use crate::explain;
+use crate::explain::Explainer;
+use crate::sys::Recorder;
 
 /// The title block: when, on what kernel, with which cgroups, by which
 /// diyc.
@@ -18,17 +19,17 @@ pub fn title(topics: &str, cgroups: &str) -> String {
     )
 }
 
-/// A launch's events, one fenced block.
-pub fn calls(events: &[Event]) -> String {
-    // Four backticks: a line of three in a call or an output stays text.
-    let mut out = String::from("````text\n");
+/// A launch's events, one fenced block, as `shown` (an explainer that
+/// keeps its text) shows them: the lesson's stages in full, the others
+/// folded, as on the screen.
+pub fn calls(events: &[Event], mut shown: Explainer) -> String {
     for event in events {
-        let text = explain::render_text(event);
-        let plain = dialoguer::console::strip_ansi_codes(&text);
-        out.push_str(plain.trim_start_matches('\n'));
+        shown.record(event.clone());
     }
-    out.push_str("````");
-    out
+    let text = shown.take_kept();
+    let plain = dialoguer::console::strip_ansi_codes(&text);
+    // Four backticks: a line of three in a call or an output stays text.
+    format!("````text\n{}\n````", plain.trim_matches('\n'))
 }
 
 /// Text that stands in a table cell: no pipes or line breaks of its own.

@@ -61,7 +61,7 @@ fn name_of(observed: &Observed) -> Option<String> {
 }
 
 /// What a run showed of `stages`, its container's name written NAME so
-/// two runs compare.
+/// two runs compare (a line is shown as it was, never with NAME).
 fn shown(observed: &Observed, stages: &[StageId]) -> Vec<String> {
     let name = name_of(observed).filter(|n| n.len() > 3);
     let named = |l: String| match &name {
@@ -90,9 +90,11 @@ fn shown_as_is(observed: &Observed, stages: &[StageId]) -> Vec<String> {
 }
 
 /// The broken run against the working one, for `stages`: `-` for what
-/// only the working run did or saw, `+` for what only the broken one did.
+/// only the working run did or saw, `+` for what only the broken one did,
+/// each line as its run showed it.
 pub fn difference(live: &Observed, broken: &Observed, stages: &[StageId]) -> Vec<String> {
-    let (shown_a, shown_b) = (shown(live, stages), shown(broken, stages));
+    let (shown_a, shown_b) = (shown_as_is(live, stages), shown_as_is(broken, stages));
+    let (named_a, named_b) = (shown(live, stages), shown(broken, stages));
     // Pids and inode numbers differ from run to run: not a difference.
     let numbers = |l: &String| {
         let mut out = String::new();
@@ -104,8 +106,8 @@ pub fn difference(live: &Observed, broken: &Observed, stages: &[StageId]) -> Vec
         out
     };
     let (a, b): (Vec<String>, Vec<String>) = (
-        shown_a.iter().map(numbers).collect(),
-        shown_b.iter().map(numbers).collect(),
+        named_a.iter().map(numbers).collect(),
+        named_b.iter().map(numbers).collect(),
     );
     // The longest common subsequence, from the end.
     let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
@@ -168,6 +170,33 @@ mod tests {
                 }))
                 .collect(),
         }
+    }
+
+    #[test]
+    fn the_difference_compares_without_the_container_names_but_shows_them() {
+        let run = |name: &str, line: &str| {
+            let mut seen = observed(&[line]);
+            seen.events.push(Event::Syscall {
+                stage: StageId::Uts,
+                pid: 1,
+                text: format!("sethostname(\"{name}\", 10)"),
+                call: crate::sys::Call::Chdir { path: "/".into() },
+                outcome: crate::event::Outcome::Ok(0),
+            });
+            seen
+        };
+        let live = run("lesson-one", "/x/lesson-one: same");
+        let broken = run("lesson-two", "/x/lesson-two.dir: only here");
+        let lines = difference(&live, &broken, &[StageId::Uts]);
+        assert!(
+            lines.contains(&"+ /x/lesson-two.dir: only here".to_string()),
+            "{lines:?}"
+        );
+        assert!(lines.iter().all(|l| !l.contains("NAME")), "{lines:?}");
+        assert!(
+            !lines.iter().any(|l| l.contains("sethostname")),
+            "{lines:?}"
+        );
     }
 
     #[test]

@@ -181,6 +181,22 @@ pub struct Layout {
 /// Write the sample image as an OCI image layout into `dir`, which must
 /// exist and be empty; each directory and file through the seam.
 pub fn write_layout(sys: &mut Sys, dir: &str, layers: &[Layer]) -> Result<Layout> {
+    write(sys, dir, layers, false)
+}
+
+/// The same layout with one byte of layer 1's file changed, under the
+/// same name: what an importer that checks digests must refuse. The byte
+/// is one of the gzip header's time, which unpacking ignores, so only
+/// the digest can tell.
+pub fn write_changed_layout(sys: &mut Sys, dir: &str, layers: &[Layer]) -> Result<Layout> {
+    write(sys, dir, layers, true)
+}
+
+/// Where in a gzip file its time starts (after the magic, the method
+/// and the flags).
+const GZIP_MTIME: usize = 4;
+
+fn write(sys: &mut Sys, dir: &str, layers: &[Layer], changed: bool) -> Result<Layout> {
     let config = config(layers);
     let manifest = json!({
         "schemaVersion": 2,
@@ -213,7 +229,20 @@ pub fn write_layout(sys: &mut Sys, dir: &str, layers: &[Layer]) -> Result<Layout
         (blob(&manifest), &manifest),
         (blob(&config), &config),
     ];
-    files.extend(layers.iter().map(|l| (blob(&l.blob), l.blob.as_slice())));
+    let altered: Option<Vec<u8>> = layers.first().filter(|_| changed).map(|l| {
+        let mut bytes = l.blob.clone();
+        if let Some(b) = bytes.get_mut(GZIP_MTIME) {
+            *b ^= 1;
+        }
+        bytes
+    });
+    for (i, l) in layers.iter().enumerate() {
+        let data = match (&altered, i) {
+            (Some(bytes), 0) => bytes.as_slice(),
+            _ => l.blob.as_slice(),
+        };
+        files.push((blob(&l.blob), data));
+    }
     for (name, data) in &files {
         write_file(sys, &format!("{dir}/{name}"), data)?;
     }
@@ -299,6 +328,15 @@ mod tests {
             assert_eq!(gunzip(&a.blob), a.tar);
         }
         assert_ne!(a[0].diff_id, a[1].diff_id);
+    }
+
+    #[test]
+    fn the_changed_byte_still_unpacks_to_the_same_tar_but_not_the_same_digest() {
+        let layers = layers().unwrap_or_default();
+        let mut blob = layers[0].blob.clone();
+        blob[GZIP_MTIME] ^= 1;
+        assert_eq!(gunzip(&blob), layers[0].tar);
+        assert_ne!(sha256(&blob), layers[0].digest);
     }
 
     #[test]

@@ -13,7 +13,8 @@ use crate::observe::{self, MountEntry};
 pub const IMAGE: Exercise = Exercise {
     name: "image",
     task: |_: &Setting| {
-        "Stack two layers with overlayfs, the top one hiding a file of the bottom one with a whiteout:\n`mount -t tmpfs lab /mnt; mkdir /mnt/bottom /mnt/top /mnt/merged; echo old > /mnt/bottom/note`,\n`mknod /mnt/top/note c 0 0` (the whiteout), then\n`mount -t overlay lab -o lowerdir=/mnt/top:/mnt/bottom /mnt/merged`, and type `check`.".into()
+        // Each command ends its line: a line copied whole runs as it is.
+        "Stack two layers with overlayfs, the top one hiding a file of the bottom one with a whiteout. Make the layers, a file in the bottom one:\n`mount -t tmpfs lab /mnt; mkdir /mnt/bottom /mnt/top /mnt/merged; echo old > /mnt/bottom/note`\nthe whiteout in the top one, before the overlay is mounted: `mknod /mnt/top/note c 0 0`\nthen stack them: `mount -t overlay lab -o lowerdir=/mnt/top:/mnt/bottom /mnt/merged`\nand type `check`.".into()
     },
     wants: &[],
     check: image,
@@ -150,10 +151,30 @@ fn image(look: &Look) -> Verdict {
         layers[i]
     ));
     if std::fs::symlink_metadata(seen_by(pid, &format!("{point}/{rel}"))).is_ok() {
-        v.bad(
-            format!("{point}/{rel} still shows"),
-            "the whiteout must be in a layer named before the file's in lowerdir",
-        );
+        let plain = |l: &&String| {
+            let path = seen_by(pid, &format!("{l}/{rel}"));
+            std::fs::symlink_metadata(&path).is_ok() && !is_whiteout(&path)
+        };
+        match layers[..i].iter().find(plain) {
+            // The overlay shows the topmost copy.
+            Some(above) => v.bad(
+                format!("{point}/{rel} still shows: {above}/{rel}, above the whiteout, holds it too"),
+                format!("remove {above}/{rel}, or put {} first in lowerdir", layers[i]),
+            ),
+            // The order is right, so the whiteout came after the mount:
+            // overlayfs does not follow a layer changed under it (`ls` may
+            // stop listing the file while `cat` still reads it).
+            None => v.bad(
+                format!(
+                    "{point}/{rel} still shows, though {}/{rel} hides it: the layer was changed after the overlay was mounted",
+                    layers[i]
+                ),
+                format!(
+                    "mount the overlay again, now that the whiteout is there: `umount {point}`, then `mount -t overlay lab -o lowerdir={} {point}`",
+                    layers.join(":")
+                ),
+            ),
+        }
     } else {
         v.good(format!(
             "{point} shows no {rel}: the whiteout hides it, and {under}/{rel} is unchanged"

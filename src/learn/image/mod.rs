@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 
 use super::parts::{ROOT_WATCH, remove_tree};
 use super::session::{Capture, Observed, Session};
-use crate::error::Result;
-use crate::event::{Outcome, StageId};
+use crate::error::{Error, Result};
+use crate::event::{Event, Outcome, StageId};
 use crate::stages::order::Plan;
 use crate::stages::rootfs::{self, IN_MEMORY_DEFAULT, Rootfs};
 use crate::stages::uts::Uts;
@@ -32,13 +32,18 @@ pub const TEXT: &str = include_str!("../../../lessons/image.md");
 /// The sample image's name in the store while the lesson runs.
 const IMAGE: &str = "lesson-image";
 
-/// What the container runs: `cat` of the deleted file, `ls` of the
-/// opaque directory.
+/// What the container runs: `cat` of the deleted file, `ls` of its
+/// directory and of the opaque one, so what the lesson says is there is
+/// what a command listed.
 const COMMAND: &[&str] = &[
     "sh",
     "-c",
-    "cat /etc/motd-old; echo /srv/site: $(ls -A /srv/site)",
+    "cat /etc/motd-old; echo /etc: $(ls -A /etc)';' /srv/site: $(ls -A /srv/site)",
 ];
+
+/// What the importer says of a layer whose bytes are not those its
+/// digest names.
+const MISMATCH: &str = "does not match its digest";
 
 /// A directory of the lesson's own beside its mount point, removed with
 /// everything in it at the end (and first, if a killed diyc left it).
@@ -69,30 +74,53 @@ fn text(path: &Path) -> String {
 }
 
 /// The sample's OCI image layout in `dir` imported by diyc's importer,
-/// shown in full; its layers in the store, top first.
-fn import(s: &Session, undo: &mut Undo, kept: &mut Capture, dir: &str) -> Result<Vec<look::Layer>> {
+/// shown in full, after the copy in `changed` that it must refuse; its
+/// layers in the store, top first.
+fn import(
+    s: &Session,
+    undo: &mut Undo,
+    kept: &mut Capture,
+    (dir, changed): (&str, &str),
+) -> Result<Vec<look::Layer>> {
     // An image a killed diyc left would stop the import.
     if image::lowers(s.store, IMAGE)?.is_some() {
         image::remove(s.store, IMAGE)?;
     }
+    let store = s.store.clone();
+    undo.push(
+        format!("removing the image {IMAGE} and its layers"),
+        When::Always,
+        move |_| match image::lowers(&store, IMAGE)? {
+            Some(_) => image::remove(&store, IMAGE),
+            None => Ok(()),
+        },
+    );
     let mut sys = Sys::new(kept, StageId::Image);
     sys.stage(StageId::Image);
-    sys.note(format!(
-        "diyc's importer reads the OCI image layout in {dir} and unpacks each layer into its store, once; layer 2's .wh. marks become what overlayfs reads:"
-    ));
     let options = ImportOptions {
         name: Some(IMAGE.into()),
         reference: None,
         max_size: 1 << 20,
         progress: false,
     };
+    sys.note(format!(
+        "first {changed}, a copy of the layout with one byte of layer 1's file changed; diyc's importer checks each digest and refuses it:"
+    ));
+    // Refused only once the layer is read to its end: nothing of it is
+    // published, and no whiteout is made.
+    match image::import(s.store, Path::new(changed), &options, &mut sys, &s.signals) {
+        Err(Error::Invalid(why)) if why.contains(MISMATCH) => sys.note(format!("diyc: {why}")),
+        Err(e) => return Err(e),
+        Ok(_) => {
+            return Err(Error::Check(format!(
+                "the importer took {changed}, whose layer 1 does not match its digest"
+            )));
+        }
+    }
+    sys.note(format!(
+        "then the layout itself, in {dir}: each layer is unpacked into its store, once; layer 2's .wh. marks become what overlayfs reads:"
+    ));
     let imported = image::import(s.store, Path::new(dir), &options, &mut sys, &s.signals)?;
-    let store = s.store.clone();
-    undo.push(
-        format!("removing the image {IMAGE} and its layers"),
-        When::Always,
-        move |_| image::remove(&store, IMAGE),
-    );
     let hexes = imported
         .first()
         .map(|i| i.info.layers.clone())
@@ -137,6 +165,7 @@ fn run(s: &mut Session, marks: bool) -> Result<Observed> {
     let scratch = s.scratch(&mut undo, name)?;
     let made = sample::layers()?;
     let dir = format!("{}.layers", s.scratch_path(name)?);
+    let changed = format!("{}.changed", s.scratch_path(name)?);
     // The lesson's own set-up, one folded line.
     let plain = {
         let mut shown = s.scaffolding();
@@ -145,6 +174,9 @@ fn run(s: &mut Session, marks: bool) -> Result<Observed> {
             let what = "the sample image, two layers written as an OCI image layout";
             workspace(&mut sys, &mut undo, &dir, what)?;
             sample::write_layout(&mut sys, &dir, &made)?;
+            let what = "a copy of it, one byte of layer 1's file changed";
+            workspace(&mut sys, &mut undo, &changed, what)?;
+            sample::write_changed_layout(&mut sys, &changed, &made)?;
             None
         } else {
             let what = "the sample's two layers, each unpacked as its tar holds it: no whiteout is made, the .wh. marks stay plain files";
@@ -152,12 +184,12 @@ fn run(s: &mut Session, marks: bool) -> Result<Observed> {
             Some(as_is(&mut sys, &dir, &made)?)
         }
     };
-    // The import is made before the launch: its events join what the
-    // lesson saw.
+    // The import is made before the launch, by the launch's own
+    // explainer: it is part of the stage, on screen and in the handout.
     let mut kept = s.capture();
     let stack = match plain {
         Some(stack) => stack,
-        None => import(s, &mut undo, &mut kept, &dir)?,
+        None => import(s, &mut undo, &mut kept, (&dir, &changed))?,
     };
     kept.flush();
     let mut lowers: Vec<PathBuf> = stack.iter().map(|l| PathBuf::from(&l.dir)).collect();
@@ -174,9 +206,7 @@ fn run(s: &mut Session, marks: bool) -> Result<Observed> {
         base,
     }));
     let env = s.container_env(name);
-    let mut seen = s.launch((stages, flags), COMMAND, env, ROOT_WATCH, undo)?;
-    seen.events.splice(0..0, kept.events);
-    Ok(seen)
+    s.launch_after(kept, (stages, flags), COMMAND, env, ROOT_WATCH, undo)
 }
 
 /// Whether the run made a call of the image stage that `pick` chooses,
@@ -189,10 +219,14 @@ fn made(seen: &Observed, pick: fn(&Call) -> bool) -> bool {
 
 pub fn live(s: &mut Session) -> Result<(Observed, StageId)> {
     let seen = run(s, true)?;
+    let refused = seen.events.iter().any(|e| {
+        matches!(e, Event::Note { stage: StageId::Image, text } if text.starts_with("diyc: ") && text.contains(MISMATCH))
+    });
     s.check(
-        made(&seen, |c| matches!(c, Call::Mknodat { major: 0, minor: 0, .. }))
+        refused
+            && made(&seen, |c| matches!(c, Call::Mknodat { major: 0, minor: 0, .. }))
             && made(&seen, |c| matches!(c, Call::Lsetxattr { name, .. } if name == look::OPAQUE_XATTR)),
-        "the importer made layer 2's .wh.motd-old a whiteout (mknodat, a character device 0:0) and marked its /srv/site opaque (lsetxattr)",
+        "the importer refused the changed copy, then made layer 2's .wh.motd-old a whiteout (mknodat, a character device 0:0) and marked its /srv/site opaque (lsetxattr)",
     )?;
     let inside = seen.lines(StageId::Image, true);
     s.check(
@@ -220,8 +254,11 @@ pub fn broken(s: &mut Session) -> Result<Observed> {
     let left = image::lowers(s.store, IMAGE)?.is_some()
         || made.iter().any(|l| layers::exists(s.store, &l.diff_id))
         || [IMAGE, "lesson-plain"].iter().any(|name| {
-            s.scratch_path(name)
-                .is_ok_and(|p| Path::new(&format!("{p}.layers")).exists())
+            s.scratch_path(name).is_ok_and(|p| {
+                ["layers", "changed"]
+                    .iter()
+                    .any(|end| Path::new(&format!("{p}.{end}")).exists())
+            })
         });
     s.undone(
         !left,
