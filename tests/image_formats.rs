@@ -501,6 +501,47 @@ fn what_a_killed_import_left_goes_with_the_next_image_rm() {
 }
 
 #[test]
+fn image_rm_keeps_a_layer_that_an_import_reuses_meanwhile() {
+    require_root!();
+    let lab = Lab::new();
+    let flat = lab.root().join("flat.tar");
+    busybox_tar(&flat);
+    lab.ok(&["image", "import", "first", path(&flat)]);
+    // An import that will reuse first's layer, holding the store while
+    // it waits for its bytes.
+    let fifo = mkfifo(&lab);
+    let mut import = import_in_background(&lab, path(&fifo), Stdio::null());
+    wait_until("the import waits for its first byte", || {
+        import.must_run();
+        lab.stored()
+            .iter()
+            .any(|n| n.starts_with("layers/.layer-stream-"))
+    });
+    // The removal of first, which waits for that import to finish.
+    let rm = Background(Some(
+        lab.cmd(&["image", "rm", "first"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("diyc image rm"),
+    ));
+    let wchan = format!("/proc/{}/wchan", rm.pid());
+    wait_until("image rm waits for the layer store's lock", || {
+        std::fs::read_to_string(&wchan).is_ok_and(|w| w.contains("lock"))
+    });
+    let mut writer = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fifo)
+        .expect("fifo");
+    std::io::copy(&mut std::fs::File::open(&flat).expect("flat"), &mut writer).expect("feed");
+    drop(writer);
+    assert_eq!(import.output().status.code(), Some(0));
+    assert_eq!(rm.output().status.code(), Some(0));
+    let out = lab.ok(&["run", "--rm", "--net", "none", "fifo", "cat", "/marker"]);
+    assert_eq!(out, "marker\n");
+}
+
+#[test]
 fn a_fifo_with_no_writer_is_stopped_by_a_signal_and_leaves_nothing() {
     require_root!();
     let lab = Lab::new();
@@ -544,6 +585,63 @@ fn a_gzip_bomb_is_stopped_at_max_size() {
     refused(
         &lab,
         &["bomb", path(&bomb), "--max-size", "1M"],
+        "--max-size",
+    );
+}
+
+/// A gzip file of raw tar bytes: headers made by hand, and what follows.
+fn gzipped(path: &Path, raw: impl Read) {
+    let mut gzip = Command::new("gzip")
+        .arg("-c")
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(path).expect("gzip file"))
+        .spawn()
+        .expect("gzip");
+    let mut raw = raw;
+    std::io::copy(&mut raw, gzip.stdin.as_mut().expect("stdin")).expect("to gzip");
+    drop(gzip.stdin.take());
+    assert!(gzip.wait().expect("gzip").success());
+}
+
+fn raw_header(name: &str, kind: tar::EntryType, size: u64) -> Vec<u8> {
+    let mut h = header(kind, size, 0o644);
+    h.set_path(name).expect("name");
+    h.set_cksum();
+    h.as_bytes().to_vec()
+}
+
+#[test]
+fn a_long_name_bigger_than_any_header_is_refused_unread() {
+    require_root!();
+    let lab = Lab::new();
+    let bomb = lab.root().join("longname.tar.gz");
+    // A GNU long name of 4 MiB: the tar reader would keep it whole in memory.
+    let size = 4 << 20;
+    let mut long = header(tar::EntryType::GNULongName, size, 0o644);
+    long.as_gnu_mut().expect("gnu").name[..13].copy_from_slice(b"././@LongLink");
+    long.set_cksum();
+    let next = raw_header("x", tar::EntryType::Regular, 0);
+    let raw = long
+        .as_bytes()
+        .as_slice()
+        .chain(std::io::repeat(b'a').take(size))
+        .chain(next.as_slice())
+        .chain(std::io::repeat(0).take(1024));
+    gzipped(&bomb, raw);
+    refused(&lab, &["longname", path(&bomb)], "take more than 64 KiB");
+}
+
+#[test]
+fn many_empty_files_count_against_max_size() {
+    require_root!();
+    let lab = Lab::new();
+    let many = lab.root().join("many.tar");
+    let names: Vec<String> = (0..1000).map(|i| format!("f{i}")).collect();
+    let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b""[..])).collect();
+    tar_of(&many, &files);
+    refused(
+        &lab,
+        &["many", path(&many), "--max-size", "100K"],
         "--max-size",
     );
 }

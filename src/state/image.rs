@@ -233,10 +233,6 @@ pub fn remove(store: &Store, name: &str) -> Result<()> {
     let _lock = files::try_lock(&path)?
         .ok_or_else(|| Error::invalid(format!("image {name} is being used right now")))?;
     files::remove_dir(&path)?;
-    let used = list(store)
-        .into_iter()
-        .flat_map(|(info, _)| info.layers)
-        .collect();
-    layers::remove_unused(store, &used)?;
+    layers::remove_unused(store)?;
     Ok(())
 }

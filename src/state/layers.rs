@@ -66,9 +66,14 @@ pub fn hold(store: &Store, how: FlockArg) -> Result<Lock> {
 }
 
 /// Remove every layer no image lists, and the staging directories of
-/// killed imports; returns how many layers went.
-pub fn remove_unused(store: &Store, used: &HashSet<String>) -> Result<usize> {
+/// killed imports; returns how many layers went. What is listed is read
+/// under the lock: an import that reused a layer meanwhile has finished.
+pub fn remove_unused(store: &Store) -> Result<usize> {
     let _held = hold(store, FlockArg::LockExclusive)?;
+    let used: HashSet<String> = super::image::list(store)
+        .into_iter()
+        .flat_map(|(info, _)| info.layers)
+        .collect();
     // And what a killed import left half made.
     files::reclaim(&dir(store));
     let Ok(entries) = fs::read_dir(dir(store)) else {

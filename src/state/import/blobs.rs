@@ -3,10 +3,14 @@
 //! whose entries are found once by their headers and then read in place
 //! (no copy is unpacked first). Names never lead outside the archive.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
+
+use super::unpack::{Budgeted, HEADERS};
 
 /// Small files (index, manifests, configs) are read whole, up to this.
 const SMALL: u64 = 16 << 20;
@@ -55,10 +59,16 @@ impl Blobs {
     /// as soon as one could not be part of an image archive (a root
     /// filesystem's `bin/`), so a flat tar costs a header or two here.
     pub fn index_tar(path: &Path) -> io::Result<Option<Blobs>> {
-        let mut archive = tar::Archive::new(File::open(path)?);
+        let budget = Rc::new(Cell::new(HEADERS));
+        let mut archive = tar::Archive::new(Budgeted {
+            inner: File::open(path)?,
+            budget: budget.clone(),
+        });
         let (mut files, mut links) = (HashMap::new(), HashMap::new());
         for entry in archive.entries_with_seek()? {
             let entry = entry?;
+            // Data is skipped by seeking; only headers are read.
+            budget.set(HEADERS);
             let Some(name) = entry.path()?.to_str().and_then(normal) else {
                 continue;
             };

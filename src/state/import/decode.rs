@@ -63,9 +63,15 @@ impl Shared<'_> {
             .map(Error::Interrupted)
     }
 
-    /// Count `n` more unpacked bytes: false once past the limit.
+    /// Count `n` more unpacked bytes: false once past the limit (a size
+    /// near 2^64, which a sparse entry can claim, is past any).
     pub fn take(&self, n: u64) -> bool {
-        self.unpacked.fetch_add(n, Ordering::Relaxed) + n <= self.max_size
+        let max = self.max_size;
+        self.unpacked
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                used.checked_add(n).filter(|total| *total <= max)
+            })
+            .is_ok()
     }
 }
 
@@ -190,6 +196,24 @@ pub fn describe(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_size_near_two_to_the_64_does_not_wrap_the_count_under_the_limit() {
+        let signals = Signals::block().unwrap();
+        let shared = Shared {
+            signals: &signals,
+            stopped: AtomicBool::new(false),
+            signal: 0.into(),
+            progress: indicatif::ProgressBar::hidden(),
+            unpacked: 0.into(),
+            max_size: 10 << 20,
+        };
+        assert!(shared.take(1 << 20));
+        // 1 MiB + this wraps to 512 KiB: under the limit, if it wrapped.
+        assert!(!shared.take(u64::MAX - (512 << 10)));
+        assert!(shared.take(8 << 20));
+        assert!(!shared.take(2 << 20));
+    }
 
     #[test]
     fn compression_is_told_by_its_first_bytes() {

@@ -5,10 +5,12 @@
 //! kept aside, to be made into overlayfs's own form once the layers below
 //! are known (whiteout.rs).
 
+use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
 
 use super::decode::{Shared, describe};
 use super::what::{ACCEPTS, not_a_tar, shown};
@@ -53,7 +55,11 @@ pub fn unpack(
             other => other,
         });
     }
-    let mut input = std::io::Cursor::new(head).chain(input);
+    let budget = Rc::new(Cell::new(HEADERS));
+    let mut input = Budgeted {
+        inner: std::io::Cursor::new(head).chain(input),
+        budget: budget.clone(),
+    };
     let mut archive = tar::Archive::new(&mut input);
     archive.set_preserve_permissions(true);
     archive.set_preserve_ownerships(true);
@@ -65,7 +71,16 @@ pub fn unpack(
         .entries()
         .map_err(|e| refuse(format!("not a tar archive: {e}")))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| refuse(format!("damaged archive: {}", describe(&e))))?;
+        let mut entry = entry.map_err(|e| match budget.get() {
+            0 => refuse(format!(
+                "an entry's headers (a long name, PAX records) take more than {} KiB",
+                HEADERS >> 10
+            )),
+            _ => refuse(format!("damaged archive: {}", describe(&e))),
+        })?;
+        // What the tar reader may read before the next entry: this one's
+        // data, then the next one's headers.
+        budget.set(entry.size().saturating_add(HEADERS));
         let named = entry
             .path()
             .map_err(|e| refuse(format!("bad entry name: {e}")))?
@@ -102,13 +117,18 @@ pub fn unpack(
             made.skipped += 1;
             continue;
         }
-        if !shared.take(entry.size()) {
+        // Each entry costs its header and name on disk, whatever its size:
+        // a million empty files are no lighter than their inodes.
+        let cost = entry
+            .size()
+            .saturating_add(512 + named.as_os_str().len() as u64);
+        if !shared.take(cost) {
             return Err(refuse(format!(
                 "it unpacks to more than {} (--max-size); if you trust it, give a larger --max-size",
                 crate::stages::cgroups::human(shared.max_size)
             )));
         }
-        made.size += entry.size();
+        made.size = made.size.saturating_add(entry.size());
         place(&mut entry, into, &path, &mut real_dirs, refuse)?;
         made.files += 1;
     }
@@ -214,6 +234,38 @@ fn place<R: Read>(
         return fs::hard_link(root.join(&target), &dest).map_err(failed);
     }
     entry.unpack(&dest).map(drop).map_err(failed)
+}
+
+/// How much the tar reader may read past an entry's data to find the
+/// next one: its headers, a GNU long name or link, PAX records. The reader
+/// keeps those whole in memory, so a bigger one is refused, not read.
+pub const HEADERS: u64 = 64 << 10;
+
+/// The stream the tar reader reads, which fails once it has read past
+/// its budget; the loop sets the budget again at each entry.
+pub struct Budgeted<R> {
+    pub inner: R,
+    pub budget: Rc<Cell<u64>>,
+}
+
+/// Seeking skips data without reading it: it costs no budget.
+impl<R: std::io::Seek> std::io::Seek for Budgeted<R> {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(to)
+    }
+}
+
+impl<R: Read> Read for Budgeted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.budget.get();
+        if left == 0 {
+            return Err(std::io::Error::other("past the header budget"));
+        }
+        let most = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..most])?;
+        self.budget.set(left - n as u64);
+        Ok(n)
+    }
 }
 
 pub fn shown_path(path: &Path) -> String {
