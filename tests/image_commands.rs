@@ -270,3 +270,50 @@ fn an_image_that_is_not_there_is_one_line() {
     );
     assert!(!file.exists(), "an export of nothing was written");
 }
+
+#[test]
+fn image_export_writes_a_file_linked_many_times_once() {
+    require_root!();
+    let lab = Lab::new();
+    let flat = lab.root().join("links.tar");
+    let mut builder = tar::Builder::new(std::fs::File::create(&flat).expect("tar"));
+    let data = vec![7u8; 1 << 20];
+    let mut header = tar::Header::new_gnu();
+    header.set_size(data.len() as u64);
+    header.set_mode(0o644);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(1_700_000_000);
+    header.set_cksum();
+    builder
+        .append_data(&mut header, "big", &data[..])
+        .expect("big");
+    for i in 0..100 {
+        let mut link = tar::Header::new_gnu();
+        link.set_entry_type(tar::EntryType::Link);
+        link.set_size(0);
+        link.set_mode(0o644);
+        link.set_uid(0);
+        link.set_gid(0);
+        link.set_mtime(1_700_000_000);
+        builder
+            .append_link(&mut link, format!("link{i}"), "big")
+            .expect("link");
+    }
+    builder.finish().expect("finish");
+    lab.ok(&["image", "import", "links", path(&flat)]);
+    let out = lab.root().join("links.export.tar");
+    lab.ok(&["image", "export", "links", path(&out)]);
+    let size = std::fs::metadata(&out).expect("export").len();
+    assert!(
+        size < 2 << 20,
+        "{size} bytes: the data was written more than once"
+    );
+    let mut archive = tar::Archive::new(std::fs::File::open(&out).expect("export"));
+    let links = archive
+        .entries()
+        .expect("entries")
+        .filter(|e| e.as_ref().expect("entry").header().entry_type() == tar::EntryType::Link)
+        .count();
+    assert_eq!(links, 100);
+}

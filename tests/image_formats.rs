@@ -154,6 +154,63 @@ fn edit_config(layout: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
 }
 
 #[test]
+fn a_config_s_control_characters_never_reach_the_terminal_raw() {
+    require_root!();
+    let dir = fixtures();
+    let layout = made::oci_layout(dir.path());
+    edit_config(&layout, |config| {
+        config["history"][0]["created"] = "\u{1b}]0;TITLE\u{7}\u{1b}[31m".into();
+        config["config"]["User"] = "\u{1b}]0;USER\u{7}nobody".into();
+    });
+    let lab = Lab::new();
+    lab.ok(&["image", "import", "noisy", path(&layout)]);
+    let history = lab.run(&["image", "history", "noisy"]);
+    assert_eq!(history.status.code(), Some(0));
+    for line in history.stdout.split(|&b| b == b'\n') {
+        assert!(
+            line.iter().all(|&b| b >= 0x20 && b != 0x7f),
+            "raw control bytes: {:?}",
+            text(&history.stdout)
+        );
+    }
+    // Its User is looked up in its files, and is not there.
+    let out = lab.run(&["run", "--rm", "--net", "none", "noisy", "true"]);
+    assert_one_line_error(&out, "--user");
+    no_raw_control_bytes(&out.stderr);
+}
+
+#[test]
+fn an_archive_that_lacks_a_layer_the_store_holds_is_refused() {
+    require_root!();
+    let dir = fixtures();
+    let layout = made::oci_layout(dir.path());
+    let lab = Lab::new();
+    lab.ok(&["image", "import", "whole", path(&layout)]);
+    // The same image, without the file of its base layer.
+    let (_, base) = made::layers(&layout).remove(0);
+    std::fs::remove_file(&base).expect("base blob removed");
+    let out = lab.run(&["image", "import", "partial", path(&layout)]);
+    assert_one_line_error(&out, "which it does not hold");
+    assert!(!lab.root().join("images/partial").exists());
+}
+
+#[test]
+fn a_name_that_climbs_out_is_refused_before_anything_is_read() {
+    require_root!();
+    let lab = Lab::new();
+    // A record where `images/../probe` points: never read.
+    let probe = lab.root().join("probe");
+    std::fs::create_dir_all(&probe).expect("probe");
+    std::fs::write(
+        probe.join("image.json"),
+        r#"{"name":"probe","source":"x","created":0,"size":0,"files":0,"config":{"env":[],"working_dir":null,"entrypoint":[],"cmd":[],"user":null,"exposed_ports":["81/tcp"]}}"#,
+    )
+    .expect("record");
+    let out = lab.run(&["run", "--rm", "-P", "../probe", "true"]);
+    assert_one_line_error(&out, "invalid image name");
+}
+
+#[test]
 fn a_layer_file_that_does_not_match_its_digest_is_refused() {
     require_root!();
     let dir = fixtures();
@@ -291,6 +348,58 @@ fn a_whiteout_of_what_a_layer_below_holds_imports() {
     let look = "test ! -e /etc/kept && cat /etc/added";
     let out = lab.ok(&["run", "--rm", "--net", "none", "layered", "sh", "-c", look]);
     assert_eq!(out, made::ADDED);
+}
+
+/// The names in an exported tar, directories and all.
+fn exported(lab: &Lab, name: &str) -> Vec<String> {
+    let file = lab.root().join(format!("{name}.export.tar"));
+    lab.ok(&["image", "export", name, path(&file)]);
+    let mut archive = tar::Archive::new(std::fs::File::open(&file).expect("export"));
+    archive
+        .entries()
+        .expect("entries")
+        .map(|e| {
+            e.expect("entry")
+                .path()
+                .expect("name")
+                .display()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn marks_mean_what_the_oci_image_spec_says() {
+    require_root!();
+    // An opaque mark at a layer's top hides everything below, though
+    // overlayfs reads none there.
+    let dir = fixtures();
+    let layout = made::oci_layout(dir.path());
+    add_layer(&layout, &[(".wh..wh..opq", b""), ("only", b"x")]);
+    let lab = Lab::new();
+    lab.ok(&["image", "import", "top", path(&layout)]);
+    assert_eq!(exported(&lab, "top"), ["only"]);
+
+    // A directory deleted and made anew in one layer holds only what that
+    // layer puts in it; AUFS's bookkeeping is left out.
+    let dir = fixtures();
+    let layout = made::oci_layout(dir.path());
+    add_layer(
+        &layout,
+        &[
+            (".wh.data", b""),
+            ("data/fresh", b"fresh\n"),
+            (".wh..wh.plnk/1234.5678", b"aufs"),
+        ],
+    );
+    let lab = Lab::new();
+    lab.ok(&["image", "import", "anew", path(&layout)]);
+    let out = lab.ok(&[
+        "run", "--rm", "--net", "none", "anew", "ls", "-A", "/data", "/",
+    ]);
+    assert!(out.starts_with("/:\n"), "{out}");
+    assert!(out.contains("/data:\nfresh\n"), "{out}");
+    assert!(!out.contains(".wh."), "{out}");
 }
 
 #[test]
@@ -629,6 +738,17 @@ fn a_long_name_bigger_than_any_header_is_refused_unread() {
         .chain(std::io::repeat(0).take(1024));
     gzipped(&bomb, raw);
     refused(&lab, &["longname", path(&bomb)], "take more than 64 KiB");
+}
+
+#[test]
+fn zeros_after_the_tar_s_end_are_not_read_without_end() {
+    require_root!();
+    let lab = Lab::new();
+    let tail = lab.root().join("tail.tar.gz");
+    let end = raw_header("x", tar::EntryType::Regular, 0);
+    let raw = end.as_slice().chain(std::io::repeat(0).take(64 << 20));
+    gzipped(&tail, raw);
+    refused(&lab, &["tail", path(&tail)], "after the tar's end");
 }
 
 #[test]

@@ -212,7 +212,7 @@ fn history(store: &Store, name: &str) -> Result<i32> {
             sizes.next().map_or_else(|| "-".into(), size_text)
         };
         rows.push([
-            step.created.clone().unwrap_or_else(|| "-".into()),
+            crate::state::image::shown(step.created.as_deref().unwrap_or("-")),
             crate::state::image::shown(step.created_by.as_deref().unwrap_or("-")),
             size,
             crate::state::image::shown(step.comment.as_deref().unwrap_or("")),

@@ -57,6 +57,8 @@ pub(super) fn of(args: &RunArgs) -> Result<Spec> {
 /// With `-P`, each port the image exposes is published too, on a free
 /// host port, unless a `-p` already publishes it.
 pub(super) fn with_image(spec: Spec, store: &Store, publish_all: bool) -> Result<Spec> {
+    // Checked before it names a path to read.
+    image::validate_name(&spec.image)?;
     let config = image::config(store, &spec.image)?;
     let mut spec = configured(spec, &config);
     if publish_all {

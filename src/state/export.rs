@@ -4,10 +4,10 @@
 //! opaque directory (`trusted.overlay.opaque=y`) hides everything below
 //! it. The same rules overlayfs applies at mount time, applied by hand.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File};
 use std::io::Write;
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use super::{Store, image};
@@ -29,7 +29,16 @@ fn is_opaque(dir: &Path) -> bool {
 }
 
 /// Add directory `rel` as the stack `layers` (top first) shows it.
-fn merge(out: &mut tar::Builder<Box<dyn Write>>, layers: &[PathBuf], rel: &Path) -> Result<()> {
+/// Files linked more than once, by (device, inode): the name each was
+/// first written under, so the others are written as hard links to it.
+type Linked = HashMap<(u64, u64), PathBuf>;
+
+fn merge(
+    out: &mut tar::Builder<Box<dyn Write>>,
+    layers: &[PathBuf],
+    rel: &Path,
+    linked: &mut Linked,
+) -> Result<()> {
     let mut names = BTreeSet::new();
     for layer in layers {
         if let Ok(entries) = fs::read_dir(layer.join(rel)) {
@@ -66,7 +75,24 @@ fn merge(out: &mut tar::Builder<Box<dyn Write>>, layers: &[PathBuf], rel: &Path)
                     Err(_) => {}
                 }
             }
-            merge(out, &below, &path)?;
+            merge(out, &below, &path, linked)?;
+        } else if meta.is_file() && meta.nlink() > 1 {
+            // One copy of the data, however many names it has: a layer of
+            // 1 MiB linked 2,000 times is not a 2 GiB tar.
+            match linked.get(&(meta.dev(), meta.ino())) {
+                Some(first) => {
+                    let mut header = tar::Header::new_gnu();
+                    header.set_entry_type(tar::EntryType::Link);
+                    header.set_size(0);
+                    out.append_link(&mut header, &path, first)
+                        .ctx("reading", &real)?;
+                }
+                None => {
+                    linked.insert((meta.dev(), meta.ino()), path.clone());
+                    out.append_path_with_name(&real, &path)
+                        .ctx("reading", &real)?;
+                }
+            }
         } else {
             out.append_path_with_name(&real, &path)
                 .ctx("reading", &real)?;
@@ -86,7 +112,7 @@ pub fn export(store: &Store, name: &str, file: &Path) -> Result<()> {
     };
     let mut out = tar::Builder::new(sink);
     out.follow_symlinks(false);
-    let written = merge(&mut out, &layers, Path::new("")).and_then(|()| {
+    let written = merge(&mut out, &layers, Path::new(""), &mut Linked::new()).and_then(|()| {
         out.into_inner()
             .and_then(|mut w| w.flush())
             .ctx("writing", file)

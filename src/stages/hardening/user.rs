@@ -31,7 +31,8 @@ pub fn resolve(layers: &[&Path], spec: &str) -> Result<User> {
         &file("etc/group").unwrap_or_default(),
         spec,
     )
-    .map_err(|why| Error::invalid(format!("--user {spec}: {why}")))
+    // The user may come from an image's config, not the command line.
+    .map_err(|why| Error::invalid(crate::state::image::shown(&format!("--user {spec}: {why}"))))
 }
 
 /// The `--user` of container `name` of `store` with image `image`: its

@@ -167,6 +167,10 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
+/// The most memory an xz stream may make its decoder take: xz -9 needs
+/// 65 MiB to decode.
+const XZ_MEMORY: u64 = 256 << 20;
+
 /// The stream decompressed as `kind` says.
 pub fn decoder<'r, R: BufRead + Send + 'r>(
     kind: Compression,
@@ -176,7 +180,16 @@ pub fn decoder<'r, R: BufRead + Send + 'r>(
         Compression::None => Box::new(input),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(input)?),
-        Compression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(input)),
+        Compression::Xz => {
+            // A stream may ask for a dictionary of 1.5 GiB: xz(1)'s own
+            // default limit, a quarter of memory, is left to xz(1).
+            let stream = liblzma::stream::Stream::new_stream_decoder(
+                XZ_MEMORY,
+                liblzma::stream::CONCATENATED,
+            )
+            .map_err(io::Error::other)?;
+            Box::new(liblzma::bufread::XzDecoder::new_stream(input, stream))
+        }
         Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(input)),
     })
 }

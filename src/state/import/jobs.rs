@@ -126,9 +126,23 @@ fn fill<R: Read + Send>(
     Ok((rest(stored).map_err(damaged)?, tar_digest))
 }
 
-/// What is left under the buffer read too, and the digest of it all.
+/// The most a stream may go on after its tar's end blocks: padding to a
+/// large record size, never a second archive nor a bomb's zeros.
+const TRAILING: u64 = 4 << 20;
+
+/// What is left under the buffer read too (at most TRAILING), and the
+/// digest of it all.
 fn rest<R: Read>(mut buffered: BufReader<Hashing<R>>) -> std::io::Result<String> {
-    std::io::copy(&mut buffered, &mut std::io::sink())?;
+    let left = std::io::copy(
+        &mut (&mut buffered).take(TRAILING + 1),
+        &mut std::io::sink(),
+    )?;
+    if left > TRAILING {
+        return Err(std::io::Error::other(format!(
+            "it goes on for more than {} MiB after the tar's end",
+            TRAILING >> 20
+        )));
+    }
     buffered.into_inner().finish()
 }
 

@@ -24,7 +24,7 @@ pub struct LayerRef {
 }
 
 /// One image in the archive.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Found {
     /// The name it was saved under (`alpine:3.19`), if any.
     pub reference: Option<String>,
@@ -141,6 +141,7 @@ fn oci(blobs: &Blobs) -> Result<Vec<Found>, String> {
         }
         image.reference = reference;
         found.push(image);
+        too_many(found.len())?;
     }
     if found.is_empty() {
         return Err("its index.json lists no image".into());
@@ -169,7 +170,7 @@ fn docker(blobs: &Blobs) -> Result<Vec<Found>, String> {
         if stem.len() == 64 {
             checked(&config, stem, &entry.config)?;
         }
-        let template = from_config(&config, "docker archive")?;
+        let mut template = from_config(&config, "docker archive")?;
         if template.layers.len() != entry.layers.len() {
             return Err(format!(
                 "its manifest.json lists {} layers but the config {}",
@@ -183,17 +184,19 @@ fn docker(blobs: &Blobs) -> Result<Vec<Found>, String> {
         } else {
             tags.iter().map(|t| short_name(t)).collect()
         };
+        for (layer, path) in template.layers.iter_mut().zip(&entry.layers) {
+            layer.blob = path.clone();
+            // Newer archives name a layer's file by its digest.
+            let stem = path.rsplit('/').next().unwrap_or_default();
+            let stem = stem.strip_suffix(".tar").unwrap_or(stem);
+            layer.digest = sha256_hex(&format!("sha256:{stem}")).ok();
+        }
         for reference in names {
-            let mut image = from_config(&config, "docker archive")?;
-            for (layer, path) in image.layers.iter_mut().zip(&entry.layers) {
-                layer.blob = path.clone();
-                // Newer archives name a layer's file by its digest.
-                let stem = path.rsplit('/').next().unwrap_or_default();
-                let stem = stem.strip_suffix(".tar").unwrap_or(stem);
-                layer.digest = sha256_hex(&format!("sha256:{stem}")).ok();
-            }
-            image.reference = reference;
-            found.push(image);
+            found.push(Found {
+                reference,
+                ..template.clone()
+            });
+            too_many(found.len())?;
         }
     }
     if found.is_empty() {
@@ -202,9 +205,31 @@ fn docker(blobs: &Blobs) -> Result<Vec<Found>, String> {
     Ok(found)
 }
 
+/// The most images one archive may hold: each is a config read whole.
+const MOST_IMAGES: usize = 64;
+
+/// The most bytes an image config may take.
+const MOST_CONFIG: usize = 1 << 20;
+
+fn too_many(found: usize) -> Result<(), String> {
+    if found > MOST_IMAGES {
+        return Err(format!(
+            "it holds more than {MOST_IMAGES} images; diyc imports archives of at most {MOST_IMAGES}"
+        ));
+    }
+    Ok(())
+}
+
 /// An image from its config: what to run, its history, its layers'
 /// uncompressed digests (where the layers come from is filled in later).
 fn from_config(data: &[u8], format: &'static str) -> Result<Found, String> {
+    if data.len() > MOST_CONFIG {
+        return Err(format!(
+            "its image config is {} bytes; diyc reads configs of at most {} KiB",
+            data.len(),
+            MOST_CONFIG >> 10
+        ));
+    }
     let parsed = ImageConfiguration::from_reader(data)
         .map_err(|e| format!("its image config is damaged: {}", describe(&e)))?;
     let host = Arch::default();

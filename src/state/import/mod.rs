@@ -182,7 +182,18 @@ pub fn import(
         }
     };
     let found = layout::images(&blobs).map_err(&refuse)?;
+    signals.check()?;
     let images = choose(store, found, options, &refuse)?;
+    // Every layer must be in the archive, even one the store holds: an
+    // archive gets no layer it does not bring.
+    for (_, found) in &images {
+        if let Some(missing) = found.layers.iter().find(|l| !blobs.has(&l.blob)) {
+            return Err(refuse(format!(
+                "it lists the layer {}, which it does not hold",
+                missing.blob
+            )));
+        }
+    }
     let made = jobs::unpack_layers(store, &blobs, &images, &shared, &refuse);
     if let Some(stop) = shared.interrupted() {
         return Err(stop);
@@ -247,6 +258,10 @@ fn choose(
             })
             .collect::<Result<_>>()?,
     };
+    // One image per name, however often the archive says it.
+    let mut chosen = chosen;
+    let mut seen = std::collections::HashSet::new();
+    chosen.retain(|(name, _)| seen.insert(name.clone()));
     for (name, _) in &chosen {
         refuse_existing(store, name)?;
     }

@@ -96,6 +96,16 @@ pub fn unpack(
         if path.as_os_str().is_empty() {
             continue;
         }
+        // AUFS's own bookkeeping (`.wh..wh.plnk/...`), which means
+        // nothing here: left out with all it holds, as docker does.
+        let aufs = |c: Component| {
+            c.as_os_str()
+                .to_str()
+                .is_some_and(|c| c.starts_with(".wh..wh.") && c != OPAQUE)
+        };
+        if path.components().any(aufs) {
+            continue;
+        }
         if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
             if let Some(target) = name.strip_prefix(WHITEOUT) {
                 let parent = path.parent().unwrap_or(Path::new("")).to_path_buf();

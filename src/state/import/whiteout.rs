@@ -60,9 +60,12 @@ fn directory_in(layer: &Path, rel: &Path, refuse: &dyn Fn(String) -> Error) -> R
 }
 
 fn text(path: &Path) -> Result<String> {
-    path.to_str()
-        .map(str::to_string)
-        .ok_or_else(|| Error::invalid(format!("{} is not UTF-8", path.display())))
+    path.to_str().map(str::to_string).ok_or_else(|| {
+        Error::invalid(format!(
+            "{} is not UTF-8",
+            super::what::shown(&path.display().to_string())
+        ))
+    })
 }
 
 /// Check `whiteouts` against the layers `below`; with `into`, make them
@@ -87,27 +90,56 @@ pub fn apply(
             continue;
         };
         let path = parent.join(name);
-        if fs::symlink_metadata(&path).is_ok() {
-            return Err(refuse(format!(
-                "one layer both deletes and holds {}",
-                shown_path(rel)
-            )));
+        match fs::symlink_metadata(&path) {
+            // Deleted below and made anew here: only this layer's shows.
+            Ok(meta) if meta.is_dir() => opaque(sys, &path)?,
+            Ok(_) => {}
+            Err(_) => whiteout(sys, &path)?,
         }
-        sys.call(Call::Mknodat {
-            path: text(&path)?,
-            mode: libc::S_IFCHR,
-            major: 0,
-            minor: 0,
-        })?;
     }
     let Some(layer) = into else { return Ok(()) };
     for rel in &made.opaque {
         let dir = directory_in(layer, rel, refuse)?;
-        sys.call(Call::Lsetxattr {
-            path: text(&dir)?,
-            name: "trusted.overlay.opaque".into(),
-            value: b"y".to_vec(),
-        })?;
+        if rel.as_os_str().is_empty() {
+            // overlayfs reads no opaque mark on a layer's top: what the
+            // layers below hold there is deleted name by name instead.
+            for name in top_names(below) {
+                let path = dir.join(name);
+                if fs::symlink_metadata(&path).is_err() {
+                    whiteout(sys, &path)?;
+                }
+            }
+        } else {
+            opaque(sys, &dir)?;
+        }
     }
     Ok(())
+}
+
+fn whiteout(sys: &mut Sys, path: &Path) -> Result<()> {
+    sys.call(Call::Mknodat {
+        path: text(path)?,
+        mode: libc::S_IFCHR,
+        major: 0,
+        minor: 0,
+    })
+    .map(drop)
+}
+
+fn opaque(sys: &mut Sys, dir: &Path) -> Result<()> {
+    sys.call(Call::Lsetxattr {
+        path: text(dir)?,
+        name: "trusted.overlay.opaque".into(),
+        value: b"y".to_vec(),
+    })
+    .map(drop)
+}
+
+/// Every name at the top of the layers below.
+fn top_names(below: &[PathBuf]) -> std::collections::BTreeSet<std::ffi::OsString> {
+    below
+        .iter()
+        .filter_map(|layer| fs::read_dir(layer).ok())
+        .flat_map(|entries| entries.flatten().map(|e| e.file_name()))
+        .collect()
 }
