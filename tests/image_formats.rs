@@ -201,6 +201,7 @@ fn a_name_that_climbs_out_is_refused_before_anything_is_read() {
     // A record where `images/../probe` points: never read.
     let probe = lab.root().join("probe");
     std::fs::create_dir_all(&probe).expect("probe");
+    std::fs::create_dir_all(lab.root().join("images")).expect("images");
     std::fs::write(
         probe.join("image.json"),
         r#"{"name":"probe","source":"x","created":0,"size":0,"files":0,"config":{"env":[],"working_dir":null,"entrypoint":[],"cmd":[],"user":null,"exposed_ports":["81/tcp"]}}"#,
