@@ -326,10 +326,14 @@ pub struct ExecArgs {
 pub enum ImageCommand {
     /// Import an image: a root filesystem tar (`docker export`), a `docker save`
     /// archive, or an OCI image layout (a directory or a tar), from FILE or stdin (-)
-    #[command(after_help = IMPORT_HELP)]
+    #[command(
+        after_help = IMPORT_HELP,
+        override_usage = "diyc image import [OPTIONS] [NAME[:TAG]] SOURCE"
+    )]
     Import {
-        /// [NAME[:TAG]] SOURCE: without a NAME, the names the archive gives its images
-        #[arg(value_name = "NAME] [SOURCE", num_args = 1..=2, required = true)]
+        /// The image's name (without one, the names the archive gives its images), then the
+        /// file, directory or - to read
+        #[arg(value_name = "ARGS", num_args = 1..=2, required = true)]
         args: Vec<String>,
         /// Of an archive holding several images, the one to import (NAME or NAME:TAG)
         #[arg(long = "ref", value_name = "REF")]
