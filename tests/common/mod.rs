@@ -10,6 +10,7 @@
 
 use std::process::{Command, Output, Stdio};
 
+pub mod archives;
 pub mod detached;
 pub mod dry;
 pub mod helpers;
