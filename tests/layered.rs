@@ -221,3 +221,45 @@ fn a_layer_listed_twice_is_stacked_once_and_the_image_runs() {
     let out = lab.ok(&["run", "--rm", "--net", "none", "twice", "cat", "/etc/twice"]);
     assert_eq!(out, "twice\n");
 }
+
+#[test]
+fn a_user_is_looked_up_in_the_files_the_container_sees_whiteouts_applied() {
+    require_root!();
+    let dir = fixtures();
+    let layout = made::oci_layout(dir.path());
+    // One layer gives a passwd with a ghost in it; the next deletes it.
+    let give = dir.path().join("give.tar");
+    let take = dir.path().join("take.tar");
+    for (tarball, name, data) in [
+        (
+            &give,
+            "etc/passwd",
+            &b"ghost:x:1234:1234::/home/ghost:/bin/sh\n"[..],
+        ),
+        (&take, "etc/.wh.passwd", &b""[..]),
+    ] {
+        let mut builder = tar::Builder::new(std::fs::File::create(tarball).expect("tar"));
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(1_700_000_000);
+        builder.append_data(&mut header, name, data).expect("entry");
+        builder.finish().expect("tar");
+        made::add_layer(&layout, tarball);
+    }
+    let lab = Lab::new();
+    lab.ok(&["image", "import", "ghostless", path(&layout)]);
+    let out = lab.run(&[
+        "run",
+        "--rm",
+        "--net",
+        "none",
+        "--user",
+        "ghost",
+        "ghostless",
+        "true",
+    ]);
+    common::assert_one_line_error(&out, "ghost");
+}

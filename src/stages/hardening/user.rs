@@ -5,6 +5,7 @@
 //! inside the image as it would for the container.
 
 use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
@@ -25,7 +26,13 @@ pub struct User {
 /// `spec` as the container's files say, from the first of `layers` (the
 /// writable layer, then the image) that has each file.
 pub fn resolve(layers: &[&Path], spec: &str) -> Result<User> {
-    let file = |name: &str| layers.iter().find_map(|root| read_in_root(root, name));
+    // The first layer that has the file, or deletes it with a whiteout.
+    let file = |name: &str| {
+        layers
+            .iter()
+            .find_map(|root| read_in_root(root, name))
+            .flatten()
+    };
     lookup(
         &file("etc/passwd").unwrap_or_default(),
         &file("etc/group").unwrap_or_default(),
@@ -76,9 +83,20 @@ const MOST: u64 = 1 << 20;
 /// must be a regular file, and only its first MiB is read: a FIFO would
 /// hang diyc, a device node would be opened by the host, and a sparse
 /// terabyte would fill its memory.
-fn read_in_root(root: &Path, name: &str) -> Option<String> {
+/// A file of `root`, as if `root` were `/`: None if it is not there,
+/// Some(None) if a whiteout there deletes it from the layers below.
+fn read_in_root(root: &Path, name: &str) -> Option<Option<String>> {
     // Reading a directory needs no more than opening it to read.
     let dir = std::fs::File::open(root).ok()?;
+    // O_PATH first: a whiteout (a character device 0:0) opens no other way.
+    let look = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let found = std::fs::File::from(openat2(&dir, name, look).ok()?);
+    let meta = found.metadata().ok()?;
+    if meta.file_type().is_char_device() && meta.rdev() == 0 {
+        return Some(None);
+    }
     let how = OpenHow::new()
         .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK | OFlag::O_NOCTTY)
         .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
@@ -88,7 +106,7 @@ fn read_in_root(root: &Path, name: &str) -> Option<String> {
     }
     let mut text = String::new();
     file.take(MOST).read_to_string(&mut text).ok()?;
-    Some(text)
+    Some(Some(text))
 }
 
 /// The highest id diyc lets a container have: the kernel takes
