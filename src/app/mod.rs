@@ -159,6 +159,15 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Image(command) => images::run(&store, command),
+        Command::Completions { shell } => {
+            let mut cli = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cli, "diyc", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man { dir } => {
+            crate::state::manual::write(&dir, <Cli as clap::CommandFactory>::command())?;
+            Ok(0)
+        }
         Command::Ps { all } => {
             listing::ps(&store, all);
             Ok(0)

@@ -116,6 +116,16 @@ pub enum Command {
         #[arg(long)]
         explain: bool,
     },
+    /// Print a shell's completions for diyc: bash, zsh or fish (scripts/install installs them)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print diyc's manual pages (roff) into DIR: diyc.1 and one per command
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Remove containers and their writable layers
     Rm {
         /// Kill a running container first; an unknown name is not an error

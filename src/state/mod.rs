@@ -20,6 +20,7 @@ mod files;
 pub mod image;
 mod import;
 pub mod layers;
+pub mod manual;
 pub mod network;
 pub mod sample;
 pub mod spec;
