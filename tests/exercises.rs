@@ -12,6 +12,8 @@
 mod common;
 #[path = "exercises/explained.rs"]
 mod explained;
+#[path = "exercises/overlay.rs"]
+mod overlay;
 
 use std::process::{Command, Output};
 
@@ -45,7 +47,7 @@ fn exercise_processes(lab: &Lab) -> Vec<String> {
 
 /// Run an attempt and check what every attempt must leave: the host as
 /// it was, no process, no workspace. Returns (stdout, stderr, status).
-fn graded(lab: &Lab, name: &str, script: &str) -> (String, String, Option<i32>) {
+pub(crate) fn graded(lab: &Lab, name: &str, script: &str) -> (String, String, Option<i32>) {
     let before = lab.host_state();
     let out = attempt(lab, name, script);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
@@ -68,7 +70,7 @@ fn graded(lab: &Lab, name: &str, script: &str) -> (String, String, Option<i32>) 
 
 /// A right attempt: every line `check` printed is a `✓`, and `expect`
 /// among them; diyc says the exercise is done and exits 0.
-fn right(lab: &Lab, name: &str, script: &str, expect: &str) {
+pub(crate) fn right(lab: &Lab, name: &str, script: &str, expect: &str) {
     let (out, err, code) = graded(lab, name, script);
     assert_eq!(code, Some(0), "{name}: {out}\n{err}");
     assert!(out.contains("✓ "), "{name}: no check passed:\n{out}\n{err}");
@@ -83,7 +85,7 @@ fn right(lab: &Lab, name: &str, script: &str, expect: &str) {
 /// A wrong attempt: `check` names what is missing (`missing`) and gives
 /// its hint (`hint`); diyc says the exercise is not done, with the same
 /// hint, and exits 1.
-fn wrong(lab: &Lab, name: &str, script: &str, missing: &str, hint: &str) {
+pub(crate) fn wrong(lab: &Lab, name: &str, script: &str, missing: &str, hint: &str) {
     let (out, err, code) = graded(lab, name, script);
     assert_eq!(code, Some(1), "{name}: {out}\n{err}");
     let refusal = out
@@ -178,66 +180,6 @@ fn mount_wants_a_tmpfs_only_the_new_shell_sees() {
         "the exercise shell sees the tmpfs on /mnt too",
         "unshare --mount",
     );
-}
-
-#[test]
-fn image_wants_two_layers_stacked_the_top_one_hiding_a_file_with_a_whiteout() {
-    require_root!();
-    let lab = Lab::new();
-    // The exercise shell's own tmpfs, so nothing lands on the host's disk.
-    let layers = "mount -t tmpfs lab /mnt; mkdir /mnt/bottom /mnt/top /mnt/merged\n\
-                  echo old > /mnt/bottom/note; mknod /mnt/top/note c 0 0";
-    let stack = |lower: &str| {
-        format!("{layers}\nmount -t overlay lab -o lowerdir={lower} /mnt/merged\ncheck")
-    };
-    right(
-        &lab,
-        "image",
-        &stack("/mnt/top:/mnt/bottom"),
-        "/mnt/merged shows no note: the whiteout hides it",
-    );
-    // Named the other way round, the whiteout has nothing below it.
-    wrong(
-        &lab,
-        "image",
-        &stack("/mnt/bottom:/mnt/top"),
-        "is in the bottom layer",
-        "lowerdir=/mnt/top:/mnt/bottom",
-    );
-    wrong(
-        &lab,
-        "image",
-        "check",
-        "no overlay is mounted",
-        "mount -t overlay lab",
-    );
-    // The whiteout made once the overlay is mounted, and the file read
-    // through it before: the overlay still shows it, and the order of
-    // lowerdir is not what is wrong.
-    wrong(
-        &lab,
-        "image",
-        "mount -t tmpfs lab /mnt; mkdir /mnt/bottom /mnt/top /mnt/merged\n\
-         echo old > /mnt/bottom/note\n\
-         mount -t overlay lab -o lowerdir=/mnt/top:/mnt/bottom /mnt/merged\n\
-         cat /mnt/merged/note; mknod /mnt/top/note c 0 0\ncheck",
-        "the layer was changed after the overlay was mounted",
-        "`umount /mnt/merged`, then `mount -t overlay lab -o lowerdir=/mnt/top:/mnt/bottom /mnt/merged`",
-    );
-    // Each command of the task ends its line, so a line copied whole runs.
-    let (_, err, _) = graded(&lab, "image", "exit");
-    for command in [
-        "mount -t tmpfs lab /mnt; mkdir /mnt/bottom /mnt/top /mnt/merged; echo old > /mnt/bottom/note\n",
-        "mknod /mnt/top/note c 0 0\n",
-        "mount -t overlay lab -o lowerdir=/mnt/top:/mnt/bottom /mnt/merged\n",
-    ] {
-        assert!(
-            err.contains(command),
-            "{command:?} does not end its line:\n{err}"
-        );
-    }
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
-    assert!(!mounts.contains("/mnt/merged"), "{mounts}");
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod common;
 
 use std::process::Stdio;
 
+use common::handout::assert_handout;
 use common::snapshot::assert_json_events;
 use common::strace::assert_strace_agrees;
 use common::{LESSONS, Lab, text};
@@ -95,116 +96,6 @@ fn learn_json_is_one_schema_event_per_line() {
         events.iter().filter_map(|e| e["event"].as_str()).collect();
     for kind in ["lesson", "stage", "syscall", "state", "note"] {
         assert!(kinds.contains(kind), "no {kind} event");
-    }
-}
-
-#[test]
-fn the_transcript_is_the_lesson_as_markdown() {
-    require_root!();
-    let lab = Lab::new();
-    let handout = lab.root().join("uts.md");
-    let handout_arg = handout.to_str().expect("utf-8");
-    let out = lab.run(&[
-        "learn",
-        "--step",
-        "uts",
-        "--no-pause",
-        "--transcript",
-        handout_arg,
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let md = std::fs::read_to_string(&handout).expect("the transcript");
-    assert_handout(&md);
-    assert!(md.contains("## uts: "), "{md}");
-    for part in [
-        "### Why",
-        "### Both views",
-        "### What breaks without it",
-        "### Summary",
-    ] {
-        assert!(md.contains(part), "{part} missing from the transcript");
-    }
-    assert!(md.contains("  [pid "), "no calls in the transcript");
-    // The experiment's own output, not only its calls.
-    assert!(
-        md.contains("the host is now renamed-by-a-guest"),
-        "the experiment's output is missing: {md}"
-    );
-}
-
-#[test]
-fn the_image_handout_shows_the_import_in_the_stage_live_and_folds_the_other_stages() {
-    require_root!();
-    let lab = Lab::new().with_image();
-    let handout = lab.root().join("image.md");
-    let out = lab.run(&[
-        "learn",
-        "--step",
-        "image",
-        "--no-pause",
-        "--transcript",
-        handout.to_str().expect("utf-8"),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let md = std::fs::read_to_string(&handout).expect("the handout");
-    assert_handout(&md);
-    let from = md.find("### The stage, live").expect("the stage, live");
-    let live = &md[from..from + md[from..].find("### Both views").expect("both views")];
-    // The importer's calls, made before the launch, are the stage's own.
-    for call in [
-        "== image: ",
-        "mknodat(AT_FDCWD, ",
-        "makedev(0, 0)) = 0",
-        "lsetxattr(\"",
-        "\"trusted.overlay.opaque\", \"y\", 1, 0) = 0",
-    ] {
-        assert!(live.contains(call), "{call:?} missing from:\n{live}");
-    }
-    // The stages it builds on are one line each, as on the screen.
-    assert!(
-        live.contains("\n== rootfs: an overlay of the image becomes / ([pid "),
-        "{live}"
-    );
-    assert!(!live.contains("pivot_root(\".\", \".\")"), "{live}");
-}
-
-/// A handout is valid Markdown: a title block, its fences closed, its
-/// tables real tables, and each lesson's answers after its last question.
-fn assert_handout(md: &str) {
-    use pulldown_cmark::{Event, Options, Parser, Tag};
-    assert!(md.starts_with("# diyc lessons: "), "{md}");
-    for field in ["- Made: ", "- Kernel: Linux ", "- Cgroups: v", "- diyc: "] {
-        assert!(md.contains(field), "{field} missing from the title block");
-    }
-    let fences = md
-        .lines()
-        .filter(|l| l.trim_start().starts_with("```"))
-        .count();
-    assert_eq!(fences % 2, 0, "a fence is left open");
-    let tables = Parser::new_ext(md, Options::ENABLE_TABLES)
-        .filter(|e| matches!(e, Event::Start(Tag::Table(_))))
-        .count();
-    let views =
-        md.matches("### Both views").count() + md.matches("### The host and the container").count();
-    assert!(
-        tables >= views.max(1),
-        "{tables} tables parse, for {views} tables of views"
-    );
-    for lesson in md.split("\n## ").skip(1) {
-        let Some(questions) = lesson.find("### Questions") else {
-            continue;
-        };
-        let answers = lesson.find("#### Answers").expect("the answers");
-        assert!(answers > questions, "the answers come before the questions");
-        let between = &lesson[questions..answers];
-        assert!(
-            !between.contains("Answer:"),
-            "an answer sits under its question"
-        );
-        assert!(
-            between.contains("\n3. "),
-            "the answers come before the last question"
-        );
     }
 }
 

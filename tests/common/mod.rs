@@ -13,6 +13,7 @@ use std::process::{Command, Output, Stdio};
 pub mod archives;
 pub mod detached;
 pub mod dry;
+pub mod handout;
 pub mod helpers;
 pub mod lab;
 pub mod made;
