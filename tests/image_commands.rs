@@ -93,24 +93,8 @@ fn image_ls_counts_layers_and_what_two_images_on_one_base_share() {
 /// umoci.
 fn add_again(layout: &Path, dir: &Path) {
     let layer = dir.join("again.tar");
-    let mut tar = tar::Builder::new(std::fs::File::create(&layer).expect("again.tar"));
-    let mut header = tar::Header::new_gnu();
-    header.set_size(6);
-    header.set_mode(0o644);
-    header.set_uid(0);
-    header.set_gid(0);
-    header.set_mtime(1_700_000_000);
-    tar.append_data(&mut header, "etc/again", &b"again\n"[..])
-        .expect("append");
-    tar.finish().expect("again.tar written");
-    drop(tar);
-    made::must(std::process::Command::new("umoci").args([
-        "raw",
-        "add-layer",
-        "--image",
-        &format!("{}:{}", path(layout), made::TAG),
-        path(&layer),
-    ]));
+    common::archives::tar_of(&layer, &[("etc/again", b"again\n")]);
+    made::add_layer(layout, &layer);
 }
 
 #[test]

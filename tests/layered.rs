@@ -238,15 +238,7 @@ fn a_user_is_looked_up_in_the_files_the_container_sees_whiteouts_applied() {
         ),
         (&take, "etc/.wh.passwd", &b""[..]),
     ] {
-        let mut builder = tar::Builder::new(std::fs::File::create(tarball).expect("tar"));
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(0o644);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_mtime(1_700_000_000);
-        builder.append_data(&mut header, name, data).expect("entry");
-        builder.finish().expect("tar");
+        common::archives::tar_of(tarball, &[(name, data)]);
         made::add_layer(&layout, tarball);
     }
     let lab = Lab::new();
