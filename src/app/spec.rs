@@ -177,11 +177,12 @@ mod tests {
     use super::*;
     use clap::Parser;
 
+    /// `diyc run LINE` read as a Spec; a test's line is always a run.
     fn spec(line: &[&str]) -> Spec {
         let words = ["diyc", "run"].iter().chain(line);
-        match crate::cli::Cli::try_parse_from(words).unwrap().command {
-            crate::cli::Command::Run(args) => of(&args).unwrap(),
-            _ => unreachable!(),
+        match crate::cli::Cli::try_parse_from(words).map(|c| c.command) {
+            Ok(crate::cli::Command::Run(args)) => of(&args).unwrap_or_else(|e| panic!("{e}")),
+            other => panic!("not a run: {other:?}"),
         }
     }
 

@@ -346,17 +346,20 @@ mod tests {
             .collect()
     }
 
+    /// The refusal's text; empty when nothing was refused.
+    fn refusal(result: Result<String>) -> String {
+        result.err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
     #[test]
     fn the_lowerdir_lists_the_top_layer_first_as_given() {
         let lowers = vec![PathBuf::from("/top"), PathBuf::from("/base")];
-        assert_eq!(lowerdir(&lowers, 0).unwrap(), "/top:/base");
+        assert_eq!(lowerdir(&lowers, 0).ok().as_deref(), Some("/top:/base"));
     }
 
     #[test]
     fn past_the_kernel_stack_limit_an_image_is_refused_with_what_to_do() {
-        let e = lowerdir(&layers(MOST_LAYERS + 1, 1), 0)
-            .unwrap_err()
-            .to_string();
+        let e = refusal(lowerdir(&layers(MOST_LAYERS + 1, 1), 0));
         assert!(
             e.contains("501 layers") && e.contains("image export"),
             "{e}"
@@ -367,7 +370,7 @@ mod tests {
     #[test]
     fn options_longer_than_a_page_are_refused() {
         // 45 layers of 100-byte paths: under 500 layers, over 4096 bytes.
-        let e = lowerdir(&layers(45, 97), 0).unwrap_err().to_string();
+        let e = refusal(lowerdir(&layers(45, 97), 0));
         assert!(e.contains("4096 bytes"), "{e}");
         assert!(lowerdir(&layers(30, 97), 0).is_ok());
         assert!(lowerdir(&layers(30, 97), 1200).is_err());

@@ -210,9 +210,11 @@ pub fn describe(e: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
 
+    type Outcome = std::result::Result<(), Box<dyn std::error::Error>>;
+
     #[test]
-    fn a_size_near_two_to_the_64_does_not_wrap_the_count_under_the_limit() {
-        let signals = Signals::block().unwrap();
+    fn a_size_near_two_to_the_64_does_not_wrap_the_count_under_the_limit() -> Outcome {
+        let signals = Signals::block()?;
         let shared = Shared {
             signals: &signals,
             stopped: AtomicBool::new(false),
@@ -226,6 +228,7 @@ mod tests {
         assert!(!shared.take(u64::MAX - (512 << 10)));
         assert!(shared.take(8 << 20));
         assert!(!shared.take(2 << 20));
+        Ok(())
     }
 
     #[test]
@@ -241,29 +244,26 @@ mod tests {
     }
 
     #[test]
-    fn every_compression_decodes_to_the_same_bytes() {
+    fn every_compression_decodes_to_the_same_bytes() -> Outcome {
         let data = b"hello layers".repeat(100);
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        io::Write::write_all(&mut gz, &data).unwrap();
+        io::Write::write_all(&mut gz, &data)?;
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        io::Write::write_all(&mut xz, &data)?;
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        io::Write::write_all(&mut bz, &data)?;
         let packed = [
-            gz.finish().unwrap(),
-            zstd::encode_all(&data[..], 3).unwrap(),
-            {
-                let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
-                io::Write::write_all(&mut xz, &data).unwrap();
-                xz.finish().unwrap()
-            },
-            {
-                let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
-                io::Write::write_all(&mut bz, &data).unwrap();
-                bz.finish().unwrap()
-            },
+            gz.finish()?,
+            zstd::encode_all(&data[..], 3)?,
+            xz.finish()?,
+            bz.finish()?,
         ];
         for bytes in packed {
-            let mut stream = decoder(Compression::of(&bytes), &bytes[..]).unwrap();
+            let mut stream = decoder(Compression::of(&bytes), &bytes[..])?;
             let mut out = Vec::new();
-            stream.read_to_end(&mut out).unwrap();
+            stream.read_to_end(&mut out)?;
             assert_eq!(out, data);
         }
+        Ok(())
     }
 }
