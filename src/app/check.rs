@@ -9,6 +9,9 @@ use crate::state::container::Spec;
 /// The PATH a container starts with.
 pub const CONTAINER_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// The address and the ports of a container are its bridge's.
+pub const NEEDS_BRIDGE: &str = "--ip, -p and -P need --net bridge";
+
 /// Everything of what `diyc run` was asked for that can be checked
 /// without looking at the host.
 pub fn run_spec(bridge: &Bridge, args: &Spec) -> Result<()> {
@@ -20,7 +23,7 @@ pub fn run_spec(bridge: &Bridge, args: &Spec) -> Result<()> {
     }
     container_env("x", &args.env)?;
     if args.net != NetMode::Bridge && (args.ip.is_some() || !args.publish.is_empty()) {
-        return Err(Error::invalid("--ip, -p and -P need --net bridge"));
+        return Err(Error::invalid(NEEDS_BRIDGE));
     }
     if let Some(ip) = args.ip {
         bridge

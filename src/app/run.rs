@@ -41,7 +41,8 @@ pub struct Options {
 
 pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
     if args.publish_all && args.net != NetMode::Bridge {
-        return Err(Error::invalid("--ip, -p and -P need --net bridge"));
+        // Before -P looks for free ports and says which it took.
+        return Err(Error::invalid(check::NEEDS_BRIDGE));
     }
     let spec = spec::with_image(spec::of(&args)?, store, args.publish_all)?;
     check_spec(

@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::FlockArg;
@@ -54,8 +54,10 @@ pub fn write_info(staging: &Path, info: &LayerInfo) -> Result<()> {
 /// layer between its being published and the image that lists it.
 pub fn hold(store: &Store, how: FlockArg) -> Result<Lock> {
     let layers = dir(store);
+    // 0700, as the store's other directories: layers hold root's files.
     fs::DirBuilder::new()
         .recursive(true)
+        .mode(0o700)
         .create(&layers)
         .map_err(|e| Error::Io {
             what: "creating",

@@ -13,7 +13,6 @@ use super::decode::{self, Compression, Hashing, Interruptible, Shared, describe}
 use super::layout::{Found, LayerRef};
 use super::unpack::{Unpacked, unpack};
 use crate::error::{Error, Result};
-use crate::state::image::ImageConfig;
 use crate::state::{Staging, Store, layers};
 
 /// A layer unpacked, not yet published.
@@ -55,23 +54,6 @@ impl Layer {
         self.staging
             .publish(&layers::dir(store).join(&self.diff_id))?;
         Ok(())
-    }
-}
-
-impl Found {
-    /// A flat root filesystem: one layer, no config.
-    pub fn flat(diff_id: &str) -> Found {
-        Found {
-            reference: None,
-            layers: vec![LayerRef {
-                blob: String::new(),
-                digest: None,
-                diff_id: diff_id.to_string(),
-            }],
-            config: ImageConfig::default(),
-            history: Vec::new(),
-            format: "root filesystem tar",
-        }
     }
 }
 

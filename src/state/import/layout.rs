@@ -34,6 +34,23 @@ pub struct Found {
     pub format: &'static str,
 }
 
+impl Found {
+    /// A flat root filesystem: one layer, no config.
+    pub fn flat(diff_id: &str) -> Found {
+        Found {
+            reference: None,
+            layers: vec![LayerRef {
+                blob: String::new(),
+                digest: None,
+                diff_id: diff_id.to_string(),
+            }],
+            config: ImageConfig::default(),
+            history: Vec::new(),
+            format: "root filesystem tar",
+        }
+    }
+}
+
 /// What kind of image archive the files are, if any.
 pub fn kind(blobs: &Blobs) -> Option<&'static str> {
     if blobs.has("oci-layout") && blobs.has("index.json") {
