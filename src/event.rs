@@ -22,6 +22,8 @@ pub enum StageId {
     Image,
     /// The one clone that creates every namespace at once.
     Clone,
+    /// A user namespace: the container's root is the user outside.
+    User,
     Mount,
     Uts,
     Rootfs,
@@ -48,6 +50,7 @@ impl StageId {
         match self {
             StageId::Image => "image",
             StageId::Clone => "clone",
+            StageId::User => "user",
             StageId::Mount => "mount",
             StageId::Uts => "uts",
             StageId::Rootfs => "rootfs",
@@ -67,11 +70,12 @@ impl StageId {
 
     pub fn heading(self) -> &'static Heading {
         use crate::stages::{
-            cgroups, hardening, iptables, join, mount, net, pid, rootfs, session, uts,
+            cgroups, hardening, iptables, join, mount, net, pid, rootfs, session, user, uts,
         };
         match self {
             StageId::Image => &crate::state::image::HEADING,
             StageId::Clone => &crate::runtime::CLONE_HEADING,
+            StageId::User => &user::HEADING,
             StageId::Mount => &mount::HEADING,
             StageId::Uts => &uts::HEADING,
             StageId::Rootfs => &rootfs::HEADING,

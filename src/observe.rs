@@ -4,6 +4,15 @@
 
 use std::fs;
 
+/// Whether this process is without the host's root: another user, or
+/// root only of a user namespace of its own (its uid 0 maps elsewhere).
+pub fn rootless() -> bool {
+    let identity = ["0", "0", "4294967295"];
+    !nix::unistd::geteuid().is_root()
+        || fs::read_to_string("/proc/self/uid_map")
+            .is_ok_and(|map| map.split_whitespace().ne(identity.iter().copied()))
+}
+
 /// `/proc/self` or `/proc/PID`.
 fn proc_dir(pid: Option<i32>) -> String {
     pid.map_or_else(|| "/proc/self".to_string(), |p| format!("/proc/{p}"))

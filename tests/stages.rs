@@ -44,13 +44,13 @@ fn mount_makes_the_whole_table_private() {
 
 #[test]
 fn pid_mounts_a_fresh_proc_and_makes_its_mount_point_when_missing() {
-    let mut pid = Pid { mount_proc: true };
+    let mut pid = Pid::new(true);
     let made = dry_run(&mut pid, World::new());
     assert!(
         made.contains(r#"mkdirat(AT_FDCWD, "/proc", 0555)"#),
         "{made}"
     );
-    let there = dry_run(&mut Pid { mount_proc: true }, World::new().dir("/proc"));
+    let there = dry_run(&mut Pid::new(true), World::new().dir("/proc"));
     assert!(!there.contains("mkdirat"), "{there}");
     insta::assert_snapshot!(made);
 }

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-use super::need_root;
 use crate::cli::ImageCommand;
 use crate::error::{Error, Result};
 use crate::event::StageId;
@@ -34,12 +33,12 @@ pub fn run(store: &Store, command: ImageCommand) -> Result<i32> {
         }
         ImageCommand::History { name } => history(store, &checked(store, &name)?),
         ImageCommand::Export { name, file } => {
-            need_root("image export")?;
+            super::own_the_files()?;
             export::export(store, &checked(store, &name)?, &file)?;
             Ok(0)
         }
         ImageCommand::Rm { name } => {
-            need_root("image rm")?;
+            super::own_the_files()?;
             image::remove(store, &name)?;
             Ok(0)
         }
@@ -62,7 +61,7 @@ fn import(
     reference: Option<String>,
     max_size: Option<u64>,
 ) -> Result<i32> {
-    need_root("image import")?;
+    super::own_the_files()?;
     let (name, source) = match args {
         [source] => (None, source),
         [name, source] => (Some(name.clone()), source),

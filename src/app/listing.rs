@@ -3,7 +3,6 @@
 
 use std::io::Write;
 
-use super::need_root;
 use crate::error::Result;
 use crate::event::StageId;
 use crate::runtime::reclaim;
@@ -77,7 +76,7 @@ fn duration(secs: u64) -> String {
 }
 
 pub fn rm(store: &Store, force: bool, names: &[String]) -> Result<i32> {
-    need_root("rm")?;
+    super::own_the_files()?;
     for name in names {
         state::validate_name("container", name)?;
     }

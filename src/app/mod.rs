@@ -113,7 +113,11 @@ fn one_line(text: &str) -> String {
 }
 
 fn dispatch(cli: Cli) -> Result<i32> {
-    let store = Store::new(&cli.root)?;
+    let root = match cli.root {
+        Some(root) => root,
+        None => crate::state::default_root()?,
+    };
+    let store = Store::new(root)?;
     let bridge = Bridge::new(&cli.bridge, &cli.subnet).map_err(Error::invalid)?;
     match cli.command {
         Command::Run(args) => run::run(&store, &bridge, *args),
@@ -142,7 +146,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             },
         ),
         Command::Setup { explain } => {
-            need_root("setup")?;
+            need_root("setup", "makes the host's bridge and firewall rules")?;
             let _signals = Signals::block()?;
             let mut explainer = Explainer::new(explain.then_some(Format::Text));
             let mut sys = Sys::new(&mut explainer, StageId::Net);
@@ -150,7 +154,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Teardown { explain } => {
-            need_root("teardown")?;
+            need_root("teardown", "removes the host's bridge and firewall rules")?;
             let _signals = Signals::block()?;
             let mut explainer = Explainer::new(explain.then_some(Format::Text));
             let mut sys = Sys::new(&mut explainer, StageId::Cleanup);
@@ -176,12 +180,32 @@ fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
-fn need_root(what: &str) -> Result<()> {
-    if nix::unistd::geteuid().is_root() {
-        Ok(())
-    } else {
+/// `why` says what of the host's own the command changes, which a user
+/// namespace cannot give.
+fn need_root(what: &str, why: &str) -> Result<()> {
+    if crate::observe::rootless() {
         Err(Error::invalid(format!(
-            "diyc {what} needs root: try `sudo diyc {what} ...`"
+            "diyc {what} needs root, since it {why}: try `sudo diyc {what} ...`"
         )))
+    } else {
+        Ok(())
     }
+}
+
+/// Without root, a command that makes, reads or removes the files of
+/// images and containers does so as root of a user namespace mapped as
+/// the containers' are: files the image gives other owners are made and
+/// removed as those owners, which the user outside could not do. unshare
+/// needs a process of one thread, so this comes before anything that
+/// starts another.
+fn own_the_files() -> Result<()> {
+    if !crate::observe::rootless() {
+        return Ok(());
+    }
+    let user = crate::stages::user::User::for_caller();
+    if !user.map().is_wide() {
+        return Ok(());
+    }
+    let mut quiet = crate::sys::Quiet;
+    Sys::new(&mut quiet, StageId::Image).enter_user_namespace(user.map())
 }

@@ -21,7 +21,10 @@ pub fn nsexec(store: &Store, bridge: &Bridge, args: NsexecArgs) -> Result<i32> {
     if let Some(h) = &args.hostname {
         validate_hostname(h)?;
     }
-    need_root("nsexec")?;
+    need_root(
+        "nsexec",
+        "runs a host command in namespaces made without a user namespace",
+    )?;
     let signals = Signals::block()?;
     let plan = Plan {
         mount: args.mount,
@@ -29,9 +32,7 @@ pub fn nsexec(store: &Store, bridge: &Bridge, args: NsexecArgs) -> Result<i32> {
             hostname,
             domainname: None,
         }),
-        pid: args.pid.then_some(Pid {
-            mount_proc: args.mount,
-        }),
+        pid: args.pid.then_some(Pid::new(args.mount)),
         net: args
             .net
             .then(|| Net::isolated(store.clone(), bridge.clone())),

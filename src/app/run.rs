@@ -5,23 +5,27 @@
 
 use super::check::{self, path_text, validate_hostname};
 use super::detach::{self, Notice};
-use super::need_root;
 use super::spec;
 use crate::cli::{NetMode, RunArgs};
 use crate::error::{Error, Result};
 use crate::event::StageId;
 use crate::explain::{Explainer, Format};
 use crate::fault;
+use crate::observe;
 use crate::pause::Pauser;
 use crate::runtime::{self, ExecSpec, Launch, Terminal, reclaim};
 use crate::signals::Signals;
-use crate::stages::cgroups::{self, Cgroups, DEFAULT_PIDS, Host, Limits, devices};
+use crate::stages::cgroups::{
+    self, Cgroups, DEFAULT_PIDS, Host, Limits, Placement, delegated, devices,
+};
 use crate::stages::hardening::{Hardening, container_caps, user};
 use crate::stages::iptables::Iptables;
 use crate::stages::net::{self, Bridge, EtcFiles, Net, etc};
 use crate::stages::order::Plan;
+use crate::stages::pid::Pid;
 use crate::stages::rootfs::{self, Rootfs};
 use crate::stages::session::{Session, Stdio};
+use crate::stages::user::User;
 use crate::stages::uts::Uts;
 use crate::state::container::{self, Held, NetRecord, ProcessId, Run, Spec, State};
 use crate::state::{self, Store, image, network};
@@ -57,7 +61,6 @@ pub fn run(store: &Store, bridge: &Bridge, args: RunArgs) -> Result<i32> {
             "-d with -i needs -t (-dit): a detached container has no stdin to read but the open end of a terminal of its own",
         ));
     }
-    need_root("run")?;
     let options = Options {
         name: args.name,
         rm: args.rm,
@@ -142,16 +145,9 @@ pub fn run_spec(
         &spec.env,
     )?;
     let hardening = hardening.with_user(user);
+    let rootless = observe::rootless().then(User::for_caller);
     let host = Host::detect()?;
-    let limits = Limits {
-        memory: spec.memory,
-        cpus: spec.cpus,
-        // A fork bomb stops at a limit even when none was asked for.
-        pids: spec
-            .pids
-            .or_else(|| host.has_controller("pids").then_some(DEFAULT_PIDS)),
-    };
-    let placement = host.place(&spec.cgroup_parent, &name, &limits)?;
+    let (placement, limits) = placed(&host, spec, &name, rootless.is_some())?;
     if host.none_mounted() {
         warnings::warn(format!(
             "no cgroup filesystem is mounted here ({}): the container runs without a cgroup of its own, so without a process limit, accounting or device control",
@@ -171,12 +167,37 @@ pub fn run_spec(
         },
         layers(&held, &lower, &mut undo, options.rm, spec.memory)?
             .with_devices(spec.devices.clone())
-            .with_mounts(spec.mounts.clone(), spec.read_only)
-            .with_cgroupfs(host.inside_mounts(&placement)),
+            .with_mounts(spec.mounts.clone(), spec.read_only),
     );
-    let mut allowed = devices::DEFAULT.to_vec();
-    allowed.extend(spec.devices.iter().map(devices::Passed::rule));
-    plan.cgroups = Some(Cgroups::new(host, placement.clone(), limits).with_devices(allowed));
+    if let Some(placement) = &placement {
+        plan.rootfs = plan
+            .rootfs
+            .map(|r| r.with_cgroupfs(host.inside_mounts(placement)));
+        let cgroups = Cgroups::new(host, placement.clone(), limits);
+        // Without root, the devices a container may open are the host's
+        // own nodes bound in (the rootfs stage), which no cgroup program
+        // could widen.
+        plan.cgroups = Some(if rootless.is_some() {
+            cgroups
+        } else {
+            let mut allowed = devices::DEFAULT.to_vec();
+            allowed.extend(spec.devices.iter().map(devices::Passed::rule));
+            cgroups.with_devices(allowed)
+        });
+    }
+    if let Some(user) = rootless {
+        if let Some(note) = user.note() {
+            warnings::warn(note);
+        }
+        plan.rootfs = plan
+            .rootfs
+            .map(|r| r.in_user_namespace(user.map().is_wide()));
+        plan.pid = plan.pid.map(|p| Pid {
+            mounted_by_rootfs: true,
+            ..p
+        });
+        plan.user = Some(user);
+    }
     plan.session = Some(Session::new(
         spec.tty,
         Stdio::of_caller(spec.interactive),
@@ -214,7 +235,7 @@ pub fn run_spec(
         command: spec.command.clone(),
         owner: ProcessId::of(std::process::id() as i32),
         started: container::now(),
-        cgroup: Some(placement),
+        cgroup: placement,
         net,
         remove: options.rm,
     };
@@ -231,6 +252,56 @@ pub fn run_spec(
     // JSON event to a program reading JSON lines.
     exit.notes.into_iter().for_each(warnings::warn);
     Ok(exit.code)
+}
+
+/// Where the container's cgroup goes and the limits it gets. Without
+/// root that needs a delegated cgroup v2 subtree: a limit asked for
+/// without one is refused, and a run that asks for none goes without a
+/// cgroup, saying so.
+fn placed(
+    host: &Host,
+    spec: &Spec,
+    name: &str,
+    rootless: bool,
+) -> Result<(Option<Placement>, Limits)> {
+    let asked = Limits {
+        memory: spec.memory,
+        cpus: spec.cpus,
+        pids: spec.pids,
+    };
+    let mut limits = asked;
+    // A fork bomb stops at a limit even when none was asked for.
+    if limits.pids.is_none() && host.has_controller("pids") {
+        limits.pids = Some(DEFAULT_PIDS);
+    }
+    if !rootless {
+        return Ok((
+            Some(host.place(&spec.cgroup_parent, name, &limits)?),
+            limits,
+        ));
+    }
+    match delegated::place(host, &spec.cgroup_parent, name, &asked) {
+        Ok(placement) => {
+            if !placement
+                .dirs
+                .iter()
+                .any(|d| d.controllers.iter().any(|c| c == "pids"))
+            {
+                limits.pids = asked.pids;
+            }
+            Ok((Some(placement), limits))
+        }
+        Err(why) if asked != Limits::default() => Err(Error::invalid(format!(
+            "without root, --mem, --cpus and --pids need a cgroup v2 subtree of your own, and {why}: {}",
+            delegated::HOW
+        ))),
+        Err(why) => {
+            warnings::warn(format!(
+                "without root the container runs without a cgroup of its own ({why}): no limits, and no account of what it uses"
+            ));
+            Ok((None, asked))
+        }
+    }
 }
 
 /// The container's root: the image below its writable layer, which a

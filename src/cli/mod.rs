@@ -10,7 +10,6 @@ mod teach;
 use crate::explain::Format;
 pub use crate::stages::net::NetMode;
 use crate::stages::{cgroups, net as network};
-use crate::state::DEFAULT_ROOT;
 pub use teach::{LearnArgs, NsexecArgs};
 
 #[derive(Debug, Parser)]
@@ -20,12 +19,13 @@ pub use teach::{LearnArgs, NsexecArgs};
     about = "A Linux container runtime that teaches",
     long_about = "diyc builds containers out of kernel features, one stage at a time, and can show \
                   every system call it makes (--explain) beside the host state it changed.",
-    after_help = "Most commands need root: run them with sudo."
+    after_help = "Without root, each container gets a user namespace and the state lives under your own home (`diyc doctor` says what this host allows)."
 )]
 pub struct Cli {
-    /// Where images and containers are kept
-    #[arg(long, global = true, env = "DIYC_ROOT", default_value = DEFAULT_ROOT, value_name = "DIR")]
-    pub root: PathBuf,
+    /// Where images and containers are kept [default: /var/lib/diyc as
+    /// root; $XDG_DATA_HOME/diyc, or ~/.local/share/diyc, without]
+    #[arg(long, global = true, env = "DIYC_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
 
     /// The bridge containers attach to
     #[arg(long, global = true, env = "DIYC_BRIDGE", default_value = network::DEFAULT_BRIDGE, value_name = "NAME")]

@@ -15,9 +15,7 @@ pub const TEXT: &str = include_str!("../../lessons/pid.md");
 fn run(s: &mut Session, with_proc: bool) -> Result<Observed> {
     let plan = Plan {
         mount: true,
-        pid: Some(Pid {
-            mount_proc: with_proc,
-        }),
+        pid: Some(Pid::new(with_proc)),
         ..Plan::default()
     };
     // The shell, and the few it starts to count: the host has hundreds.

@@ -325,7 +325,7 @@ mod tests {
         assert!(Launch::new(vec![rootfs()], 0, exec()).is_err());
         assert!(Launch::new(vec![rootfs(), Box::new(Mount)], 0, exec()).is_err());
         assert!(Launch::new(vec![Box::new(Mount), rootfs()], 0, exec()).is_ok());
-        assert!(Launch::new(vec![Box::new(Pid { mount_proc: true })], 0, exec()).is_err());
-        assert!(Launch::new(vec![Box::new(Pid { mount_proc: false })], 0, exec()).is_ok());
+        assert!(Launch::new(vec![Box::new(Pid::new(true))], 0, exec()).is_err());
+        assert!(Launch::new(vec![Box::new(Pid::new(false))], 0, exec()).is_ok());
     }
 }

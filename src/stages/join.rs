@@ -49,6 +49,8 @@ pub struct Join {
     process: Option<Process>,
     /// diyc's own PID namespace, to go back to once the child is made.
     own_pid_ns: Option<OwnedFd>,
+    /// diyc joined the container's user namespace first.
+    in_user_ns: bool,
 }
 
 impl Join {
@@ -58,7 +60,13 @@ impl Join {
             target,
             process: None,
             own_pid_ns: None,
+            in_user_ns: false,
         }
+    }
+
+    /// Whether the container's namespace `ns` is not diyc's.
+    fn differs(&self, ns: &str) -> bool {
+        observe::ns_inode(Some(self.target.pid), ns) != observe::ns_inode(None, ns)
     }
 
     /// The namespaces the container has apart from diyc's, as clone flags.
@@ -98,7 +106,17 @@ impl Stage for Join {
         }
         let fd = process.fd().as_raw_fd();
         self.process = Some(process);
-        if observe::ns_inode(Some(self.target.pid), "pid") != observe::ns_inode(None, "pid") {
+        if self.differs("user") {
+            // A container made without root: its namespaces belong to its
+            // user namespace, and only a member holds the capabilities to
+            // join them. diyc may enter it because the same user made it.
+            sys.call(Call::Setns {
+                fd,
+                nstype: libc::CLONE_NEWUSER as u64,
+            })?;
+            self.in_user_ns = true;
+        }
+        if self.differs("pid") {
             let own = File::open("/proc/thread-self/ns/pid").ctx(
                 "opening diyc's own PID namespace",
                 "/proc/thread-self/ns/pid",
@@ -120,6 +138,13 @@ impl Stage for Join {
     }
 
     fn attach(&mut self, sys: &mut Sys, _child: Child) -> Result<()> {
+        if self.in_user_ns {
+            // Going back would need a capability over the host's PID
+            // namespace, which the container's root does not have; diyc
+            // makes no more children for this exec anyway.
+            self.own_pid_ns = None;
+            return Ok(());
+        }
         if let Some(own) = self.own_pid_ns.take() {
             sys.stage(StageId::Join);
             sys.call(Call::Setns {

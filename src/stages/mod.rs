@@ -23,6 +23,7 @@ pub mod order;
 pub mod pid;
 pub mod rootfs;
 pub mod session;
+pub mod user;
 pub mod uts;
 
 use crate::error::{Error, Result};

@@ -3,7 +3,8 @@
 //! lesson the part it teaches; all of them build their list here, so the
 //! order is written once.
 //!
-//! The order is what the stages build on: the cgroup exists before the
+//! The order is what the stages build on: the user namespace comes first,
+//! so that every other namespace of the clone belongs to it; the cgroup exists before the
 //! clone puts the child in it; nothing is mounted before the mount stage
 //! makes the mount table private; /proc is mounted in the new root; the
 //! network writes /etc in that root; the session's terminal comes from the
@@ -19,6 +20,7 @@ use super::net::{self, Bridge, Net};
 use super::pid::Pid;
 use super::rootfs::Rootfs;
 use super::session::Session;
+use super::user::User;
 use super::uts::Uts;
 use super::{Stage, Stages};
 use crate::error::{Error, Result};
@@ -30,6 +32,8 @@ use crate::sys::Sys;
 /// A container's stages, each one there or not.
 #[derive(Default)]
 pub struct Plan {
+    /// A user namespace, for a container made without root.
+    pub user: Option<User>,
     pub cgroups: Option<Cgroups>,
     pub mount: bool,
     pub uts: Option<Uts>,
@@ -53,7 +57,7 @@ impl Plan {
             mount: true,
             uts: Some(uts),
             rootfs: Some(rootfs),
-            pid: Some(Pid { mount_proc: true }),
+            pid: Some(Pid::new(true)),
             ipc: true,
             ..Plan::default()
         }
@@ -63,6 +67,7 @@ impl Plan {
     pub fn build(self) -> (Stages, u64) {
         let mut stages: Stages = Vec::new();
         let mut add = |stage: Option<Box<dyn Stage>>| stages.extend(stage);
+        add(self.user.map(|s| Box::new(s) as _));
         add(self.cgroups.map(|s| Box::new(s) as _));
         add(self.mount.then(|| Box::new(Mount) as _));
         add(self.uts.map(|s| Box::new(s) as _));

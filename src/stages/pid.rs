@@ -22,6 +22,31 @@ pub const HEADING: Heading = Heading {
 pub struct Pid {
     /// False when there is no private mount namespace to mount it in.
     pub mount_proc: bool,
+    /// The rootfs stage mounted it already: in a user namespace the kernel
+    /// mounts a procfs only while the host's is still in view.
+    pub mounted_by_rootfs: bool,
+}
+
+impl Pid {
+    /// A fresh /proc, mounted here (`mount_proc`) or not at all.
+    pub fn new(mount_proc: bool) -> Pid {
+        Pid {
+            mount_proc,
+            mounted_by_rootfs: false,
+        }
+    }
+}
+
+/// A procfs at `at`: a view of the PID namespace of the process mounting it.
+pub fn mount_proc(sys: &mut Sys, at: &str) -> Result<()> {
+    ensure_dir(sys, at, 0o555)?;
+    sys.mount(
+        Some("proc"),
+        at,
+        Some("proc"),
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        None,
+    )
 }
 
 impl Stage for Pid {
@@ -52,14 +77,13 @@ impl Stage for Pid {
             );
             return Ok(());
         }
-        ensure_dir(sys, "/proc", 0o555)?;
-        sys.mount(
-            Some("proc"),
-            "/proc",
-            Some("proc"),
-            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-            None,
-        )
+        if self.mounted_by_rootfs {
+            sys.note(
+                "the fresh /proc was mounted by the rootfs stage, before pivot_root hid the host's",
+            );
+            return Ok(());
+        }
+        mount_proc(sys, "/proc")
     }
 
     fn inside(&self) -> Vec<String> {

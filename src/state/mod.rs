@@ -40,6 +40,27 @@ pub use files::{is_leftover, reclaim, remove_dir};
 
 pub const DEFAULT_ROOT: &str = "/var/lib/diyc";
 
+/// The state root when none is given: the system's for root, and for
+/// anyone else their own, where the XDG base directories put data.
+pub fn default_root() -> Result<PathBuf> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(PathBuf::from(DEFAULT_ROOT));
+    }
+    let from = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    if let Some(data) = from("XDG_DATA_HOME") {
+        return Ok(data.join("diyc"));
+    }
+    from("HOME")
+        .map(|home| home.join(".local/share/diyc"))
+        .ok_or_else(|| {
+            Error::invalid("without root, diyc keeps its state in your home: set HOME, XDG_DATA_HOME or --root")
+        })
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,

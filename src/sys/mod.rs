@@ -15,6 +15,7 @@
 //! - caps.rs: capabilities by name;
 //! - netlink.rs: the netlink connection, private to the seam;
 //! - helper.rs: helper programs;
+//! - userns.rs: user namespaces' id maps, and diyc moving into one;
 //! - query.rs: what stages read to decide their next call;
 //! - record.rs: where records go (Recorder, Journal, Quiet);
 //! - dry.rs: the dry backend, which records without making anything;
@@ -36,6 +37,7 @@ mod record;
 mod render;
 mod spell;
 mod syscall;
+mod userns;
 
 pub use call::Call;
 pub use caps::{CAPABILITIES, cap_set_names, held_capabilities, parse_cap};
@@ -44,6 +46,7 @@ pub use netlink::{Link, Request, Veth};
 pub use plumbing::{exit_now, netns_cookie, recv_message, reset_signal_dispositions};
 pub use record::{Journal, Quiet, Recorder};
 pub use spell::clone_flag_names;
+pub use userns::{IdMap, Range, map_text};
 
 use nix::errno::Errno;
 

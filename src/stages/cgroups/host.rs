@@ -28,7 +28,7 @@ pub const NOT_MOUNTED: &str =
     "nothing at /sys/fs/cgroup; `ip netns exec` mounts a /sys of its own without it";
 
 /// The controllers a container's cgroup uses where the host has them.
-const V2_CONTROLLERS: &[&str] = &["memory", "cpu", "pids"];
+pub(super) const V2_CONTROLLERS: &[&str] = &["memory", "cpu", "pids"];
 /// On v1, cpuacct counts CPU time, freezer stops everything for a kill,
 /// and devices keeps the host's devices out of reach.
 const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids", "freezer", "devices"];
@@ -193,7 +193,7 @@ impl Host {
 
     /// `parent` in one tree: from its root when absolute, below diyc's
     /// own cgroup in that tree when relative.
-    fn under(&self, parent: &str, mount: &Path, key: &str) -> PathBuf {
+    pub(super) fn under(&self, parent: &str, mount: &Path, key: &str) -> PathBuf {
         let base = if parent.starts_with('/') {
             mount.to_path_buf()
         } else {
@@ -201,6 +201,16 @@ impl Host {
             mount.join(own.trim_start_matches('/'))
         };
         base.join(parent.trim_start_matches('/'))
+    }
+
+    /// The cgroup v2 mount, when there is one.
+    pub(super) fn v2_mount(&self) -> Option<&Path> {
+        self.v2.as_deref()
+    }
+
+    /// diyc's own cgroup in the v2 tree.
+    pub(super) fn own_v2(&self) -> Option<&str> {
+        self.own.get("").map(String::as_str)
     }
 
     /// The directories `parent` names in every tree diyc would use: what a

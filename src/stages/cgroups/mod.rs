@@ -12,6 +12,7 @@
 //!    happens when the run fails half way).
 
 mod control;
+pub mod delegated;
 pub mod devices;
 mod host;
 mod limits;

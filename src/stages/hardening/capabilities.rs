@@ -63,9 +63,16 @@ pub fn capability_set(
     Ok(((default & held) | added) & !mask(drop, u64::MAX)?)
 }
 
-/// The same, for this diyc: out of the capabilities it holds now.
+/// The same, for this diyc: out of the capabilities it holds now, or
+/// without root, out of all of them, which the container's root holds in
+/// the user namespace of its own it is given.
 pub fn container_caps(add: &[String], drop: &[String]) -> Result<u64> {
-    capability_set(add, drop, held_capabilities()).map_err(Error::invalid)
+    let held = if crate::observe::rootless() {
+        (1u64 << CAPABILITIES.len()) - 1
+    } else {
+        held_capabilities()
+    };
+    capability_set(add, drop, held).map_err(Error::invalid)
 }
 
 #[cfg(test)]

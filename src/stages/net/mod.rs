@@ -33,6 +33,20 @@ use crate::undo::Undo;
 /// Which groups may open ICMP sockets (ping without a raw socket).
 const PING_GROUP_RANGE: &str = "/proc/sys/net/ipv4/ping_group_range";
 
+/// The highest group id this process's user namespace maps, which is as
+/// far as the kernel lets ping_group_range reach (at most 2^31 - 1).
+fn highest_group() -> u64 {
+    let map = std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default();
+    map.lines()
+        .filter_map(|line| {
+            let mut n = line.split_whitespace().map(|f| f.parse::<u64>().ok());
+            let (inside, _, count) = (n.next()??, n.next()??, n.next()??);
+            (inside + count).checked_sub(1)
+        })
+        .max()
+        .map_or(0, |top| top.min(2_147_483_647))
+}
+
 pub use bridge::{
     Bridge, DEFAULT_BRIDGE, DEFAULT_SUBNET, Port, Proto, parse_ip, parse_port, veth_name,
 };
@@ -233,7 +247,7 @@ impl Stage for Net {
         // namespace's own, so this opens it to the container alone.
         sys.call(Call::WriteFile {
             path: PING_GROUP_RANGE.into(),
-            value: "0 2147483647".into(),
+            value: format!("0 {}", highest_group()),
         })?;
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! own, /dev/shm and /dev/mqueue, never the host's devtmpfs with its disks.
 
 use super::Rootfs;
+use super::mounts::mount_point_file;
 use crate::error::Result;
 use crate::stages::ensure_dir;
 use crate::sys::{Call, Sys};
@@ -25,7 +26,63 @@ const LINKS: &[(&str, &str)] = &[
     ("pts/ptmx", "ptmx"),
 ];
 
+/// A device node for the container's /dev, and the host's node it is.
+struct Node {
+    host: String,
+    mode: u32,
+    major: u32,
+    minor: u32,
+}
+
 impl Rootfs {
+    /// Make `node` at `path`: with mknod as root; in a user namespace,
+    /// where the kernel makes no device nodes, by binding the host's own
+    /// node over an empty file, so it stays the host's device with the
+    /// host's permissions.
+    fn node(&self, sys: &mut Sys, path: &str, node: &Node) -> Result<()> {
+        if self.user_ns.is_none() {
+            return sys
+                .call(Call::Mknodat {
+                    path: path.to_string(),
+                    mode: node.mode,
+                    major: node.major,
+                    minor: node.minor,
+                })
+                .map(drop);
+        }
+        mount_point_file(sys, path)?;
+        sys.mount(Some(&node.host), path, None, libc::MS_BIND, None)
+    }
+
+    /// sysfs read-only at /sys. The kernel lets the root of a user
+    /// namespace mount one only for a network namespace it owns; with the
+    /// host's network (`--net host`) the host's /sys is bound instead.
+    pub(super) fn sysfs(&self, sys: &mut Sys) -> Result<()> {
+        let sysfs = format!("{}/sys", self.merged);
+        ensure_dir(sys, &sysfs, 0o555)?;
+        let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+        match sys.mount(Some("sysfs"), &sysfs, Some("sysfs"), flags, None) {
+            Err(e) if self.user_ns.is_some() && e.errno() == Some(nix::errno::Errno::EPERM) => {
+                sys.note("this user namespace does not own the network namespace: the host's /sys is bound, read-only");
+                sys.mount(
+                    Some("/sys"),
+                    &sysfs,
+                    None,
+                    libc::MS_BIND | libc::MS_REC,
+                    None,
+                )?;
+                sys.mount(
+                    None,
+                    &sysfs,
+                    None,
+                    libc::MS_BIND | libc::MS_REMOUNT | flags,
+                    None,
+                )
+            }
+            other => other,
+        }
+    }
+
     pub(super) fn dev(&self, sys: &mut Sys) -> Result<()> {
         let dev = format!("{}/dev", self.merged);
         ensure_dir(sys, &dev, 0o755)?;
@@ -37,12 +94,13 @@ impl Rootfs {
             Some("mode=755,size=65536k"),
         )?;
         for (name, major, minor) in DEVICES {
-            sys.call(Call::Mknodat {
-                path: format!("{dev}/{name}"),
+            let node = Node {
+                host: format!("/dev/{name}"),
                 mode: libc::S_IFCHR | 0o666,
                 major: *major,
                 minor: *minor,
-            })?;
+            };
+            self.node(sys, &format!("{dev}/{name}"), &node)?;
         }
         let pts = format!("{dev}/pts");
         sys.call(Call::Mkdirat {
@@ -54,7 +112,12 @@ impl Rootfs {
             &pts,
             Some("devpts"),
             libc::MS_NOSUID | libc::MS_NOEXEC,
-            Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+            Some(if self.user_ns == Some(false) {
+                // Group 5 (tty) is not mapped: only the caller's own ids are.
+                "newinstance,ptmxmode=0666,mode=0620"
+            } else {
+                "newinstance,ptmxmode=0666,mode=0620,gid=5"
+            }),
         )?;
         let shm = format!("{dev}/shm");
         sys.call(Call::Mkdirat {
@@ -102,12 +165,13 @@ impl Rootfs {
             } else {
                 libc::S_IFCHR
             };
-            sys.call(Call::Mknodat {
-                path,
+            let node = Node {
+                host: device.host.clone(),
                 mode: kind | device.mode,
                 major: device.major,
                 minor: device.minor,
-            })?;
+            };
+            self.node(sys, &path, &node)?;
         }
         for (target, name) in LINKS {
             sys.call(Call::Symlinkat {

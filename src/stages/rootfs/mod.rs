@@ -24,10 +24,10 @@ pub use mounts::UserMount;
 use crate::error::{Error, Result};
 use crate::event::{Heading, StageId};
 use crate::observe;
+use crate::stages::Stage;
 use crate::stages::cgroups::devices::Passed;
 use crate::stages::cgroups::{CgroupFs, human};
 use crate::stages::net::etc;
-use crate::stages::{Stage, ensure_dir};
 use crate::sys::{Call, Sys};
 
 /// What `--explain` prints above this stage's calls.
@@ -58,6 +58,9 @@ pub struct Rootfs {
     read_only: bool,
     /// The container's own cgroup, read-only at /sys/fs/cgroup.
     cgroupfs: Option<CgroupFs>,
+    /// Made inside a user namespace (without root), and whether it maps
+    /// more ids than the caller's own.
+    user_ns: Option<bool>,
 }
 
 /// How much a `--rm` container without `--mem` may write into its
@@ -80,6 +83,7 @@ impl Rootfs {
             mounts: Vec::new(),
             read_only: false,
             cgroupfs: None,
+            user_ns: None,
         }
     }
 
@@ -128,6 +132,15 @@ impl Rootfs {
         self
     }
 
+    /// Made by the root of a user namespace, which the kernel lets mount
+    /// an overlay, a tmpfs or a devpts, but not make device nodes or mount
+    /// a sysfs of a network namespace it does not own. `wide`: the map has
+    /// more ids than the caller's own (the tty group among them).
+    pub fn in_user_namespace(mut self, wide: bool) -> Self {
+        self.user_ns = Some(wide);
+        self
+    }
+
     /// The same, but entered with chroot(2) rather than pivot_root(2).
     pub fn with_chroot(mut self) -> Self {
         self.chroot_only = true;
@@ -157,8 +170,16 @@ impl Rootfs {
     }
 
     pub fn overlay_options(&self) -> String {
+        // Without root, overlayfs keeps its marks (an opaque directory) in
+        // user.overlay.* attributes, which only root could not have made
+        // in trusted.overlay.*; the image was imported the same way.
+        let user = if self.user_ns.is_some() {
+            ",userxattr"
+        } else {
+            ""
+        };
         format!(
-            "lowerdir={},upperdir={},workdir={}",
+            "lowerdir={},upperdir={},workdir={}{user}",
             self.lower, self.upper, self.work
         )
     }
@@ -186,15 +207,13 @@ impl Stage for Rootfs {
             Some(&self.overlay_options()),
         )?;
         self.dev(sys)?;
-        let sysfs = format!("{}/sys", self.merged);
-        ensure_dir(sys, &sysfs, 0o555)?;
-        sys.mount(
-            Some("sysfs"),
-            &sysfs,
-            Some("sysfs"),
-            libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-            None,
-        )?;
+        self.sysfs(sys)?;
+        if self.user_ns.is_some() {
+            // The kernel lets the root of a user namespace mount a procfs
+            // only where a full one is still in view: the host's, until
+            // pivot_root below hides it.
+            crate::stages::pid::mount_proc(sys, &format!("{}/proc", self.merged))?;
+        }
         self.cgroup_fs(sys)?;
         self.bind_files(sys)?;
         self.user_mounts(sys)?;

@@ -318,7 +318,7 @@ impl Rootfs {
 }
 
 /// An empty file to mount on, where there was nothing.
-fn mount_point_file(sys: &mut Sys, path: &str) -> Result<()> {
+pub(super) fn mount_point_file(sys: &mut Sys, path: &str) -> Result<()> {
     let fd = sys.call(Call::Openat {
         path: path.to_string(),
         flags: libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,

@@ -1,0 +1,78 @@
+//! Without root: a cgroup of the container's own is possible only inside
+//! a cgroup v2 subtree the user owns, which root or systemd handed over
+//! (systemd's `Delegate=yes`, or a directory chowned to the user). The
+//! kernel checks a cgroup's files like any others, so owning the subtree
+//! is what lets a user make cgroups in it, move processes between them and
+//! write their limits; v1 trees are never handed over this way.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::host::{Dir, Host, Placement, V2_CONTROLLERS, Version};
+use super::limits::Limits;
+
+/// How to get a delegated subtree, for the message of a refused limit.
+pub const HOW: &str = "systemd gives one to `systemd-run --user --scope -p Delegate=yes diyc ...`, or root can `mkdir /sys/fs/cgroup/NAME && chown -R USER /sys/fs/cgroup/NAME` for `--cgroup-parent /NAME`";
+
+/// Where a rootless container's cgroup goes: below `parent` when the
+/// caller owns it (or the nearest of its ancestors that exists), else
+/// below the top of the subtree the caller's own cgroup is in, when the
+/// caller owns that. Err says why there is no such place.
+pub fn place(host: &Host, parent: &str, name: &str, limits: &Limits) -> Result<Placement, String> {
+    let uid = nix::unistd::geteuid().as_raw();
+    let mount = host
+        .v2_mount()
+        .ok_or("this host has only cgroup v1 trees, which are never delegated to a user")?;
+    let owned = |dir: &Path| std::fs::metadata(dir).is_ok_and(|m| m.uid() == uid);
+    let asked = host.under(parent, mount, "");
+    let own = host
+        .own_v2()
+        .map(|own| mount.join(own.trim_start_matches('/')));
+    let base = [
+        Some(asked),
+        own.and_then(|own| top_owned(&own, mount, &owned)),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|parent| {
+        let existing = parent.ancestors().find(|d| d.is_dir())?.to_path_buf();
+        (existing.starts_with(mount) && existing != mount && owned(&existing))
+            .then_some((parent, existing))
+    });
+    let Some((parent, existing)) = base else {
+        return Err(format!(
+            "no cgroup v2 directory below {} belongs to you",
+            mount.display()
+        ));
+    };
+    let offered = std::fs::read_to_string(existing.join("cgroup.controllers")).unwrap_or_default();
+    let offered: Vec<&str> = offered.split_whitespace().collect();
+    if let Some(missing) = limits.required().into_iter().find(|c| !offered.contains(c)) {
+        return Err(format!(
+            "your cgroup {} is not offered the {missing} controller",
+            existing.display()
+        ));
+    }
+    Ok(Placement {
+        version: Version::V2,
+        dirs: vec![Dir {
+            path: parent.join(name),
+            controllers: V2_CONTROLLERS
+                .iter()
+                .filter(|c| offered.contains(c))
+                .map(|c| c.to_string())
+                .collect(),
+            mount: mount.to_path_buf(),
+        }],
+    })
+}
+
+/// The highest directory from `own` up that the caller owns, as a place
+/// for a `diyc` cgroup beside the caller's own.
+fn top_owned(own: &Path, mount: &Path, owned: &dyn Fn(&Path) -> bool) -> Option<PathBuf> {
+    let top = own
+        .ancestors()
+        .take_while(|d| d.starts_with(mount) && *d != mount && owned(d))
+        .last()?;
+    Some(top.join("diyc"))
+}

@@ -1,0 +1,198 @@
+//! The user stage: root inside, an ordinary user outside.
+//!
+//! `CLONE_NEWUSER` gives the child a user namespace of its own, created
+//! first, so every other namespace of the same clone belongs to it. In it
+//! the child holds every capability, but only over what its namespaces
+//! own: it may mount a tmpfs in its own mount namespace or name its own
+//! UTS namespace, never load a module or read a file the user outside
+//! could not. Until diyc writes the child's uid_map and gid_map, each of
+//! its ids is the overflow id, `nobody`; the maps say which ids outside
+//! the ids inside stand for.
+//!
+//! Without root, diyc maps the container's root to the caller, and ids
+//! 1 and up to the caller's subordinate range (/etc/subuid, /etc/subgid)
+//! through newuidmap and newgidmap, as podman does, so an image's files
+//! of many owners keep their owners. Without a range or the helpers only
+//! the caller's own id is mapped.
+
+use nix::unistd::{Gid, Uid, User as Passwd};
+
+use crate::error::Result;
+use crate::event::{Heading, StageId};
+use crate::stages::{Child, Stage};
+use crate::sys::{IdMap, Range, Sys};
+
+/// What `--explain` prints above this stage's calls.
+pub const HEADING: Heading = Heading {
+    title: "user: root inside is an ordinary user outside",
+    why: "A user namespace maps ids: the container's root holds every capability, but only over what its own namespaces own.",
+};
+
+/// Where the map helpers are looked for, as Debian's uidmap package puts them.
+const HELPER_DIRS: [&str; 4] = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"];
+
+pub struct User {
+    map: IdMap,
+    /// Why only the caller's own id is mapped, when it is.
+    narrow: Option<String>,
+}
+
+impl User {
+    /// The widest map the caller may have: its own ids as root, and its
+    /// subordinate ranges as ids 1 and up, when newuidmap and newgidmap
+    /// are there to write them.
+    pub fn for_caller() -> User {
+        let (uid, gid) = (Uid::current().as_raw(), Gid::current().as_raw());
+        let name = Passwd::from_uid(Uid::current())
+            .ok()
+            .flatten()
+            .map(|u| u.name)
+            .unwrap_or_else(|| uid.to_string());
+        let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+        let subuid = subordinate(&read("/etc/subuid"), &name, uid);
+        let subgid = subordinate(&read("/etc/subgid"), &name, uid);
+        let helpers = (helper("newuidmap"), helper("newgidmap"));
+        let own = |id| {
+            vec![Range {
+                inside: 0,
+                outside: id,
+                count: 1,
+            }]
+        };
+        let wide = |id, (start, count)| {
+            vec![
+                Range {
+                    inside: 0,
+                    outside: id,
+                    count: 1,
+                },
+                Range {
+                    inside: 1,
+                    outside: start,
+                    count,
+                },
+            ]
+        };
+        match (subuid, subgid, helpers) {
+            (Some(u), Some(g), (Some(newuidmap), Some(newgidmap))) => User {
+                map: IdMap {
+                    uids: wide(uid, u),
+                    gids: wide(gid, g),
+                    helpers: Some((newuidmap, newgidmap)),
+                },
+                narrow: None,
+            },
+            (u, g, _) => {
+                let why = if u.is_some() && g.is_some() {
+                    "newuidmap and newgidmap are not installed (Debian's package uidmap)".into()
+                } else {
+                    format!("{name} has no range in /etc/subuid and /etc/subgid")
+                };
+                User {
+                    map: IdMap {
+                        uids: own(uid),
+                        gids: own(gid),
+                        helpers: None,
+                    },
+                    narrow: Some(format!(
+                        "only your own user is mapped into the container, as its root, because {why}: files the image gives other owners show as nobody, and changing a file's owner fails (`diyc doctor` says how to add a range)"
+                    )),
+                }
+            }
+        }
+    }
+
+    pub fn map(&self) -> &IdMap {
+        &self.map
+    }
+
+    /// One line on what a map of one id limits, when that is the map.
+    pub fn note(&self) -> Option<&str> {
+        self.narrow.as_deref()
+    }
+}
+
+/// The first range of subordinate ids for `name` (or its uid) in a file
+/// laid out as /etc/subuid: `owner:start:count` per line.
+fn subordinate(text: &str, name: &str, uid: u32) -> Option<(u32, u32)> {
+    text.lines().find_map(|line| {
+        let mut fields = line.trim().split(':');
+        let owner = fields.next()?;
+        let start = fields.next()?.parse().ok()?;
+        let count: u32 = fields.next()?.parse().ok()?;
+        (count > 0 && (owner == name || owner == uid.to_string())).then_some((start, count))
+    })
+}
+
+fn helper(name: &str) -> Option<String> {
+    HELPER_DIRS
+        .iter()
+        .map(|dir| format!("{dir}/{name}"))
+        .find(|path| std::path::Path::new(path).is_file())
+}
+
+impl Stage for User {
+    fn id(&self) -> StageId {
+        StageId::User
+    }
+
+    fn clone_flags(&self) -> u64 {
+        libc::CLONE_NEWUSER as u64
+    }
+
+    fn attach(&mut self, sys: &mut Sys, child: Child) -> Result<()> {
+        sys.stage(StageId::User);
+        if let Some(why) = &self.narrow {
+            sys.note(why.clone());
+        }
+        sys.write_id_maps(child.pid, &self.map)
+    }
+
+    fn inside(&self) -> Vec<String> {
+        let read = |file: &str| {
+            std::fs::read_to_string(format!("/proc/self/{file}"))
+                .unwrap_or_default()
+                .lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        vec![
+            format!(
+                "uid {}, gid {}: root, with every capability over this namespace's own resources",
+                Uid::current(),
+                Gid::current()
+            ),
+            format!("uid_map (inside outside count): {}", read("uid_map")),
+            format!("gid_map: {}", read("gid_map")),
+        ]
+    }
+
+    fn outside(&self, pid: i32) -> Vec<String> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or("?")
+            .to_string();
+        vec![format!(
+            "the host sees pid {pid} as uid {uid}, an ordinary user, with no capability over the host"
+        )]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_is_found_by_name_or_by_uid_and_empty_ones_are_skipped() {
+        let text = "alice:100000:65536\nbob:0:0\n1001:300000:1000\nbob:200000:10\n";
+        assert_eq!(subordinate(text, "alice", 1000), Some((100000, 65536)));
+        assert_eq!(subordinate(text, "bob", 1002), Some((200000, 10)));
+        assert_eq!(subordinate(text, "carol", 1001), Some((300000, 1000)));
+        assert_eq!(subordinate(text, "dave", 1003), None);
+        assert_eq!(subordinate("garbage\nx:y:z", "x", 1), None);
+    }
+}
