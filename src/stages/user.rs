@@ -35,6 +35,9 @@ pub struct User {
     map: IdMap,
     /// Why only the caller's own id is mapped, when it is.
     narrow: Option<String>,
+    /// False leaves the maps unwritten: the user lesson's look at a
+    /// namespace where every id is the overflow id.
+    write: bool,
 }
 
 impl User {
@@ -81,6 +84,7 @@ impl User {
                     helpers: Some((newuidmap, newgidmap)),
                 },
                 narrow: None,
+                write: true,
             },
             (u, g, _) => {
                 let why = if u.is_some() && g.is_some() {
@@ -97,8 +101,38 @@ impl User {
                     narrow: Some(format!(
                         "only your own user is mapped into the container, as its root, because {why}: files the image gives other owners show as nobody, and changing a file's owner fails (`diyc doctor` says how to add a range)"
                     )),
+                    write: true,
                 }
             }
+        }
+    }
+
+    /// Root inside as `uid`:`gid` outside, and no other id: how root
+    /// shows a container root that is an ordinary user on the host.
+    pub fn single(uid: u32, gid: u32) -> User {
+        let one = |id| vec![Range { inside: 0, outside: id, count: 1 }];
+        User {
+            map: IdMap {
+                uids: one(uid),
+                gids: one(gid),
+                helpers: None,
+            },
+            narrow: None,
+            write: true,
+        }
+    }
+
+    /// A user namespace whose maps are never written, where every id is
+    /// the overflow id (`nobody`).
+    pub fn unmapped() -> User {
+        User {
+            map: IdMap {
+                uids: Vec::new(),
+                gids: Vec::new(),
+                helpers: None,
+            },
+            narrow: None,
+            write: false,
         }
     }
 
@@ -144,6 +178,10 @@ impl Stage for User {
         sys.stage(StageId::User);
         if let Some(why) = &self.narrow {
             sys.note(why.clone());
+        }
+        if !self.write {
+            sys.note("no uid_map or gid_map is written: every id inside is the overflow id, 65534");
+            return Ok(());
         }
         sys.write_id_maps(child.pid, &self.map)
     }

@@ -21,6 +21,7 @@ pub mod running;
 pub mod snapshot;
 pub mod strace;
 pub mod terminal;
+pub mod user;
 
 pub use lab::Lab;
 pub use running::Running;
