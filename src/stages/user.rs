@@ -110,7 +110,13 @@ impl User {
     /// Root inside as `uid`:`gid` outside, and no other id: how root
     /// shows a container root that is an ordinary user on the host.
     pub fn single(uid: u32, gid: u32) -> User {
-        let one = |id| vec![Range { inside: 0, outside: id, count: 1 }];
+        let one = |id| {
+            vec![Range {
+                inside: 0,
+                outside: id,
+                count: 1,
+            }]
+        };
         User {
             map: IdMap {
                 uids: one(uid),

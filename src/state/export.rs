@@ -20,7 +20,7 @@ fn is_whiteout(meta: &fs::Metadata) -> bool {
 fn is_opaque(dir: &Path) -> bool {
     // Not following a link: a link is never opaque.
     matches!(
-        xattr::get(dir, "trusted.overlay.opaque")
+        xattr::get(dir, super::layers::opaque_xattr())
             .ok()
             .flatten()
             .as_deref(),

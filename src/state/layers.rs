@@ -17,6 +17,18 @@ use super::files::{self, Lock};
 use super::{Store, read_json, write_json};
 use crate::error::{Error, Result};
 
+/// The xattr that marks a layer's directory opaque (it hides what is
+/// below). Only the host's root may write trusted.* attributes; without
+/// root the user.* one is written, and the overlay is mounted with
+/// `userxattr` to read it (src/stages/rootfs).
+pub fn opaque_xattr() -> &'static str {
+    if crate::observe::rootless() {
+        "user.overlay.opaque"
+    } else {
+        "trusted.overlay.opaque"
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LayerInfo {
     /// Bytes of file content, as the tar says.

@@ -9,10 +9,8 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use crate::event::StageId;
 use crate::observe;
 use crate::stages::Stage;
+use crate::state::layers::opaque_xattr;
 use crate::state::sample::{DELETED, OPAQUE};
-
-/// The xattr overlayfs reads to hide what is below a directory.
-pub const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
 /// What the host's view calls the busybox image below the layers, and
 /// how it starts the line of the kernel's own lowerdir.
@@ -41,8 +39,8 @@ pub fn kind(path: &str) -> String {
         Ok(m) if m.file_type().is_char_device() && m.rdev() == 0 => {
             "a whiteout (character device 0:0)".into()
         }
-        Ok(m) if m.is_dir() => match xattr::get(path, OPAQUE_XATTR) {
-            Ok(Some(v)) if v == b"y" => format!("a directory, opaque ({OPAQUE_XATTR}=y)"),
+        Ok(m) if m.is_dir() => match xattr::get(path, opaque_xattr()) {
+            Ok(Some(v)) if v == b"y" => format!("a directory, opaque ({}=y)", opaque_xattr()),
             _ => "a directory".into(),
         },
         Ok(m) if m.is_file() => format!("a file of {} bytes", m.len()),

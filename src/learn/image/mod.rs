@@ -225,7 +225,7 @@ pub fn live(s: &mut Session) -> Result<(Observed, StageId)> {
     s.check(
         refused
             && made(&seen, |c| matches!(c, Call::Mknodat { major: 0, minor: 0, .. }))
-            && made(&seen, |c| matches!(c, Call::Lsetxattr { name, .. } if name == look::OPAQUE_XATTR)),
+            && made(&seen, |c| matches!(c, Call::Lsetxattr { name, .. } if name == crate::state::layers::opaque_xattr())),
         "the importer refused the changed copy, then made layer 2's .wh.motd-old a whiteout (mknodat, a character device 0:0) and marked its /srv/site opaque (lsetxattr)",
     )?;
     let inside = seen.lines(StageId::Image, true);

@@ -62,7 +62,10 @@ pub fn unpack(
     };
     let mut archive = tar::Archive::new(&mut input);
     archive.set_preserve_permissions(true);
-    archive.set_preserve_ownerships(true);
+    // Without root, owners are kept only as root of a user namespace
+    // mapping them (src/app's own_the_files); with one id there is no
+    // other owner to give a file.
+    archive.set_preserve_ownerships(nix::unistd::geteuid().is_root());
     archive.set_preserve_mtime(true);
     archive.set_overwrite(true);
     let mut made = Unpacked::default();

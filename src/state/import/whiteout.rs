@@ -129,7 +129,7 @@ fn whiteout(sys: &mut Sys, path: &Path) -> Result<()> {
 fn opaque(sys: &mut Sys, dir: &Path) -> Result<()> {
     sys.call(Call::Lsetxattr {
         path: text(dir)?,
-        name: "trusted.overlay.opaque".into(),
+        name: crate::state::layers::opaque_xattr().into(),
         value: b"y".to_vec(),
     })
     .map(drop)
