@@ -20,6 +20,7 @@ use crate::stages::cgroups::{
 };
 use crate::stages::hardening::{Hardening, container_caps, user};
 use crate::stages::iptables::Iptables;
+use crate::stages::net::usermode::{self, UserMode};
 use crate::stages::net::{self, Bridge, EtcFiles, Net, etc};
 use crate::stages::order::Plan;
 use crate::stages::pid::Pid;
@@ -98,7 +99,16 @@ fn check_spec(
     }
     container_caps(&spec.cap_add, &spec.cap_drop)?;
     check::run_spec(bridge, spec)?;
-    if spec.net == NetMode::Bridge {
+    if spec.net == NetMode::Bridge && observe::rootless() {
+        if spec.ip.is_some() {
+            return Err(Error::invalid(
+                "--ip is an address on diyc's bridge, which needs root; without root pasta gives the container the host's own address",
+            ));
+        }
+        if !spec.publish.is_empty() && usermode::find().is_none() {
+            return Err(Error::invalid(format!("-p: {}", usermode::MISSING)));
+        }
+    } else if spec.net == NetMode::Bridge {
         net::preflight(&mut Sys::new(&mut Quiet, StageId::Net), store, bridge)?;
     }
     Ok(())
@@ -204,7 +214,14 @@ pub fn run_spec(
         StageId::Rootfs,
     ));
     plan.hardening = Some(hardening);
-    let (net, etc_files) = network_of(&mut plan, &mut undo, store, bridge, spec, &name, &hostname)?;
+    let (net, etc_files) = if plan.user.is_some() && spec.net == NetMode::Bridge {
+        (
+            None,
+            usermode_network(&mut plan, store, bridge, &held, spec, &hostname)?,
+        )
+    } else {
+        network_of(&mut plan, &mut undo, store, bridge, spec, &name, &hostname)?
+    };
     // diyc's own copies in the container's directory, as its records
     // are: not shown, and removed with the container.
     let etc_dir = path_text(&held.dir.join("etc"))?;
@@ -390,6 +407,30 @@ fn remove_when_done(undo: &mut Undo, held: &Held, rm: bool) {
             move |_| state::remove_dir(&dir),
         );
     }
+}
+
+/// Without root, the network `--net bridge` stands for: pasta's, or
+/// none at all, said once, when pasta is not installed.
+fn usermode_network(
+    plan: &mut Plan,
+    store: &Store,
+    bridge: &Bridge,
+    held: &Held,
+    spec: &Spec,
+    hostname: &str,
+) -> Result<EtcFiles> {
+    let Some(pasta) = usermode::find() else {
+        warnings::warn(format!(
+            "{}: this container has no network (--net none)",
+            usermode::MISSING
+        ));
+        plan.net = Some(Net::isolated(store.clone(), bridge.clone()));
+        return Ok(EtcFiles::new(hostname, None));
+    };
+    let pid_file = path_text(&held.dir.join(usermode::PID_FILE))?;
+    plan.usermode = Some(UserMode::new(pasta, spec.publish.clone(), pid_file));
+    // The host's resolvers, as the container reaches what the host does.
+    Ok(EtcFiles::host(hostname))
 }
 
 /// The network stages `--net` asks for, the container's /etc files for

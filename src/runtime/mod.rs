@@ -179,7 +179,7 @@ impl Launch {
         std::mem::replace(&mut self.pauser, Pauser::never())
     }
 
-    fn clone_flags(&self) -> u64 {
+    pub(crate) fn clone_flags(&self) -> u64 {
         self.stages
             .iter()
             .fold(self.extra_flags, |flags, s| flags | s.clone_flags())

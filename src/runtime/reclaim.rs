@@ -1,6 +1,6 @@
 //! After a diyc was killed mid-run: undo what its launch made on the host,
 //! from the run.json it wrote before making anything (its cgroup, its
-//! port rules, its address). Mounts died with the container's mount
+//! port rules, its address, a rootless run's pasta). Mounts died with the container's mount
 //! namespace and its veth pair with its network namespace, so nothing
 //! else is left. `diyc run`, `diyc rm` and (as root) `diyc ps` do this; a
 //! `--rm` container whose diyc was killed is removed altogether.
@@ -10,6 +10,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::stages::cgroups;
 use crate::stages::iptables;
+use crate::stages::net::usermode;
 use crate::state::container::{self, Run};
 use crate::state::{self, Store, network};
 use crate::sys::Sys;
@@ -20,6 +21,10 @@ use crate::warnings;
 fn clean_after(sys: &mut Sys, store: &Store, dir: &Path, run: Run) -> Result<()> {
     if let Some(placement) = &run.cgroup {
         cgroups::remove(sys, placement)?;
+    }
+    // pasta outlives a killed diyc: it holds the namespace it serves.
+    if let Some(pid_file) = dir.join(usermode::PID_FILE).to_str() {
+        usermode::stop(sys, pid_file)?;
     }
     if let Some(net) = &run.net {
         for port in &net.ports {

@@ -16,6 +16,7 @@ use super::hardening::Hardening;
 use super::iptables::{self, Iptables};
 use super::join::Join;
 use super::mount::Mount;
+use super::net::usermode::UserMode;
 use super::net::{self, Bridge, Net};
 use super::pid::Pid;
 use super::rootfs::Rootfs;
@@ -40,6 +41,8 @@ pub struct Plan {
     pub rootfs: Option<Rootfs>,
     pub pid: Option<Pid>,
     pub net: Option<Net>,
+    /// Without root: pasta's network, in place of a bridge.
+    pub usermode: Option<UserMode>,
     pub iptables: Option<Iptables>,
     /// A running container's namespaces (`exec`).
     pub join: Option<Join>,
@@ -74,6 +77,7 @@ impl Plan {
         add(self.rootfs.map(|s| Box::new(s) as _));
         add(self.pid.map(|s| Box::new(s) as _));
         add(self.net.map(|s| Box::new(s) as _));
+        add(self.usermode.map(|s| Box::new(s) as _));
         add(self.iptables.map(|s| Box::new(s) as _));
         add(self.join.map(|s| Box::new(s) as _));
         add(self.session.map(|s| Box::new(s) as _));

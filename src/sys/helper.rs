@@ -66,6 +66,15 @@ impl Sys<'_> {
                 if nix::unistd::getppid().as_raw() as u32 != diyc {
                     exit_now(127);
                 }
+                // As from a shell: diyc blocks the signals it reads from a
+                // signalfd, and Rust's runtime ignores SIGPIPE; exec would
+                // pass both on (pasta, for one, would never see SIGTERM).
+                super::plumbing::reset_signal_dispositions();
+                let _ = nix::sys::signal::sigprocmask(
+                    nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                    Some(&nix::sys::signal::SigSet::empty()),
+                    None,
+                );
                 let errno = match dup2_stdout(&out_w).and_then(|()| dup2_stderr(&out_w)) {
                     Ok(()) => exec.perform().err().unwrap_or(Errno::EINVAL),
                     Err(e) => e,

@@ -18,6 +18,7 @@
 mod bridge;
 pub mod etc;
 mod setup;
+pub mod usermode;
 
 use std::net::Ipv4Addr;
 

@@ -1,0 +1,165 @@
+//! Without root: a network through pasta (Debian's package passt), a
+//! program of the user's that joins the container's user and network
+//! namespaces, gives the container an interface like the host's (its
+//! address, its gateway), and carries every connection the container
+//! makes out through ordinary sockets of its own on the host. No bridge,
+//! veth or firewall rule is made: the host sees only a process of the
+//! user's, which is why no root is needed. `-p HOST:CONTAINER` becomes a
+//! socket pasta listens on, on the host's port, passing what comes in to
+//! the container's.
+//!
+//! pasta puts itself in the background once the namespace is configured,
+//! writing its pid to a file in the container's directory; the undo step
+//! (and after a killed diyc, the reclaim) ends it by that pid.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::event::StageId;
+use crate::stages::net::{Port, Proto};
+use crate::stages::{Child, Stage};
+use crate::sys::{Call, Sys};
+use crate::undo::{Undo, When};
+
+/// Where pasta is looked for.
+const DIRS: [&str; 4] = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"];
+
+/// What a rootless run without pasta is told.
+pub const MISSING: &str = "without root, a container reaches the network through pasta, which is not installed (Debian's package passt: `sudo apt-get install passt`)";
+
+/// The file in a container's directory where its pasta writes its pid.
+pub const PID_FILE: &str = "pasta.pid";
+
+/// pasta's path, when installed.
+pub fn find() -> Option<String> {
+    DIRS.iter()
+        .map(|dir| format!("{dir}/pasta"))
+        .find(|path| Path::new(path).is_file())
+}
+
+pub struct UserMode {
+    pasta: String,
+    ports: Vec<Port>,
+    /// Where pasta writes its pid.
+    pid_file: String,
+}
+
+impl UserMode {
+    pub fn new(pasta: String, ports: Vec<Port>, pid_file: String) -> Self {
+        UserMode {
+            pasta,
+            ports,
+            pid_file,
+        }
+    }
+
+    fn argv(&self, pid: i32) -> Vec<String> {
+        let mut argv: Vec<String> = [
+            &self.pasta,
+            "--config-net",
+            "--quiet",
+            // The gateway's address is the real gateway's, not a way back
+            // to the host: a rootless container reaches what the host
+            // reaches, but not the host itself.
+            "--no-map-gw",
+            "--pid",
+            &self.pid_file,
+            // Nothing from the container to the host's own ports.
+            "--tcp-ns",
+            "none",
+            "--udp-ns",
+            "none",
+        ]
+        .map(String::from)
+        .to_vec();
+        for proto in [Proto::Tcp, Proto::Udp] {
+            let specs: Vec<String> = self
+                .ports
+                .iter()
+                .filter(|p| p.proto == proto)
+                .map(|p| format!("{}:{}", p.host, p.container))
+                .collect();
+            let flag = if proto == Proto::Tcp { "-t" } else { "-u" };
+            argv.push(flag.into());
+            argv.push(if specs.is_empty() {
+                "none".into()
+            } else {
+                specs.join(",")
+            });
+        }
+        argv.push(pid.to_string());
+        argv
+    }
+}
+
+/// End the pasta whose pid is in `pid_file`, if it is still that pasta.
+pub fn stop(sys: &mut Sys, pid_file: &str) -> Result<()> {
+    let Some(pid) = std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok())
+    else {
+        return Ok(());
+    };
+    // A pid is reused once its process is gone: only a pasta started with
+    // this very file is ours.
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let ours = cmdline
+        .split(|b| *b == 0)
+        .any(|arg| arg == pid_file.as_bytes());
+    if ours {
+        sys.call(Call::Kill {
+            pid,
+            signal: libc::SIGTERM,
+        })?;
+    }
+    Ok(())
+}
+
+impl Stage for UserMode {
+    fn id(&self) -> StageId {
+        StageId::Net
+    }
+
+    fn clone_flags(&self) -> u64 {
+        libc::CLONE_NEWNET as u64
+    }
+
+    fn requires(&self) -> &'static [StageId] {
+        &[StageId::User]
+    }
+
+    fn prepare(&mut self, _sys: &mut Sys, undo: &mut Undo) -> Result<()> {
+        let pid_file = self.pid_file.clone();
+        undo.push("stopping pasta", When::Always, move |sys| {
+            stop(sys, &pid_file)
+        });
+        Ok(())
+    }
+
+    fn attach(&mut self, sys: &mut Sys, child: Child) -> Result<()> {
+        sys.stage(StageId::Net);
+        sys.note("pasta, a program of yours, joins the container's namespaces and carries its connections through sockets of its own on the host");
+        let argv = self.argv(child.pid);
+        match sys.run_helper(&argv)? {
+            (0, _) => Ok(()),
+            (code, output) => Err(Error::invalid(format!(
+                "pasta could not give the container a network (exit status {code}): {}",
+                output
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("no message")
+            ))),
+        }
+    }
+
+    fn runs_inside(&self) -> bool {
+        false
+    }
+
+    fn outside(&self, _pid: i32) -> Vec<String> {
+        vec![format!(
+            "pasta runs as you, pid in {}; the host has no new interface",
+            self.pid_file
+        )]
+    }
+}
