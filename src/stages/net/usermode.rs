@@ -16,16 +16,22 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::event::StageId;
+use crate::runtime::Process;
 use crate::stages::net::{Port, Proto};
 use crate::stages::{Child, Stage};
-use crate::sys::{Call, Sys};
+use crate::state::container::ProcessId;
+use crate::sys::Sys;
 use crate::undo::{Undo, When};
+use nix::sys::signal::Signal;
 
 /// Where pasta is looked for.
 const DIRS: [&str; 4] = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"];
 
 /// What a rootless run without pasta is told.
 pub const MISSING: &str = "without root, a container reaches the network through pasta, which is not installed (Debian's package passt: `sudo apt-get install passt`)";
+
+/// How long pasta has to go after SIGTERM.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The file in a container's directory where its pasta writes its pid.
 pub const PID_FILE: &str = "pasta.pid";
@@ -100,17 +106,28 @@ pub fn stop(sys: &mut Sys, pid_file: &str) -> Result<()> {
     else {
         return Ok(());
     };
-    // A pid is reused once its process is gone: only a pasta started with
-    // this very file is ours.
+    // Held by a pidfd first, then checked: a pid is reused once its
+    // process is gone, and only a pasta started with this file is ours.
+    let Some(process) = ProcessId::of(pid)
+        .map(|id| Process::open(sys, id))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(());
+    };
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let ours = cmdline
+    if !cmdline
         .split(|b| *b == 0)
-        .any(|arg| arg == pid_file.as_bytes());
-    if ours {
-        sys.call(Call::Kill {
-            pid,
-            signal: libc::SIGTERM,
-        })?;
+        .any(|arg| arg == pid_file.as_bytes())
+    {
+        return Ok(());
+    }
+    // Waited for, so that nothing of the run is left once diyc returns.
+    for signal in [Signal::SIGTERM, Signal::SIGKILL] {
+        process.signal(sys, signal)?;
+        if process.wait(Some(GRACE))? {
+            break;
+        }
     }
     Ok(())
 }

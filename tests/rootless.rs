@@ -1,0 +1,356 @@
+//! diyc without root: an ordinary user of the test's own runs containers
+//! in user namespaces, imports images whose files have several owners,
+//! reaches an outside host through pasta and publishes a port, and leaves
+//! nothing in its home or on the host. Root makes the user (and the lab's
+//! network namespace, so pasta's sockets and the outside host never touch
+//! the host's network); everything diyc does runs as that user.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+use common::archives::header;
+use common::user::{RANGE, TestUser};
+use common::{Lab, Running, sh, text};
+use diyc::Outside;
+use diyc::event::StageId;
+use diyc::sys::{Quiet, Sys};
+
+/// `diyc ARGS` as `user`, which must succeed: its stdout.
+fn ok(user: &TestUser, args: &[&str]) -> String {
+    let out = user.run(args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "diyc {args:?} as {}: {}",
+        user.name,
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// A shell command in a fresh `--net none` busybox container, as `user`.
+fn inside(user: &TestUser, image: &str, script: &str) -> Output {
+    user.run(&["run", "--rm", "--net", "none", image, "sh", "-c", script])
+}
+
+/// Nothing of the user's left: no container directory, no process but
+/// the zombies of daemons its init never reaps.
+fn nothing_left(user: &TestUser) {
+    assert_eq!(
+        user.leftovers(),
+        Vec::<String>::new(),
+        "container files left"
+    );
+    let alive: Vec<i32> = user
+        .processes()
+        .into_iter()
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .collect();
+    assert_eq!(alive, Vec::<i32>::new(), "processes of {} left", user.name);
+}
+
+/// A root filesystem tar with busybox and files of three owners: root,
+/// www-data's 33 and a user's 1000. World-readable, where the test user
+/// can read it.
+fn many_owners(dir: &Path) -> String {
+    let path = dir.join("owners.tar");
+    let file = std::fs::File::create(&path).expect("archive");
+    let mut tar = tar::Builder::new(file);
+    tar.append_path_with_name("/usr/bin/busybox", "bin/busybox")
+        .expect("/usr/bin/busybox (Debian's busybox-static) is installed");
+    for applet in ["sh", "cat", "ls", "stat", "id", "chown", "touch"] {
+        let mut link = header(tar::EntryType::Symlink, 0, 0o777);
+        tar.append_link(&mut link, format!("bin/{applet}"), "busybox")
+            .expect("applet");
+    }
+    let entries: [(&str, u64, u32, u32); 4] = [
+        ("srv/www/", 33, 0o750, 0),
+        ("srv/www/index.html", 33, 0o640, 6),
+        ("home/alice/", 1000, 0o700, 0),
+        ("home/alice/notes", 1000, 0o600, 6),
+    ];
+    for (name, owner, mode, size) in entries {
+        let kind = if name.ends_with('/') {
+            tar::EntryType::Directory
+        } else {
+            tar::EntryType::Regular
+        };
+        let mut h = header(kind, u64::from(size), mode);
+        h.set_uid(owner);
+        h.set_gid(owner);
+        tar.append_data(&mut h, name, &b"hello\n"[..size as usize])
+            .expect("entry");
+    }
+    tar.finish().expect("archive written");
+    readable(dir);
+    path.to_str().expect("utf-8").to_string()
+}
+
+/// Let the test user read what the test made in `dir`.
+fn readable(dir: &Path) {
+    sh(&["chmod", "-R", "a+rX", dir.to_str().expect("utf-8")]);
+}
+
+#[test]
+fn a_container_without_root_is_root_only_of_its_own_user_namespace() {
+    require_root!();
+    let _lab = Lab::new();
+    let user = TestUser::new(true);
+    let out = inside(
+        &user,
+        "busybox",
+        "id -u; cat /proc/self/uid_map; hostname; cat /proc/1/comm",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<Vec<String>> = text(&out.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect();
+    assert_eq!(lines[0], ["0"], "root inside");
+    let sub = user.subid.expect("a range");
+    assert_eq!(
+        lines[1],
+        ["0", &user.uid.to_string(), "1"],
+        "root is the user"
+    );
+    assert_eq!(
+        lines[2],
+        ["1", &sub.to_string(), &RANGE.to_string()],
+        "ids 1 and up are the user's range"
+    );
+    // The busybox image the run built is the user's own, under its home.
+    assert!(user.state_root().join("images/busybox").is_dir());
+    nothing_left(&user);
+}
+
+#[test]
+fn an_image_of_many_owners_keeps_them_inside_and_goes_with_image_rm() {
+    require_root!();
+    let _lab = Lab::new();
+    let user = TestUser::new(true);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tar = many_owners(dir.path());
+    ok(&user, &["image", "import", "owners", &tar]);
+    let out = inside(
+        &user,
+        "owners",
+        "stat -c '%u:%g %a %n' /srv/www /srv/www/index.html /home/alice /home/alice/notes; cat /home/alice/notes",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "33:33 750 /srv/www\n33:33 640 /srv/www/index.html\n\
+         1000:1000 700 /home/alice\n1000:1000 600 /home/alice/notes\nhello\n"
+    );
+    // On the host the same files belong to the user's subordinate ids.
+    let sub = user.subid.expect("a range");
+    let stored = sh(&[
+        "find",
+        user.state_root().join("layers").to_str().expect("utf-8"),
+        "-path",
+        "*/fs/home/alice",
+        "-printf",
+        "%U",
+    ]);
+    assert_eq!(stored, (sub + 999).to_string());
+    ok(&user, &["image", "rm", "owners"]);
+    let layers = std::fs::read_dir(user.state_root().join("layers"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| !e.file_name().to_string_lossy().ends_with("lock"))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(layers, 0, "image rm removed files of other owners too");
+    nothing_left(&user);
+}
+
+#[test]
+fn a_layered_image_without_root_keeps_its_whiteouts_and_opaque_directory() {
+    require_root!();
+    let _lab = Lab::new();
+    let user = TestUser::new(true);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let layout = common::made::oci_layout(dir.path());
+    readable(dir.path());
+    ok(
+        &user,
+        &[
+            "image",
+            "import",
+            "layered",
+            layout.to_str().expect("utf-8"),
+        ],
+    );
+    let out = inside(
+        &user,
+        "layered",
+        "cat /etc/added; test -e /etc/deleted-me && echo still-there; ls /data",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        !shown.contains("still-there"),
+        "the whiteout hides it: {shown}"
+    );
+    assert!(
+        shown.ends_with("new\n"),
+        "the opaque /data shows only its own: {shown}"
+    );
+    nothing_left(&user);
+}
+
+#[test]
+fn a_detached_container_without_root_takes_exec_stop_and_rm() {
+    require_root!();
+    let _lab = Lab::new();
+    let user = TestUser::new(true);
+    let name = ok(
+        &user,
+        &[
+            "run", "-d", "--name", "bg", "--net", "none", "busybox", "sleep", "1000",
+        ],
+    );
+    assert_eq!(name.trim(), "bg");
+    assert!(ok(&user, &["ps"]).contains("bg"), "ps lists it");
+    let seen = ok(
+        &user,
+        &["exec", "bg", "sh", "-c", "id -u; cat /proc/1/cmdline"],
+    );
+    assert_eq!(
+        seen, "0\nsleep\u{0}1000\u{0}",
+        "exec is root beside the sleeper"
+    );
+    ok(&user, &["stop", "-t", "1", "bg"]);
+    ok(&user, &["rm", "bg"]);
+    assert!(!ok(&user, &["ps", "-a"]).contains("bg"));
+    nothing_left(&user);
+}
+
+#[test]
+fn net_none_without_root_has_only_loopback() {
+    require_root!();
+    let _lab = Lab::new();
+    let user = TestUser::new(true);
+    let out = inside(&user, "busybox", "ls /sys/class/net");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "lo\n");
+    nothing_left(&user);
+}
+
+/// The lab's route out, which pasta copies into the container.
+fn outside_with_a_default_route() -> Outside {
+    let mut quiet = Quiet;
+    let outside = Outside::new(&mut Sys::new(&mut quiet, StageId::Net)).expect("outside host");
+    sh(&["ip", "route", "add", "default", "via", "10.99.0.2"]);
+    outside
+}
+
+#[test]
+fn pasta_carries_a_containers_traffic_to_an_outside_host_without_root() {
+    require_root!();
+    let _lab = Lab::new();
+    let user = TestUser::new(true);
+    let mut outside = outside_with_a_default_route();
+    let out = user.run(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi | nc -w 5 10.99.0.2 9000 && echo sent",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().last(), Some("sent"));
+    // pasta's own socket on the lab host made the connection.
+    assert_eq!(
+        outside.peer().map(|ip| ip.to_string()).as_deref(),
+        Some("10.99.0.1")
+    );
+    nothing_left(&user);
+}
+
+#[test]
+fn a_published_port_without_root_reaches_the_container() {
+    require_root!();
+    let _lab = Lab::new();
+    let user = TestUser::new(true);
+    let _outside = outside_with_a_default_route();
+    let script = "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html \
+                  && httpd -p 80 -h /www && echo serving && read x";
+    let mut cmd = user.diyc(&[
+        "run", "--rm", "-i", "--name", "pub", "-p", "8090:80", "busybox", "sh", "-c", script,
+    ]);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut web = Running::new(cmd.spawn().expect("diyc"));
+    web.wait_for_line("serving");
+    let mut conn = TcpStream::connect("10.99.0.1:8090").expect("the published port");
+    conn.write_all(b"GET / HTTP/1.0\r\n\r\n").expect("request");
+    let mut response = String::new();
+    conn.read_to_string(&mut response).expect("response");
+    assert!(response.ends_with("hello-from-pub\n"), "{response}");
+    web.send("done\n");
+    assert_eq!(web.finish().status.code(), Some(0));
+    nothing_left(&user);
+}
+
+#[test]
+fn without_a_range_only_the_users_own_id_is_mapped_and_a_note_says_so() {
+    require_root!();
+    let _lab = Lab::new();
+    let user = TestUser::new(false);
+    let out = inside(
+        &user,
+        "busybox",
+        "cat /proc/self/uid_map; touch /f; chown 33 /f || echo refused",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    let map: Vec<&str> = shown
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(map, ["0", &user.uid.to_string(), "1"], "{shown}");
+    assert!(
+        shown.ends_with("refused\n"),
+        "no other id to give a file: {shown}"
+    );
+    let err = text(&out.stderr);
+    let notes: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("only your own user is mapped"))
+        .collect();
+    assert_eq!(notes.len(), 1, "one line says what one id limits: {err}");
+    assert!(notes[0].contains("/etc/subuid"), "{}", notes[0]);
+    nothing_left(&user);
+}
+
+#[test]
+fn a_limit_without_a_delegated_cgroup_is_refused_in_one_line() {
+    require_root!();
+    let lab = Lab::new();
+    let user = TestUser::new(true);
+    let out = user.run(&[
+        "run", "--rm", "--net", "none", "--mem", "64M", "busybox", "true",
+    ]);
+    common::assert_one_line_error(
+        &out,
+        "without root, --mem, --cpus and --pids need a cgroup v2 subtree of your own",
+    );
+    drop(lab);
+    nothing_left(&user);
+}
