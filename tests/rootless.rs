@@ -5,6 +5,8 @@
 //! network namespace, so pasta's sockets and the outside host never touch
 //! the host's network); everything diyc does runs as that user.
 
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 mod common;
 
 use std::io::{Read, Write};
