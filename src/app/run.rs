@@ -99,6 +99,9 @@ fn check_spec(
     }
     container_caps(&spec.cap_add, &spec.cap_drop)?;
     check::run_spec(bridge, spec)?;
+    if observe::rootless() {
+        crate::stages::user::check_kernel()?;
+    }
     if spec.net == NetMode::Bridge && observe::rootless() {
         if spec.ip.is_some() {
             return Err(Error::invalid(

@@ -152,6 +152,18 @@ impl User {
     }
 }
 
+/// Whether this kernel lets the root of a user namespace mount what a
+/// container's root is made of: overlayfs only from Linux 5.11.
+pub fn check_kernel() -> Result<()> {
+    let (major, minor) = crate::stages::hardening::profile::kernel_version();
+    if (major, minor) >= (5, 11) {
+        return Ok(());
+    }
+    Err(crate::error::Error::invalid(format!(
+        "without root, diyc mounts the image's overlay from inside the container's user namespace, which Linux allows from 5.11 on; this kernel is {major}.{minor}: run diyc as root (sudo)"
+    )))
+}
+
 /// The first range of subordinate ids for `name` (or its uid) in a file
 /// laid out as /etc/subuid: `owner:start:count` per line.
 fn subordinate(text: &str, name: &str, uid: u32) -> Option<(u32, u32)> {

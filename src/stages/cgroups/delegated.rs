@@ -12,7 +12,7 @@ use super::host::{Dir, Host, Placement, V2_CONTROLLERS, Version};
 use super::limits::Limits;
 
 /// How to get a delegated subtree, for the message of a refused limit.
-pub const HOW: &str = "systemd gives one to `systemd-run --user --scope -p Delegate=yes diyc ...`, or root can `mkdir /sys/fs/cgroup/NAME && chown -R USER /sys/fs/cgroup/NAME` for `--cgroup-parent /NAME`";
+pub const HOW: &str = "systemd gives you user@UID.service's (start diyc in it: `systemd-run --user --scope diyc ...`), or root can `mkdir /sys/fs/cgroup/NAME && chown -R USER /sys/fs/cgroup/NAME` for `--cgroup-parent /NAME`";
 
 /// Where a rootless container's cgroup goes: below `parent` when the
 /// caller owns it (or the nearest of its ancestors that exists), else
