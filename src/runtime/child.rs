@@ -34,13 +34,6 @@ pub(super) fn child_main(chan: &Channel, launch: &Launch, explain: bool, signals
     code
 }
 
-/// Not dumpable: no process of the container may open this one's /proc
-/// files or ptrace it.
-fn private() -> Result<()> {
-    nix::sys::prctl::set_dumpable(false)
-        .map_err(|_| Error::Container("cannot make the setup process private".into()))
-}
-
 fn child_setup(chan: &Channel, launch: &Launch, explain: bool, signals: &Signals) -> Result<()> {
     let _ = nix::sys::prctl::set_name(c"diyc-init");
     // If diyc dies, so does the container: nothing is left running unowned.
@@ -49,14 +42,16 @@ fn child_setup(chan: &Channel, launch: &Launch, explain: bool, signals: &Signals
     // `exec`) already in the container's PID namespace with the host's
     // root: not dumpable, no process of the container may open its
     // /proc/PID files (root, cwd, exe, fds) or ptrace it. The exec of the
-    // command makes it dumpable again. In a user namespace of its own
-    // that waits for Go: a process that is not dumpable has /proc files
-    // of the host's root, which its maps, written from outside before Go,
-    // would then be out of the user's reach; no other process shares its
-    // new PID namespace to look in meanwhile.
+    // command makes it dumpable again. In a user namespace of its own it
+    // has no root of the host's to guard, and no other process shares its
+    // new PID namespace; not dumpable, its /proc files would belong to
+    // the host's root, out of reach of the user whose process it is, who
+    // writes its maps and reads its namespaces from outside.
     let own_user_ns = launch.clone_flags() & libc::CLONE_NEWUSER as u64 != 0;
-    if !own_user_ns {
-        private()?;
+    if !own_user_ns && nix::sys::prctl::set_dumpable(false).is_err() {
+        return Err(Error::Container(
+            "cannot make the setup process private".into(),
+        ));
     }
     // Device nodes and directories get exactly the modes asked for.
     umask(Mode::empty());
@@ -67,9 +62,6 @@ fn child_setup(chan: &Channel, launch: &Launch, explain: bool, signals: &Signals
                 "diyc went away before the container started".into(),
             ));
         }
-    }
-    if own_user_ns {
-        private()?;
     }
     let mut rec = ChildRecorder { chan, explain };
     let mut sys = Sys::new(&mut rec, StageId::Clone);

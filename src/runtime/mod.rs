@@ -241,7 +241,7 @@ pub fn launch(
         return Err(e);
     }
     if explain {
-        show_clone(sys, child);
+        show_clone(sys, child, flags);
     }
     let attached = launch.stages.iter_mut().try_for_each(|stage| {
         stage.attach(
@@ -285,7 +285,7 @@ fn into_cgroup_unsupported(errno: nix::errno::Errno) -> bool {
     )
 }
 
-fn show_clone(sys: &mut Sys, child: i32) {
+fn show_clone(sys: &mut Sys, child: i32, flags: u64) {
     let inner = observe::nspid(child).and_then(|v| v.last().copied());
     let mut lines = vec![match inner {
         Some(inner) if inner != child => format!(
@@ -293,10 +293,13 @@ fn show_clone(sys: &mut Sys, child: i32) {
         ),
         _ => format!("the child is pid {child}, in the host's PID namespace"),
     }];
-    lines.extend(observe::ns_table(
-        child,
-        &["uts", "ipc", "mnt", "pid", "net"],
-    ));
+    let own_user = flags & libc::CLONE_NEWUSER as u64 != 0;
+    let kinds: &[&str] = if own_user {
+        &["user", "uts", "ipc", "mnt", "pid", "net"]
+    } else {
+        &["uts", "ipc", "mnt", "pid", "net"]
+    };
+    lines.extend(observe::ns_table(child, kinds));
     sys.emit(Event::State {
         stage: StageId::Clone,
         inside: false,
