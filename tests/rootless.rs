@@ -356,3 +356,32 @@ fn a_limit_without_a_delegated_cgroup_is_refused_in_one_line() {
     drop(lab);
     nothing_left(&user);
 }
+
+#[test]
+fn a_rootless_run_explains_its_user_stage_in_json_the_schema_accepts() {
+    require_root!();
+    let _lab = Lab::new();
+    let user = TestUser::new(true);
+    let out = user.run(&[
+        "run",
+        "--rm",
+        "--net",
+        "none",
+        "--explain=json",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let events = common::snapshot::assert_json_events(&text(&out.stderr));
+    let maps: Vec<String> = events
+        .iter()
+        .filter(|e| e["stage"] == "user")
+        .filter_map(|e| e["call"]["argv"][0].as_str().map(String::from))
+        .collect();
+    assert_eq!(
+        maps,
+        ["/usr/bin/newuidmap", "/usr/bin/newgidmap"],
+        "the maps, written from outside"
+    );
+    nothing_left(&user);
+}
