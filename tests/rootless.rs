@@ -385,3 +385,29 @@ fn a_rootless_run_explains_its_user_stage_in_json_the_schema_accepts() {
     );
     nothing_left(&user);
 }
+
+#[test]
+fn a_user_namespace_the_kernel_refuses_points_to_diyc_doctor() {
+    require_root!();
+    let lab = Lab::new();
+    // Root of a user namespace of its own is without the host's root, and
+    // there no more user namespaces may be made.
+    let script = format!(
+        "echo 0 > /proc/sys/user/max_user_namespaces && exec {} --root {} run --rm --net none busybox true",
+        common::DIYC,
+        lab.root().display()
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "sh", "-c", &script])
+        .env("DIYC_CGROUP_PARENT", &lab.cgroup_parent)
+        .output()
+        .expect("unshare");
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    let last = err.lines().last().unwrap_or("");
+    assert!(last.starts_with("diyc: clone3("), "{err}");
+    assert!(
+        last.ends_with("(`diyc doctor` says what this host allows)"),
+        "{err}"
+    );
+}

@@ -57,9 +57,34 @@ fn finish(result: Result<i32>) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("diyc: {e}");
+            eprintln!("diyc: {e}{}", doctor_hint(&e));
             e.exit_code()
         }
+    }
+}
+
+/// Where a refusal of the kernel's may be what the host does not allow
+/// (a namespace kind, an overlay in a user namespace, newuidmap), a
+/// pointer to the command that says which.
+fn doctor_hint(e: &Error) -> &'static str {
+    use nix::errno::Errno;
+    const HINT: &str = " (`diyc doctor` says what this host allows)";
+    let isolating = ["clone", "unshare", "setns", "mount(", "pivot_root", "echo "];
+    match e {
+        Error::Syscall { call, errno }
+            if matches!(
+                errno,
+                Errno::EPERM | Errno::EACCES | Errno::ENOSYS | Errno::EINVAL | Errno::ENOSPC
+            ) && isolating.iter().any(|c| call.starts_with(c)) =>
+        {
+            HINT
+        }
+        Error::Helper { command, .. }
+            if command.contains("newuidmap") || command.contains("newgidmap") =>
+        {
+            HINT
+        }
+        _ => "",
     }
 }
 
