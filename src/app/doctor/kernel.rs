@@ -72,7 +72,7 @@ fn clone_into_cgroup() -> Check {
         }
         Err(r) if matches!(r.errno, Errno::EACCES | Errno::EPERM | Errno::EROFS) => Check::info(
             id,
-            format!("not tried to the end: this user may not put a process in {dir} ({})", errno_text(r.errno)),
+            format!("not tried to the end: this user may not put a process in {dir}: {}", errno_text(r.errno)),
         ),
         Err(r) => Check::warn(id, refused(&r))
             .breaks(&["on cgroup v2 diyc moves the child into its cgroup after the clone instead"]),
