@@ -236,3 +236,27 @@ fn without_a_memory_controller_roots_memory_limits_and_the_cgroups_lesson_fail()
     assert!(ran.breaks(id).contains("diyc learn --step cgroups"));
     assert_eq!(ran.code(), Some(1));
 }
+
+#[test]
+fn without_any_cgroup_mounted_every_run_fails_as_root() {
+    require_root!();
+    let lab = Lab::new();
+    let id = "cgroup.mode";
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut points: Vec<&str> = mountinfo
+        .lines()
+        .filter(|l| l.contains(" - cgroup ") || l.contains(" - cgroup2 "))
+        .filter_map(|l| l.split(' ').nth(4))
+        .collect();
+    // The deepest first: a hybrid host's trees sit on one tmpfs.
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    let mut doctor = Doctor::new().under(&["unshare", "-m"]);
+    for point in points {
+        doctor = doctor.setup(format!("umount -l {point}"));
+    }
+    let ran = doctor.run(&lab);
+    assert_eq!(ran.verdict(id), "fail", "{}", ran.show(id));
+    assert!(ran.breaks(id).contains("every container gets a cgroup"));
+    assert!(ran.fix(id).contains("mount -t cgroup2"));
+    assert_eq!(ran.code(), Some(1));
+}
