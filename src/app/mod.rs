@@ -6,6 +6,7 @@
 
 mod check;
 mod detach;
+mod doctor;
 mod exec;
 mod images;
 mod inspect;
@@ -202,6 +203,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Rm { force, names } => listing::rm(&store, force, &names),
+        Command::Doctor { json } => doctor::doctor(json),
     }
 }
 

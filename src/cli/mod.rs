@@ -126,6 +126,12 @@ pub enum Command {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Check what this host allows, and what each missing piece breaks
+    Doctor {
+        /// One JSON document for scripts (docs/doctor.schema.json)
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove containers and their writable layers
     Rm {
         /// Kill a running container first; an unknown name is not an error

@@ -19,7 +19,8 @@
 //! - query.rs: what stages read to decide their next call;
 //! - record.rs: where records go (Recorder, Journal, Quiet);
 //! - dry.rs: the dry backend, which records without making anything;
-//! - plumbing.rs: unrecorded calls that change nothing.
+//! - plumbing.rs: unrecorded calls that change nothing;
+//! - probe.rs: what `diyc doctor` tries, unrecorded, changing nothing.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod args;
@@ -32,6 +33,7 @@ mod owned;
 mod perform;
 mod plumbing;
 mod privilege;
+pub mod probe;
 mod query;
 mod record;
 mod render;
