@@ -411,3 +411,40 @@ fn a_user_namespace_the_kernel_refuses_points_to_diyc_doctor() {
         "{err}"
     );
 }
+
+#[test]
+fn without_pasta_a_published_port_is_refused_and_a_run_says_it_has_no_network() {
+    require_root!();
+    let _lab = Lab::new();
+    let user = TestUser::new(true);
+    // A PATH with newuidmap and newgidmap but no pasta.
+    let bin = tempfile::tempdir().expect("tempdir");
+    for helper in ["newuidmap", "newgidmap"] {
+        std::os::unix::fs::symlink(format!("/usr/bin/{helper}"), bin.path().join(helper))
+            .expect("link");
+    }
+    readable(bin.path());
+    let path = bin.path().to_str().expect("utf-8");
+    let published = user
+        .diyc(&["run", "--rm", "-p", "8092:80", "busybox", "true"])
+        .env("PATH", path)
+        .output()
+        .expect("diyc");
+    common::assert_one_line_error(
+        &published,
+        "-p: without root, a container reaches the network through pasta",
+    );
+    assert!(
+        text(&published.stderr).contains("passt"),
+        "names the package"
+    );
+    let plain = user
+        .diyc(&["run", "--rm", "busybox", "ls", "/sys/class/net"])
+        .env("PATH", path)
+        .output()
+        .expect("diyc");
+    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain.stderr));
+    assert_eq!(text(&plain.stdout), "lo\n", "no network but lo");
+    assert!(text(&plain.stderr).contains("this container has no network (--net none)"));
+    nothing_left(&user);
+}

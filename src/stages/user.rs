@@ -20,16 +20,13 @@ use nix::unistd::{Gid, Uid, User as Passwd};
 use crate::error::Result;
 use crate::event::{Heading, StageId};
 use crate::stages::{Child, Stage};
-use crate::sys::{IdMap, Range, Sys};
+use crate::sys::{IdMap, Range, Sys, on_path};
 
 /// What `--explain` prints above this stage's calls.
 pub const HEADING: Heading = Heading {
     title: "user: root inside is an ordinary user outside",
     why: "A user namespace maps ids: the container's root holds every capability, but only over what its own namespaces own.",
 };
-
-/// Where the map helpers are looked for, as Debian's uidmap package puts them.
-const HELPER_DIRS: [&str; 4] = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"];
 
 pub struct User {
     map: IdMap,
@@ -54,7 +51,7 @@ impl User {
         let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
         let subuid = subordinate(&read("/etc/subuid"), &name, uid);
         let subgid = subordinate(&read("/etc/subgid"), &name, uid);
-        let helpers = (helper("newuidmap"), helper("newgidmap"));
+        let helpers = (on_path("newuidmap"), on_path("newgidmap"));
         let own = |id| {
             vec![Range {
                 inside: 0,
@@ -174,13 +171,6 @@ fn subordinate(text: &str, name: &str, uid: u32) -> Option<(u32, u32)> {
         let count: u32 = fields.next()?.parse().ok()?;
         (count > 0 && (owner == name || owner == uid.to_string())).then_some((start, count))
     })
-}
-
-fn helper(name: &str) -> Option<String> {
-    HELPER_DIRS
-        .iter()
-        .map(|dir| format!("{dir}/{name}"))
-        .find(|path| std::path::Path::new(path).is_file())
 }
 
 impl Stage for User {

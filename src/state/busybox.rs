@@ -48,6 +48,17 @@ fn recipe() -> Result<Recipe> {
     toml::from_str(RECIPE).map_err(|e| Error::invalid(format!("the busybox recipe is broken: {e}")))
 }
 
+/// The host's busybox the built-in image is made from, or why there is
+/// none (with how to install one): what `diyc doctor` checks.
+pub fn host_binary() -> Result<PathBuf> {
+    find_busybox(&recipe()?)
+}
+
+/// How to install the busybox the recipe looks for.
+pub fn install_hint() -> Result<String> {
+    recipe().map(|r| r.install_hint)
+}
+
 /// Where the host's busybox is: `DIYC_BUSYBOX`, or the recipe's search list.
 fn find_busybox(recipe: &Recipe) -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("DIYC_BUSYBOX") {

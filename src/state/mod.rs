@@ -13,7 +13,7 @@
 //!   the spot through the seam.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
-mod busybox;
+pub mod busybox;
 pub mod container;
 pub mod export;
 mod files;

@@ -19,6 +19,20 @@ use crate::event::Outcome;
 /// The environment every helper gets: nothing of the caller's.
 const HELPER_ENV: [&str; 2] = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"];
 
+/// Where a shell would find `name` on the caller's PATH (the usual
+/// directories when there is none): how diyc finds the helpers that act
+/// for the user, newuidmap and pasta, and doctor looks for them too.
+pub fn on_path(name: &str) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .and_then(|p| p.to_str().map(String::from))
+}
+
 impl Sys<'_> {
     /// Run a helper program that must succeed, and return what it printed.
     pub fn capture(&mut self, argv: &[String]) -> Result<String> {

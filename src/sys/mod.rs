@@ -44,6 +44,7 @@ mod userns;
 pub use call::Call;
 pub use caps::{CAPABILITIES, cap_set_names, held_capabilities, parse_cap};
 pub use dry::{Kind, World};
+pub use helper::on_path;
 pub use netlink::{Link, Request, Veth};
 pub use plumbing::{exit_now, netns_cookie, recv_message, reset_signal_dispositions};
 pub use record::{Journal, Quiet, Recorder};

@@ -89,7 +89,7 @@ impl TestUser {
 
     /// The same, run from another binary (a copy the user may execute).
     pub fn diyc_of(&self, binary: &Path, args: &[&str]) -> Command {
-        let mut cmd = Command::new("setpriv");
+        let mut cmd = Command::new("/usr/bin/setpriv");
         cmd.args([
             "--reuid",
             &self.uid.to_string(),

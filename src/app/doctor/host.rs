@@ -4,18 +4,7 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
-
-use super::{Check, Who, executable, read};
-
-/// The built-in image's recipe, as src/state/busybox.rs reads it.
-const RECIPE: &str = include_str!("../../../images/busybox/recipe.toml");
-
-#[derive(Deserialize)]
-struct Recipe {
-    search: Vec<String>,
-    install_hint: String,
-}
+use super::{Check, Who, read};
 
 pub fn checks(_who: &Who) -> Vec<Check> {
     vec![busybox(), container(), wsl(), vm()]
@@ -28,31 +17,19 @@ const BUSYBOX_BREAKS: &[&str] = &[
 
 fn busybox() -> Check {
     let id = "image.busybox";
-    let recipe: Recipe = match toml::from_str(RECIPE) {
-        Ok(r) => r,
+    use crate::state::busybox;
+    match busybox::host_binary() {
+        Ok(path) => Check::ok(id, path.display().to_string()),
         Err(e) => {
-            return Check::fail(id, format!("the busybox recipe is broken: {e}"))
-                .breaks(BUSYBOX_BREAKS);
+            let fix = match (std::env::var_os("DIYC_BUSYBOX"), busybox::install_hint()) {
+                (Some(_), _) => "point DIYC_BUSYBOX at a busybox binary, or unset it".into(),
+                (None, Ok(hint)) => hint,
+                (None, Err(broken)) => broken.to_string(),
+            };
+            Check::fail(id, e.to_string())
+                .breaks(BUSYBOX_BREAKS)
+                .fix(fix)
         }
-    };
-    if let Some(path) = std::env::var_os("DIYC_BUSYBOX") {
-        let path = Path::new(&path);
-        return if path.is_file() {
-            Check::ok(id, format!("{} (from DIYC_BUSYBOX)", path.display()))
-        } else {
-            Check::fail(
-                id,
-                format!("no busybox at {} (from DIYC_BUSYBOX)", path.display()),
-            )
-            .breaks(BUSYBOX_BREAKS)
-            .fix("point DIYC_BUSYBOX at a busybox binary, or unset it")
-        };
-    }
-    match recipe.search.iter().find(|p| executable(Path::new(p))) {
-        Some(path) => Check::ok(id, path.as_str()),
-        None => Check::fail(id, format!("no busybox in {}", recipe.search.join(", ")))
-            .breaks(BUSYBOX_BREAKS)
-            .fix(recipe.install_hint),
     }
 }
 

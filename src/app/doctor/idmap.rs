@@ -5,7 +5,8 @@
 
 use std::os::unix::fs::MetadataExt;
 
-use super::{Check, Who, on_path, read};
+use super::{Check, Who, read};
+use crate::sys::on_path;
 use crate::sys::probe;
 
 /// What a single mapping leaves out.
@@ -108,7 +109,7 @@ fn helper(who: &Who, id: &'static str, name: &str) -> Check {
             .breaks(&[SINGLE])
             .fix(UIDMAP),
         Some(path) => {
-            let text = path.display().to_string();
+            let text = path.clone();
             let meta = std::fs::metadata(&path).ok();
             let setuid_root = meta
                 .as_ref()

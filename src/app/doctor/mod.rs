@@ -18,8 +18,6 @@ mod network;
 mod render;
 
 use std::io::IsTerminal;
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -201,18 +199,6 @@ fn read(path: &str) -> Option<String> {
     std::fs::read_to_string(path)
         .ok()
         .map(|s| s.trim_end().to_string())
-}
-
-/// Where `name` is on PATH, as a shell would find it.
-fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| executable(p))
-}
-
-fn executable(path: &std::path::Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// An errno as the report says it: its name and what it means.

@@ -3,14 +3,14 @@
 //! the host's, or a user-mode helper's (pasta, or slirp4netns) that
 //! carries outbound traffic and published ports.
 
-use super::{Check, Who, on_path, read};
+use super::{Check, Who, read};
 use crate::event::StageId;
 use crate::stages::iptables::require_iptables;
+use crate::stages::net::usermode;
+use crate::sys::on_path;
 use crate::sys::{Quiet, Sys};
 
-/// Where diyc looks for iptables (src/stages/iptables/rules.rs): helpers
-/// run with a fixed PATH, never the caller's.
-const IPTABLES: [&str; 3] = ["/usr/sbin/iptables", "/sbin/iptables", "/usr/bin/iptables"];
+use crate::stages::iptables::IPTABLES_PATHS as IPTABLES;
 
 const BRIDGE: &[&str] = &[
     "diyc run --net bridge (the default as root) and -p",
@@ -44,10 +44,7 @@ fn presence(who: &Who, found: Option<&str>) -> Check {
         return Check::ok(id, path);
     }
     let elsewhere = on_path("iptables").map_or(String::new(), |p| {
-        format!(
-            "; the one on PATH, {}, is not where diyc looks",
-            p.display()
-        )
+        format!("; the one on PATH, {p}, is not where diyc looks")
     });
     Check::fail(
         id,
@@ -139,14 +136,12 @@ fn ip_forward(who: &Who) -> Check {
 
 fn user_helper(who: &Who) -> Check {
     let id = "net.user_helper";
-    let found = ["pasta", "slirp4netns"]
-        .iter()
-        .find_map(|name| on_path(name).map(|p| format!("{name} at {}", p.display())));
-    match found {
-        Some(found) => Check::ok(id, found),
-        None => Check::warn(id, "neither pasta nor slirp4netns on PATH")
+    // The one diyc runs: slirp4netns is not used.
+    match usermode::find() {
+        Some(found) => Check::ok(id, format!("pasta at {found}")),
+        None => Check::warn(id, "no pasta on PATH")
             .breaks(&["outbound networking and -p without root: a rootless container gets --net none or --net host only"])
-            .fix("`sudo apt-get install passt` (Debian, Ubuntu: it gives pasta) or `sudo dnf install passt` (Fedora); slirp4netns also works")
+            .fix("`sudo apt-get install passt` (Debian, Ubuntu: it gives pasta) or `sudo dnf install passt` (Fedora)")
             .rootless_only(who),
     }
 }

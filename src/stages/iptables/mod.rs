@@ -24,7 +24,7 @@ use crate::sys::{Call, Sys};
 use crate::undo::{Undo, When};
 
 use rules::{DNAT_CHAIN, FORWARD_CHAIN, strs};
-pub use rules::{NAT_CHAIN, delete_dnat, iptables, require_iptables};
+pub use rules::{IPTABLES_PATHS, NAT_CHAIN, delete_dnat, iptables, require_iptables};
 
 /// What `--explain` prints above this stage's calls.
 pub const HEADING: Heading = Heading {

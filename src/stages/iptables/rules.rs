@@ -13,8 +13,12 @@ pub const FORWARD_CHAIN: &str = "DIYC-FORWARD";
 pub const NAT_CHAIN: &str = "DIYC-POSTROUTING";
 pub const DNAT_CHAIN: &str = "DIYC-DNAT";
 
+/// Where diyc looks for iptables: its helpers run with a fixed PATH,
+/// never the caller's.
+pub const IPTABLES_PATHS: [&str; 3] = ["/usr/sbin/iptables", "/sbin/iptables", "/usr/bin/iptables"];
+
 fn iptables_binary(sys: &Sys) -> Result<String> {
-    ["/usr/sbin/iptables", "/sbin/iptables", "/usr/bin/iptables"]
+    IPTABLES_PATHS
         .iter()
         .find(|p| sys.exists(p))
         .map(|p| p.to_string())

@@ -12,8 +12,6 @@
 //! writing its pid to a file in the container's directory; the undo step
 //! (and after a killed diyc, the reclaim) ends it by that pid.
 
-use std::path::Path;
-
 use crate::error::{Error, Result};
 use crate::event::StageId;
 use crate::runtime::Process;
@@ -24,9 +22,6 @@ use crate::sys::Sys;
 use crate::undo::{Undo, When};
 use nix::sys::signal::Signal;
 
-/// Where pasta is looked for.
-const DIRS: [&str; 4] = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"];
-
 /// What a rootless run without pasta is told.
 pub const MISSING: &str = "without root, a container reaches the network through pasta, which is not installed (Debian's package passt: `sudo apt-get install passt`)";
 
@@ -36,11 +31,9 @@ const GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 /// The file in a container's directory where its pasta writes its pid.
 pub const PID_FILE: &str = "pasta.pid";
 
-/// pasta's path, when installed.
+/// pasta's path on the caller's PATH, when installed.
 pub fn find() -> Option<String> {
-    DIRS.iter()
-        .map(|dir| format!("{dir}/pasta"))
-        .find(|path| Path::new(path).is_file())
+    crate::sys::on_path("pasta")
 }
 
 pub struct UserMode {
