@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::DIYC;
 
@@ -20,6 +22,10 @@ pub struct TestUser {
 /// How many ids a test user's range holds, as useradd gives by default.
 pub const RANGE: u32 = 65536;
 
+/// useradd, usermod and userdel lock /etc/passwd; two at once make one fail.
+static USERS: Mutex<()> = Mutex::new(());
+static MADE: AtomicU32 = AtomicU32::new(0);
+
 fn must(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(
@@ -33,7 +39,9 @@ impl TestUser {
     /// A new system user with a home under /tmp, and with `ranges` a block
     /// of subordinate uids and gids of its own.
     pub fn new(ranges: bool) -> TestUser {
-        let tag = format!("{:x}", fastrand::u32(..) & 0xfffff);
+        let _lock = USERS.lock().unwrap_or_else(|e| e.into_inner());
+        let n = MADE.fetch_add(1, Ordering::SeqCst);
+        let tag = format!("{:x}-{n}", std::process::id());
         let name = format!("diyc-t-{tag}");
         let home = PathBuf::from(format!("/tmp/diyc-home-{tag}"));
         must(
@@ -68,8 +76,9 @@ impl TestUser {
             subid: None,
         };
         if ranges {
-            // A block far from useradd's own (100000 and up), one of 4096.
-            let start = 10_000_000 + fastrand::u32(..4096) * RANGE;
+            // A block far above useradd's own (100000 and up), one per
+            // user of this test process, and apart from other processes'.
+            let start = 1_000_000_000 + (std::process::id() % 4096) * 8 * RANGE + n % 8 * RANGE;
             let range = format!("{start}-{}", start + RANGE - 1);
             must(
                 Command::new("usermod")
@@ -162,7 +171,9 @@ impl Drop for TestUser {
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
+        let lock = USERS.lock().unwrap_or_else(|e| e.into_inner());
         let _ = Command::new("userdel").arg("-r").arg(&self.name).output();
+        drop(lock);
         // Files its containers gave other owners are not the user's.
         let _ = std::fs::remove_dir_all(&self.home);
     }

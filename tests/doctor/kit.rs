@@ -6,12 +6,10 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
-use crate::common::{DIYC, Lab, sh, text};
+use crate::common::{DIYC, Lab, text};
 
 /// How one doctor run is made.
 #[derive(Default)]
@@ -260,67 +258,7 @@ fn refuse(cmd: &mut Command, nr: i64, errno: i32) {
     }
 }
 
-/// useradd and userdel lock /etc/passwd; two at once make one fail.
-static USERS: Mutex<()> = Mutex::new(());
-static MADE: AtomicUsize = AtomicUsize::new(0);
-
-/// An ordinary user made for one test, removed with its home (and its
-/// subordinate ranges) when the test ends, passed or not.
-pub struct TestUser {
-    pub name: String,
-    pub uid: u32,
-}
-
-impl TestUser {
-    /// A new user; with `ranges`, a subuid and a subgid range of 65536.
-    pub fn new(ranges: bool) -> TestUser {
-        let _lock = USERS.lock().unwrap_or_else(|e| e.into_inner());
-        let n = MADE.fetch_add(1, Ordering::SeqCst);
-        let name = format!("diyc-doc-test-{}-{n}", std::process::id());
-        sh(&["useradd", "--system", "--create-home", &name]);
-        let user = TestUser {
-            uid: sh(&["id", "-u", &name])
-                .trim()
-                .parse()
-                .unwrap_or_else(|e| panic!("uid: {e}")),
-            name,
-        };
-        if ranges {
-            let first = user.range_start();
-            let range = format!("{first}-{}", first + 65_535);
-            sh(&[
-                "usermod",
-                "--add-subuids",
-                &range,
-                "--add-subgids",
-                &range,
-                &user.name,
-            ]);
-        }
-        user
-    }
-
-    /// A range of its own, far above any real user's.
-    pub fn range_start(&self) -> u64 {
-        let n = self
-            .name
-            .rsplit('-')
-            .next()
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or(0);
-        3_000_000_000 + u64::from(std::process::id() % 2000) * 524_288 + n * 65_536
-    }
-}
-
-impl Drop for TestUser {
-    fn drop(&mut self) {
-        let _lock = USERS.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = Command::new("userdel")
-            .args(["--remove", &self.name])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
+pub use crate::common::user::TestUser;
 
 /// A directory removed at the end of the test, for cgroups (rmdir, not
 /// a recursive removal: a cgroup's files go with it).

@@ -119,7 +119,7 @@ fn ip_forward_off_is_a_warning_that_diyc_setup_fixes() {
 }
 
 #[test]
-fn without_pasta_or_slirp4netns_an_ordinary_user_is_told_to_install_passt() {
+fn without_pasta_an_ordinary_user_is_told_to_install_passt() {
     require_root!();
     let lab = Lab::new();
     let id = "net.user_helper";

@@ -26,7 +26,7 @@ fn subordinate_ranges_are_found_by_name_and_a_missing_one_gets_a_usermod_fix() {
     }
     let with = TestUser::new(true);
     let ran = Doctor::new().by(&with).run(&lab);
-    let first = with.range_start();
+    let first = u64::from(with.subid.unwrap_or_else(|| panic!("a range")));
     for id in ["idmap.subuid", "idmap.subgid"] {
         assert_eq!(ran.verdict(id), "ok", "{}", ran.show(id));
         assert!(

@@ -1,6 +1,6 @@
 //! Networking. As root diyc makes a bridge and iptables rules and needs
 //! the kernel to forward; without root a container's network is none,
-//! the host's, or a user-mode helper's (pasta, or slirp4netns) that
+//! the host's, or pasta's (the user-mode helper diyc runs) that
 //! carries outbound traffic and published ports.
 
 use super::{Check, Who, read};
@@ -128,7 +128,7 @@ fn ip_forward(who: &Who) -> Check {
         .fix("`sudo diyc setup` (teardown puts it back as it was), or `sudo sysctl -w net.ipv4.ip_forward=1`"),
         Some(v) => Check::info(
             id,
-            format!("net.ipv4.ip_forward = {v}: rootless networking (pasta, slirp4netns) does not need it"),
+            format!("net.ipv4.ip_forward = {v}: rootless networking (pasta) does not need it"),
         ),
         None => Check::info(id, format!("{knob} could not be read")),
     }
