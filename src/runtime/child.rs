@@ -42,11 +42,17 @@ fn child_setup(chan: &Channel, launch: &Launch, explain: bool, signals: &Signals
     // `exec`) already in the container's PID namespace with the host's
     // root: not dumpable, no process of the container may open its
     // /proc/PID files (root, cwd, exe, fds) or ptrace it. The exec of the
-    // command makes it dumpable again.
-    if nix::sys::prctl::set_dumpable(false).is_err() {
-        return Err(Error::Container(
-            "cannot make the setup process private".into(),
-        ));
+    // command makes it dumpable again. A child in a user namespace of
+    // its own waits for its maps first: a user without root writes them
+    // into /proc/PID, which the kernel gives to root once the process is
+    // not dumpable. Until then nothing else is in its new namespaces.
+    let private = || {
+        nix::sys::prctl::set_dumpable(false)
+            .map_err(|_| Error::Container("cannot make the setup process private".into()))
+    };
+    let maps_first = launch.clone_flags() & libc::CLONE_NEWUSER as u64 != 0;
+    if !maps_first {
+        private()?;
     }
     // Device nodes and directories get exactly the modes asked for.
     umask(Mode::empty());
@@ -57,6 +63,9 @@ fn child_setup(chan: &Channel, launch: &Launch, explain: bool, signals: &Signals
                 "diyc went away before the container started".into(),
             ));
         }
+    }
+    if maps_first {
+        private()?;
     }
     let mut rec = ChildRecorder { chan, explain };
     let mut sys = Sys::new(&mut rec, StageId::Clone);
