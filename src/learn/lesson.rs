@@ -80,8 +80,14 @@ impl Session<'_> {
         if let Err(q) = self.pause("try it yourself") {
             return Ok(Err(q));
         }
+        // The user lesson's commands are the ones a user without root can type.
+        let who = if topic == Topic::User {
+            ""
+        } else {
+            "as root, "
+        };
         let by_hand = format!(
-            "In a terminal of your own, as root, not in the exercise shell:\n\n{}",
+            "In a terminal of your own, {who}not in the exercise shell:\n\n{}",
             text.section("Try it yourself")
         );
         self.by_hand("Try it yourself", &by_hand);
@@ -257,6 +263,6 @@ impl Session<'_> {
                 "echo \"a whole container: $(hostname), pid $$, $(ip -4 -o addr show eth0 | awk '{print $4}')\"",
             ]
         };
-        self.launch(plan.build(), &argv, env, NET_WATCH, undo)
+        self.launch(plan, &argv, env, NET_WATCH, undo)
     }
 }

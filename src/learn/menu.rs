@@ -67,7 +67,8 @@ pub fn menu(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
 }
 
 /// What builds on what, for the menu.
-const ROUTE: &str = "Start with intro. uts, pid and mount each give a process one namespace \
+const ROUTE: &str = "Start with intro. user makes root inside an ordinary user outside, \
+which is also how the lessons run without root; uts, pid and mount each give a process one namespace \
 (no image needed); image shows where a root filesystem comes from, in layers; rootfs builds \
 a root from an image on top of mount; cgroups give it a budget; net and then iptables connect \
 it; hardening comes last.";

@@ -36,10 +36,12 @@ mod probes;
 mod prose;
 mod quiz;
 mod rootfs;
+mod rootless;
 mod session;
 mod text;
 mod topic;
 mod transcript;
+mod user;
 mod uts;
 mod views;
 
