@@ -67,6 +67,7 @@ fn strace_agrees_with_learn() {
     require_root!();
     let lab = Lab::new().with_image();
     for (step, must_show) in [
+        ("user", &["clone3", "setgroups", "setresuid", "execveat"][..]),
         ("uts", &["clone3", "sethostname", "execveat"][..]),
         ("pid", &["clone3", "mount", "execveat"][..]),
         ("image", &["mknodat", "lsetxattr", "mount"][..]),
