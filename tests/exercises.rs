@@ -124,6 +124,33 @@ fn intro_wants_a_shell_in_a_new_namespace() {
 }
 
 #[test]
+fn user_wants_a_shell_that_is_root_of_a_mapped_user_namespace() {
+    require_root!();
+    let lab = Lab::new();
+    right(
+        &lab,
+        "user",
+        "unshare --user --map-root-user sh -c check",
+        "maps root inside to uid 0 outside",
+    );
+    // Without a map every id is the overflow id.
+    wrong(
+        &lab,
+        "user",
+        "unshare --user sh -c check",
+        "its uid_map is empty",
+        "--map-root-user",
+    );
+    wrong(
+        &lab,
+        "user",
+        "check",
+        "in the exercise shell's user namespace",
+        "unshare --user --map-root-user sh",
+    );
+}
+
+#[test]
 fn uts_wants_a_shell_named_lab_in_its_own_uts_namespace() {
     require_root!();
     let lab = Lab::new();

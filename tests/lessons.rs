@@ -145,6 +145,44 @@ fn quiet_lesson(lab: &Lab, step: &str, extra: &[&str]) -> (String, String) {
     (err, text(&out.stdout))
 }
 
+/// Run by root, the container's root is mapped to the overflow id: an
+/// ordinary user on the host, refused what is the host's.
+#[test]
+fn user_lesson_maps_root_inside_to_an_ordinary_user_and_shows_nobody_without_a_map() {
+    require_root!();
+    let lab = Lab::new();
+    let host = common::sh(&["hostname"]);
+    let (err, out) = lesson(
+        &lab,
+        "user",
+        &[],
+        &[
+            "clone3({flags=CLONE_NEWUSER, ",
+            "/uid_map # ok",
+            "setresuid(0, 0, 0) = 0",
+            "✓ inside, the command is root (uid 0); the host sees uid 65534",
+            "✗ what breaks: without a map the command is uid 65534",
+            "✓ undone: the user namespace went with its last process",
+        ],
+    );
+    let inside = inside_column(section(&err, "» Both views"));
+    assert!(
+        inside.contains("uid 0, gid 0: root of this user namespace"),
+        "{inside}"
+    );
+    for seen in [
+        "id: uid=0(root) gid=0(root)",
+        "in the host's UTS namespace: refused",
+        "in a UTS namespace of its own: lab",
+        "/etc/shadow, which only the host's root may read: refused",
+        "id: uid=65534(nobody)",
+        "CapEff after execve: 0000000000000000",
+    ] {
+        assert!(out.contains(seen), "{seen:?} missing from:\n{out}");
+    }
+    assert_eq!(common::sh(&["hostname"]), host, "the host was renamed");
+}
+
 #[test]
 fn uts_lesson_renames_only_its_own_namespace() {
     require_root!();

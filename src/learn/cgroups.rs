@@ -31,7 +31,7 @@ fn run(s: &mut Session, name: &str, memory: Option<u64>) -> Result<(Observed, Ve
     let mut plan = s.base(&mut undo, name, false)?;
     plan.cgroups = Some(cgroups);
     let env = s.container_env(name);
-    let mut seen = s.launch(plan.build(), &["sh", "-c", HOG], env, ROOT_WATCH, undo)?;
+    let mut seen = s.launch(plan, &["sh", "-c", HOG], env, ROOT_WATCH, undo)?;
     seen.note("cgroup parent", s.opts.cgroup_parent.clone());
     // Where each tree of the hierarchy starts, read while it is mounted.
     for m in observe::mountinfo(None) {

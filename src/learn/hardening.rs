@@ -40,7 +40,7 @@ fn run(s: &mut Session, hardened: bool) -> Result<Observed> {
         plan.hardening = Some(Hardening::defaults(s.store)?);
     }
     let env = s.container_env(name);
-    s.launch(plan.build(), &["sh", "-c", TRY], env, ROOT_WATCH, undo)
+    s.launch(plan, &["sh", "-c", TRY], env, ROOT_WATCH, undo)
 }
 
 pub fn live(s: &mut Session) -> Result<(Observed, StageId)> {

@@ -56,7 +56,7 @@ impl Session<'_> {
         let env = self.container_env(name);
         let script = "echo \"hostname: $(hostname)\"; ps; ls -C /";
         self.tabled = Some(StageId::Uts);
-        let seen = self.launch(plan.build(), &["sh", "-c", script], env, ROOT_WATCH, undo);
+        let seen = self.launch(plan, &["sh", "-c", script], env, ROOT_WATCH, undo);
         self.tabled = None;
         let seen = seen?;
         let pick = |stage: StageId, prefix: &str| {

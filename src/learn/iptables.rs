@@ -69,7 +69,7 @@ fn run(s: &mut Session, masquerade_on: bool) -> Result<Observed> {
     }
     let script = format!("echo hello | nc -w 2 {OUTSIDE} {PORT}; echo \"nc ended with $?\"");
     let env = s.container_env(name);
-    let mut seen = s.launch(plan.build(), &["sh", "-c", &script], env, NET_WATCH, undo)?;
+    let mut seen = s.launch(plan, &["sh", "-c", &script], env, NET_WATCH, undo)?;
     seen.note("container", ip.to_string());
     // The link the packet leaves by, toward the outside host, as it is now.
     let toward = probes::links()

@@ -80,8 +80,14 @@ impl Session<'_> {
         if let Err(q) = self.pause("try it yourself") {
             return Ok(Err(q));
         }
+        // The user lesson's commands are the ones a user without root can type.
+        let who = if topic == Topic::User {
+            ""
+        } else {
+            "as root, "
+        };
         let by_hand = format!(
-            "In a terminal of your own, as root, not in the exercise shell:\n\n{}",
+            "In a terminal of your own, {who}not in the exercise shell:\n\n{}",
             text.section("Try it yourself")
         );
         self.by_hand("Try it yourself", &by_hand);
@@ -92,7 +98,8 @@ impl Session<'_> {
     /// On a terminal, the exercise's shell, checked; otherwise its task,
     /// and how to do it later.
     pub fn exercise(&mut self, name: &str) -> Result<()> {
-        if self.pauser.enabled() {
+        let rootless = crate::observe::rootless();
+        if self.pauser.enabled() && !rootless {
             let passed = super::exercise::run(self, name)?;
             self.exercises.1 += 1;
             self.exercises.0 += u32::from(passed);
@@ -100,12 +107,16 @@ impl Session<'_> {
         }
         let task = super::exercise::task(name, self)?;
         let sudo = self.var("sudo");
-        self.by_hand(
-            "Exercise",
-            &format!(
-                "{task}\n\nOn a terminal diyc opens a shell for this and checks your work; `{sudo}diyc learn --exercise {name}` opens it alone."
-            ),
-        );
+        let how = if rootless {
+            format!(
+                "The shell diyc opens for this and checks your work needs root: `{sudo}diyc learn --exercise {name}` opens it."
+            )
+        } else {
+            format!(
+                "On a terminal diyc opens a shell for this and checks your work; `{sudo}diyc learn --exercise {name}` opens it alone."
+            )
+        };
+        self.by_hand("Exercise", &format!("{task}\n\n{how}"));
         Ok(())
     }
 
@@ -205,7 +216,8 @@ impl Session<'_> {
     }
 
     /// The end of `--all`: the stages put together as one container.
-    pub fn course_summary(&mut self, finished: &[Topic], code: i32) {
+    /// `code`: how the whole container's command ended, when there was one.
+    pub fn course_summary(&mut self, finished: &[Topic], code: Option<i32>) {
         let mut body = String::from(
             "A container is one ordinary process. diyc made it with one `clone3`, prepared it stage by stage, then let `execve` replace diyc's code with the command:\n",
         );
@@ -218,9 +230,15 @@ impl Session<'_> {
                 .unwrap_or_default();
             body.push_str(&format!("\n- **{}**: {point}", topic.name()));
         }
-        body.push_str(&format!(
-            "\n\nThe whole container above had all of it at once; its command exited with status {code}, and everything it made was undone."
-        ));
+        body.push_str(&match code {
+            Some(code) => format!(
+                "\n\nThe whole container above had all of it at once; its command exited with status {code}, and everything it made was undone."
+            ),
+            None => format!(
+                "\n\nWithout root the course ends here: the lessons that change the host's cgroups or network, and the whole container made of every stage, need root (`{}diyc learn --all`).",
+                self.var("sudo")
+            ),
+        });
         let (right, asked) = self.score;
         if asked > 0 {
             body.push_str(&format!("\n\nYour score: {right} of {asked} questions."));
@@ -257,6 +275,6 @@ impl Session<'_> {
                 "echo \"a whole container: $(hostname), pid $$, $(ip -4 -o addr show eth0 | awk '{print $4}')\"",
             ]
         };
-        self.launch(plan.build(), &argv, env, NET_WATCH, undo)
+        self.launch(plan, &argv, env, NET_WATCH, undo)
     }
 }

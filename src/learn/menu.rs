@@ -11,11 +11,14 @@ use crate::state::Store;
 /// Without a stage: a menu on a terminal, a plain list otherwise. Both
 /// start at lesson 0 and say what builds on what.
 pub fn menu(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
+    let rootless = crate::observe::rootless();
     let mut entries: Vec<String> = TOPICS
         .iter()
         .map(|t| {
             let start = if *t == Topic::Intro {
                 "  <- start here"
+            } else if rootless && super::rootless::needs_root(*t).is_some() {
+                "  (needs root)"
             } else {
                 ""
             };
@@ -26,19 +29,17 @@ pub fn menu(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
         "{:<10} every lesson in order, ending in a whole container",
         "all"
     ));
-    let sudo = if nix::unistd::geteuid().is_root() {
-        ""
-    } else {
-        "sudo "
-    };
     println!("{ROUTE}\n");
     if !std::io::stdin().is_terminal() || opts.no_pause {
         for e in &entries {
             println!("{e}");
         }
-        println!(
-            "\nrun one with `{sudo}diyc learn --step NAME`, or all with `{sudo}diyc learn --all`; `diyc learn --glossary` explains the words"
-        );
+        let how = if rootless {
+            "run one with `diyc learn --step NAME` (`sudo diyc learn --step NAME` for those that need root), or all that need none with `diyc learn --all`"
+        } else {
+            "run one with `diyc learn --step NAME`, or all with `diyc learn --all`"
+        };
+        println!("\n{how}; `diyc learn --glossary` explains the words");
         return Ok(0);
     }
     let choice = dialoguer::Select::new()
@@ -67,7 +68,8 @@ pub fn menu(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
 }
 
 /// What builds on what, for the menu.
-const ROUTE: &str = "Start with intro. uts, pid and mount each give a process one namespace \
+const ROUTE: &str = "Start with intro. user makes root inside an ordinary user outside, \
+which is also how the lessons run without root; uts, pid and mount each give a process one namespace \
 (no image needed); image shows where a root filesystem comes from, in layers; rootfs builds \
 a root from an image on top of mount; cgroups give it a budget; net and then iptables connect \
 it; hardening comes last.";

@@ -36,10 +36,12 @@ mod probes;
 mod prose;
 mod quiz;
 mod rootfs;
+mod rootless;
 mod session;
 mod text;
 mod topic;
 mod transcript;
+mod user;
 mod uts;
 mod views;
 
@@ -133,10 +135,9 @@ pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
     if opts.topic.is_none() && !opts.all && opts.exercise.is_none() {
         return menu::menu(store, bridge, opts);
     }
-    if !nix::unistd::geteuid().is_root() {
-        return Err(Error::invalid(
-            "diyc learn needs root: try `sudo diyc learn ...`",
-        ));
+    let rootless = crate::observe::rootless();
+    if rootless {
+        rootless::refuse(&opts)?;
     }
     let signals = Signals::block()?;
     // A lab keeps its network's records apart from the host's.
@@ -189,6 +190,12 @@ pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
     } else {
         opts.topic.into_iter().collect()
     };
+    // Without root, --all is the lessons that need none.
+    let skipped = rootless.then(|| rootless::skipped(&topics));
+    let topics: Vec<Topic> = topics
+        .into_iter()
+        .filter(|t| !rootless || rootless::needs_root(*t).is_none())
+        .collect();
     let had_setup = network::any_record(store);
     let on_host = !opts.lab
         && topics
@@ -207,6 +214,13 @@ pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
     if on_host {
         session.say(&host_network_notice(bridge, had_setup));
     }
+    if let Some(skipped) = skipped.filter(|s| !s.is_empty()) {
+        // Its words belong to the lessons it leaves out: they explain
+        // them, not this list.
+        let terms = std::mem::take(&mut session.terms);
+        session.prose(&rootless::all_notice(&skipped));
+        session.terms = terms;
+    }
     let mut finished = Vec::new();
     let result = (|| -> Result<bool> {
         for topic in topics {
@@ -215,13 +229,15 @@ pub fn learn(store: &Store, bridge: &Bridge, opts: Options) -> Result<i32> {
             }
             finished.push(topic);
         }
-        if opts.all {
+        if opts.all && rootless {
+            session.course_summary(&finished, None);
+        } else if opts.all {
             session.title("All of it at once: a container");
             // Every stage again, one line each, and the command.
             session.focus = Some(vec![StageId::Exec]);
             session.pauses = None;
             let seen = session.container()?;
-            session.course_summary(&finished, seen.code);
+            session.course_summary(&finished, Some(seen.code));
         }
         Ok(false)
     })();

@@ -31,7 +31,7 @@ pub fn live(s: &mut Session) -> Result<(Observed, StageId)> {
     let script = "mount -t tmpfs diyc-lesson /tmp && grep diyc-lesson /proc/self/mountinfo";
     let env = s.host_env();
     let mut seen = s.launch(
-        alone().build(),
+        alone(),
         &["sh", "-c", script],
         env,
         &[(StageId::Mount, probes::mounts)],
@@ -58,13 +58,7 @@ pub fn broken(s: &mut Session) -> Result<Observed> {
                   grep -q diyc-leak /proc/self/mountinfo && \
                   echo 'a mount made in a namespace that kept shared propagation appeared in the (pretend) host'\"'\"'s table'";
     let env = s.host_env();
-    let seen = s.launch(
-        alone().build(),
-        &["sh", "-c", script],
-        env,
-        &[],
-        Undo::new(),
-    )?;
+    let seen = s.launch(alone(), &["sh", "-c", script], env, &[], Undo::new())?;
     s.effect(
         seen.code == 0,
         "the mount leaked into the namespace it was copied from",

@@ -31,7 +31,7 @@ fn run(s: &mut Session, bridged: bool) -> Result<(Observed, Option<std::net::Ipv
         "ip -4 -o addr show; ping -c 1 -W 2 {gateway} >/dev/null && echo 'the bridge answered'"
     );
     let env = s.container_env(name);
-    let mut seen = s.launch(plan.build(), &["sh", "-c", &script], env, NET_WATCH, undo)?;
+    let mut seen = s.launch(plan, &["sh", "-c", &script], env, NET_WATCH, undo)?;
     seen.note("gateway", gateway.to_string());
     seen.note("bridge", s.bridge.name.clone());
     if s.opts.lab {

@@ -164,6 +164,20 @@ pub(super) fn remove_tree(sys: &mut Sys, path: &str) -> Result<()> {
             })
             .map(drop);
     }
+    // Overlayfs leaves its work/work directory with mode 000, which only
+    // the host's root can still look into; without root, diyc owns it and
+    // opens it up first.
+    let rwx = nix::unistd::AccessFlags::R_OK
+        | nix::unistd::AccessFlags::W_OK
+        | nix::unistd::AccessFlags::X_OK;
+    if nix::unistd::access(path, rwx).is_err() {
+        if let Some(chmod) = ["/usr/bin/chmod", "/bin/chmod"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).is_file())
+        {
+            sys.capture(&[chmod.into(), "u+rwx".into(), path.into()])?;
+        }
+    }
     for name in probes::names_in(path) {
         remove_tree(sys, &format!("{path}/{name}"))?;
     }

@@ -22,7 +22,7 @@ fn run(s: &mut Session, with_proc: bool) -> Result<Observed> {
     let script = "n=$(ls /proc | grep -c '^[0-9]'); echo \"I am pid $$; /proc lists $n processes\"; [ $n -le 5 ]";
     let env = s.host_env();
     s.launch(
-        plan.build(),
+        plan,
         &["sh", "-c", script],
         env,
         &[(StageId::Pid, probes::nothing)],

@@ -10,13 +10,13 @@ use super::glossary;
 pub use super::observed::Observed;
 use super::outside::Outside;
 use super::probes::{self, BeforeAfter, Probe};
+use super::rootless::Built;
 use crate::error::{Error, Result};
 use crate::event::{Event, StageId};
 use crate::explain::{Explainer, Format};
 use crate::pause::{Choice, Pauser};
 use crate::runtime::{self, ExecSpec, Exit, Launch};
 use crate::signals::Signals;
-use crate::stages::Stages;
 use crate::stages::net::Bridge;
 use crate::state::{Store, image};
 use crate::sys::{Call, Recorder, Sys};
@@ -244,7 +244,7 @@ impl Session<'_> {
     /// stages in `watching`. `undo` already holds what the caller made.
     pub fn launch(
         &mut self,
-        plan: (Stages, u64),
+        plan: impl Into<Built>,
         argv: &[&str],
         env: Vec<String>,
         watching: &[(StageId, Probe)],
@@ -260,13 +260,14 @@ impl Session<'_> {
     pub(super) fn launch_after(
         &mut self,
         mut capture: Capture,
-        (stages, extra_flags): (Stages, u64),
+        plan: impl Into<Built>,
         argv: &[&str],
         env: Vec<String>,
         watching: &[(StageId, Probe)],
         mut undo: Undo,
     ) -> Result<Observed> {
         let veths_before = probes::veths();
+        let (stages, extra_flags) = plan.into().build();
         let launch = Launch::new(
             stages,
             extra_flags,

@@ -3,13 +3,14 @@
 //! its launches show in full.
 
 use super::session::{Observed, Session};
-use super::{cgroups, hardening, image, intro, iptables, mount, net, pid, rootfs, uts};
+use super::{cgroups, hardening, image, intro, iptables, mount, net, pid, rootfs, user, uts};
 use crate::error::Result;
 use crate::event::StageId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Topic {
     Intro,
+    User,
     Uts,
     Pid,
     Mount,
@@ -21,8 +22,9 @@ pub enum Topic {
     Hardening,
 }
 
-pub const TOPICS: [Topic; 10] = [
+pub const TOPICS: [Topic; 11] = [
     Topic::Intro,
+    Topic::User,
     Topic::Uts,
     Topic::Pid,
     Topic::Mount,
@@ -43,6 +45,7 @@ impl Topic {
     pub fn stage(self) -> Option<StageId> {
         Some(match self {
             Topic::Intro => return None,
+            Topic::User => StageId::User,
             Topic::Uts => StageId::Uts,
             Topic::Pid => StageId::Pid,
             Topic::Mount => StageId::Mount,
@@ -70,7 +73,7 @@ impl Topic {
     pub fn focus(self) -> Vec<StageId> {
         match self {
             Topic::Intro => Vec::new(),
-            Topic::Uts | Topic::Pid | Topic::Mount => {
+            Topic::User | Topic::Uts | Topic::Pid | Topic::Mount => {
                 vec![self.stage().unwrap_or(StageId::Clone), StageId::Clone]
             }
             Topic::Rootfs => vec![StageId::Rootfs, StageId::Escape],
@@ -81,6 +84,7 @@ impl Topic {
     pub fn text(self) -> &'static str {
         match self {
             Topic::Intro => intro::TEXT,
+            Topic::User => user::TEXT,
             Topic::Uts => uts::TEXT,
             Topic::Pid => pid::TEXT,
             Topic::Mount => mount::TEXT,
@@ -96,6 +100,7 @@ impl Topic {
     pub fn live(self) -> Option<Live> {
         Some(match self {
             Topic::Intro => return None,
+            Topic::User => user::live,
             Topic::Uts => uts::live,
             Topic::Pid => pid::live,
             Topic::Mount => mount::live,
@@ -111,6 +116,7 @@ impl Topic {
     pub fn broken(self) -> Option<Broken> {
         Some(match self {
             Topic::Intro => return None,
+            Topic::User => user::broken,
             Topic::Uts => uts::broken,
             Topic::Pid => pid::broken,
             Topic::Mount => mount::broken,

@@ -26,7 +26,7 @@ pub fn live(s: &mut Session) -> Result<(Observed, StageId)> {
     let host = observe::hostname();
     let env = s.host_env();
     let seen = s.launch(
-        alone("diyc-lesson").build(),
+        alone("diyc-lesson"),
         &["hostname"],
         env,
         &[(StageId::Uts, probes::hostname)],
@@ -50,7 +50,7 @@ pub fn broken(s: &mut Session) -> Result<Observed> {
                   [ \"$(hostname)\" = renamed-by-a-guest ]";
     let env = s.host_env();
     let mut seen = s.launch(
-        alone("pretend-host").build(),
+        alone("pretend-host"),
         &["sh", "-c", script],
         env,
         &[(StageId::Uts, probes::hostname)],

@@ -20,7 +20,7 @@ use nix::unistd::{Gid, Uid, User as Passwd};
 use crate::error::Result;
 use crate::event::{Heading, StageId};
 use crate::stages::{Child, Stage};
-use crate::sys::{IdMap, Range, Sys, on_path};
+use crate::sys::{Call, IdMap, Range, Sys, map_text, on_path};
 
 /// What `--explain` prints above this stage's calls.
 pub const HEADING: Heading = Heading {
@@ -35,6 +35,10 @@ pub struct User {
     /// False leaves the maps unwritten: the user lesson's look at a
     /// namespace where every id is the overflow id.
     write: bool,
+    /// Made by the host's root for an id that is not its own: the child
+    /// keeps root's ids (unmapped, so shown as nobody) until it takes the
+    /// mapped ones itself, dropping root's groups first.
+    become_root: bool,
 }
 
 impl User {
@@ -82,6 +86,7 @@ impl User {
                 },
                 narrow: None,
                 write: true,
+                become_root: false,
             },
             (u, g, _) => {
                 let why = if u.is_some() && g.is_some() {
@@ -99,13 +104,15 @@ impl User {
                         "only your own user is mapped into the container, as its root, because {why}: files the image gives other owners show as nobody, and changing a file's owner fails (`diyc doctor` says how to add a range)"
                     )),
                     write: true,
+                    become_root: false,
                 }
             }
         }
     }
 
     /// Root inside as `uid`:`gid` outside, and no other id: how root
-    /// shows a container root that is an ordinary user on the host.
+    /// shows a container root that is an ordinary user on the host. The
+    /// caller must be the host's root, who may map ids not its own.
     pub fn single(uid: u32, gid: u32) -> User {
         let one = |id| {
             vec![Range {
@@ -122,6 +129,7 @@ impl User {
             },
             narrow: None,
             write: true,
+            become_root: true,
         }
     }
 
@@ -136,6 +144,7 @@ impl User {
             },
             narrow: None,
             write: false,
+            become_root: false,
         }
     }
 
@@ -191,41 +200,107 @@ impl Stage for User {
             sys.note("no uid_map or gid_map is written: every id inside is the overflow id, 65534");
             return Ok(());
         }
+        if self.become_root {
+            // The host's root may write a gid_map with setgroups still
+            // allowed, which the child needs to drop root's own groups.
+            sys.note("diyc is the host's root: it writes both maps itself, and setgroups stays allowed so the container's root can drop the host's groups");
+            for (file, ranges) in [("uid_map", &self.map.uids), ("gid_map", &self.map.gids)] {
+                sys.call(Call::WriteFile {
+                    path: format!("/proc/{}/{file}", child.pid),
+                    value: map_text(ranges),
+                })?;
+            }
+            return Ok(());
+        }
         sys.write_id_maps(child.pid, &self.map)
+    }
+
+    fn enter(&self, sys: &mut Sys) -> Result<()> {
+        if !self.become_root {
+            return Ok(());
+        }
+        sys.stage(StageId::User);
+        // Still the host's root underneath, which this namespace does not
+        // map: uid 0 here is the mapped id, taken with root's groups gone.
+        sys.call(Call::Setgroups { gids: Vec::new() })?;
+        sys.call(Call::Setresgid { gid: 0 })?;
+        sys.call(Call::Setresuid { uid: 0 }).map(drop)
     }
 
     fn inside(&self) -> Vec<String> {
         let read = |file: &str| {
-            std::fs::read_to_string(format!("/proc/self/{file}"))
+            let joined = std::fs::read_to_string(format!("/proc/self/{file}"))
                 .unwrap_or_default()
                 .lines()
                 .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", ");
+            if joined.is_empty() {
+                "(empty)".to_string()
+            } else {
+                joined
+            }
         };
+        let (uid, gid) = (Uid::current().as_raw(), Gid::current().as_raw());
+        let who = match uid {
+            0 => ": root of this user namespace",
+            OVERFLOW => ": the overflow id, nobody, since no map names this process's own id",
+            _ => "",
+        };
+        let held = status_field("self", "CapEff");
+        let count = held
+            .as_deref()
+            .and_then(|h| u64::from_str_radix(h, 16).ok())
+            .map_or(0, u64::count_ones);
         vec![
+            format!("uid {uid}, gid {gid}{who}"),
             format!(
-                "uid {}, gid {}: root, with every capability over this namespace's own resources",
-                Uid::current(),
-                Gid::current()
+                "CapEff {}: {count} capabilities, over what this user namespace owns",
+                held.as_deref().unwrap_or("?")
             ),
             format!("uid_map (inside outside count): {}", read("uid_map")),
             format!("gid_map: {}", read("gid_map")),
+            format!("setgroups: {}", read("setgroups")),
+            // As the process itself reads it, beside the host's below.
+            format!("user namespace: {}", inode(None)),
         ]
     }
 
     fn outside(&self, pid: i32) -> Vec<String> {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let uid = status
-            .lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|l| l.split_whitespace().next())
-            .unwrap_or("?")
-            .to_string();
-        vec![format!(
-            "the host sees pid {pid} as uid {uid}, an ordinary user, with no capability over the host"
-        )]
+        let pid_text = pid.to_string();
+        let first = |key| {
+            status_field(&pid_text, key)
+                .and_then(|v| v.split_whitespace().next().map(String::from))
+                .unwrap_or_else(|| "?".into())
+        };
+        let (uid, gid) = (first("Uid"), first("Gid"));
+        let what = if uid == "0" {
+            "root's own ids: inside they show as nobody, but the kernel still checks a file against these"
+        } else {
+            "an ordinary user: the host gives it no capability of its own"
+        };
+        vec![
+            format!("the host sees pid {pid} as uid {uid}, gid {gid}: {what}"),
+            format!("the host's user namespace: {}", inode(None)),
+        ]
     }
+}
+
+/// The inode of a process's user namespace (None: this one's), as text.
+fn inode(pid: Option<i32>) -> String {
+    crate::observe::ns_inode(pid, "user").map_or_else(|| "?".to_string(), |n| n.to_string())
+}
+
+/// The id the kernel shows for one a user namespace does not map.
+const OVERFLOW: u32 = 65534;
+
+/// One `Key:` field of /proc/PID/status (`self` for this process).
+fn status_field(pid: &str, key: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .map(|v| v.trim().to_string())
 }
 
 #[cfg(test)]

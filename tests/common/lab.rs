@@ -184,7 +184,11 @@ impl Lab {
         }
         let mut cmd = Command::new(binary);
         cmd.arg("--root").arg(root).args(args);
+        // The user lesson maps root to whoever ran sudo: without it, the
+        // overflow id, the same on every machine.
         cmd.env_remove("DIYC_ROOT")
+            .env_remove("SUDO_UID")
+            .env_remove("SUDO_GID")
             .env_remove("TERM")
             .env("NO_COLOR", "1")
             .env("DIYC_CGROUP_PARENT", &self.cgroup_parent);

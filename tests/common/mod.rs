@@ -29,8 +29,9 @@ pub use running::Running;
 pub const DIYC: &str = env!("CARGO_BIN_EXE_diyc");
 
 /// Every lesson, in the order `--all` runs them.
-pub const LESSONS: [&str; 10] = [
+pub const LESSONS: [&str; 11] = [
     "intro",
+    "user",
     "uts",
     "pid",
     "mount",

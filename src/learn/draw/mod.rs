@@ -163,10 +163,11 @@ pub fn picture(caption: &str, lines: Vec<String>) -> String {
 /// The pictures of `topic`'s lesson, from its live run and its run with
 /// the key step left out.
 pub fn pictures(topic: Topic, live: &Observed, broken: &Observed, style: Style) -> Vec<String> {
-    use super::{cgroups, hardening, image, iptables, mount, net, pid, rootfs, uts};
+    use super::{cgroups, hardening, image, iptables, mount, net, pid, rootfs, user, uts};
     let draw = match topic {
         // Lesson 0 draws its own side by side.
         Topic::Intro => return Vec::new(),
+        Topic::User => user::pictures,
         Topic::Uts => uts::pictures,
         Topic::Pid => pid::pictures,
         Topic::Mount => mount::pictures,

@@ -58,6 +58,7 @@ struct Exercise {
 fn find(name: &str) -> Result<&'static Exercise> {
     [
         &spaces::INTRO,
+        &spaces::USER,
         &spaces::UTS,
         &spaces::PID,
         &spaces::MOUNT,
@@ -200,7 +201,7 @@ mod tests {
         assert_eq!(
             parse_name("nonsense").err().as_deref(),
             Some(
-                "no exercise called \"nonsense\"; one of: intro, uts, pid, mount, image, rootfs, cgroups, net, iptables, hardening"
+                "no exercise called \"nonsense\"; one of: intro, user, uts, pid, mount, image, rootfs, cgroups, net, iptables, hardening"
             )
         );
     }

@@ -1,5 +1,6 @@
 //! The exercises about namespaces and capabilities, each with its task,
 //! its hints and its check: a shell in a new namespace (intro), a shell
+//! that is root of a user namespace of its own (user), a shell
 //! with a name of its own (uts), a shell whose `ps` shows only itself
 //! (pid), a mount only one shell sees (mount), and a root shell without
 //! capabilities (hardening).
@@ -28,6 +29,67 @@ fn intro(look: &Look) -> Verdict {
             "this shell has namespaces of its own: {} (compare `ls -l /proc/$$/ns` here and in the exercise shell)",
             new.join(", ")
         )),
+    }
+    v
+}
+
+pub const USER: Exercise = Exercise {
+    name: "user",
+    task: |_: &Setting| {
+        "Start a shell in a user namespace of its own, where it is root (uid 0) by a\nmap that unshare writes for you, and type `check` in it.".into()
+    },
+    wants: &[],
+    check: user,
+};
+
+fn user(look: &Look) -> Verdict {
+    let mut v = Verdict::default();
+    let hint =
+        "`unshare --user --map-root-user sh` makes a user namespace and maps its root to you";
+    if look.shares("user") {
+        v.bad(
+            "this shell is in the exercise shell's user namespace: its ids are the host's",
+            hint,
+        );
+        return v;
+    }
+    v.good("this shell has a user namespace of its own");
+    // Read from diyc's side, the map says which of diyc's ids each id
+    // inside stands for.
+    let map = std::fs::read_to_string(format!("/proc/{}/uid_map", look.client)).unwrap_or_default();
+    let root = map.lines().find_map(|line| {
+        let mut fields = line.split_whitespace();
+        (fields.next() == Some("0")).then(|| fields.next().map(String::from))?
+    });
+    match root {
+        Some(outside) => v.good(format!(
+            "its uid_map maps root inside to uid {outside} outside: `{}`",
+            map.lines()
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        )),
+        None if map.trim().is_empty() => v.bad(
+            "its uid_map is empty: every id in it is 65534, the overflow id, and it is not root",
+            "add --map-root-user, which writes the map: `unshare --user --map-root-user sh`",
+        ),
+        None => v.bad(
+            "its uid_map does not map uid 0: this shell is not root in it",
+            hint,
+        ),
+    }
+    match look.capabilities("CapEff") {
+        Some(0) => v.bad(
+            "it holds no capabilities: a process whose uid is not mapped gets none when it runs a program",
+            hint,
+        ),
+        Some(held) => v.good(format!(
+            "it holds {} capabilities, over what its user namespace owns",
+            held.count_ones()
+        )),
+        None => {}
     }
     v
 }

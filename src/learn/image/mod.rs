@@ -16,6 +16,7 @@ pub use pictures::pictures;
 use std::path::{Path, PathBuf};
 
 use super::parts::{ROOT_WATCH, remove_tree};
+use super::rootless::Built;
 use super::session::{Capture, Observed, Session};
 use crate::error::{Error, Result};
 use crate::event::{Event, Outcome, StageId};
@@ -200,13 +201,12 @@ fn run(s: &mut Session, marks: bool) -> Result<Observed> {
         domainname: None,
     };
     let plan = Plan::base(uts, Rootfs::in_memory(lower, scratch, IN_MEMORY_DEFAULT));
-    let (mut stages, flags) = plan.build();
-    stages.push(Box::new(look::Look {
+    let built = Built::from(plan).then(look::Look {
         layers: stack,
         base,
-    }));
+    });
     let env = s.container_env(name);
-    s.launch_after(kept, (stages, flags), COMMAND, env, ROOT_WATCH, undo)
+    s.launch_after(kept, built, COMMAND, env, ROOT_WATCH, undo)
 }
 
 /// Whether the run made a call of the image stage that `pick` chooses,

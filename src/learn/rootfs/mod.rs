@@ -14,6 +14,7 @@ use std::cell::RefCell;
 
 use super::parts::ROOT_WATCH;
 use super::probes;
+use super::rootless::Built;
 use super::session::{Observed, Session};
 use crate::error::Result;
 use crate::event::{Heading, StageId};
@@ -92,23 +93,21 @@ fn run(s: &mut Session, chroot: bool) -> Result<Observed> {
     };
     // The live run's writable layer is on disk, where the host can look
     // at what the container wrote; the chroot's stays in memory.
-    let (mut stages, flags) = if chroot {
-        s.base(&mut undo, name, true)?.build()
+    let built: Built = if chroot {
+        s.base(&mut undo, name, true)?.into()
     } else {
         let (plan, upper) = s.base_on_disk(&mut undo, name)?;
-        let (mut stages, flags) = plan.build();
-        stages.push(Box::new(layers::Layers {
+        Built::from(plan).then(layers::Layers {
             lower: s.busybox()?,
             upper,
-        }));
-        (stages, flags)
+        })
     };
-    stages.push(Box::new(Escape {
+    let built = built.then(Escape {
         host_root: root_identity("/"),
         result: RefCell::default(),
-    }));
+    });
     let env = s.container_env(name);
-    s.launch((stages, flags), &["ls", "-C", "/"], env, ROOT_WATCH, undo)
+    s.launch(built, &["ls", "-C", "/"], env, ROOT_WATCH, undo)
 }
 
 pub fn live(s: &mut Session) -> Result<(Observed, StageId)> {
