@@ -448,3 +448,27 @@ fn without_pasta_a_published_port_is_refused_and_a_run_says_it_has_no_network() 
     assert!(text(&plain.stderr).contains("this container has no network (--net none)"));
     nothing_left(&user);
 }
+
+#[test]
+fn without_a_range_a_container_kept_on_disk_is_removed_whole() {
+    require_root!();
+    let _lab = Lab::new();
+    let user = TestUser::new(false);
+    // Not --rm: its writable layer (and overlayfs's work directory, which
+    // the kernel leaves at mode 000) is on disk, in the user's home.
+    let out = user.run(&[
+        "run",
+        "--name",
+        "kept",
+        "--net",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /f",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!user.leftovers().is_empty(), "the container is kept");
+    ok(&user, &["rm", "kept"]);
+    nothing_left(&user);
+}

@@ -142,9 +142,38 @@ pub fn remove_dir(dir: &Path) -> Result<()> {
     let parent = dir.parent().unwrap_or(Path::new("/"));
     let hidden = parent.join(format!(".rm-{name}-{:08x}", fastrand::u32(..)));
     match fs::rename(dir, &hidden) {
-        Ok(()) => fs::remove_dir_all(&hidden).ctx("removing", &hidden),
+        Ok(()) => match fs::remove_dir_all(&hidden) {
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                open_up(&hidden);
+                fs::remove_dir_all(&hidden).ctx("removing", &hidden)
+            }
+            other => other.ctx("removing", &hidden),
+        },
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e).ctx("removing", dir),
+    }
+}
+
+/// Give back to their owner the directories below `dir` it may not look
+/// into: overlayfs leaves its work/work at mode 000, which only a
+/// capability could read past, and without root (one id mapped) diyc has
+/// none.
+fn open_up(dir: &Path) {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(meta) = fs::symlink_metadata(dir) else {
+        return;
+    };
+    if !meta.is_dir() || meta.uid() != nix::unistd::geteuid().as_raw() {
+        return;
+    }
+    if meta.mode() & 0o700 != 0o700 {
+        let _ = fs::set_permissions(
+            dir,
+            fs::Permissions::from_mode(meta.mode() & 0o7777 | 0o700),
+        );
+    }
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        open_up(&entry.path());
     }
 }
 
