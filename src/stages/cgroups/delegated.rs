@@ -12,7 +12,7 @@ use super::host::{Dir, Host, Placement, V2_CONTROLLERS, Version};
 use super::limits::Limits;
 
 /// How to get a delegated subtree, for the message of a refused limit.
-pub const HOW: &str = "systemd gives you user@UID.service's (start diyc in it: `systemd-run --user --scope diyc ...`), or root can `mkdir /sys/fs/cgroup/NAME && chown -R USER /sys/fs/cgroup/NAME` for `--cgroup-parent /NAME`";
+pub const HOW: &str = "systemd gives you user@UID.service's (start diyc in it: `systemd-run --user --scope diyc ...`), or root can `mkdir /sys/fs/cgroup/NAME && chown -R USER /sys/fs/cgroup/NAME`, move your shell into it, and you run with `--cgroup-parent /NAME`";
 
 /// Where a rootless container's cgroup goes: below `parent` when the
 /// caller owns it (or the nearest of its ancestors that exists), else
@@ -30,7 +30,7 @@ pub fn place(host: &Host, parent: &str, name: &str, limits: &Limits) -> Result<P
         .map(|own| mount.join(own.trim_start_matches('/')));
     let base = [
         Some(asked),
-        own.and_then(|own| top_owned(&own, mount, &owned)),
+        own.as_ref().and_then(|own| top_owned(own, mount, &owned)),
     ]
     .into_iter()
     .flatten()
@@ -45,6 +45,21 @@ pub fn place(host: &Host, parent: &str, name: &str, limits: &Limits) -> Result<P
             mount.display()
         ));
     };
+    // The kernel moves a process only for someone who may write the
+    // cgroup.procs of the lowest cgroup holding both where it is and where
+    // it goes: diyc's own cgroup must be inside what the caller owns.
+    if let Some(own) = &own {
+        let common = own
+            .ancestors()
+            .find(|a| parent.starts_with(a))
+            .unwrap_or(mount);
+        if !owned(&common.join("cgroup.procs")) {
+            return Err(format!(
+                "diyc's own cgroup {} is outside it, and the kernel moves a process only within a subtree its owner holds",
+                own.display()
+            ));
+        }
+    }
     let offered = std::fs::read_to_string(existing.join("cgroup.controllers")).unwrap_or_default();
     let offered: Vec<&str> = offered.split_whitespace().collect();
     if let Some(missing) = limits.required().into_iter().find(|c| !offered.contains(c)) {
