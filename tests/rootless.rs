@@ -1,66 +1,23 @@
 //! diyc without root: an ordinary user of the test's own runs containers
 //! in user namespaces, imports images whose files have several owners,
-//! reaches an outside host through pasta and publishes a port, and leaves
-//! nothing in its home or on the host. Root makes the user (and the lab's
-//! network namespace, so pasta's sockets and the outside host never touch
-//! the host's network); everything diyc does runs as that user.
+//! and leaves nothing in its home or on the host (the network through
+//! pasta is tests/rootless_net.rs). Root makes the user; everything diyc
+//! does runs as that user.
 
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 use common::archives::header;
-use common::user::{RANGE, TestUser};
-use common::{Lab, Running, sh, text};
-use diyc::Outside;
-use diyc::event::StageId;
-use diyc::sys::{Quiet, Sys};
-
-/// `diyc ARGS` as `user`, which must succeed: its stdout.
-fn ok(user: &TestUser, args: &[&str]) -> String {
-    let out = user.run(args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "diyc {args:?} as {}: {}",
-        user.name,
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
+use common::user::{RANGE, TestUser, readable};
+use common::{Lab, sh, text};
 
 /// A shell command in a fresh `--net none` busybox container, as `user`.
 fn inside(user: &TestUser, image: &str, script: &str) -> Output {
     user.run(&["run", "--rm", "--net", "none", image, "sh", "-c", script])
-}
-
-/// Nothing of the user's left: no container directory, no process but
-/// the zombies of daemons its init never reaps.
-fn nothing_left(user: &TestUser) {
-    assert_eq!(
-        user.leftovers(),
-        Vec::<String>::new(),
-        "container files left"
-    );
-    let alive: Vec<i32> = user
-        .processes()
-        .into_iter()
-        .filter(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            !stat
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
-        .collect();
-    assert_eq!(alive, Vec::<i32>::new(), "processes of {} left", user.name);
 }
 
 /// A root filesystem tar with busybox and files of three owners: root,
@@ -100,11 +57,6 @@ fn many_owners(dir: &Path) -> String {
     path.to_str().expect("utf-8").to_string()
 }
 
-/// Let the test user read what the test made in `dir`.
-fn readable(dir: &Path) {
-    sh(&["chmod", "-R", "a+rX", dir.to_str().expect("utf-8")]);
-}
-
 #[test]
 fn a_container_without_root_is_root_only_of_its_own_user_namespace() {
     require_root!();
@@ -134,7 +86,7 @@ fn a_container_without_root_is_root_only_of_its_own_user_namespace() {
     );
     // The busybox image the run built is the user's own, under its home.
     assert!(user.state_root().join("images/busybox").is_dir());
-    nothing_left(&user);
+    user.assert_nothing_left();
 }
 
 #[test]
@@ -144,7 +96,7 @@ fn an_image_of_many_owners_keeps_them_inside_and_goes_with_image_rm() {
     let user = TestUser::new(true);
     let dir = tempfile::tempdir().expect("tempdir");
     let tar = many_owners(dir.path());
-    ok(&user, &["image", "import", "owners", &tar]);
+    user.ok(&["image", "import", "owners", &tar]);
     let out = inside(
         &user,
         "owners",
@@ -167,7 +119,7 @@ fn an_image_of_many_owners_keeps_them_inside_and_goes_with_image_rm() {
         "%U",
     ]);
     assert_eq!(stored, (sub + 999).to_string());
-    ok(&user, &["image", "rm", "owners"]);
+    user.ok(&["image", "rm", "owners"]);
     let layers = std::fs::read_dir(user.state_root().join("layers"))
         .map(|d| {
             d.flatten()
@@ -176,7 +128,7 @@ fn an_image_of_many_owners_keeps_them_inside_and_goes_with_image_rm() {
         })
         .unwrap_or(0);
     assert_eq!(layers, 0, "image rm removed files of other owners too");
-    nothing_left(&user);
+    user.assert_nothing_left();
 }
 
 #[test]
@@ -187,15 +139,12 @@ fn a_layered_image_without_root_keeps_its_whiteouts_and_opaque_directory() {
     let dir = tempfile::tempdir().expect("tempdir");
     let layout = common::made::oci_layout(dir.path());
     readable(dir.path());
-    ok(
-        &user,
-        &[
-            "image",
-            "import",
-            "layered",
-            layout.to_str().expect("utf-8"),
-        ],
-    );
+    user.ok(&[
+        "image",
+        "import",
+        "layered",
+        layout.to_str().expect("utf-8"),
+    ]);
     let out = inside(
         &user,
         "layered",
@@ -211,7 +160,7 @@ fn a_layered_image_without_root_keeps_its_whiteouts_and_opaque_directory() {
         shown.ends_with("new\n"),
         "the opaque /data shows only its own: {shown}"
     );
-    nothing_left(&user);
+    user.assert_nothing_left();
 }
 
 #[test]
@@ -219,26 +168,20 @@ fn a_detached_container_without_root_takes_exec_stop_and_rm() {
     require_root!();
     let _lab = Lab::new();
     let user = TestUser::new(true);
-    let name = ok(
-        &user,
-        &[
-            "run", "-d", "--name", "bg", "--net", "none", "busybox", "sleep", "1000",
-        ],
-    );
+    let name = user.ok(&[
+        "run", "-d", "--name", "bg", "--net", "none", "busybox", "sleep", "1000",
+    ]);
     assert_eq!(name.trim(), "bg");
-    assert!(ok(&user, &["ps"]).contains("bg"), "ps lists it");
-    let seen = ok(
-        &user,
-        &["exec", "bg", "sh", "-c", "id -u; cat /proc/1/cmdline"],
-    );
+    assert!(user.ok(&["ps"]).contains("bg"), "ps lists it");
+    let seen = user.ok(&["exec", "bg", "sh", "-c", "id -u; cat /proc/1/cmdline"]);
     assert_eq!(
         seen, "0\nsleep\u{0}1000\u{0}",
         "exec is root beside the sleeper"
     );
-    ok(&user, &["stop", "-t", "1", "bg"]);
-    ok(&user, &["rm", "bg"]);
-    assert!(!ok(&user, &["ps", "-a"]).contains("bg"));
-    nothing_left(&user);
+    user.ok(&["stop", "-t", "1", "bg"]);
+    user.ok(&["rm", "bg"]);
+    assert!(!user.ok(&["ps", "-a"]).contains("bg"));
+    user.assert_nothing_left();
 }
 
 #[test]
@@ -249,63 +192,7 @@ fn net_none_without_root_has_only_loopback() {
     let out = inside(&user, "busybox", "ls /sys/class/net");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "lo\n");
-    nothing_left(&user);
-}
-
-/// The lab's route out, which pasta copies into the container.
-fn outside_with_a_default_route() -> Outside {
-    let mut quiet = Quiet;
-    let outside = Outside::new(&mut Sys::new(&mut quiet, StageId::Net)).expect("outside host");
-    sh(&["ip", "route", "add", "default", "via", "10.99.0.2"]);
-    outside
-}
-
-#[test]
-fn pasta_carries_a_containers_traffic_to_an_outside_host_without_root() {
-    require_root!();
-    let _lab = Lab::new();
-    let user = TestUser::new(true);
-    let mut outside = outside_with_a_default_route();
-    let out = user.run(&[
-        "run",
-        "--rm",
-        "busybox",
-        "sh",
-        "-c",
-        "echo hi | nc -w 5 10.99.0.2 9000 && echo sent",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout).lines().last(), Some("sent"));
-    // pasta's own socket on the lab host made the connection.
-    assert_eq!(
-        outside.peer().map(|ip| ip.to_string()).as_deref(),
-        Some("10.99.0.1")
-    );
-    nothing_left(&user);
-}
-
-#[test]
-fn a_published_port_without_root_reaches_the_container() {
-    require_root!();
-    let _lab = Lab::new();
-    let user = TestUser::new(true);
-    let _outside = outside_with_a_default_route();
-    let script = "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html \
-                  && httpd -p 80 -h /www && echo serving && read x";
-    let mut cmd = user.diyc(&[
-        "run", "--rm", "-i", "--name", "pub", "-p", "8090:80", "busybox", "sh", "-c", script,
-    ]);
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
-    let mut web = Running::new(cmd.spawn().expect("diyc"));
-    web.wait_for_line("serving");
-    let mut conn = TcpStream::connect("10.99.0.1:8090").expect("the published port");
-    conn.write_all(b"GET / HTTP/1.0\r\n\r\n").expect("request");
-    let mut response = String::new();
-    conn.read_to_string(&mut response).expect("response");
-    assert!(response.ends_with("hello-from-pub\n"), "{response}");
-    web.send("done\n");
-    assert_eq!(web.finish().status.code(), Some(0));
-    nothing_left(&user);
+    user.assert_nothing_left();
 }
 
 #[test]
@@ -338,7 +225,7 @@ fn without_a_range_only_the_users_own_id_is_mapped_and_a_note_says_so() {
         .collect();
     assert_eq!(notes.len(), 1, "one line says what one id limits: {err}");
     assert!(notes[0].contains("/etc/subuid"), "{}", notes[0]);
-    nothing_left(&user);
+    user.assert_nothing_left();
 }
 
 #[test]
@@ -354,7 +241,7 @@ fn a_limit_without_a_delegated_cgroup_is_refused_in_one_line() {
         "without root, --mem, --cpus and --pids need a cgroup v2 subtree of your own",
     );
     drop(lab);
-    nothing_left(&user);
+    user.assert_nothing_left();
 }
 
 #[test]
@@ -383,7 +270,7 @@ fn a_rootless_run_explains_its_user_stage_in_json_the_schema_accepts() {
         ["/usr/bin/newuidmap", "/usr/bin/newgidmap"],
         "the maps, written from outside"
     );
-    nothing_left(&user);
+    user.assert_nothing_left();
 }
 
 #[test]
@@ -413,43 +300,6 @@ fn a_user_namespace_the_kernel_refuses_points_to_diyc_doctor() {
 }
 
 #[test]
-fn without_pasta_a_published_port_is_refused_and_a_run_says_it_has_no_network() {
-    require_root!();
-    let _lab = Lab::new();
-    let user = TestUser::new(true);
-    // A PATH with newuidmap and newgidmap but no pasta.
-    let bin = tempfile::tempdir().expect("tempdir");
-    for helper in ["newuidmap", "newgidmap"] {
-        std::os::unix::fs::symlink(format!("/usr/bin/{helper}"), bin.path().join(helper))
-            .expect("link");
-    }
-    readable(bin.path());
-    let path = bin.path().to_str().expect("utf-8");
-    let published = user
-        .diyc(&["run", "--rm", "-p", "8092:80", "busybox", "true"])
-        .env("PATH", path)
-        .output()
-        .expect("diyc");
-    common::assert_one_line_error(
-        &published,
-        "-p: without root, a container reaches the network through pasta",
-    );
-    assert!(
-        text(&published.stderr).contains("passt"),
-        "names the package"
-    );
-    let plain = user
-        .diyc(&["run", "--rm", "busybox", "ls", "/sys/class/net"])
-        .env("PATH", path)
-        .output()
-        .expect("diyc");
-    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain.stderr));
-    assert_eq!(text(&plain.stdout), "lo\n", "no network but lo");
-    assert!(text(&plain.stderr).contains("this container has no network (--net none)"));
-    nothing_left(&user);
-}
-
-#[test]
 fn without_a_range_a_container_kept_on_disk_is_removed_whole() {
     require_root!();
     let _lab = Lab::new();
@@ -469,6 +319,6 @@ fn without_a_range_a_container_kept_on_disk_is_removed_whole() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!user.leftovers().is_empty(), "the container is kept");
-    ok(&user, &["rm", "kept"]);
-    nothing_left(&user);
+    user.ok(&["rm", "kept"]);
+    user.assert_nothing_left();
 }

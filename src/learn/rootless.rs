@@ -9,7 +9,6 @@ use super::{Options, Topic};
 use crate::error::{Error, Result};
 use crate::observe;
 use crate::stages::order::Plan;
-use crate::stages::pid::Pid;
 use crate::stages::user::User;
 use crate::stages::{Stage, Stages};
 
@@ -43,19 +42,6 @@ impl Built {
         let mut plan = self.plan;
         if plan.user.is_none() && observe::rootless() {
             plan.user = Some(User::for_caller());
-        }
-        if let Some(user) = &plan.user {
-            let wide = user.map().is_wide();
-            if plan.rootfs.is_some() {
-                // The root of a user namespace may mount a procfs only
-                // while the host's is in view: the rootfs stage does it
-                // before pivot_root.
-                plan.pid = plan.pid.map(|p| Pid {
-                    mounted_by_rootfs: true,
-                    ..p
-                });
-            }
-            plan.rootfs = plan.rootfs.map(|r| r.in_user_namespace(wide));
         }
         let (mut stages, flags) = plan.build();
         stages.extend(self.then);

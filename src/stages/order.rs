@@ -66,8 +66,22 @@ impl Plan {
         }
     }
 
-    /// The stages in order, and the namespaces that need no stage.
-    pub fn build(self) -> (Stages, u64) {
+    /// The stages in order, and the namespaces that need no stage. A user
+    /// namespace changes how the rootfs and pid stages work: the root of a
+    /// user namespace makes no device nodes and writes no trusted.*
+    /// attributes, and may mount a procfs only while the host's is still
+    /// in view, so the rootfs stage mounts it before pivot_root.
+    pub fn build(mut self) -> (Stages, u64) {
+        if let Some(user) = &self.user {
+            let wide = user.map().is_wide();
+            if self.rootfs.is_some() {
+                self.pid = self.pid.map(|p| Pid {
+                    mounted_by_rootfs: true,
+                    ..p
+                });
+            }
+            self.rootfs = self.rootfs.map(|r| r.in_user_namespace(wide));
+        }
         let mut stages: Stages = Vec::new();
         let mut add = |stage: Option<Box<dyn Stage>>| stages.extend(stage);
         add(self.user.map(|s| Box::new(s) as _));

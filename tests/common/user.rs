@@ -35,6 +35,13 @@ fn must(cmd: &mut Command) {
     );
 }
 
+/// Let every user read what the test made in `dir`: a test user runs
+/// from it.
+pub fn readable(dir: &Path) {
+    let path = dir.to_str().expect("utf-8");
+    must(Command::new("chmod").args(["-R", "a+rX", path]));
+}
+
 impl TestUser {
     /// A new system user with a home under /tmp, and with `ranges` a block
     /// of subordinate uids and gids of its own.
@@ -122,6 +129,43 @@ impl TestUser {
     pub fn run(&self, args: &[&str]) -> Output {
         let mut cmd = self.diyc(args);
         cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
+    }
+
+    /// `diyc ARGS` as this user, which must succeed: its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "diyc {args:?} as {}: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Nothing of the user's left: no container directory, and no process
+    /// but the zombies of daemons whose new parent never reaps them.
+    pub fn assert_nothing_left(&self) {
+        assert_eq!(
+            self.leftovers(),
+            Vec::<String>::new(),
+            "container files left"
+        );
+        let alive: Vec<i32> = self
+            .processes()
+            .into_iter()
+            .filter(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                !stat
+                    .rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .collect();
+        assert_eq!(alive, Vec::<i32>::new(), "processes of {} left", self.name);
     }
 
     /// Where diyc keeps this user's state.

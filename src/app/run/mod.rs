@@ -1,7 +1,10 @@
 //! `diyc run`: check the input completely, then make the container out of
 //! the one stage list (src/stages/order.rs), launch it, record how it
 //! ended, and undo what it made. With `-d` the same runs in a supervisor
-//! of its own (detach.rs).
+//! of its own (detach.rs). What the run takes from the host, a cgroup
+//! and a network, is chosen in host.rs.
+
+mod host;
 
 use super::check::{self, path_text, validate_hostname};
 use super::detach::{self, Notice};
@@ -10,26 +13,21 @@ use crate::cli::{NetMode, RunArgs};
 use crate::error::{Error, Result};
 use crate::event::StageId;
 use crate::explain::{Explainer, Format};
-use crate::fault;
 use crate::observe;
 use crate::pause::Pauser;
 use crate::runtime::{self, ExecSpec, Launch, Terminal, reclaim};
 use crate::signals::Signals;
-use crate::stages::cgroups::{
-    self, Cgroups, DEFAULT_PIDS, Host, Limits, Placement, delegated, devices,
-};
+use crate::stages::cgroups::{self, Host};
 use crate::stages::hardening::{Hardening, container_caps, user};
-use crate::stages::iptables::Iptables;
-use crate::stages::net::usermode::{self, UserMode};
-use crate::stages::net::{self, Bridge, EtcFiles, Net, etc};
+use crate::stages::net::usermode;
+use crate::stages::net::{self, Bridge, etc};
 use crate::stages::order::Plan;
-use crate::stages::pid::Pid;
 use crate::stages::rootfs::{self, Rootfs};
 use crate::stages::session::{Session, Stdio};
 use crate::stages::user::User;
 use crate::stages::uts::Uts;
-use crate::state::container::{self, Held, NetRecord, ProcessId, Run, Spec, State};
-use crate::state::{self, Store, image, network};
+use crate::state::container::{self, Held, ProcessId, Run, Spec, State};
+use crate::state::{self, Store, image};
 use crate::sys::{Quiet, Sys};
 use crate::undo::{Undo, When};
 use crate::warnings;
@@ -160,7 +158,7 @@ pub fn run_spec(
     let hardening = hardening.with_user(user);
     let rootless = observe::rootless().then(User::for_caller);
     let host = Host::detect()?;
-    let (placement, limits) = placed(&host, spec, &name, rootless.is_some())?;
+    let (placement, limits) = host::placed(&host, spec, &name, rootless.is_some())?;
     if host.none_mounted() {
         warnings::warn(format!(
             "no cgroup filesystem is mounted here ({}): the container runs without a cgroup of its own, so without a process limit, accounting or device control",
@@ -183,32 +181,12 @@ pub fn run_spec(
             .with_mounts(spec.mounts.clone(), spec.read_only),
     );
     if let Some(placement) = &placement {
-        plan.rootfs = plan
-            .rootfs
-            .map(|r| r.with_cgroupfs(host.inside_mounts(placement)));
-        let cgroups = Cgroups::new(host, placement.clone(), limits);
-        // Without root, the devices a container may open are the host's
-        // own nodes bound in (the rootfs stage), which no cgroup program
-        // could widen.
-        plan.cgroups = Some(if rootless.is_some() {
-            cgroups
-        } else {
-            let mut allowed = devices::DEFAULT.to_vec();
-            allowed.extend(spec.devices.iter().map(devices::Passed::rule));
-            cgroups.with_devices(allowed)
-        });
+        host::cgroups_of(&mut plan, host, placement, limits, spec, rootless.is_some());
     }
     if let Some(user) = rootless {
         if let Some(note) = user.note() {
             warnings::warn(note);
         }
-        plan.rootfs = plan
-            .rootfs
-            .map(|r| r.in_user_namespace(user.map().is_wide()));
-        plan.pid = plan.pid.map(|p| Pid {
-            mounted_by_rootfs: true,
-            ..p
-        });
         plan.user = Some(user);
     }
     plan.session = Some(Session::new(
@@ -220,10 +198,10 @@ pub fn run_spec(
     let (net, etc_files) = if plan.user.is_some() && spec.net == NetMode::Bridge {
         (
             None,
-            usermode_network(&mut plan, store, bridge, &held, spec, &hostname)?,
+            host::usermode_network(&mut plan, store, bridge, &held, spec, &hostname)?,
         )
     } else {
-        network_of(&mut plan, &mut undo, store, bridge, spec, &name, &hostname)?
+        host::network_of(&mut plan, &mut undo, store, bridge, spec, &name, &hostname)?
     };
     // diyc's own copies in the container's directory, as its records
     // are: not shown, and removed with the container.
@@ -272,56 +250,6 @@ pub fn run_spec(
     // JSON event to a program reading JSON lines.
     exit.notes.into_iter().for_each(warnings::warn);
     Ok(exit.code)
-}
-
-/// Where the container's cgroup goes and the limits it gets. Without
-/// root that needs a delegated cgroup v2 subtree: a limit asked for
-/// without one is refused, and a run that asks for none goes without a
-/// cgroup, saying so.
-fn placed(
-    host: &Host,
-    spec: &Spec,
-    name: &str,
-    rootless: bool,
-) -> Result<(Option<Placement>, Limits)> {
-    let asked = Limits {
-        memory: spec.memory,
-        cpus: spec.cpus,
-        pids: spec.pids,
-    };
-    let mut limits = asked;
-    // A fork bomb stops at a limit even when none was asked for.
-    if limits.pids.is_none() && host.has_controller("pids") {
-        limits.pids = Some(DEFAULT_PIDS);
-    }
-    if !rootless {
-        return Ok((
-            Some(host.place(&spec.cgroup_parent, name, &limits)?),
-            limits,
-        ));
-    }
-    match delegated::place(host, &spec.cgroup_parent, name, &asked) {
-        Ok(placement) => {
-            if !placement
-                .dirs
-                .iter()
-                .any(|d| d.controllers.iter().any(|c| c == "pids"))
-            {
-                limits.pids = asked.pids;
-            }
-            Ok((Some(placement), limits))
-        }
-        Err(why) if asked != Limits::default() => Err(Error::invalid(format!(
-            "without root, --mem, --cpus and --pids need a cgroup v2 subtree of your own, and {why}: {}",
-            delegated::HOW
-        ))),
-        Err(why) => {
-            warnings::warn(format!(
-                "without root the container runs without a cgroup of its own ({why}): no limits, and no account of what it uses"
-            ));
-            Ok((None, asked))
-        }
-    }
 }
 
 /// The container's root: the image below its writable layer, which a
@@ -409,72 +337,5 @@ fn remove_when_done(undo: &mut Undo, held: &Held, rm: bool) {
             When::OnFailure,
             move |_| state::remove_dir(&dir),
         );
-    }
-}
-
-/// Without root, the network `--net bridge` stands for: pasta's, or
-/// none at all, said once, when pasta is not installed.
-fn usermode_network(
-    plan: &mut Plan,
-    store: &Store,
-    bridge: &Bridge,
-    held: &Held,
-    spec: &Spec,
-    hostname: &str,
-) -> Result<EtcFiles> {
-    let Some(pasta) = usermode::find() else {
-        warnings::warn(format!(
-            "{}: this container has no network (--net none)",
-            usermode::MISSING
-        ));
-        plan.net = Some(Net::isolated(store.clone(), bridge.clone()));
-        return Ok(EtcFiles::new(hostname, None));
-    };
-    let pid_file = path_text(&held.dir.join(usermode::PID_FILE))?;
-    plan.usermode = Some(UserMode::new(pasta, spec.publish.clone(), pid_file));
-    // The host's resolvers, as the container reaches what the host does.
-    Ok(EtcFiles::host(hostname))
-}
-
-/// The network stages `--net` asks for, the container's /etc files for
-/// it, and the record of the container's place on the bridge that `rm -f`
-/// needs after a killed diyc.
-fn network_of(
-    plan: &mut Plan,
-    undo: &mut Undo,
-    store: &Store,
-    bridge: &Bridge,
-    spec: &Spec,
-    name: &str,
-    hostname: &str,
-) -> Result<(Option<NetRecord>, EtcFiles)> {
-    match spec.net {
-        NetMode::Host => Ok((None, EtcFiles::host(hostname))),
-        NetMode::None => {
-            plan.net = Some(Net::isolated(store.clone(), bridge.clone()));
-            Ok((None, EtcFiles::new(hostname, None)))
-        }
-        NetMode::Bridge => {
-            let ip = network::lease(store, bridge, name, spec.ip, &spec.publish)?;
-            let lease_store = store.clone();
-            undo.push(format!("releasing {ip}"), When::Always, move |_| {
-                network::release(&lease_store, ip)
-            });
-            fault::point("after-lease")?;
-            let net = Net::bridged(store.clone(), bridge.clone(), name, ip);
-            let record = net.host_if().map(|host_if| NetRecord {
-                ip,
-                host_if: host_if.to_string(),
-                ports: spec.publish.clone(),
-            });
-            plan.net = Some(net);
-            plan.iptables = Some(Iptables {
-                store: store.clone(),
-                bridge: bridge.clone(),
-                ip,
-                ports: spec.publish.clone(),
-            });
-            Ok((record, EtcFiles::new(hostname, Some(ip))))
-        }
     }
 }

@@ -1,0 +1,112 @@
+//! diyc without root on the network: pasta (Debian's passt) carries a
+//! container's connections to an outside host and publishes its ports,
+//! all as an ordinary user of the test's own, in the lab's network
+//! namespace, never the host's; without pasta, -p is refused and a run
+//! says it has no network.
+
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Stdio;
+
+use common::user::{TestUser, readable};
+use common::{Lab, Running, sh, text};
+use diyc::Outside;
+use diyc::event::StageId;
+use diyc::sys::{Quiet, Sys};
+
+/// The lab's route out, which pasta copies into the container.
+fn outside_with_a_default_route() -> Outside {
+    let mut quiet = Quiet;
+    let outside = Outside::new(&mut Sys::new(&mut quiet, StageId::Net)).expect("outside host");
+    sh(&["ip", "route", "add", "default", "via", "10.99.0.2"]);
+    outside
+}
+
+#[test]
+fn pasta_carries_a_containers_traffic_to_an_outside_host_without_root() {
+    require_root!();
+    let _lab = Lab::new();
+    let user = TestUser::new(true);
+    let mut outside = outside_with_a_default_route();
+    let out = user.run(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi | nc -w 5 10.99.0.2 9000 && echo sent",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().last(), Some("sent"));
+    // pasta's own socket on the lab host made the connection.
+    assert_eq!(
+        outside.peer().map(|ip| ip.to_string()).as_deref(),
+        Some("10.99.0.1")
+    );
+    user.assert_nothing_left();
+}
+
+#[test]
+fn a_published_port_without_root_reaches_the_container() {
+    require_root!();
+    let _lab = Lab::new();
+    let user = TestUser::new(true);
+    let _outside = outside_with_a_default_route();
+    let script = "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html \
+                  && httpd -p 80 -h /www && echo serving && read x";
+    let mut cmd = user.diyc(&[
+        "run", "--rm", "-i", "--name", "pub", "-p", "8090:80", "busybox", "sh", "-c", script,
+    ]);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut web = Running::new(cmd.spawn().expect("diyc"));
+    web.wait_for_line("serving");
+    let mut conn = TcpStream::connect("10.99.0.1:8090").expect("the published port");
+    conn.write_all(b"GET / HTTP/1.0\r\n\r\n").expect("request");
+    let mut response = String::new();
+    conn.read_to_string(&mut response).expect("response");
+    assert!(response.ends_with("hello-from-pub\n"), "{response}");
+    web.send("done\n");
+    assert_eq!(web.finish().status.code(), Some(0));
+    user.assert_nothing_left();
+}
+
+#[test]
+fn without_pasta_a_published_port_is_refused_and_a_run_says_it_has_no_network() {
+    require_root!();
+    let _lab = Lab::new();
+    let user = TestUser::new(true);
+    // A PATH with newuidmap and newgidmap but no pasta.
+    let bin = tempfile::tempdir().expect("tempdir");
+    for helper in ["newuidmap", "newgidmap"] {
+        std::os::unix::fs::symlink(format!("/usr/bin/{helper}"), bin.path().join(helper))
+            .expect("link");
+    }
+    readable(bin.path());
+    let path = bin.path().to_str().expect("utf-8");
+    let published = user
+        .diyc(&["run", "--rm", "-p", "8092:80", "busybox", "true"])
+        .env("PATH", path)
+        .output()
+        .expect("diyc");
+    common::assert_one_line_error(
+        &published,
+        "-p: without root, a container reaches the network through pasta",
+    );
+    assert!(
+        text(&published.stderr).contains("passt"),
+        "names the package"
+    );
+    let plain = user
+        .diyc(&["run", "--rm", "busybox", "ls", "/sys/class/net"])
+        .env("PATH", path)
+        .output()
+        .expect("diyc");
+    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain.stderr));
+    assert_eq!(text(&plain.stdout), "lo\n", "no network but lo");
+    assert!(text(&plain.stderr).contains("this container has no network (--net none)"));
+    user.assert_nothing_left();
+}
