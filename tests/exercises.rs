@@ -1,9 +1,10 @@
 //! Each lesson's checked exercise, fed its commands on stdin as a student
 //! would type them: a right attempt accepted (`✓`, exit 0), a wrong one
 //! refused with its hint (`✗`, `hint:`, exit 1), and after either the
-//! host as it was and no process of the exercise shell left. Also: an
-//! unknown exercise is one line and status 125, and what `--explain`
-//! shows of an exercise is what strace sees diyc do.
+//! host as it was and no process of the exercise shell left. The shell
+//! itself (a killed diyc, `check` outside, an unknown exercise) is
+//! exercises/shell.rs; what `--explain` shows of an exercise is what
+//! strace sees diyc do (exercises/explained.rs).
 
 // Tests set up and look at the host directly; the kernel wall of
 // clippy.toml is for diyc's own code.
@@ -14,10 +15,12 @@ mod common;
 mod explained;
 #[path = "exercises/overlay.rs"]
 mod overlay;
+#[path = "exercises/shell.rs"]
+mod shell;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{DIYC, Lab, text};
+use common::{Lab, text};
 
 /// `diyc learn --exercise NAME`, the exercise shell reading `script`.
 fn attempt(lab: &Lab, name: &str, script: &str) -> Output {
@@ -29,7 +32,7 @@ fn attempt(lab: &Lab, name: &str, script: &str) -> Output {
 
 /// The processes whose environment names this lab's exercise socket:
 /// every process the exercise shell started inherits it.
-fn exercise_processes(lab: &Lab) -> Vec<String> {
+pub(crate) fn exercise_processes(lab: &Lab) -> Vec<String> {
     let needle = format!("DIYC_EXERCISE={}/lessons/exercise/", lab.root().display());
     std::fs::read_dir("/proc")
         .expect("/proc")
@@ -371,51 +374,4 @@ fn hardening_wants_root_without_capabilities() {
         "it still holds",
         "setpriv --bounding-set -all --inh-caps -all sh",
     );
-}
-
-#[test]
-fn a_diyc_killed_during_an_exercise_takes_the_shell_along_and_the_next_exercise_cleans_up() {
-    require_root!();
-    let lab = Lab::new();
-    let before = lab.host_state();
-    let mut killed = lab.spawn(&["learn", "--exercise", "intro", "--no-pause"]);
-    killed.send("echo ready\n");
-    killed.wait_for_line("ready");
-    killed.kill_diyc();
-    // The shell dies with diyc (its parent-death signal), and its PID
-    // namespace with it.
-    common::wait_until("the exercise shell is gone", || {
-        exercise_processes(&lab).is_empty()
-    });
-    assert!(
-        lab.root().join("lessons/exercise").is_dir(),
-        "a killed diyc cannot have cleaned up"
-    );
-    right(
-        &lab,
-        "intro",
-        "unshare --uts sh -c check",
-        "namespaces of its own",
-    );
-    assert_eq!(lab.host_state(), before);
-}
-
-#[test]
-fn check_outside_an_exercise_says_so_and_fails() {
-    let dir = tempfile::tempdir().expect("a directory");
-    let check = dir.path().join("check");
-    std::os::unix::fs::symlink(DIYC, &check).expect("a check link");
-    let out = Command::new(&check)
-        .env_remove("DIYC_EXERCISE")
-        .output()
-        .expect("check runs");
-    assert_eq!(out.status.code(), Some(125));
-    assert!(text(&out.stderr).starts_with("check: no exercise here"));
-}
-
-#[test]
-fn an_unknown_exercise_is_one_line_and_status_125() {
-    let lab = Lab::new();
-    let out = lab.line("learn --exercise nonsense");
-    common::assert_one_line_error(&out, "no exercise called \"nonsense\"");
 }

@@ -16,6 +16,7 @@ pub mod dry;
 pub mod handout;
 pub mod helpers;
 pub mod lab;
+pub mod lessons;
 pub mod made;
 pub mod running;
 pub mod snapshot;

@@ -20,14 +20,12 @@ pub const HOW: &str = "systemd gives you user@UID.service's (start diyc in it: `
 /// caller owns that. Err says why there is no such place.
 pub fn place(host: &Host, parent: &str, name: &str, limits: &Limits) -> Result<Placement, String> {
     let uid = nix::unistd::geteuid().as_raw();
-    let mount = host
-        .v2_mount()
+    let (mount, own) = host
+        .v2()
         .ok_or("this host has only cgroup v1 trees, which are never delegated to a user")?;
     let owned = |dir: &Path| std::fs::metadata(dir).is_ok_and(|m| m.uid() == uid);
     let asked = host.under(parent, mount, "");
-    let own = host
-        .own_v2()
-        .map(|own| mount.join(own.trim_start_matches('/')));
+    let own = own.map(|own| mount.join(own.trim_start_matches('/')));
     let base = [
         Some(asked),
         own.as_ref().and_then(|own| top_owned(own, mount, &owned)),

@@ -144,9 +144,6 @@ impl Host {
         }
     }
 
-    /// v2 when it has every controller a limit asks for and at least one
-    /// of diyc's (a hybrid host's cgroup2 mount usually has none), or when
-    /// there is no v1 tree to fall back on at all.
     /// Whether a limit of `controller` could be set here, on v2 or v1.
     pub fn has_controller(&self, controller: &str) -> bool {
         (self.v2.is_some() && self.v2_controllers.iter().any(|c| c == controller))
@@ -156,6 +153,9 @@ impl Host {
                 .any(|(c, _)| c.iter().any(|have| have == controller))
     }
 
+    /// v2 when it has every controller a limit asks for and at least one
+    /// of diyc's (a hybrid host's cgroup2 mount usually has none), or when
+    /// there is no v1 tree to fall back on at all.
     fn v2_usable(&self, limits: &Limits) -> bool {
         let has = |c: &str| self.v2_controllers.iter().any(|have| have == c);
         self.v2.is_some()
@@ -203,14 +203,9 @@ impl Host {
         base.join(parent.trim_start_matches('/'))
     }
 
-    /// The cgroup v2 mount, when there is one.
-    pub(super) fn v2_mount(&self) -> Option<&Path> {
-        self.v2.as_deref()
-    }
-
-    /// diyc's own cgroup in the v2 tree.
-    pub(super) fn own_v2(&self) -> Option<&str> {
-        self.own.get("").map(String::as_str)
+    /// The cgroup v2 mount, and diyc's own cgroup in it.
+    pub(super) fn v2(&self) -> Option<(&Path, Option<&str>)> {
+        Some((self.v2.as_deref()?, self.own.get("").map(String::as_str)))
     }
 
     /// The directories `parent` names in every tree diyc would use: what a
