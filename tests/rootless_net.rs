@@ -110,3 +110,29 @@ fn without_pasta_a_published_port_is_refused_and_a_run_says_it_has_no_network() 
     assert!(text(&plain.stderr).contains("this container has no network (--net none)"));
     user.assert_nothing_left();
 }
+
+#[test]
+fn net_host_without_root_is_the_hosts_own_network() {
+    require_root!();
+    let _lab = Lab::new();
+    let user = TestUser::new(true);
+    // The lab's namespace stands for the host's: it gets one more link
+    // than lo, so the two views can be told from an empty namespace.
+    sh(&["ip", "link", "add", "hostlink0", "type", "veth", "peer", "name", "hostlink1"]);
+    let links = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter_map(|l| l.split(':').nth(1).map(|n| n.trim().to_string()))
+            .collect()
+    };
+    let here = links(&sh(&["ip", "-o", "link", "show"]));
+    let inside = user.ok(&[
+        "run", "--rm", "--net", "host", "busybox", "ip", "-o", "link", "show",
+    ]);
+    assert_eq!(
+        links(&inside),
+        here,
+        "the container sees the lab host's links"
+    );
+    assert!(here.iter().any(|l| l.starts_with("hostlink0")), "{here:?}");
+    user.assert_nothing_left();
+}
