@@ -118,7 +118,17 @@ fn net_host_without_root_is_the_hosts_own_network() {
     let user = TestUser::new(true);
     // The lab's namespace stands for the host's: it gets one more link
     // than lo, so the two views can be told from an empty namespace.
-    sh(&["ip", "link", "add", "hostlink0", "type", "veth", "peer", "name", "hostlink1"]);
+    sh(&[
+        "ip",
+        "link",
+        "add",
+        "hostlink0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "hostlink1",
+    ]);
     let links = |out: &str| -> Vec<String> {
         out.lines()
             .filter_map(|l| l.split(':').nth(1).map(|n| n.trim().to_string()))
