@@ -8,7 +8,9 @@
 
 mod common;
 
-use common::lessons::{assert_parts_in_order, inside_column, lesson_filters, section};
+use common::lessons::{
+    assert_parts_in_order, assert_proc_counts, inside_column, lesson_filters, section,
+};
 use common::{Lab, text};
 
 fn snapshot(lab: &Lab, name: &str, err: &str) {
@@ -150,17 +152,7 @@ fn pid_lesson_shows_pid_1_and_the_hosts_processes_without_a_new_proc() {
             "✓ undone: the host's mount table is as it was",
         ],
     );
-    let counts: Vec<u32> = out
-        .lines()
-        .filter_map(|l| l.strip_prefix("I am pid 1; /proc lists "))
-        .filter_map(|l| l.split(' ').next()?.parse().ok())
-        .collect();
-    assert_eq!(counts.len(), 2, "{out}");
-    assert!(
-        counts[0] <= 5,
-        "a new /proc lists only the container: {out}"
-    );
-    assert!(counts[1] > 5, "the host's /proc lists the host: {out}");
+    assert_proc_counts(&out);
 }
 
 #[test]

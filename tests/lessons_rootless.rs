@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::lessons::assert_proc_counts;
 use common::user::{RANGE, TestUser};
 use common::{Lab, text};
 
@@ -107,17 +108,7 @@ fn pid_lesson_without_root_runs_in_a_user_namespace_of_its_own() {
         "{err}"
     );
     assert!(err.contains("✗ what breaks: without a new /proc"), "{err}");
-    let counts: Vec<u32> = out
-        .lines()
-        .filter_map(|l| l.strip_prefix("I am pid 1; /proc lists "))
-        .filter_map(|l| l.split(' ').next()?.parse().ok())
-        .collect();
-    assert_eq!(counts.len(), 2, "{out}");
-    assert!(
-        counts[0] <= 5,
-        "a new /proc lists only the container: {out}"
-    );
-    assert!(counts[1] > 5, "the host's /proc lists the host: {out}");
+    assert_proc_counts(&out);
 }
 
 #[test]

@@ -33,6 +33,22 @@ pub fn inside_column(table: &str) -> String {
         .join(" ")
 }
 
+/// The pid lesson's command counted /proc twice: with a /proc of its own
+/// only the container's few processes, with the host's all of the host's.
+pub fn assert_proc_counts(out: &str) {
+    let counts: Vec<u32> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("I am pid 1; /proc lists "))
+        .filter_map(|l| l.split(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(counts.len(), 2, "{out}");
+    assert!(
+        counts[0] <= 5,
+        "a new /proc lists only the container: {out}"
+    );
+    assert!(counts[1] > 5, "the host's /proc lists the host: {out}");
+}
+
 /// The filters a lesson's snapshot goes through: what changes from run to
 /// run (numbers, names, pictures and tables with tests of their own).
 pub fn lesson_filters(lab: &Lab) -> Vec<(String, String)> {
