@@ -39,10 +39,12 @@ pub enum Error {
     },
 
     /// A helper program (iptables, ldd) did not succeed.
-    #[error("{command} {}", status.map_or("was killed by a signal".to_string(), |s| format!("failed with status {s}")))]
+    #[error("{command} {}{}", status.map_or("was killed by a signal".to_string(), |s| format!("failed with status {s}")), said.as_deref().map_or(String::new(), |s| format!(": {s}")))]
     Helper {
         command: String,
         status: Option<i32>,
+        /// The last line it printed: its own reason.
+        said: Option<String>,
     },
 
     /// One of diyc's own records could not be written or read back.

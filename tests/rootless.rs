@@ -322,3 +322,103 @@ fn without_a_range_a_container_kept_on_disk_is_removed_whole() {
     user.ok(&["rm", "kept"]);
     user.assert_nothing_left();
 }
+
+#[test]
+fn root_exec_into_a_users_container_acts_as_that_containers_root() {
+    require_root!();
+    let lab = Lab::new();
+    let user = TestUser::new(true);
+    user.ok(&[
+        "run", "-d", "--name", "theirs", "--net", "none", "busybox", "sleep", "1000",
+    ]);
+    // Root reaching into the user's store, as `sudo diyc --root ~user/...`.
+    let store = user.state_root();
+    let out = lab
+        .cmd_in(
+            &store,
+            &["exec", "theirs", "sh", "-c", "id -u; touch /made-by-exec"],
+        )
+        .output()
+        .expect("diyc exec");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "0\n");
+    // Made by the container's root, which is the user on the host, never
+    // by the host's own root.
+    let made = store.join("containers/theirs/upper/made-by-exec");
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(&made).expect("the file exec made").uid();
+    assert_eq!(owner, user.uid, "{}", made.display());
+    user.ok(&["rm", "-f", "theirs"]);
+    user.assert_nothing_left();
+}
+
+#[test]
+fn a_container_without_root_starts_without_the_users_supplementary_groups() {
+    require_root!();
+    let _lab = Lab::new();
+    let user = TestUser::new(true);
+    sh(&["usermod", "--append", "--groups", "adm", &user.name]);
+    let out = inside(&user, "busybox", "grep ^Groups: /proc/self/status");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).split_whitespace().collect::<Vec<_>>(),
+        ["Groups:"]
+    );
+    user.assert_nothing_left();
+}
+
+#[test]
+fn a_map_helper_that_cannot_map_is_refused_with_its_own_reason() {
+    require_root!();
+    let _lab = Lab::new();
+    let user = TestUser::new(true);
+    // Copies of newuidmap and newgidmap, without their setuid bit.
+    let bin = tempfile::tempdir().expect("tempdir");
+    for helper in ["newuidmap", "newgidmap"] {
+        let copy = bin.path().join(helper);
+        std::fs::copy(format!("/usr/bin/{helper}"), &copy).expect("copy");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    readable(bin.path());
+    let path = format!("{}:/usr/bin:/bin", bin.path().display());
+    for args in [
+        &["run", "--rm", "--net", "none", "busybox", "true"][..],
+        &["rm", "-f", "nosuch"][..],
+    ] {
+        let out = user.diyc(args).env("PATH", &path).output().expect("diyc");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {err}");
+        let last = err.lines().last().unwrap_or("");
+        assert!(
+            last.contains("newuidmap") && last.contains("failed"),
+            "{args:?}: {err}"
+        );
+        // The helper's own words, not only its status.
+        assert!(last.contains("newuidmap:"), "{args:?}: {err}");
+    }
+    user.assert_nothing_left();
+}
+
+#[test]
+fn commands_that_keep_no_state_work_without_a_home() {
+    require_root!();
+    let _lab = Lab::new();
+    let user = TestUser::new(false);
+    for args in [&["completions", "bash"][..], &["doctor", "--json"][..]] {
+        let out = user.diyc(args).env_remove("HOME").output().expect("diyc");
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(!out.stdout.is_empty(), "{args:?} printed nothing");
+    }
+    // One that keeps state says where to put it.
+    let out = user
+        .diyc(&["ps"])
+        .env_remove("HOME")
+        .output()
+        .expect("diyc");
+    common::assert_one_line_error(&out, "without root, diyc keeps its state in your home");
+}

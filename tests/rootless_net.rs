@@ -144,5 +144,28 @@ fn net_host_without_root_is_the_hosts_own_network() {
         "the container sees the lab host's links"
     );
     assert!(here.iter().any(|l| l.starts_with("hostlink0")), "{here:?}");
+    // The host's /sys is bound in, and with it every tree mounted below
+    // it (the host's cgroups): each one read-only.
+    let mounts = user.ok(&[
+        "run",
+        "--rm",
+        "--net",
+        "host",
+        "busybox",
+        "cat",
+        "/proc/self/mountinfo",
+    ]);
+    let below: Vec<(&str, &str)> = mounts
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Some((*f.get(4)?, *f.get(5)?))
+        })
+        .filter(|(point, _)| point.starts_with("/sys/fs/cgroup") || *point == "/sys")
+        .collect();
+    assert!(below.len() > 1, "{mounts}");
+    for (point, options) in below {
+        assert!(options.starts_with("ro,"), "{point} is {options}");
+    }
     user.assert_nothing_left();
 }

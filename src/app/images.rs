@@ -61,12 +61,12 @@ fn import(
     reference: Option<String>,
     max_size: Option<u64>,
 ) -> Result<i32> {
-    super::own_the_files()?;
     let (name, source) = match args {
         [source] => (None, source),
         [name, source] => (Some(name.clone()), source),
         _ => return Err(Error::invalid("diyc image import takes [NAME] SOURCE")),
     };
+    super::own_the_files()?;
     let signals = Signals::block()?;
     let max_size = match max_size {
         Some(n) => n,

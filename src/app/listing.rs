@@ -76,10 +76,10 @@ fn duration(secs: u64) -> String {
 }
 
 pub fn rm(store: &Store, force: bool, names: &[String]) -> Result<i32> {
-    super::own_the_files()?;
     for name in names {
         state::validate_name("container", name)?;
     }
+    super::own_the_files()?;
     let _signals = Signals::block()?;
     let mut quiet = Quiet;
     let mut sys = Sys::new(&mut quiet, StageId::Cleanup);

@@ -139,6 +139,20 @@ fn one_line(text: &str) -> String {
 }
 
 fn dispatch(cli: Cli) -> Result<i32> {
+    // What needs no store works without a home to keep one in.
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut cli = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cli, "diyc", &mut std::io::stdout());
+            return Ok(0);
+        }
+        Command::Man { dir } => {
+            crate::state::manual::write(dir, <Cli as clap::CommandFactory>::command())?;
+            return Ok(0);
+        }
+        Command::Doctor { json } => return doctor::doctor(*json),
+        _ => {}
+    }
     let root = match cli.root {
         Some(root) => root,
         None => crate::state::default_root()?,
@@ -189,21 +203,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Image(command) => images::run(&store, command),
-        Command::Completions { shell } => {
-            let mut cli = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cli, "diyc", &mut std::io::stdout());
-            Ok(0)
-        }
-        Command::Man { dir } => {
-            crate::state::manual::write(&dir, <Cli as clap::CommandFactory>::command())?;
-            Ok(0)
-        }
         Command::Ps { all } => {
             listing::ps(&store, all);
             Ok(0)
         }
         Command::Rm { force, names } => listing::rm(&store, force, &names),
-        Command::Doctor { json } => doctor::doctor(json),
+        // Answered above, before any store.
+        Command::Completions { .. } | Command::Man { .. } | Command::Doctor { .. } => Ok(0),
     }
 }
 

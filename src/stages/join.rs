@@ -162,14 +162,21 @@ impl Stage for Join {
     fn enter(&self, sys: &mut Sys) -> Result<()> {
         sys.stage(StageId::Join);
         let nstype = self.differing();
-        if nstype == 0 {
-            return Ok(());
+        if nstype != 0 {
+            let fd = self.pidfd()?;
+            match sys.call(Call::Setns { fd, nstype }) {
+                Err(e) if e.errno() == Some(Errno::EINVAL) => self.enter_one_by_one(sys, nstype)?,
+                other => other.map(drop)?,
+            }
         }
-        let fd = self.pidfd()?;
-        match sys.call(Call::Setns { fd, nstype }) {
-            Err(e) if e.errno() == Some(Errno::EINVAL) => self.enter_one_by_one(sys, nstype),
-            other => other.map(drop),
+        if self.in_user_ns {
+            // diyc's ids came along into the container's user namespace:
+            // the host's root's would be unmapped there (nobody, yet
+            // still root to the kernel), so the command takes the
+            // container's root, which is the user who made it.
+            crate::stages::user::take_root(sys)?;
         }
+        Ok(())
     }
 
     fn inside(&self) -> Vec<String> {

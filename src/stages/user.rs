@@ -216,15 +216,22 @@ impl Stage for User {
     }
 
     fn enter(&self, sys: &mut Sys) -> Result<()> {
-        if !self.become_root {
+        if !self.write {
             return Ok(());
         }
         sys.stage(StageId::User);
-        // Still the host's root underneath, which this namespace does not
-        // map: uid 0 here is the mapped id, taken with root's groups gone.
-        sys.call(Call::Setgroups { gids: Vec::new() })?;
-        sys.call(Call::Setresgid { gid: 0 })?;
-        sys.call(Call::Setresuid { uid: 0 }).map(drop)
+        if self.become_root {
+            // Still the host's root underneath, which this namespace does
+            // not map: uid 0 here is the mapped id, taken with root's
+            // groups gone.
+            return take_root(sys);
+        }
+        // The caller's own supplementary groups came along; where the map
+        // lets setgroups be called, the container starts without them.
+        if setgroups_allowed() {
+            sys.call(Call::Setgroups { gids: Vec::new() })?;
+        }
+        Ok(())
     }
 
     fn inside(&self) -> Vec<String> {
@@ -284,6 +291,23 @@ impl Stage for User {
             format!("the host's user namespace: {}", inode(None)),
         ]
     }
+}
+
+/// Whether this process's user namespace lets it call setgroups: not
+/// where its maps were written by an unprivileged owner (`deny`).
+fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|t| t.trim() == "allow")
+}
+
+/// In a user namespace that does not map this process's own ids (the
+/// host's root, joining or making one), take its root: the ids it maps to
+/// 0, without the groups this process came with where it may drop them.
+pub fn take_root(sys: &mut Sys) -> Result<()> {
+    if setgroups_allowed() {
+        sys.call(Call::Setgroups { gids: Vec::new() })?;
+    }
+    sys.call(Call::Setresgid { gid: 0 })?;
+    sys.call(Call::Setresuid { uid: 0 }).map(drop)
 }
 
 /// The inode of a process's user namespace (None: this one's), as text.

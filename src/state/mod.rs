@@ -43,7 +43,7 @@ pub const DEFAULT_ROOT: &str = "/var/lib/diyc";
 /// The state root when none is given: the system's for root, and for
 /// anyone else their own, where the XDG base directories put data.
 pub fn default_root() -> Result<PathBuf> {
-    if nix::unistd::geteuid().is_root() {
+    if !crate::observe::rootless() {
         return Ok(PathBuf::from(DEFAULT_ROOT));
     }
     let from = |var: &str| {

@@ -25,7 +25,10 @@ const HELPER_ENV: [&str; 2] = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"]
 pub fn on_path(name: &str) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    // Only absolute directories: an empty entry or `.` would find a
+    // helper in whatever directory diyc was started from.
     std::env::split_paths(&path)
+        .filter(|dir| dir.is_absolute())
         .map(|dir| dir.join(name))
         .find(|p| {
             std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -33,14 +36,28 @@ pub fn on_path(name: &str) -> Option<String> {
         .and_then(|p| p.to_str().map(String::from))
 }
 
+/// A helper's last line of output, printable: its reason for failing.
+fn last_line(output: &str) -> Option<String> {
+    output
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .map(|l| {
+            l.chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect()
+        })
+}
+
 impl Sys<'_> {
     /// Run a helper program that must succeed, and return what it printed.
     pub fn capture(&mut self, argv: &[String]) -> Result<String> {
         match self.run_helper(argv)? {
             (0, output) => Ok(output),
-            (code, _) => Err(Error::Helper {
+            (code, output) => Err(Error::Helper {
                 command: argv.join(" "),
                 status: Some(code),
+                said: last_line(&output),
             }),
         }
     }
@@ -139,6 +156,7 @@ impl Sys<'_> {
             _ => Err(Error::Helper {
                 command: argv.join(" "),
                 status: None,
+                said: last_line(&output),
             }),
         }
     }

@@ -114,6 +114,7 @@ impl Sys<'_> {
         }
         let pid = std::process::id() as i32;
         let (go_r, go_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::os("pipe2", e))?;
+        let (why_r, why_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::os("pipe2", e))?;
         let fork = Call::Clone3 {
             flags: 0,
             exit_signal: libc::SIGCHLD as u64,
@@ -121,7 +122,7 @@ impl Sys<'_> {
         };
         let mapper = match fork.perform() {
             Ok(0) => {
-                drop(go_w);
+                drop((go_w, why_r));
                 let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
                 // The byte says diyc has unshared; end of file says it
                 // gave up, and there is nothing to map.
@@ -129,11 +130,13 @@ impl Sys<'_> {
                 if !matches!(read(&go_r, &mut byte), Ok(1)) {
                     exit_now(1);
                 }
-                exit_now(if self.write_id_maps(pid, map).is_ok() {
-                    0
-                } else {
-                    1
-                })
+                match self.write_id_maps(pid, map) {
+                    Ok(()) => exit_now(0),
+                    Err(e) => {
+                        let _ = write(&why_w, e.to_string().as_bytes());
+                        exit_now(1)
+                    }
+                }
             }
             Ok(child) => Pid::from_raw(child as i32),
             Err(errno) => {
@@ -143,7 +146,7 @@ impl Sys<'_> {
                 });
             }
         };
-        drop(go_r);
+        drop((go_r, why_w));
         let unshared = self.call(Call::Unshare {
             flags: libc::CLONE_NEWUSER as u64,
         });
@@ -153,10 +156,17 @@ impl Sys<'_> {
         drop(go_w);
         let status = waitpid(mapper, None);
         unshared?;
+        let mut why = String::new();
+        let _ = std::io::Read::read_to_string(&mut std::fs::File::from(why_r), &mut why);
         match status {
             Ok(WaitStatus::Exited(_, 0)) => Ok(()),
             _ => Err(Error::invalid(format!(
-                "newuidmap and newgidmap could not map diyc's user namespace (pid {pid}); `diyc doctor` checks /etc/subuid and /etc/subgid"
+                "diyc's own user namespace could not be mapped ({}); `diyc doctor` checks /etc/subuid, /etc/subgid and the helpers",
+                if why.is_empty() {
+                    "the mapping child ended"
+                } else {
+                    why.trim()
+                }
             ))),
         }
     }

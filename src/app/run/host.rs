@@ -8,7 +8,7 @@ use crate::fault;
 use crate::stages::cgroups::{Cgroups, DEFAULT_PIDS, Host, Limits, Placement, delegated, devices};
 use crate::stages::iptables::Iptables;
 use crate::stages::net::usermode::{self, UserMode};
-use crate::stages::net::{Bridge, EtcFiles, Net};
+use crate::stages::net::{Bridge, EtcFiles, Net, etc};
 use crate::stages::order::Plan;
 use crate::state::container::{Held, NetRecord, Spec};
 use crate::state::{Store, network};
@@ -114,8 +114,13 @@ pub(super) fn usermode_network(
     };
     let pid_file = path_text(&held.dir.join(usermode::PID_FILE))?;
     plan.usermode = Some(UserMode::new(pasta, spec.publish.clone(), pid_file));
-    // The host's resolvers, as the container reaches what the host does.
-    Ok(EtcFiles::host(hostname))
+    // The host's resolvers, as the container reaches what the host does;
+    // one on the host's loopback (systemd-resolved's 127.0.0.53) is not
+    // the container's, so those are left out as for a bridged run.
+    Ok(EtcFiles {
+        resolv: etc::resolv_conf(),
+        ..EtcFiles::host(hostname)
+    })
 }
 
 /// The network stages `--net` asks for, the container's /etc files for

@@ -109,6 +109,13 @@ fn check_spec(
         if !spec.publish.is_empty() && usermode::find().is_none() {
             return Err(Error::invalid(format!("-p: {}", usermode::MISSING)));
         }
+        let lowest = usermode::lowest_port();
+        if let Some(port) = spec.publish.iter().find(|p| p.host < lowest) {
+            return Err(Error::invalid(format!(
+                "-p {}:{}: without root a host port below {lowest} cannot be listened on (net.ipv4.ip_unprivileged_port_start); pick one from {lowest} up",
+                port.host, port.container
+            )));
+        }
     } else if spec.net == NetMode::Bridge {
         net::preflight(&mut Sys::new(&mut Quiet, StageId::Net), store, bridge)?;
     }

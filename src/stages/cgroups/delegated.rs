@@ -53,17 +53,26 @@ pub fn place(host: &Host, parent: &str, name: &str, limits: &Limits) -> Result<P
             .unwrap_or(mount);
         if !owned(&common.join("cgroup.procs")) {
             return Err(format!(
-                "diyc's own cgroup {} is outside it, and the kernel moves a process only within a subtree its owner holds",
-                own.display()
+                "diyc's own cgroup {} is outside your subtree {}, and the kernel moves a process only within a subtree its owner holds",
+                own.display(),
+                existing.display()
             ));
         }
     }
-    let offered = std::fs::read_to_string(existing.join("cgroup.controllers")).unwrap_or_default();
+    // What the subtree's top is offered, diyc can pass down the levels
+    // below it, which are the caller's (a level diyc made and left holds
+    // none until then).
+    let top = existing
+        .ancestors()
+        .take_while(|d| d.starts_with(mount) && *d != mount && owned(d))
+        .last()
+        .unwrap_or(&existing);
+    let offered = std::fs::read_to_string(top.join("cgroup.controllers")).unwrap_or_default();
     let offered: Vec<&str> = offered.split_whitespace().collect();
     if let Some(missing) = limits.required().into_iter().find(|c| !offered.contains(c)) {
         return Err(format!(
             "your cgroup {} is not offered the {missing} controller",
-            existing.display()
+            top.display()
         ));
     }
     Ok(Placement {

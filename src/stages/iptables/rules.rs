@@ -46,6 +46,7 @@ pub(super) fn must(sys: &mut Sys, args: &[&str]) -> Result<()> {
         code => Err(Error::Helper {
             command: format!("iptables {}", args.join(" ")),
             status: Some(code),
+            said: None,
         }),
     }
 }

@@ -31,6 +31,15 @@ const GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 /// The file in a container's directory where its pasta writes its pid.
 pub const PID_FILE: &str = "pasta.pid";
 
+/// The lowest port an ordinary user may listen on, which pasta's -p
+/// sockets are held to.
+pub fn lowest_port() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(1024)
+}
+
 /// pasta's path on the caller's PATH, when installed.
 pub fn find() -> Option<String> {
     crate::sys::on_path("pasta")
@@ -109,9 +118,15 @@ pub fn stop(sys: &mut Sys, pid_file: &str) -> Result<()> {
         return Ok(());
     };
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    if !cmdline
-        .split(|b| *b == 0)
-        .any(|arg| arg == pid_file.as_bytes())
+    // pasta is passt under another name (Debian's runs passt.avx2); it
+    // makes itself undumpable, so its exe link is out of reach, its name
+    // is not.
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let is_passt = comm.starts_with("passt") || comm.starts_with("pasta");
+    if !is_passt
+        || !cmdline
+            .split(|b| *b == 0)
+            .any(|arg| arg == pid_file.as_bytes())
     {
         return Ok(());
     }
@@ -152,11 +167,13 @@ impl Stage for UserMode {
         let argv = self.argv(child.pid);
         match sys.run_helper(&argv)? {
             (0, _) => Ok(()),
+            // Without a syslog to write to, pasta says so before every
+            // line; its reason comes last.
             (code, output) => Err(Error::invalid(format!(
                 "pasta could not give the container a network (exit status {code}): {}",
                 output
                     .lines()
-                    .find(|l| !l.trim().is_empty())
+                    .rfind(|l| !l.trim().is_empty() && !l.contains("to syslog"))
                     .unwrap_or("no message")
             ))),
         }

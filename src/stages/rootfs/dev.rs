@@ -3,7 +3,7 @@
 //! own, /dev/shm and /dev/mqueue, never the host's devtmpfs with its disks.
 
 use super::Rootfs;
-use super::mounts::mount_point_file;
+use super::mounts::{kept_flags, mount_point_file};
 use crate::error::Result;
 use crate::stages::ensure_dir;
 use crate::sys::{Call, Sys};
@@ -64,6 +64,9 @@ impl Rootfs {
         match sys.mount(Some("sysfs"), &sysfs, Some("sysfs"), flags, None) {
             Err(e) if self.user_ns.is_some() && e.errno() == Some(nix::errno::Errno::EPERM) => {
                 sys.note("this user namespace does not own the network namespace: the host's /sys is bound, read-only");
+                // With every mount below it: the kernel binds a tree a user
+                // namespace may not see under alone only whole. Each is
+                // then made read-only, the host's cgroup trees among them.
                 sys.mount(
                     Some("/sys"),
                     &sysfs,
@@ -71,13 +74,18 @@ impl Rootfs {
                     libc::MS_BIND | libc::MS_REC,
                     None,
                 )?;
-                sys.mount(
-                    None,
-                    &sysfs,
-                    None,
-                    libc::MS_BIND | libc::MS_REMOUNT | flags,
-                    None,
-                )
+                let below = format!("{sysfs}/");
+                let points: Vec<String> = crate::observe::mountinfo(None)
+                    .into_iter()
+                    .map(|m| m.mount_point)
+                    .filter(|p| *p == sysfs || p.starts_with(&below))
+                    .collect();
+                for point in points {
+                    let again =
+                        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | kept_flags(&point);
+                    sys.mount(None, &point, None, again, None)?;
+                }
+                Ok(())
             }
             other => other,
         }

@@ -105,7 +105,7 @@ impl UserMount {
 /// A remount of a bind replaces its flags: the nosuid, nodev and noexec
 /// the host's mount has are asked for again, or the read-only bind would
 /// lose them (the kernel refuses a remount that drops them anyway).
-fn kept_flags(target: &str) -> libc::c_ulong {
+pub(super) fn kept_flags(target: &str) -> libc::c_ulong {
     use nix::sys::statvfs::{FsFlags, statvfs};
     let Ok(stat) = statvfs(target) else {
         return 0;
