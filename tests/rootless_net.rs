@@ -169,3 +169,16 @@ fn net_host_without_root_is_the_hosts_own_network() {
     }
     user.assert_nothing_left();
 }
+
+#[test]
+fn a_privileged_host_port_without_root_is_refused_before_anything_is_made() {
+    require_root!();
+    let _lab = Lab::new();
+    let user = TestUser::new(true);
+    let out = user.run(&["run", "--rm", "-p", "80:80", "busybox", "true"]);
+    common::assert_one_line_error(&out, "-p 80:80: without root a host port below");
+    assert!(text(&out.stderr).contains("ip_unprivileged_port_start"));
+    // Refused before the busybox image was even made.
+    assert!(!user.state_root().join("images/busybox").exists());
+    user.assert_nothing_left();
+}
