@@ -1,60 +1,21 @@
 //! diyc without root: an ordinary user of the test's own runs containers
-//! in user namespaces, imports images whose files have several owners,
-//! and leaves nothing in its home or on the host (the network through
-//! pasta is tests/rootless_net.rs). Root makes the user; everything diyc
+//! in user namespaces and leaves nothing in its home or on the host
+//! (images and the store: tests/rootless_store.rs; the network through
+//! pasta: tests/rootless_net.rs). Root makes the user; everything diyc
 //! does runs as that user.
 
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod common;
 
-use std::path::Path;
 use std::process::Output;
 
-use common::archives::header;
 use common::user::{RANGE, TestUser, readable};
 use common::{Lab, sh, text};
 
 /// A shell command in a fresh `--net none` busybox container, as `user`.
 fn inside(user: &TestUser, image: &str, script: &str) -> Output {
     user.run(&["run", "--rm", "--net", "none", image, "sh", "-c", script])
-}
-
-/// A root filesystem tar with busybox and files of three owners: root,
-/// www-data's 33 and a user's 1000. World-readable, where the test user
-/// can read it.
-fn many_owners(dir: &Path) -> String {
-    let path = dir.join("owners.tar");
-    let file = std::fs::File::create(&path).expect("archive");
-    let mut tar = tar::Builder::new(file);
-    tar.append_path_with_name("/usr/bin/busybox", "bin/busybox")
-        .expect("/usr/bin/busybox (Debian's busybox-static) is installed");
-    for applet in ["sh", "cat", "ls", "stat", "id", "chown", "touch"] {
-        let mut link = header(tar::EntryType::Symlink, 0, 0o777);
-        tar.append_link(&mut link, format!("bin/{applet}"), "busybox")
-            .expect("applet");
-    }
-    let entries: [(&str, u64, u32, u32); 4] = [
-        ("srv/www/", 33, 0o750, 0),
-        ("srv/www/index.html", 33, 0o640, 6),
-        ("home/alice/", 1000, 0o700, 0),
-        ("home/alice/notes", 1000, 0o600, 6),
-    ];
-    for (name, owner, mode, size) in entries {
-        let kind = if name.ends_with('/') {
-            tar::EntryType::Directory
-        } else {
-            tar::EntryType::Regular
-        };
-        let mut h = header(kind, u64::from(size), mode);
-        h.set_uid(owner);
-        h.set_gid(owner);
-        tar.append_data(&mut h, name, &b"hello\n"[..size as usize])
-            .expect("entry");
-    }
-    tar.finish().expect("archive written");
-    readable(dir);
-    path.to_str().expect("utf-8").to_string()
 }
 
 #[test]
@@ -86,80 +47,6 @@ fn a_container_without_root_is_root_only_of_its_own_user_namespace() {
     );
     // The busybox image the run built is the user's own, under its home.
     assert!(user.state_root().join("images/busybox").is_dir());
-    user.assert_nothing_left();
-}
-
-#[test]
-fn an_image_of_many_owners_keeps_them_inside_and_goes_with_image_rm() {
-    require_root!();
-    let _lab = Lab::new();
-    let user = TestUser::new(true);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let tar = many_owners(dir.path());
-    user.ok(&["image", "import", "owners", &tar]);
-    let out = inside(
-        &user,
-        "owners",
-        "stat -c '%u:%g %a %n' /srv/www /srv/www/index.html /home/alice /home/alice/notes; cat /home/alice/notes",
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(
-        text(&out.stdout),
-        "33:33 750 /srv/www\n33:33 640 /srv/www/index.html\n\
-         1000:1000 700 /home/alice\n1000:1000 600 /home/alice/notes\nhello\n"
-    );
-    // On the host the same files belong to the user's subordinate ids.
-    let sub = user.subid.expect("a range");
-    let stored = sh(&[
-        "find",
-        user.state_root().join("layers").to_str().expect("utf-8"),
-        "-path",
-        "*/fs/home/alice",
-        "-printf",
-        "%U",
-    ]);
-    assert_eq!(stored, (sub + 999).to_string());
-    user.ok(&["image", "rm", "owners"]);
-    let layers = std::fs::read_dir(user.state_root().join("layers"))
-        .map(|d| {
-            d.flatten()
-                .filter(|e| !e.file_name().to_string_lossy().ends_with("lock"))
-                .count()
-        })
-        .unwrap_or(0);
-    assert_eq!(layers, 0, "image rm removed files of other owners too");
-    user.assert_nothing_left();
-}
-
-#[test]
-fn a_layered_image_without_root_keeps_its_whiteouts_and_opaque_directory() {
-    require_root!();
-    let _lab = Lab::new();
-    let user = TestUser::new(true);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let layout = common::made::oci_layout(dir.path());
-    readable(dir.path());
-    user.ok(&[
-        "image",
-        "import",
-        "layered",
-        layout.to_str().expect("utf-8"),
-    ]);
-    let out = inside(
-        &user,
-        "layered",
-        "cat /etc/added; test -e /etc/deleted-me && echo still-there; ls /data",
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let shown = text(&out.stdout);
-    assert!(
-        !shown.contains("still-there"),
-        "the whiteout hides it: {shown}"
-    );
-    assert!(
-        shown.ends_with("new\n"),
-        "the opaque /data shows only its own: {shown}"
-    );
     user.assert_nothing_left();
 }
 
@@ -297,30 +184,6 @@ fn a_user_namespace_the_kernel_refuses_points_to_diyc_doctor() {
         last.ends_with("(`diyc doctor` says what this host allows)"),
         "{err}"
     );
-}
-
-#[test]
-fn without_a_range_a_container_kept_on_disk_is_removed_whole() {
-    require_root!();
-    let _lab = Lab::new();
-    let user = TestUser::new(false);
-    // Not --rm: its writable layer (and overlayfs's work directory, which
-    // the kernel leaves at mode 000) is on disk, in the user's home.
-    let out = user.run(&[
-        "run",
-        "--name",
-        "kept",
-        "--net",
-        "none",
-        "busybox",
-        "sh",
-        "-c",
-        "echo x > /f",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(!user.leftovers().is_empty(), "the container is kept");
-    user.ok(&["rm", "kept"]);
-    user.assert_nothing_left();
 }
 
 #[test]
