@@ -28,7 +28,10 @@ pub fn place(host: &Host, parent: &str, name: &str, limits: &Limits) -> Result<P
     let own = own.map(|own| mount.join(own.trim_start_matches('/')));
     let base = [
         Some(asked),
-        own.as_ref().and_then(|own| top_owned(own, mount, &owned)),
+        // Beside the caller's own cgroup, at the top of its subtree.
+        own.as_ref()
+            .and_then(|own| top_owned(own, mount, &owned))
+            .map(|top| top.join("diyc")),
     ]
     .into_iter()
     .flatten()
@@ -62,11 +65,7 @@ pub fn place(host: &Host, parent: &str, name: &str, limits: &Limits) -> Result<P
     // What the subtree's top is offered, diyc can pass down the levels
     // below it, which are the caller's (a level diyc made and left holds
     // none until then).
-    let top = existing
-        .ancestors()
-        .take_while(|d| d.starts_with(mount) && *d != mount && owned(d))
-        .last()
-        .unwrap_or(&existing);
+    let top = top_owned(&existing, mount, &owned).unwrap_or_else(|| existing.clone());
     let offered = std::fs::read_to_string(top.join("cgroup.controllers")).unwrap_or_default();
     let offered: Vec<&str> = offered.split_whitespace().collect();
     if let Some(missing) = limits.required().into_iter().find(|c| !offered.contains(c)) {
@@ -89,12 +88,11 @@ pub fn place(host: &Host, parent: &str, name: &str, limits: &Limits) -> Result<P
     })
 }
 
-/// The highest directory from `own` up that the caller owns, as a place
-/// for a `diyc` cgroup beside the caller's own.
-fn top_owned(own: &Path, mount: &Path, owned: &dyn Fn(&Path) -> bool) -> Option<PathBuf> {
-    let top = own
-        .ancestors()
+/// The highest directory from `dir` up, below the tree's root, that the
+/// caller owns: the top of the subtree handed over.
+fn top_owned(dir: &Path, mount: &Path, owned: &dyn Fn(&Path) -> bool) -> Option<PathBuf> {
+    dir.ancestors()
         .take_while(|d| d.starts_with(mount) && *d != mount && owned(d))
-        .last()?;
-    Some(top.join("diyc"))
+        .last()
+        .map(Path::to_path_buf)
 }
