@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
-use super::host::{Dir, Placement, Version};
 use super::limits::{CPU_PERIOD_US, Limits};
+use super::place::{Dir, Placement, Version};
 use super::read::{dir_with, procs};
 use crate::error::{Error, Result};
 use crate::sys::{Call, Sys};

@@ -8,8 +8,9 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::host::{Dir, Host, Placement, V2_CONTROLLERS, Version};
+use super::host::{Host, V2_CONTROLLERS};
 use super::limits::Limits;
+use super::place::{Dir, Placement, Version};
 
 /// How to get a delegated subtree, for the message of a refused limit.
 pub const HOW: &str = "systemd gives you user@UID.service's (start diyc in it: `systemd-run --user --scope diyc ...`), or root can `mkdir /sys/fs/cgroup/NAME && chown -R USER /sys/fs/cgroup/NAME`, move your shell into it, and you run with `--cgroup-parent /NAME`";

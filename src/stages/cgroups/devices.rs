@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::host::{Placement, Version};
+use super::place::{Placement, Version};
 use crate::error::{Error, Result};
 use crate::sys::{Call, Sys};
 

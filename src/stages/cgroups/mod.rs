@@ -16,6 +16,7 @@ pub mod delegated;
 pub mod devices;
 mod host;
 mod limits;
+mod place;
 mod read;
 
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -27,8 +28,9 @@ use crate::sys::Sys;
 use crate::undo::{Undo, When};
 
 pub use control::remove;
-pub use host::{CgroupFs, Host, NOT_MOUNTED, Placement, Version};
+pub use host::{Host, NOT_MOUNTED};
 pub use limits::{DEFAULT_PIDS, Limits, human, parse_cpus, parse_parent, parse_pids, parse_size};
+pub use place::{CgroupFs, Placement, Version};
 pub use read::{cpu_usage_us, readable, size};
 
 /// What `--explain` prints above this stage's calls.

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::host::{Placement, Version};
+use super::place::{Placement, Version};
 use crate::sys::Sys;
 
 fn read_trim(sys: &Sys, path: &Path) -> Option<String> {
@@ -152,7 +152,7 @@ pub fn size(bytes: u64) -> String {
 mod tests {
     use super::*;
     use crate::event::StageId;
-    use crate::stages::cgroups::host::Dir;
+    use crate::stages::cgroups::place::Dir;
     use crate::sys::{Quiet, World};
     use std::path::PathBuf;
 
