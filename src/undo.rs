@@ -66,6 +66,12 @@ impl Undo {
         Ok(())
     }
 
+    /// Keep every change: what was made now belongs to something that
+    /// outlives this diyc (an engine's container, until `delete`).
+    pub fn keep(&mut self) {
+        self.steps.clear();
+    }
+
     /// Run the steps that apply, newest first, recording what they do
     /// through `sys`. A step that fails is a warning for the user and the
     /// rest still run: one stuck cgroup must not keep the others from

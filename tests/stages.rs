@@ -145,6 +145,9 @@ fn hardening_masks_paths_limits_files_and_drops_capabilities() {
         mask_paths: true,
         seccomp: None,
         user: None,
+        paths: None,
+        sysctl: Vec::new(),
+        rlimits: None,
     };
     insta::assert_snapshot!(dry_run(&mut hardening, hardened_world()));
 }
@@ -156,6 +159,9 @@ fn hardening_for_exec_masks_nothing_again() {
         mask_paths: false,
         seccomp: None,
         user: None,
+        paths: None,
+        sysctl: Vec::new(),
+        rlimits: None,
     };
     let calls = dry_run(&mut hardening, hardened_world());
     assert!(!calls.contains("mount("), "{calls}");
@@ -181,6 +187,9 @@ fn hardening_refuses_a_dev_null_that_is_not_the_null_device() {
         mask_paths: true,
         seccomp: None,
         user: None,
+        paths: None,
+        sysctl: Vec::new(),
+        rlimits: None,
     };
     let mut journal = Journal::default();
     let world = World::new().file("/dev/null", "");
@@ -255,6 +264,9 @@ fn a_whole_container_is_every_stage_in_one_order() {
         mask_paths: true,
         seccomp: None,
         user: None,
+        paths: None,
+        sysctl: Vec::new(),
+        rlimits: None,
     });
     let (stages, extra) = plan.build();
     let ids: Vec<&str> = stages.iter().map(|s| s.id().name()).collect();

@@ -33,6 +33,8 @@ pub struct Explainer {
     folded: Option<Folded>,
     /// What it shows, kept here instead of printed (a lesson's handout).
     kept: Option<String>,
+    /// Where it writes instead of stderr (`DIYC_EXPLAIN=FILE`).
+    sink: Option<Box<dyn Write>>,
 }
 
 impl Explainer {
@@ -50,7 +52,15 @@ impl Explainer {
             group: Group::default(),
             folded: None,
             kept: None,
+            sink: None,
         }
+    }
+
+    /// Write to `sink` instead of stderr: an engine-driven run's
+    /// explanation goes to a file, since its stderr is the engine's.
+    pub fn writing_to(mut self, sink: Box<dyn Write>) -> Self {
+        self.sink = Some(sink);
+        self
     }
 
     /// Keep what it would print, for `take_kept`, instead of printing it.
@@ -87,6 +97,11 @@ impl Explainer {
     fn out(&mut self, text: &str) {
         match &mut self.kept {
             Some(kept) => kept.push_str(text),
+            None if self.sink.is_some() => {
+                if let Some(sink) = self.sink.as_mut() {
+                    let _ = sink.write_all(text.as_bytes());
+                }
+            }
             None => {
                 let mut err = std::io::stderr().lock();
                 let _ = err.write_all(text.as_bytes());

@@ -24,6 +24,8 @@ pub enum ToParent {
     /// Set up: the execve comes next. A socket that closes without this
     /// one first is a child that died during its setup.
     Executing,
+    /// Set up, and waiting at the start gate (`create`): diyc's part is done.
+    Waiting,
     /// Setup failed; the child exits with `code` after sending this.
     Failed {
         message: String,

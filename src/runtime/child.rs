@@ -30,14 +30,28 @@ pub(super) fn child_main(chan: &Channel, launch: &Launch, explain: bool, signals
         Ok(Err(e)) => (e.to_string(), 125),
         Err(_) => ("the container's setup panicked".to_string(), 125),
     };
-    let _ = chan.send(&ToParent::Failed { message, code });
+    if chan
+        .send(&ToParent::Failed {
+            message: message.clone(),
+            code,
+        })
+        .is_err()
+    {
+        // diyc has handed the process to its engine and gone: the
+        // container's own stderr, which the engine logs, is left to say it.
+        eprintln!("diyc: {message}");
+    }
     code
 }
 
 fn child_setup(chan: &Channel, launch: &Launch, explain: bool, signals: &Signals) -> Result<()> {
     let _ = nix::sys::prctl::set_name(c"diyc-init");
-    // If diyc dies, so does the container: nothing is left running unowned.
-    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    // If diyc dies, so does the container: nothing is left running
+    // unowned. An engine's container outlives diyc by design: the engine
+    // waits for it.
+    if !launch.handed_off() {
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    }
     // Until its command runs, this process is diyc's binary, and (for
     // `exec`) already in the container's PID namespace with the host's
     // root: not dumpable, no process of the container may open its
@@ -65,7 +79,7 @@ fn child_setup(chan: &Channel, launch: &Launch, explain: bool, signals: &Signals
     }
     let mut rec = ChildRecorder { chan, explain };
     let mut sys = Sys::new(&mut rec, StageId::Clone);
-    close_inherited(&mut sys, chan, &launch.stages)?;
+    close_inherited(&mut sys, chan, &launch.stages, launch.gate())?;
     for stage in launch.stages.iter().filter(|s| s.runs_inside()) {
         stage.enter(&mut sys)?;
         if let Some(master) = sys.take_terminal() {
@@ -78,7 +92,7 @@ fn child_setup(chan: &Channel, launch: &Launch, explain: bool, signals: &Signals
             stage_done(&mut sys, chan, stage.id(), lines)?;
         }
     }
-    exec(&mut sys, chan, &launch.exec, explain, signals)
+    exec(&mut sys, chan, launch, explain, signals)
 }
 
 /// Close every descriptor the child has from diyc but the setup socket
@@ -86,11 +100,17 @@ fn child_setup(chan: &Channel, launch: &Launch, explain: bool, signals: &Signals
 /// cgroup's, kept for CLONE_INTO_CGROUP) would be the host's, reachable
 /// as /proc/self/fd/N from inside the new root: the class of
 /// CVE-2024-21626. Done before any stage resolves a path.
-fn close_inherited(sys: &mut Sys, chan: &Channel, stages: &Stages) -> Result<()> {
+fn close_inherited(
+    sys: &mut Sys,
+    chan: &Channel,
+    stages: &Stages,
+    gate: Option<i32>,
+) -> Result<()> {
     let mut keep: Vec<u32> = stages
         .iter()
         .flat_map(|s| s.child_fds())
         .chain([chan.fd().as_raw_fd()])
+        .chain(gate)
         .filter_map(|fd| u32::try_from(fd).ok())
         .filter(|fd| *fd > 2)
         .collect();
@@ -182,10 +202,11 @@ fn resolve(cmd: &str, path: &str) -> Result<String> {
 fn exec(
     sys: &mut Sys,
     chan: &Channel,
-    spec: &ExecSpec,
+    launch: &Launch,
     explain: bool,
     signals: &Signals,
 ) -> Result<()> {
+    let spec: &ExecSpec = &launch.exec;
     sys.stage(StageId::Exec);
     if let Some(dir) = &spec.workdir {
         enter_workdir(sys, dir)?;
@@ -203,8 +224,14 @@ fn exec(
         stage_done(sys, chan, StageId::Exec, lines)?;
     }
     fault::point("before-exec")?;
-    chan.send(&ToParent::Executing)?;
-    umask(Mode::from_bits_truncate(0o022));
+    match launch.gate() {
+        Some(gate) => {
+            chan.send(&ToParent::Waiting)?;
+            wait_for_start(sys, gate)?;
+        }
+        None => chan.send(&ToParent::Executing)?,
+    }
+    umask(Mode::from_bits_truncate(launch.umask()));
     sys::reset_signal_dispositions();
     signals.restore_mask();
     let err = super::trampoline::exec(sys, &path, &spec.argv, &spec.env);
@@ -223,6 +250,24 @@ fn exec(
         message: format!("cannot execute {path}: {why}"),
         code,
     })
+}
+
+/// Block until `start` opens the gate for reading (the FIFO's open for
+/// writing waits for a reader), then tell it the command is on its way.
+/// The gate is reached through this process's own descriptor: its path
+/// on the host is out of sight since pivot_root.
+fn wait_for_start(sys: &mut Sys, gate: i32) -> Result<()> {
+    let fd = sys.call(Call::Openat {
+        path: format!("/proc/self/fd/{gate}"),
+        flags: libc::O_WRONLY | libc::O_CLOEXEC,
+        mode: 0,
+    })? as i32;
+    sys.call(Call::Write {
+        fd,
+        data: "0".into(),
+    })?;
+    sys.call(Call::Close { fd })?;
+    sys.call(Call::Close { fd: gate }).map(drop)
 }
 
 /// Enter the working directory `dir` as the container's root sees it:

@@ -85,6 +85,26 @@ pub struct Launch {
     /// Told once the command runs (a detached run's supervisor tells the
     /// diyc that started it).
     running: Option<Box<dyn FnMut()>>,
+    /// An engine's container: someone else waits for it (the OCI runtime
+    /// command line).
+    handoff: Option<Handoff>,
+}
+
+/// For a container an engine runs (podman's conmon, containerd's shim):
+/// the engine, not diyc, is the first process's parent once diyc exits,
+/// so diyc returns as soon as the setup is done and leaves the process
+/// running, with no tie to diyc (no parent-death signal).
+#[derive(Default)]
+pub struct Handoff {
+    /// `create`: the start gate, a FIFO opened O_PATH. The process
+    /// waits on it, set up but not yet executing, until `start` opens it
+    /// for reading; diyc returns once the process waits there.
+    pub gate: Option<std::os::fd::OwnedFd>,
+    /// Where the master end of the container's terminal goes: a unix
+    /// socket the engine listens on (runc's console socket).
+    pub console: Option<std::path::PathBuf>,
+    /// The command's umask, as the engine asks (022 when None).
+    pub umask: Option<u32>,
 }
 
 /// How a launched command ended, as diyc's own exit status.
@@ -118,6 +138,7 @@ impl Launch {
             watch: None,
             terminal: Terminal::default(),
             running: None,
+            handoff: None,
         })
     }
 
@@ -166,6 +187,28 @@ impl Launch {
     pub fn when_running(mut self, running: Box<dyn FnMut()>) -> Self {
         self.running = Some(running);
         self
+    }
+
+    /// Leave the process to the caller's engine once it is set up.
+    pub fn hand_off(mut self, handoff: Handoff) -> Self {
+        self.handoff = Some(handoff);
+        self
+    }
+
+    pub(crate) fn handed_off(&self) -> bool {
+        self.handoff.is_some()
+    }
+
+    /// The umask the command starts with.
+    fn umask(&self) -> u32 {
+        self.handoff.as_ref().and_then(|h| h.umask).unwrap_or(0o022)
+    }
+
+    /// The start gate's descriptor, which the child keeps until `start`.
+    fn gate(&self) -> Option<i32> {
+        use std::os::fd::AsRawFd;
+        let gate = self.handoff.as_ref()?.gate.as_ref()?;
+        Some(gate.as_raw_fd())
     }
 
     /// Let `watch` look at the host around each stage.
@@ -262,6 +305,9 @@ pub fn launch(
     let streams = launch.stages.iter_mut().flat_map(|s| s.streams()).collect();
     supervisor.relay_pipes(streams);
     let mut exit = supervisor.run(sys, ours, launch, signals)?;
+    if launch.handed_off() {
+        return Ok(exit);
+    }
     for stage in launch.stages.iter_mut() {
         exit.notes.extend(stage.finish(sys, exit.code));
     }

@@ -38,6 +38,8 @@ pub(super) struct Supervisor {
     /// The container left diyc's session and process group (the session
     /// stage), so a terminal's Ctrl-C reaches diyc alone.
     own_session: bool,
+    /// An engine's container is set up and left to the engine.
+    handed: bool,
 }
 
 impl Supervisor {
@@ -53,6 +55,7 @@ impl Supervisor {
             executing: false,
             terminal: None,
             own_session: false,
+            handed: false,
         }
     }
 
@@ -83,7 +86,7 @@ impl Supervisor {
         self.own_session = launch.stages.iter().any(|s| s.id() == StageId::Session);
         let mut chan = Some(chan);
         let relaying = |s: &Self| s.terminal.as_ref().is_some_and(Relay::open);
-        while self.status.is_none() || chan.is_some() || relaying(&self) {
+        while !self.handed && (self.status.is_none() || chan.is_some() || relaying(&self)) {
             let ready = match self.wait(signals, chan.as_ref()) {
                 Ok(ready) => ready,
                 Err(e) => {
@@ -103,6 +106,9 @@ impl Supervisor {
                 if !self.message(sys, c, launch, signals) {
                     chan = None;
                     self.setup_over(launch);
+                    break;
+                }
+                if self.handed {
                     break;
                 }
                 ready = readable_now(c);
@@ -237,11 +243,22 @@ impl Supervisor {
                 }
             }
             ToParent::Executing => self.executing = true,
-            ToParent::Terminal => {
-                if let Some(master) = fd {
+            ToParent::Waiting => self.handed = self.failure.is_none(),
+            ToParent::Terminal => match (fd, launch.handoff.as_ref()) {
+                (Some(master), Some(handoff)) => {
+                    if let Some(console) = &handoff.console {
+                        // The engine relays the terminal from here on.
+                        if let Err(e) = crate::sys::send_console(console, &master) {
+                            self.failure.get_or_insert(e);
+                            let _ = kill(self.pid(), Signal::SIGKILL);
+                        }
+                    }
+                }
+                (Some(master), None) => {
                     self.terminal = Some(Relay::terminal(sys, master, launch.terminal.input));
                 }
-            }
+                (None, _) => {}
+            },
             ToParent::Failed { message, code } => {
                 self.failure = Some(if code == 125 {
                     Error::Container(message)
@@ -266,6 +283,8 @@ impl Supervisor {
             return;
         }
         self.running = true;
+        // A process an engine waits for (`exec --detach`) runs: diyc is done.
+        self.handed = launch.handed_off();
         if let Some(running) = launch.running.as_mut() {
             running();
         }
@@ -329,6 +348,12 @@ impl Supervisor {
     }
 
     fn exit(self) -> Result<Exit> {
+        if self.handed {
+            return Ok(Exit {
+                code: 0,
+                notes: Vec::new(),
+            });
+        }
         if let Some(sig) = self.interrupted {
             return Err(Error::Interrupted(sig));
         }

@@ -16,6 +16,7 @@ use super::hardening::Hardening;
 use super::iptables::{self, Iptables};
 use super::join::Join;
 use super::mount::Mount;
+use super::net::joined::Joined;
 use super::net::usermode::UserMode;
 use super::net::{self, Bridge, Net};
 use super::pid::Pid;
@@ -43,6 +44,8 @@ pub struct Plan {
     pub net: Option<Net>,
     /// Without root: pasta's network, in place of a bridge.
     pub usermode: Option<UserMode>,
+    /// A network namespace an engine made, joined by its path.
+    pub joined_net: Option<Joined>,
     pub iptables: Option<Iptables>,
     /// A running container's namespaces (`exec`).
     pub join: Option<Join>,
@@ -92,6 +95,7 @@ impl Plan {
         add(self.pid.map(|s| Box::new(s) as _));
         add(self.net.map(|s| Box::new(s) as _));
         add(self.usermode.map(|s| Box::new(s) as _));
+        add(self.joined_net.map(|s| Box::new(s) as _));
         add(self.iptables.map(|s| Box::new(s) as _));
         add(self.join.map(|s| Box::new(s) as _));
         add(self.session.map(|s| Box::new(s) as _));

@@ -49,6 +49,16 @@ pub fn try_lock(dir: &Path) -> Result<Option<Lock>> {
     }
 }
 
+/// Make the lock of a new directory `dir` and take it.
+pub fn lock_new(dir: &Path) -> Result<Lock> {
+    let file = open_lock(dir, true)?;
+    Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| Error::Io {
+        what: "locking",
+        path: dir.join(LOCK_FILE),
+        source: errno.into(),
+    })
+}
+
 /// Wait for the lock of `dir`: used after asking its owner to die.
 pub fn lock_wait(dir: &Path) -> Result<Lock> {
     let file = open_lock(dir, false)?;

@@ -164,6 +164,13 @@ pub enum Call {
         soft: u64,
         hard: u64,
     },
+    /// Set another resource limit (`resource`, an RLIMIT_* number): a
+    /// bundle's process.rlimits.
+    Prlimit {
+        resource: u32,
+        soft: u64,
+        hard: u64,
+    },
     /// A seccomp filter: `program` is its BPF instructions, each packed as
     /// the kernel's `sock_filter` (code, jt, jf, k) in one word.
     Seccomp {

@@ -203,6 +203,24 @@ impl Call {
                 ];
                 sc("prlimit64", libc::SYS_prlimit64, args)
             }
+            Call::Prlimit {
+                resource,
+                soft,
+                hard,
+            } => {
+                let limit = format!("{{rlim_cur={}, rlim_max={}}}", rlim(*soft), rlim(*hard));
+                let name = RLIMITS
+                    .get(*resource as usize)
+                    .copied()
+                    .unwrap_or("RLIMIT_?");
+                let args = vec![
+                    num(0),
+                    int((*resource).into(), name),
+                    arg(Value::Words64(vec![*soft, *hard]), limit),
+                    int(0, "NULL"),
+                ];
+                sc("prlimit64", libc::SYS_prlimit64, args)
+            }
             Call::CloseRange {
                 first,
                 last,
@@ -233,3 +251,23 @@ impl Call {
         }
     }
 }
+
+/// The resource limits by number, as <sys/resource.h> numbers them.
+pub const RLIMITS: [&str; 16] = [
+    "RLIMIT_CPU",
+    "RLIMIT_FSIZE",
+    "RLIMIT_DATA",
+    "RLIMIT_STACK",
+    "RLIMIT_CORE",
+    "RLIMIT_RSS",
+    "RLIMIT_NPROC",
+    "RLIMIT_NOFILE",
+    "RLIMIT_MEMLOCK",
+    "RLIMIT_AS",
+    "RLIMIT_LOCKS",
+    "RLIMIT_SIGPENDING",
+    "RLIMIT_MSGQUEUE",
+    "RLIMIT_NICE",
+    "RLIMIT_RTPRIO",
+    "RLIMIT_RTTIME",
+];

@@ -20,7 +20,7 @@ pub(super) fn text(path: &Path) -> Result<String> {
         .ok_or_else(|| Error::invalid(format!("{} is not valid UTF-8", path.display())))
 }
 
-fn write(sys: &mut Sys, path: &Path, value: impl Into<String>) -> Result<()> {
+pub(super) fn write(sys: &mut Sys, path: &Path, value: impl Into<String>) -> Result<()> {
     sys.call(Call::WriteFile {
         path: text(path)?,
         value: value.into(),

@@ -14,6 +14,7 @@
 mod control;
 pub mod delegated;
 pub mod devices;
+pub mod freeze;
 mod host;
 mod limits;
 mod place;

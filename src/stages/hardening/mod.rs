@@ -76,6 +76,20 @@ pub struct Hardening {
     pub seccomp: Option<seccomp::Filter>,
     /// `--user`: None keeps root.
     pub user: Option<user::User>,
+    /// A bundle's own lists (the OCI command line): what to mask and what
+    /// to make read-only; None: diyc's.
+    pub paths: Option<Paths>,
+    /// Namespaced kernel settings to write before /proc/sys goes read-only.
+    pub sysctl: Vec<(String, String)>,
+    /// Resource limits (resource, soft, hard); None: diyc's open-files limit.
+    pub rlimits: Option<Vec<(u32, u64, u64)>>,
+}
+
+/// Paths to mask and paths to make read-only.
+#[derive(Debug, Clone, Default)]
+pub struct Paths {
+    pub masked: Vec<String>,
+    pub read_only: Vec<String>,
 }
 
 impl Hardening {
@@ -92,6 +106,9 @@ impl Hardening {
             mask_paths,
             seccomp: seccomp::compile(seccomp, caps, Some(store))?,
             user: None,
+            paths: None,
+            sysctl: Vec::new(),
+            rlimits: None,
         })
     }
 
@@ -120,18 +137,26 @@ impl Hardening {
                 "the container's /dev/null is not the null device",
             ));
         }
-        for file in MASKED_FILES {
-            if sys.kind(file).is_some_and(|k| k != Kind::Dir) {
-                sys.mount(Some("/dev/null"), file, None, libc::MS_BIND, None)?;
+        let own = |list: &[&str]| list.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+        let (masked, read_only) = match &self.paths {
+            Some(paths) => (paths.masked.clone(), paths.read_only.clone()),
+            None => {
+                let mut masked = own(MASKED_FILES);
+                masked.extend(own(MASKED_DIRS));
+                (masked, own(READ_ONLY))
             }
-        }
-        for dir in MASKED_DIRS {
-            if sys.is_dir(dir) {
-                sys.mount(Some("tmpfs"), dir, Some("tmpfs"), libc::MS_RDONLY, None)?;
+        };
+        for path in &masked {
+            match sys.kind(path) {
+                Some(Kind::Dir) => {
+                    sys.mount(Some("tmpfs"), path, Some("tmpfs"), libc::MS_RDONLY, None)?
+                }
+                Some(_) => sys.mount(Some("/dev/null"), path, None, libc::MS_BIND, None)?,
+                None => {}
             }
         }
         let proc_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-        for path in READ_ONLY {
+        for path in &read_only {
             if sys.exists(path) {
                 sys.mount(Some(path), path, None, libc::MS_BIND | libc::MS_REC, None)?;
                 sys.mount(
@@ -207,13 +232,35 @@ impl Stage for Hardening {
 
     fn enter(&self, sys: &mut Sys) -> Result<()> {
         sys.stage(StageId::Hardening);
+        for (key, value) in &self.sysctl {
+            sys.call(Call::WriteFile {
+                path: format!("/proc/sys/{}", key.replace('.', "/")),
+                value: value.clone(),
+            })?;
+        }
         if self.mask_paths {
             self.mask(sys)?;
         }
-        sys.call(Call::PrlimitNofile {
-            soft: NOFILE.0,
-            hard: NOFILE.1,
-        })?;
+        match &self.rlimits {
+            None => sys.call(Call::PrlimitNofile {
+                soft: NOFILE.0,
+                hard: NOFILE.1,
+            })?,
+            Some(limits) => {
+                for (resource, soft, hard) in limits.iter().copied() {
+                    sys.call(if resource == libc::RLIMIT_NOFILE {
+                        Call::PrlimitNofile { soft, hard }
+                    } else {
+                        Call::Prlimit {
+                            resource,
+                            soft,
+                            hard,
+                        }
+                    })?;
+                }
+                0
+            }
+        };
         if let Err(e) = sys.call(Call::CloseRange {
             first: 3,
             last: u32::MAX,

@@ -17,6 +17,7 @@
 
 mod bridge;
 pub mod etc;
+pub mod joined;
 mod setup;
 pub mod usermode;
 

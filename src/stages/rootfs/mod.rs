@@ -61,6 +61,21 @@ pub struct Rootfs {
     /// Made inside a user namespace (without root), and whether it maps
     /// more ids than the caller's own.
     user_ns: Option<bool>,
+    /// An engine's root (the OCI command line), already assembled: bound
+    /// onto itself rather than stacked from layers.
+    engine_root: bool,
+    /// Which of /dev, /sys and /proc (before pivot_root) this stage makes.
+    parts: Parts,
+}
+
+/// The filesystems the stage makes itself: /dev (with its devpts, shm
+/// and mqueue), a read-only /sys, and /proc before pivot_root (which the
+/// pid stage otherwise mounts after).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts {
+    pub dev: bool,
+    pub sys: bool,
+    pub proc: bool,
 }
 
 /// How much a `--rm` container without `--mem` may write into its
@@ -84,6 +99,25 @@ impl Rootfs {
             read_only: false,
             cgroupfs: None,
             user_ns: None,
+            engine_root: false,
+            parts: Parts {
+                dev: true,
+                sys: true,
+                proc: false,
+            },
+        }
+    }
+
+    /// A root an engine assembled at `path` (podman's overlay, the
+    /// shim's snapshot): mounts are made in it and it becomes `/`, with
+    /// the parts the bundle lists.
+    pub fn engine(path: String, parts: Parts, mounts: Vec<UserMount>, read_only: bool) -> Self {
+        Rootfs {
+            engine_root: true,
+            parts,
+            mounts,
+            read_only,
+            ..Rootfs::on_disk(String::new(), String::new(), String::new(), path)
         }
     }
 
@@ -138,6 +172,7 @@ impl Rootfs {
     /// more ids than the caller's own (the tty group among them).
     pub fn in_user_namespace(mut self, wide: bool) -> Self {
         self.user_ns = Some(wide);
+        self.parts.proc = true;
         self
     }
 
@@ -199,19 +234,35 @@ impl Stage for Rootfs {
         if let Some((mount_point, size)) = &self.scratch {
             self.scratch(sys, mount_point, *size)?;
         }
-        sys.mount(
-            Some("overlay"),
-            &self.merged,
-            Some("overlay"),
-            0,
-            Some(&self.overlay_options()),
-        )?;
-        self.dev(sys)?;
-        self.sysfs(sys)?;
-        if self.user_ns.is_some() {
+        if self.engine_root {
+            sys.note("the engine assembled this root: bound onto itself, so that it is a mount pivot_root can use");
+            sys.mount(
+                Some(&self.merged),
+                &self.merged,
+                None,
+                libc::MS_BIND | libc::MS_REC,
+                None,
+            )?;
+        } else {
+            sys.mount(
+                Some("overlay"),
+                &self.merged,
+                Some("overlay"),
+                0,
+                Some(&self.overlay_options()),
+            )?;
+        }
+        if self.parts.dev {
+            self.dev(sys)?;
+        }
+        if self.parts.sys {
+            self.sysfs(sys)?;
+        }
+        if self.parts.proc {
             // The kernel lets the root of a user namespace mount a procfs
             // only where a full one is still in view: the host's, until
-            // pivot_root below hides it.
+            // pivot_root below hides it. A bundle lists /proc with the
+            // rest of its mounts, all made here.
             crate::stages::pid::mount_proc(sys, &format!("{}/proc", self.merged))?;
         }
         self.cgroup_fs(sys)?;
@@ -258,20 +309,14 @@ impl Stage for Rootfs {
     }
 
     fn outside(&self, pid: i32) -> Vec<String> {
-        let mut lines = vec![
-            format!("lower (the image, read-only): {}", self.lower),
-            format!(
-                "upper (this container's writes{}): {}",
-                if self.scratch.is_some() {
-                    ", on a tmpfs only it can see"
-                } else {
-                    ""
-                },
-                self.upper
-            ),
-            format!("work (overlayfs scratch space): {}", self.work),
-            format!("mounts of pid {pid}, read from /proc/{pid}/mountinfo:"),
-        ];
+        let mut lines = if self.engine_root {
+            vec![format!("root (assembled by the engine): {}", self.merged)]
+        } else {
+            self.layer_lines()
+        };
+        lines.push(format!(
+            "mounts of pid {pid}, read from /proc/{pid}/mountinfo:"
+        ));
         for m in observe::mountinfo(Some(pid)) {
             lines.push(format!(
                 "  {:<10} {:<8} {}",
@@ -287,6 +332,24 @@ impl Stage for Rootfs {
             self.merged
         ));
         lines
+    }
+}
+
+impl Rootfs {
+    fn layer_lines(&self) -> Vec<String> {
+        vec![
+            format!("lower (the image, read-only): {}", self.lower),
+            format!(
+                "upper (this container's writes{}): {}",
+                if self.scratch.is_some() {
+                    ", on a tmpfs only it can see"
+                } else {
+                    ""
+                },
+                self.upper
+            ),
+            format!("work (overlayfs scratch space): {}", self.work),
+        ]
     }
 }
 

@@ -30,6 +30,17 @@ pub enum UserMount {
         size: u64,
         mode: u32,
     },
+    /// A mount of a bundle's config.json (the OCI command line): a bind
+    /// of `source` when `fstype` is None (remounted with `flags` if any),
+    /// otherwise a filesystem mounted with `flags` and `data`.
+    Spec {
+        source: String,
+        inside: String,
+        fstype: Option<String>,
+        flags: u64,
+        data: String,
+        recursive: bool,
+    },
 }
 
 /// A --tmpfs without `size=`: 64 MiB, like /dev/shm.
@@ -97,7 +108,9 @@ impl UserMount {
     /// Where it goes inside the container.
     pub fn target(&self) -> &str {
         match self {
-            UserMount::Bind { inside, .. } | UserMount::Tmpfs { inside, .. } => inside,
+            UserMount::Bind { inside, .. }
+            | UserMount::Tmpfs { inside, .. }
+            | UserMount::Spec { inside, .. } => inside,
         }
     }
 }
@@ -215,8 +228,13 @@ impl Rootfs {
     pub(super) fn user_mounts(&self, sys: &mut Sys) -> Result<()> {
         for mount in &self.mounts {
             let dir = match mount {
-                UserMount::Bind { host, .. } => std::path::Path::new(host).is_dir(),
-                UserMount::Tmpfs { .. } => true,
+                UserMount::Bind { host, .. }
+                | UserMount::Spec {
+                    source: host,
+                    fstype: None,
+                    ..
+                } => std::path::Path::new(host).is_dir(),
+                UserMount::Tmpfs { .. } | UserMount::Spec { .. } => true,
             };
             self.make_target(sys, mount.target(), dir)?;
             match mount {
@@ -234,6 +252,23 @@ impl Rootfs {
                         })?;
                     }
                 }
+                UserMount::Spec {
+                    source,
+                    fstype,
+                    flags,
+                    data,
+                    recursive,
+                    ..
+                } => self.spec_mount(
+                    sys,
+                    mount.target(),
+                    dir,
+                    source,
+                    fstype,
+                    *flags,
+                    data,
+                    *recursive,
+                )?,
                 UserMount::Tmpfs { size, mode, .. } => {
                     let options = format!("mode={mode:o},size={}k", size.div_ceil(1024));
                     self.at_target(sys, mount.target(), true, &mut |sys, target| {
@@ -249,6 +284,45 @@ impl Rootfs {
             sys.mount(None, &self.merged, None, flags, None)?;
         }
         Ok(())
+    }
+
+    /// One of a bundle's mounts. A bind takes its flags in a remount of
+    /// its own (the kernel ignores them on the bind itself).
+    #[allow(clippy::too_many_arguments)]
+    fn spec_mount(
+        &self,
+        sys: &mut Sys,
+        inside: &str,
+        dir: bool,
+        source: &str,
+        fstype: &Option<String>,
+        flags: u64,
+        data: &str,
+        recursive: bool,
+    ) -> Result<()> {
+        let data = (!data.is_empty()).then_some(data);
+        let Some(fstype) = fstype else {
+            let rec = if recursive { libc::MS_REC } else { 0 };
+            self.at_target(sys, inside, dir, &mut |sys, target| {
+                sys.mount(Some(source), target, None, libc::MS_BIND | rec, None)
+            })?;
+            if flags == 0 {
+                return Ok(());
+            }
+            return self.at_target(sys, inside, dir, &mut |sys, target| {
+                let again = libc::MS_BIND | libc::MS_REMOUNT | flags as libc::c_ulong;
+                sys.mount(None, target, None, again | kept_flags(target), None)
+            });
+        };
+        self.at_target(sys, inside, true, &mut |sys, target| {
+            sys.mount(
+                Some(source),
+                target,
+                Some(fstype),
+                flags as libc::c_ulong,
+                data,
+            )
+        })
     }
 
     /// Make the mount point `inside` where the image lacks it: every
