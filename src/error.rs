@@ -152,3 +152,11 @@ impl<T> IoContext<T> for nix::Result<T> {
         })
     }
 }
+
+/// An I/O error's reason alone, without the "(os error N)" std adds.
+pub fn io_reason(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => Errno::from_raw(n).desc().to_lowercase(),
+        None => e.to_string(),
+    }
+}

@@ -13,6 +13,7 @@ mod inspect;
 mod lifecycle;
 mod listing;
 mod nsexec;
+pub mod oci;
 mod run;
 mod spec;
 
@@ -151,6 +152,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
             return Ok(0);
         }
         Command::Doctor { json } => return doctor::doctor(*json),
+        Command::Oci { args } => {
+            let mut argv = vec![std::ffi::OsString::from("diyc oci")];
+            argv.extend(args.iter().cloned());
+            return Ok(oci::main(argv));
+        }
+        Command::Explain { file, verbose } => return explain_file(file, *verbose),
         _ => {}
     }
     let root = match cli.root {
@@ -209,7 +216,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Rm { force, names } => listing::rm(&store, force, &names),
         // Answered above, before any store.
-        Command::Completions { .. } | Command::Man { .. } | Command::Doctor { .. } => Ok(0),
+        Command::Completions { .. }
+        | Command::Man { .. }
+        | Command::Doctor { .. }
+        | Command::Oci { .. }
+        | Command::Explain { .. } => Ok(0),
     }
 }
 
@@ -241,4 +252,34 @@ fn own_the_files() -> Result<()> {
     }
     let mut quiet = crate::sys::Quiet;
     Sys::new(&mut quiet, StageId::Image).enter_user_namespace(user.map())
+}
+
+/// `diyc explain FILE`: the JSON lines an engine-driven run wrote, shown
+/// as `--explain` shows a run of diyc's own.
+fn explain_file(file: &std::path::Path, verbose: bool) -> Result<i32> {
+    use crate::sys::Recorder;
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        Error::invalid(format!(
+            "{}: {}",
+            file.display(),
+            crate::error::io_reason(&e)
+        ))
+    })?;
+    let mut explainer = Explainer::new(Some(Format::Text)).verbose(verbose);
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let event = serde_json::from_str(line).map_err(|e| {
+            Error::invalid(format!(
+                "{} line {}: not an explanation event ({e})",
+                file.display(),
+                n + 1
+            ))
+        })?;
+        explainer.record(event);
+    }
+    explainer.flush();
+    Ok(0)
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod oci;
 mod teach;
 
 use crate::explain::Format;
@@ -94,6 +95,25 @@ pub enum Command {
     /// Import, list and remove images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// The OCI runtime command line (runc's), as podman and containerd call it; also reached as `diyc-oci`
+    #[command(disable_help_flag = true)]
+    Oci {
+        /// The runtime's own arguments (`diyc oci --help` lists them)
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<std::ffi::OsString>,
+    },
+    /// Show an explanation an engine-driven run wrote (DIYC_EXPLAIN=FILE), stage by stage
+    Explain {
+        /// The file of JSON lines
+        file: PathBuf,
+        /// Every call on a line of its own
+        #[arg(long)]
+        verbose: bool,
+    },
     /// List containers: name, image, status, pid, uptime, address (running ones; -a for all)
     Ps {
         /// Also list containers that are not running

@@ -22,6 +22,7 @@ mod import;
 pub mod layers;
 pub mod manual;
 pub mod network;
+pub mod oci;
 pub mod sample;
 pub mod spec;
 pub mod status;
