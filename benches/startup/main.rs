@@ -1,10 +1,12 @@
 //! How long a whole `diyc run --rm busybox true` takes, next to the same
 //! namespaces made by unshare(1) and, when installed, a full OCI runtime
-//! (runc.rs); and `diyc exec` into a running container next to nsenter(1)
-//! (exec.rs).
+//! (runc.rs); `diyc exec` into a running container next to nsenter(1)
+//! (exec.rs); and an OCI bundle's create, start and delete by runc and by
+//! diyc's runtime mode (oci.rs).
 //!
-//! Run as root: `cargo bench --bench startup [-- --runs N]`. Speed is
-//! reported, never asserted: a missed target does not fail the benchmark.
+//! Run as root: `cargo bench --bench startup [-- --runs N] [--oci-only]`.
+//! Speed is reported, never asserted: a missed target does not fail the
+//! benchmark.
 
 // Tests and benchmarks set up and look at the host directly; the kernel
 // wall of clippy.toml is for diyc's own code.
@@ -15,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+mod cgtrees;
 mod exec;
+mod oci;
 mod runc;
 mod trampoline;
 
@@ -49,7 +53,7 @@ fn run() -> Result<(), String> {
     if !nix::unistd::geteuid().is_root() {
         return Err("must run as root (diyc, unshare and runc all need it)".into());
     }
-    let runs = parse_runs()?;
+    let (runs, oci_only) = parse_args()?;
     // A network namespace of the benchmark's own: diyc's bridge, veths and
     // iptables rules are made there, never on the host's network, and go
     // with it. Every command measured runs in it alike.
@@ -97,6 +101,11 @@ fn run() -> Result<(), String> {
     timed(Command::new(diyc).args(&bridge_args))?;
     let rootfs = root.join("images/busybox/rootfs");
     let runc = find_on_path("runc");
+    if oci_only {
+        let oci = oci::run(runc.as_deref(), Path::new(diyc), &rootfs, tmp.path(), runs);
+        oci.report();
+        return Ok(());
+    }
     let prefix = format!("diyc-bench-{}", std::process::id());
 
     let mut contenders = vec![
@@ -166,8 +175,11 @@ fn run() -> Result<(), String> {
     contenders.extend(networked);
     contenders.extend(execs);
     contenders.extend(starts);
-    report(&contenders, runs);
     drop(target);
+    // Last, and apart: it makes the benchmark a subreaper for a while.
+    let oci = oci::run(runc.as_deref(), Path::new(diyc), &rootfs, tmp.path(), runs);
+    report(&contenders, runs);
+    oci.report();
     Ok(())
 }
 
@@ -204,8 +216,10 @@ impl Drop for CgroupParent {
     }
 }
 
-fn parse_runs() -> Result<usize, String> {
+/// (runs, only the OCI lines).
+fn parse_args() -> Result<(usize, bool), String> {
     let mut runs = DEFAULT_RUNS;
+    let mut oci_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -218,10 +232,15 @@ fn parse_runs() -> Result<usize, String> {
                     .filter(|&n| n > 0)
                     .ok_or("--runs needs a positive number")?;
             }
-            other => return Err(format!("unknown argument {other:?}; usage: [--runs N]")),
+            "--oci-only" => oci_only = true,
+            other => {
+                return Err(format!(
+                    "unknown argument {other:?}; usage: [--runs N] [--oci-only]"
+                ));
+            }
         }
     }
-    Ok(runs)
+    Ok((runs, oci_only))
 }
 
 /// Wall time of the whole command, start to exit. Only stderr is kept, to
