@@ -21,6 +21,7 @@ pub mod undo;
 mod warnings;
 
 pub use app::main;
+pub use app::oci::fields as oci_fields;
 pub use app::oci::main as oci_main;
 /// The iptables lesson's outside host, which the network tests share.
 pub use learn::Outside;

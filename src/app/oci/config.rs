@@ -60,16 +60,15 @@ pub struct Config {
     pub readonly_paths: Option<Vec<String>>,
     pub sysctl: Vec<(String, String)>,
     pub annotations: BTreeMap<String, String>,
-    /// Notes for the log: the fields diyc ignored.
-    pub notes: Vec<String>,
 }
 
 fn bad(text: impl Into<String>) -> Error {
     Error::invalid(text.into())
 }
 
-/// Read `bundle`/config.json. Nothing is changed on the host.
-pub fn load(bundle: &Path, id: &str) -> Result<Config> {
+/// Read `bundle`/config.json, telling `note` of each field ignored.
+/// Nothing is changed on the host.
+pub fn load(bundle: &Path, id: &str, note: &dyn Fn(&str)) -> Result<Config> {
     let file = bundle.join("config.json");
     let text = std::fs::read_to_string(&file).map_err(|e| {
         bad(format!(
@@ -81,11 +80,10 @@ pub fn load(bundle: &Path, id: &str) -> Result<Config> {
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| bad(format!("{}: {e}", file.display())))?;
     let notes = fields::check(&value).map_err(|e| bad(format!("config.json: {e}")))?;
+    notes.iter().for_each(|n| note(n));
     let spec: Spec =
         serde_json::from_value(value).map_err(|e| bad(format!("{}: {e}", file.display())))?;
-    let mut config = from_spec(&spec, bundle, id)?;
-    config.notes = notes;
-    Ok(config)
+    from_spec(&spec, bundle, id)
 }
 
 fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Config> {
@@ -190,7 +188,6 @@ fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Config> {
             .unwrap_or_default()
             .into_iter()
             .collect(),
-        notes: Vec::new(),
     })
 }
 

@@ -47,10 +47,7 @@ pub fn create(log: &Log, root: &Path, req: Request) -> Result<()> {
             crate::error::io_reason(&e)
         ))
     })?;
-    let config = config::load(&bundle, req.id)?;
-    for note in &config.notes {
-        log.note(note);
-    }
+    let config = config::load(&bundle, req.id, &|note| log.note(note))?;
     match (config.process.terminal, req.console) {
         (true, None) => {
             return Err(Error::invalid(

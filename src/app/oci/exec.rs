@@ -59,7 +59,7 @@ pub fn exec(root: &Path, req: Request) -> Result<i32> {
         .init
         .ok_or_else(|| Error::invalid(format!("container {} has no process", req.id)))?;
     // The filter the container's own process runs under.
-    let seccomp = config::load(&record.bundle, req.id)?.seccomp;
+    let seccomp = config::load(&record.bundle, req.id, &|_| {})?.seccomp;
     let hardening = process_hardening(&process, seccomp.as_deref(), false)?;
     let signals = Signals::block()?;
     let cgroups = match &record.cgroup {

@@ -334,10 +334,43 @@ fn is_empty(value: &Value) -> bool {
     }
 }
 
+/// The field's row in docs/oci.md's table.
+pub fn doc_row(path: &str, treat: Treat) -> String {
+    let (word, text) = match treat {
+        Used(t) => ("used", t),
+        Ignored(t) => ("ignored, with a log line", t),
+        Refused(t) => ("refused", t),
+    };
+    format!("| `{path}` | {word} | {text} |")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_docs_table_lists_every_field_as_the_code_treats_it() {
+        let doc = include_str!("../../../docs/oci.md");
+        let rows: Vec<&str> = doc.lines().filter(|l| l.starts_with("| `")).collect();
+        for (path, treat) in FIELDS {
+            let row = doc_row(path, *treat);
+            assert!(rows.contains(&row.as_str()), "docs/oci.md lacks: {row}");
+        }
+        let fields = rows
+            .iter()
+            .filter(|r| {
+                r.contains(" | used | ")
+                    || r.contains(" | refused | ")
+                    || r.contains(" | ignored, with a log line | ")
+            })
+            .count();
+        assert_eq!(
+            fields,
+            FIELDS.len(),
+            "docs/oci.md lists fields the code does not know"
+        );
+    }
 
     #[test]
     fn an_unknown_field_is_refused_by_its_path() {
