@@ -42,6 +42,16 @@ impl Namespaces {
         Namespaces { holder, stdin, mnt }
     }
 
+    /// `program` inside the namespaces, for a daemon: its pid is the
+    /// program's own (nsenter execs it).
+    pub fn daemon(&self, program: &str) -> Command {
+        let mut cmd = Command::new("nsenter");
+        cmd.arg("-t")
+            .arg(self.holder.id().to_string())
+            .args(["-n", "-m", program]);
+        cmd
+    }
+
     /// `program` inside the namespaces, killed after five minutes so a
     /// runtime that hangs fails the test instead of stalling it.
     pub fn command(&self, program: &str) -> Command {
