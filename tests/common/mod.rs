@@ -18,6 +18,7 @@ pub mod helpers;
 pub mod lab;
 pub mod lessons;
 pub mod made;
+pub mod podman;
 pub mod running;
 pub mod snapshot;
 pub mod strace;
