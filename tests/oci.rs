@@ -252,3 +252,69 @@ fn a_terminal_goes_to_the_console_socket_and_the_command_uses_it() {
     b.ok(&["delete", "t"]);
     b.assert_gone("t");
 }
+
+#[test]
+fn diyc_explain_file_records_every_call_of_create_and_strace_agrees() {
+    require_root!();
+    let b = Bundle::new("e", &["true"]);
+    let file = b.lab.root().join("explain.json");
+    let pid_file = b.lab.root().join("e.pid");
+    let (mut strace, traces) = common::strace::traced(&b.lab, "oci");
+    let mut create = strace
+        .arg("oci")
+        .arg("--root")
+        .arg(b.state_root())
+        .args(["create", "--bundle"])
+        .arg(&b.dir)
+        .arg("--pid-file")
+        .arg(&pid_file)
+        .arg("e")
+        .env("DIYC_EXPLAIN", &file)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("strace");
+    common::wait_until("create has written the pid file", || pid_file.exists());
+    b.ok(&["start", "e"]);
+    // strace follows the container's process too, until it ends.
+    assert!(create.wait().expect("strace").success());
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid")
+        .parse()
+        .expect("pid");
+    b.reap(pid);
+    let lines = std::fs::read_to_string(&file).expect("the explanation file");
+    let events = common::snapshot::assert_json_events(&lines);
+    let last = events.last().expect("events");
+    assert!(
+        last.to_string().contains("execve"),
+        "the explanation runs to the exec: {last}"
+    );
+    let shown = std::process::Command::new(common::DIYC)
+        .args(["explain", "--verbose"])
+        .arg(&file)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("diyc explain");
+    assert!(shown.status.success());
+    let text = text(&shown.stderr);
+    for heading in [
+        "== cgroups",
+        "== mount",
+        "== uts",
+        "== rootfs",
+        "== session",
+        "== hardening",
+        "== exec",
+    ] {
+        assert!(text.contains(heading), "no {heading} in {text}");
+    }
+    common::strace::assert_agreement(
+        &b.lab,
+        &traces,
+        &text,
+        &["mount", "pivot_root", "sethostname", "openat"],
+    );
+    b.ok(&["delete", "e"]);
+    b.assert_gone("e");
+}

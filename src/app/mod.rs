@@ -33,6 +33,14 @@ use crate::sys::Sys;
 use crate::warnings;
 
 pub fn main() -> i32 {
+    // `diyc oci ...` is the runtime's own command line, whose --root is
+    // not diyc's: it goes to its parser untouched.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "oci") {
+        let mut argv = vec![std::ffi::OsString::from("diyc oci")];
+        argv.extend(args.into_iter().skip(2));
+        return oci::main(argv);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
@@ -152,11 +160,6 @@ fn dispatch(cli: Cli) -> Result<i32> {
             return Ok(0);
         }
         Command::Doctor { json } => return doctor::doctor(*json),
-        Command::Oci { args } => {
-            let mut argv = vec![std::ffi::OsString::from("diyc oci")];
-            argv.extend(args.iter().cloned());
-            return Ok(oci::main(argv));
-        }
         Command::Explain { file, verbose } => return explain_file(file, *verbose),
         _ => {}
     }

@@ -35,8 +35,12 @@ pub enum ToParent {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToChild {
-    /// The host side is ready: start entering the stages.
-    Go,
+    /// The host side is ready: start entering the stages. `pid` is the
+    /// child's pid on the host, which its own lines of an explanation
+    /// show once diyc is no longer there to put it in.
+    Go {
+        pid: i32,
+    },
     Continue,
     /// Stop here: diyc is giving up on this setup (a signal arrived).
     Stop,
@@ -133,6 +137,12 @@ impl Channel {
 pub struct ChildRecorder<'c> {
     pub chan: &'c Channel,
     pub explain: bool,
+    /// Set once diyc has handed the process to an engine and gone: the
+    /// rest of the explanation goes straight to `file`, the explanation
+    /// file diyc wrote the beginning of (`DIYC_EXPLAIN`).
+    pub handed: &'c std::cell::Cell<bool>,
+    pub file: Option<&'c std::fs::File>,
+    pub host_pid: i32,
 }
 
 impl Recorder for ChildRecorder<'_> {
@@ -142,6 +152,19 @@ impl Recorder for ChildRecorder<'_> {
 
     fn record(&mut self, event: Event) {
         if !self.explain {
+            return;
+        }
+        if self.handed.get() {
+            let mut event = event;
+            if let Event::Syscall { pid, .. } = &mut event {
+                // As strace -f and diyc's own lines show it.
+                *pid = self.host_pid;
+            }
+            if let Some(mut file) = self.file {
+                use std::io::Write;
+                let line = serde_json::to_string(&event).unwrap_or_default();
+                let _ = file.write_all(format!("{line}\n").as_bytes());
+            }
             return;
         }
         // An event too large for the socket (a huge argument list) is

@@ -69,17 +69,29 @@ fn child_setup(chan: &Channel, launch: &Launch, explain: bool, signals: &Signals
     }
     // Device nodes and directories get exactly the modes asked for.
     umask(Mode::empty());
-    match chan.recv::<ToChild>()? {
-        Some(ToChild::Go) => {}
+    let host_pid = match chan.recv::<ToChild>()? {
+        Some(ToChild::Go { pid }) => pid,
         _ => {
             return Err(Error::Container(
                 "diyc went away before the container started".into(),
             ));
         }
-    }
-    let mut rec = ChildRecorder { chan, explain };
+    };
+    let handed = std::cell::Cell::new(false);
+    let mut rec = ChildRecorder {
+        chan,
+        explain,
+        handed: &handed,
+        file: launch.handoff.as_ref().and_then(|h| h.explain.as_ref()),
+        host_pid,
+    };
     let mut sys = Sys::new(&mut rec, StageId::Clone);
-    close_inherited(&mut sys, chan, &launch.stages, launch.gate())?;
+    let explain_fd = launch
+        .handoff
+        .as_ref()
+        .and_then(|h| h.explain.as_ref())
+        .map(AsRawFd::as_raw_fd);
+    close_inherited(&mut sys, chan, &launch.stages, launch.gate(), explain_fd)?;
     for stage in launch.stages.iter().filter(|s| s.runs_inside()) {
         stage.enter(&mut sys)?;
         if let Some(master) = sys.take_terminal() {
@@ -92,7 +104,7 @@ fn child_setup(chan: &Channel, launch: &Launch, explain: bool, signals: &Signals
             stage_done(&mut sys, chan, stage.id(), lines)?;
         }
     }
-    exec(&mut sys, chan, launch, explain, signals)
+    exec(&mut sys, chan, launch, explain, signals, &handed)
 }
 
 /// Close every descriptor the child has from diyc but the setup socket
@@ -105,12 +117,14 @@ fn close_inherited(
     chan: &Channel,
     stages: &Stages,
     gate: Option<i32>,
+    explain: Option<i32>,
 ) -> Result<()> {
     let mut keep: Vec<u32> = stages
         .iter()
         .flat_map(|s| s.child_fds())
         .chain([chan.fd().as_raw_fd()])
         .chain(gate)
+        .chain(explain)
         .filter_map(|fd| u32::try_from(fd).ok())
         .filter(|fd| *fd > 2)
         .collect();
@@ -205,6 +219,7 @@ fn exec(
     launch: &Launch,
     explain: bool,
     signals: &Signals,
+    handed: &std::cell::Cell<bool>,
 ) -> Result<()> {
     let spec: &ExecSpec = &launch.exec;
     sys.stage(StageId::Exec);
@@ -227,6 +242,7 @@ fn exec(
     match launch.gate() {
         Some(gate) => {
             chan.send(&ToParent::Waiting)?;
+            handed.set(true);
             wait_for_start(sys, gate)?;
         }
         None => chan.send(&ToParent::Executing)?,

@@ -105,6 +105,9 @@ pub struct Handoff {
     pub console: Option<std::path::PathBuf>,
     /// The command's umask, as the engine asks (022 when None).
     pub umask: Option<u32>,
+    /// The explanation file: the process writes the end of its own
+    /// explanation there (the start gate, the exec), after diyc has gone.
+    pub explain: Option<std::fs::File>,
 }
 
 /// How a launched command ended, as diyc's own exit status.
@@ -297,7 +300,7 @@ pub fn launch(
     });
     if let Err(e) = attached
         .and_then(|()| started(child))
-        .and_then(|()| ours.send(&ToChild::Go))
+        .and_then(|()| ours.send(&ToChild::Go { pid: child }))
     {
         supervisor.kill_and_reap();
         return Err(e);

@@ -87,9 +87,20 @@ pub fn create(log: &Log, root: &Path, req: Request) -> Result<()> {
     let made = (|| {
         dir.write(&record)?;
         let gate = crate::sys::open_gate(&dir.make_gate()?)?;
-        let mut explainer = match &explain {
-            Some(file) => Explainer::new(Some(Format::Json))
-                .writing_to(Box::new(records::explain_file(file)?)),
+        let file = explain.as_deref().map(records::explain_file).transpose()?;
+        // One open file shared by diyc and the container's process, so the
+        // process's own lines follow diyc's.
+        let theirs = file
+            .as_ref()
+            .map(|f| {
+                f.try_clone().map_err(|e| Error::Os {
+                    what: "sharing the explanation file".into(),
+                    source: e,
+                })
+            })
+            .transpose()?;
+        let mut explainer = match file {
+            Some(file) => Explainer::new(Some(Format::Json)).writing_to(Box::new(file)),
             None => Explainer::new(None),
         };
         let mut sys = Sys::new(&mut explainer, StageId::Cgroups);
@@ -97,6 +108,7 @@ pub fn create(log: &Log, root: &Path, req: Request) -> Result<()> {
             gate: Some(gate),
             console: req.console.map(Path::to_path_buf),
             umask: config.process.umask,
+            explain: theirs,
         });
         let mut undo = Undo::new();
         let launched = runtime::launch(&mut sys, &mut launch, &signals, &mut undo, &mut |child| {

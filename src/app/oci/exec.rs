@@ -88,6 +88,7 @@ pub fn exec(root: &Path, req: Request) -> Result<i32> {
         gate: None,
         console: req.console.map(Path::to_path_buf),
         umask: process.umask,
+        explain: None,
     };
     if req.detach {
         launch = launch.hand_off(handoff);

@@ -51,8 +51,9 @@ pub(super) fn plumbing(t: &Traced, state_root: &str, fds: &Fds) -> Option<&'stat
         path.starts_with(state_root) && !path.starts_with(&format!("{state_root}/lessons"))
     };
     match t.name() {
-        // diyc's own records, written by the state wall: not the host's.
-        "openat" | "mkdirat" | "unlinkat" | "renameat2" | "rename" | "symlinkat"
+        // diyc's own records, written by the state wall: not the host's
+        // (and the OCI command line's start gate, a FIFO among them).
+        "openat" | "mkdirat" | "mknodat" | "unlinkat" | "renameat2" | "rename" | "symlinkat"
             if in_state(&changed_path(t, fds)) =>
         {
             Some("diyc's own state files")

@@ -190,13 +190,8 @@ fn shown_as(t: &Traced, pid: u32, explained: &BTreeSet<(u32, String)>) -> bool {
 /// check both ways that they agree. `must_show` names calls the
 /// explanation has to include. Returns diyc's output.
 pub fn assert_strace_agrees(lab: &Lab, tag: &str, args: &[&str], must_show: &[&str]) -> Output {
-    let traces = lab.root().join(format!("strace-{tag}"));
-    std::fs::create_dir(&traces).expect("trace dir");
-    let out = Command::new("strace")
-        .args(["-ff", "-qq", "-v", "-s", "65536", "-o"])
-        .arg(traces.join("trace"))
-        .args(["-e", TRACED])
-        .arg(DIYC)
+    let (mut strace, traces) = traced(lab, tag);
+    let out = strace
         .arg("--root")
         .arg(lab.root())
         .args(args)
@@ -208,11 +203,33 @@ pub fn assert_strace_agrees(lab: &Lab, tag: &str, args: &[&str], must_show: &[&s
         .expect("strace is installed (the README's test command installs it)");
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let (explained, mut helpers) = explained(&stderr);
+    assert_agreement(lab, &traces, &stderr, must_show);
+    out
+}
+
+/// `strace -f ... diyc`, for the caller to add diyc's arguments to, and
+/// the directory its traces go to.
+pub fn traced(lab: &Lab, tag: &str) -> (Command, std::path::PathBuf) {
+    let traces = lab.root().join(format!("strace-{tag}"));
+    std::fs::create_dir(&traces).expect("trace dir");
+    let mut strace = Command::new("strace");
+    strace
+        .args(["-ff", "-qq", "-v", "-s", "65536", "-o"])
+        .arg(traces.join("trace"))
+        .args(["-e", TRACED])
+        .arg(DIYC);
+    (strace, traces)
+}
+
+/// The explanation `explain` (text, as `--explain --verbose` or `diyc
+/// explain --verbose` prints it) and the traces in `traces` agree both
+/// ways. `must_show` names calls the explanation has to include.
+pub fn assert_agreement(lab: &Lab, traces: &Path, stderr: &str, must_show: &[&str]) {
+    let (explained, mut helpers) = explained(stderr);
     assert!(!explained.is_empty(), "no calls explained");
-    let traced = traced_calls(&traces);
+    let traced = traced_calls(traces);
     // Grouped repeats and folded stages name their calls too.
-    let mut quiet = quiet::parse(&stderr);
+    let mut quiet = quiet::parse(stderr);
     quiet.assert_made(&traced, &explained);
     helpers.extend(quiet.programs.iter().copied());
 
@@ -288,5 +305,4 @@ pub fn assert_strace_agrees(lab: &Lab, tag: &str, args: &[&str], must_show: &[&s
             "--explain shows no {kind}"
         );
     }
-    out
 }
