@@ -39,6 +39,16 @@ fn the_installed_diyc_runs_and_says_what_it_is() {
 }
 
 #[test]
+fn the_installed_diyc_oci_link_speaks_the_oci_command_line() {
+    let dest = installed();
+    let link = at(dest.path(), "bin/diyc-oci");
+    assert_eq!(std::fs::read_link(&link).expect("a link").to_str(), Some("diyc"));
+    let out = Command::new(&link).arg("--version").output().expect("diyc-oci runs");
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("spec: 1.0.2"), "{}", text(&out.stdout));
+}
+
+#[test]
 fn man_finds_diyc_and_each_command_s_page() {
     let dest = installed();
     for (page, says) in [("diyc", "diyc-run(1)"), ("diyc-image", "import")] {
