@@ -42,10 +42,20 @@ fn the_installed_diyc_runs_and_says_what_it_is() {
 fn the_installed_diyc_oci_link_speaks_the_oci_command_line() {
     let dest = installed();
     let link = at(dest.path(), "bin/diyc-oci");
-    assert_eq!(std::fs::read_link(&link).expect("a link").to_str(), Some("diyc"));
-    let out = Command::new(&link).arg("--version").output().expect("diyc-oci runs");
+    assert_eq!(
+        std::fs::read_link(&link).expect("a link").to_str(),
+        Some("diyc")
+    );
+    let out = Command::new(&link)
+        .arg("--version")
+        .output()
+        .expect("diyc-oci runs");
     assert!(out.status.success());
-    assert!(text(&out.stdout).contains("spec: 1.0.2"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("spec: 1.0.2"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]

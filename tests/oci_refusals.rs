@@ -16,14 +16,23 @@ use common::text;
 
 /// create must fail with one line holding `needle`, and leave nothing.
 fn refused(b: &Bundle, needle: &str) {
-    let out = b
+    // stderr to a file: a create that wrongly succeeds leaves a process
+    // holding its descriptors, which a pipe would wait for.
+    let file = b.lab.root().join("create.err");
+    let status = b
         .cmd(&["create", "--bundle"])
         .arg(&b.dir)
         .arg("r")
-        .output()
+        .stdout(std::fs::File::create(&file).expect("file"))
+        .stderr(std::fs::File::create(&file).expect("file"))
+        .status()
         .expect("create");
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{needle}: {err}");
+    let err = std::fs::read_to_string(&file).expect("stderr");
+    if status.success() {
+        b.ok(&["delete", "--force", "r"]);
+        panic!("{needle}: create was not refused");
+    }
+    assert_eq!(status.code(), Some(1), "{needle}: {err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     assert!(err.contains(needle), "expected {needle:?} in {err}");
     assert!(

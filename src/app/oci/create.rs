@@ -158,8 +158,10 @@ fn launch_of(
     let mut plan = Plan {
         mount: true,
         ipc: config.ipc,
+        // The bundle's /proc is mounted with its other mounts, before
+        // pivot_root.
         pid: Some(Pid {
-            mount_proc: false,
+            mount_proc: true,
             mounted_by_rootfs: true,
         }),
         session: Some(Session::new(
