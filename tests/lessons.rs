@@ -24,6 +24,17 @@ fn snapshot(lab: &Lab, name: &str, err: &str) {
     });
 }
 
+/// diyc with no podman on its PATH: the hardening lesson's engine part is
+/// then its short paragraph, the same on every machine (tests/lessons_oci.rs
+/// runs it with podman).
+fn without_podman(lab: &Lab, args: &[&str]) -> std::process::Output {
+    lab.cmd(args)
+        .env("PATH", lab.root().join("no-podman-here"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("diyc runs")
+}
+
 /// `diyc learn --step STEP --no-pause`: exit 0, every part, the lesson's
 /// own check, its experiment's effect and undoing, the host as it was,
 /// at most 250 lines and no raw Markdown; then the same with every call
@@ -34,7 +45,7 @@ fn lesson(lab: &Lab, step: &str, extra: &[&str], expect: &[&str]) -> (String, St
     let (err, out) = quiet_lesson(lab, step, extra);
     let args = common::verbose_lesson(step, extra);
     let before = lab.host_state();
-    let verbose = lab.run(&args);
+    let verbose = without_podman(lab, &args);
     let all = text(&verbose.stderr);
     assert_eq!(verbose.status.code(), Some(0), "{all}");
     for needle in expect {
@@ -48,7 +59,7 @@ fn quiet_lesson(lab: &Lab, step: &str, extra: &[&str]) -> (String, String) {
     let before = lab.host_state();
     let mut args = vec!["learn", "--step", step, "--no-pause"];
     args.extend(extra);
-    let out = lab.run(&args);
+    let out = without_podman(lab, &args);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert_parts_in_order(&err);

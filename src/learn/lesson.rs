@@ -77,6 +77,12 @@ impl Session<'_> {
         self.focus = focus;
         self.difference(&live, &broken);
         self.pictures(topic, &live, &broken);
+        // The last lesson ends with what a real engine asks of diyc.
+        if topic == Topic::Hardening {
+            if let Err(q) = self.engine()? {
+                return Ok(Err(q));
+            }
+        }
         if let Err(q) = self.pause("try it yourself") {
             return Ok(Err(q));
         }

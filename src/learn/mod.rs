@@ -4,8 +4,9 @@
 //! session that says it and runs its launches (session.rs, lesson.rs,
 //! prose.rs, quiz.rs, views.rs), the handout (transcript.rs), the parts
 //! of a container the lessons build on (parts.rs), the looks at the host
-//! before and after (probes.rs), and the iptables lesson's outside host
-//! (outside.rs). The texts are lessons/NAME.md, built into the binary; a
+//! before and after (probes.rs), the iptables lesson's outside host
+//! (outside.rs), and podman driving diyc for the hardening lesson's last
+//! part (engine/). The texts are lessons/NAME.md, built into the binary; a
 //! stage lesson's title is its stage's heading.
 //!
 //! uts, pid and mount run host commands in new namespaces and need no
@@ -17,6 +18,7 @@
 mod capture;
 mod cgroups;
 mod draw;
+mod engine;
 pub mod exercise;
 mod glossary;
 mod hardening;
