@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::os::unix::fs::MetadataExt;
 use std::process::{Output, Stdio};
 
 use common::lessons::{lesson_filters, section};
@@ -30,20 +29,8 @@ fn learn(lab: &Lab, path: Option<&std::path::Path>, extra: &[&str]) -> Output {
 /// What podman writes on the host whatever its flags say, and what it
 /// would leave running: none of it may change.
 fn podman_marks(lab: &Lab) -> Vec<String> {
-    let mut marks: Vec<String> = ["/run/containers", "/run/netns", "/var/lib/containers"]
-        .iter()
-        .map(|p| format!("{p}: {:?}", std::fs::read_dir(p).map(|d| d.count()).ok()))
-        .collect();
-    for file in [
-        "/var/lib/containers/cache/blob-info-cache-v1.boltdb",
-        "/dev/shm/libpod_lock",
-    ] {
-        let meta = std::fs::metadata(file).ok();
-        marks.push(format!(
-            "{file}: {:?}",
-            meta.map(|m| (m.mtime(), m.mtime_nsec()))
-        ));
-    }
+    let mut marks =
+        common::podman::marks_of(&["/run/containers", "/run/netns", "/var/lib/containers"]);
     // conmon and podman's clean-up name the lesson's directory.
     let root = lab.root().to_string_lossy().into_owned();
     let running = std::fs::read_dir("/proc")

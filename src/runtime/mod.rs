@@ -22,6 +22,7 @@
 
 mod channel;
 mod child;
+mod inside;
 pub mod process;
 pub mod reclaim;
 mod supervise;

@@ -115,24 +115,11 @@ impl OnTerminal {
             nix::poll::PollFd::new(self.master.as_fd(), nix::poll::PollFlags::POLLIN),
             nix::poll::PollFd::new(self.exited.as_fd(), nix::poll::PollFlags::POLLIN),
         ];
-        let ready =
-            nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(60_000u16)).expect("poll");
-        assert!(
-            ready > 0,
-            "nothing on the terminal for a minute:\n{}",
-            self.seen
-        );
+        poll_guarded(&mut fds, &self.seen);
         if fds[0].any() != Some(true) {
             return false;
         }
-        let mut buf = [0u8; 4096];
-        match self.master.read(&mut buf) {
-            Ok(0) | Err(_) => false,
-            Ok(n) => {
-                self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-                true
-            }
-        }
+        read_into(&mut self.master, &mut self.seen)
     }
 
     pub fn send(&mut self, keys: &str) {
@@ -193,4 +180,24 @@ impl Drop for OnTerminal {
             let _ = self.child.wait();
         }
     }
+}
+
+/// One read of what a terminal's master has, added to `seen`; false once
+/// it is closed.
+pub fn read_into(master: &mut std::fs::File, seen: &mut String) -> bool {
+    let mut buf = [0u8; 4096];
+    match master.read(&mut buf) {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            true
+        }
+    }
+}
+
+/// Wait until one of `fds` is ready; fails if nothing comes for a minute
+/// (only a guard: what appears decides), showing what was `seen`.
+pub fn poll_guarded(fds: &mut [nix::poll::PollFd], seen: &str) {
+    let ready = nix::poll::poll(fds, nix::poll::PollTimeout::from(60_000u16)).expect("poll");
+    assert!(ready > 0, "nothing on the terminal for a minute:\n{seen}");
 }

@@ -17,6 +17,7 @@ mod create;
 mod exec;
 pub mod fields;
 mod mounts;
+mod resources;
 mod verbs;
 
 use std::path::{Path, PathBuf};

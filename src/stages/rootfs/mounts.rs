@@ -286,49 +286,10 @@ impl Rootfs {
         Ok(())
     }
 
-    /// One of a bundle's mounts. A bind takes its flags in a remount of
-    /// its own (the kernel ignores them on the bind itself).
-    #[allow(clippy::too_many_arguments)]
-    fn spec_mount(
-        &self,
-        sys: &mut Sys,
-        inside: &str,
-        dir: bool,
-        source: &str,
-        fstype: &Option<String>,
-        flags: u64,
-        data: &str,
-        recursive: bool,
-    ) -> Result<()> {
-        let data = (!data.is_empty()).then_some(data);
-        let Some(fstype) = fstype else {
-            let rec = if recursive { libc::MS_REC } else { 0 };
-            self.at_target(sys, inside, dir, &mut |sys, target| {
-                sys.mount(Some(source), target, None, libc::MS_BIND | rec, None)
-            })?;
-            if flags == 0 {
-                return Ok(());
-            }
-            return self.at_target(sys, inside, dir, &mut |sys, target| {
-                let again = libc::MS_BIND | libc::MS_REMOUNT | flags as libc::c_ulong;
-                sys.mount(None, target, None, again | kept_flags(target), None)
-            });
-        };
-        self.at_target(sys, inside, true, &mut |sys, target| {
-            sys.mount(
-                Some(source),
-                target,
-                Some(fstype),
-                flags as libc::c_ulong,
-                data,
-            )
-        })
-    }
-
     /// Make the mount point `inside` where the image lacks it: every
     /// directory on the way must be a real one (a symlink is refused),
     /// and the last is a directory, or a file for a file's bind.
-    fn make_target(&self, sys: &mut Sys, inside: &str, dir: bool) -> Result<()> {
+    pub(super) fn make_target(&self, sys: &mut Sys, inside: &str, dir: bool) -> Result<()> {
         let mut at = self.merged.clone();
         let parts: Vec<&str> = inside.split('/').filter(|p| !p.is_empty()).collect();
         for (i, part) in parts.iter().enumerate() {
@@ -359,7 +320,7 @@ impl Rootfs {
     /// the new root with no symlink allowed on the way: opened with
     /// openat2 and reached through its descriptor, /proc/self/fd/N, so
     /// nothing can change between the check and the mount.
-    fn at_target(
+    pub(super) fn at_target(
         &self,
         sys: &mut Sys,
         inside: &str,

@@ -74,7 +74,13 @@ impl Seen {
 /// The host paths engines write by default, and the cache file and lock
 /// segment podman updates whatever --root says: none may change.
 fn host_marks() -> Vec<String> {
-    let mut marks: Vec<String> = ["/run/containers", "/run/containerd", "/run/netns"]
+    marks_of(&["/run/containers", "/run/containerd", "/run/netns"])
+}
+
+/// How many entries each of `dirs` holds, and the times podman's cache
+/// file and lock segment were last written.
+pub fn marks_of(dirs: &[&str]) -> Vec<String> {
+    let mut marks: Vec<String> = dirs
         .iter()
         .map(|p| format!("{p}: {:?}", std::fs::read_dir(p).map(|d| d.count()).ok()))
         .collect();

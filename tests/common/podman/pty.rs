@@ -1,6 +1,6 @@
 //! A program on a pseudo-terminal the test holds, for `run -it`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 
@@ -48,21 +48,8 @@ impl OnPty {
             self.master.as_fd(),
             nix::poll::PollFlags::POLLIN,
         )];
-        let ready =
-            nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(60_000u16)).expect("poll");
-        assert!(
-            ready > 0,
-            "nothing on the terminal for a minute:\n{}",
-            self.seen
-        );
-        let mut buf = [0u8; 4096];
-        match self.master.read(&mut buf) {
-            Ok(0) | Err(_) => false,
-            Ok(n) => {
-                self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-                true
-            }
-        }
+        crate::common::terminal::poll_guarded(&mut fds, &self.seen);
+        crate::common::terminal::read_into(&mut self.master, &mut self.seen)
     }
 
     pub fn send(&mut self, keys: &str) {
