@@ -318,3 +318,53 @@ fn diyc_explain_file_records_every_call_of_create_and_strace_agrees() {
     b.ok(&["delete", "e"]);
     b.assert_gone("e");
 }
+
+/// A create that finds its cgroup already holding processes (another
+/// container's, or a host service's that a cgroupsPath named) is refused
+/// before anything is made: its clean-up must not kill what is there.
+#[test]
+fn a_create_refused_for_a_busy_cgroup_leaves_that_cgroups_processes_alone() {
+    require_root!();
+    let b = Bundle::new("first", &["sleep", "1000"]);
+    let pid = b.create("first", &b.lab.root().join("out"));
+    b.ok(&["start", "first"]);
+    // A second container given the first's cgroupsPath.
+    let out = b
+        .cmd(&["create", "--bundle"])
+        .arg(&b.dir)
+        .arg("second")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("create");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("already holds processes"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        b.status("first"),
+        "running",
+        "the first container was killed"
+    );
+    assert!(!b.state_root().join("second").exists());
+    b.ok(&["delete", "--force", "first"]);
+    b.reap(pid);
+    b.assert_gone("first");
+}
+
+#[test]
+fn an_explain_annotation_names_a_file_in_the_runtimes_own_directory() {
+    require_root!();
+    let mut b = Bundle::new("n", &["true"]);
+    b.set("annotations", json!({"diyc.explain": "first"}));
+    let pid = b.create("n", &b.lab.root().join("out"));
+    b.ok(&["start", "n"]);
+    b.reap(pid);
+    let file = b.state_root().join(".explain/first.json");
+    let lines = std::fs::read_to_string(&file).expect("the explanation");
+    common::snapshot::assert_json_events(&lines);
+    b.ok(&["delete", "n"]);
+    b.assert_gone("n");
+}

@@ -203,6 +203,11 @@ fn values_diyc_cannot_honour_are_refused_naming_the_field() {
         ),
         (
             "mounts",
+            json!([{"destination": "/dev", "type": "tmpfs", "source": "tmpfs"}]),
+            "diyc needs a proc mount at /proc",
+        ),
+        (
+            "mounts",
             json!([{"destination": "/x", "type": "ext4", "source": "/dev/sda"}]),
             "mounts[0] (ext4 at /x): this kind of mount is not supported",
         ),
@@ -309,4 +314,39 @@ fn features_is_the_oci_document() {
     );
     let version = b.ok(&["--version"]);
     assert!(version.contains("spec: 1.0.2"), "{version}");
+}
+
+/// A sysctl on a namespace the container shares with the host would
+/// change the host: refused (the attack: `net.ipv4.ip_default_ttl` set
+/// from a bundle with no network namespace of its own).
+#[test]
+fn a_sysctl_of_a_namespace_shared_with_the_host_is_refused() {
+    let mut b = Bundle::new("r", &["true"]);
+    b.set(
+        "linux.namespaces",
+        json!([{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}]),
+    );
+    b.set("linux.sysctl", json!({"net.ipv4.ip_default_ttl": "33"}));
+    refused(&b, "shares the host's network namespace");
+    b.set(
+        "linux.namespaces",
+        json!([{"type": "pid"}, {"type": "mount"}, {"type": "network"}, {"type": "uts"}]),
+    );
+    b.set("linux.sysctl", json!({"kernel.shmmni": "77"}));
+    refused(&b, "shares the host's IPC namespace");
+}
+
+/// The explanation annotation comes from whoever wrote the bundle: a
+/// path in it must never be written (the attack: truncating a host file).
+#[test]
+fn an_explain_annotation_holding_a_path_is_refused_and_the_file_untouched() {
+    let mut b = Bundle::new("r", &["true"]);
+    let victim = b.lab.root().join("victim");
+    std::fs::write(&victim, "keep\n").expect("victim");
+    b.set(
+        "annotations",
+        json!({"diyc.explain": victim.to_str().expect("utf-8")}),
+    );
+    refused(&b, "annotation diyc.explain=");
+    assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "keep\n");
 }

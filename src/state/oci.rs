@@ -209,3 +209,15 @@ pub fn append_log(path: &Path, line: &str) -> Result<()> {
 pub fn explain_file(path: &Path) -> Result<fs::File> {
     fs::File::create(path).ctx("making the explanation file", path)
 }
+
+/// `ROOT/.explain` (a name no container id can take), where explanations an annotation asked for go; made
+/// if missing, and only root's to read.
+pub fn explain_dir(root: &Path) -> Result<PathBuf> {
+    let dir = root.join(".explain");
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .ctx("making", &dir)?;
+    Ok(dir)
+}

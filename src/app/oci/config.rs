@@ -161,6 +161,19 @@ fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Config> {
         }
     }
     let resources = linux.resources().clone().unwrap_or_default();
+    let sysctl = sysctl_of(
+        linux.sysctl().as_ref(),
+        net != Net::Host,
+        kinds.contains(&LinuxNamespaceType::Ipc),
+    )?;
+    let mounts = mounts::sort(spec.mounts().as_deref().unwrap_or(&[] as &[Mount]))?;
+    if !mounts.proc {
+        // The start gate is reached through /proc/self/fd: without the
+        // container's own procfs it would be whatever the image put there.
+        return Err(bad(
+            "mounts: diyc needs a proc mount at /proc (the container's own procfs)",
+        ));
+    }
     Ok(Config {
         root: root_path,
         readonly: root.readonly().unwrap_or(false),
@@ -170,7 +183,7 @@ fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Config> {
         uts,
         ipc: kinds.contains(&LinuxNamespaceType::Ipc),
         net,
-        mounts: mounts::sort(spec.mounts().as_deref().unwrap_or(&[] as &[Mount]))?,
+        mounts,
         cgroup: cgroup_of(linux.cgroups_path().as_deref(), id)?,
         limits: limits_of(&resources)?,
         devices: devices_of(&resources)?,
@@ -182,7 +195,7 @@ fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Config> {
         },
         masked: linux.masked_paths().clone(),
         readonly_paths: linux.readonly_paths().clone(),
-        sysctl: sysctl_of(linux.sysctl().as_ref())?,
+        sysctl,
         annotations: spec
             .annotations()
             .clone()

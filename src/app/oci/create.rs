@@ -62,9 +62,7 @@ pub fn create(log: &Log, root: &Path, req: Request) -> Result<()> {
         _ => {}
     }
     rootfs::check_mount_points(&config.root)?;
-    let explain = std::env::var_os("DIYC_EXPLAIN")
-        .map(std::path::PathBuf::from)
-        .or_else(|| config.annotations.get(EXPLAIN_ANNOTATION).map(Into::into));
+    let explain = explain_path(root, &config)?;
     let host = Host::detect()?;
     let placement = match &config.cgroup {
         Some((parent, name)) => Some(host.place(parent, name, &config.limits)?),
@@ -135,6 +133,26 @@ pub fn create(log: &Log, root: &Path, req: Request) -> Result<()> {
         let _ = dir.remove();
     }
     made
+}
+
+/// Where the explanation goes: DIYC_EXPLAIN, a path the caller chose, or
+/// the annotation, which whoever wrote the bundle chose (an image's
+/// author, a pod's): so only a name, for a file in the runtime's own
+/// directory, `ROOT/.explain/NAME.json`, never a path of the host's.
+fn explain_path(root: &Path, config: &Config) -> Result<Option<std::path::PathBuf>> {
+    if let Some(path) = std::env::var_os("DIYC_EXPLAIN") {
+        return Ok(Some(path.into()));
+    }
+    let Some(name) = config.annotations.get(EXPLAIN_ANNOTATION) else {
+        return Ok(None);
+    };
+    records::validate_id(name).map_err(|_| {
+        Error::invalid(format!(
+            "annotation {EXPLAIN_ANNOTATION}={name:?}: give a name (letters, digits, _ + - .); the explanation goes to {}/.explain/NAME.json",
+            root.display()
+        ))
+    })?;
+    records::explain_dir(root).map(|dir| Some(dir.join(format!("{name}.json"))))
 }
 
 /// The stages of the bundle's container, in the one order.

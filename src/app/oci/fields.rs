@@ -41,7 +41,9 @@ pub const FIELDS: &[(&str, Treat)] = &[
     ("domainname", Used("setdomainname in the new UTS namespace")),
     (
         "annotations",
-        Used("kept for `state`; `diyc.explain` names a file for the explanation"),
+        Used(
+            "kept for `state`; `diyc.explain=NAME` asks for the explanation in ROOT/.explain/NAME.json",
+        ),
     ),
     (
         "process.args",

@@ -131,6 +131,8 @@ pub(super) fn devices_of(resources: &oci_spec::runtime::LinuxResources) -> Resul
 /// the host.
 pub(super) fn sysctl_of(
     sysctl: Option<&std::collections::HashMap<String, String>>,
+    own_net: bool,
+    own_ipc: bool,
 ) -> Result<Vec<(String, String)>> {
     let mut out: Vec<(String, String)> = sysctl
         .into_iter()
@@ -160,6 +162,17 @@ pub(super) fn sysctl_of(
         if !namespaced || !plain {
             return Err(bad(format!(
                 "linux.sysctl {key:?}: only settings a container's own namespaces hold (net.*, the IPC ones) may be set"
+            )));
+        }
+        // Without a namespace of its own the setting is the host's.
+        let (own, kind) = if key.starts_with("net.") {
+            (own_net, "network")
+        } else {
+            (own_ipc, "IPC")
+        };
+        if !own {
+            return Err(bad(format!(
+                "linux.sysctl {key:?}: the container shares the host's {kind} namespace, so this would change the host's setting"
             )));
         }
     }

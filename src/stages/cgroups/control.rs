@@ -75,6 +75,22 @@ fn v2_chain(sys: &mut Sys, dir: &Dir, parent: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Refuse a cgroup that holds processes already: someone else's (another
+/// --root's container, or a cgroupsPath naming a host service's). Checked
+/// before anything is made or pushed on the undo log, whose removal would
+/// kill those processes.
+pub fn check_unused(sys: &Sys, placement: &Placement) -> Result<()> {
+    for dir in &placement.dirs {
+        if sys.is_dir(&text(&dir.path)?) && !procs(sys, &dir.path).is_empty() {
+            return Err(Error::invalid(format!(
+                "cgroup {} already holds processes: is a container of this name running from another --root?",
+                dir.path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Create the container's cgroup directories (and any missing parents).
 /// A leftover directory of the same name with no processes (from a diyc
 /// that was killed) is removed and made again.
@@ -96,12 +112,6 @@ pub fn create(sys: &mut Sys, placement: &Placement) -> Result<()> {
             }
         }
         if sys.is_dir(&text(&dir.path)?) {
-            if !procs(sys, &dir.path).is_empty() {
-                return Err(Error::invalid(format!(
-                    "cgroup {} already holds processes: is a container of this name running from another --root?",
-                    dir.path.display()
-                )));
-            }
             sys.note(format!("removing a leftover cgroup {}", dir.path.display()));
             sys.call(Call::Rmdir {
                 path: text(&dir.path)?,

@@ -150,6 +150,7 @@ impl Stage for Cgroups {
         if self.joined {
             return self.open_for_clone(sys);
         }
+        control::check_unused(sys, &self.placement)?;
         // Pushed first: a half-made cgroup is removed as well.
         let placement = self.placement.clone();
         let dirs = self.dirs();

@@ -280,8 +280,15 @@ impl Rootfs {
         }
         if self.read_only {
             sys.note("--read-only: the root is remounted read-only; /dev, /dev/shm and the mounts above stay writable");
+            // With the flags the root's mount has (an engine's nodev).
             let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
-            sys.mount(None, &self.merged, None, flags, None)?;
+            sys.mount(
+                None,
+                &self.merged,
+                None,
+                flags | kept_flags(&self.merged),
+                None,
+            )?;
         }
         Ok(())
     }
