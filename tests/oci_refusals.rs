@@ -350,3 +350,15 @@ fn an_explain_annotation_holding_a_path_is_refused_and_the_file_untouched() {
     refused(&b, "annotation diyc.explain=");
     assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "keep\n");
 }
+
+#[test]
+fn oci_after_diycs_own_options_is_refused_in_one_line() {
+    let b = Bundle::new("r", &["true"]);
+    let out = std::process::Command::new(common::DIYC)
+        .arg("--root")
+        .arg(b.state_root())
+        .args(["oci", "state", "r"])
+        .output()
+        .expect("diyc");
+    common::assert_one_line_error(&out, "`oci` comes first");
+}

@@ -161,6 +161,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Doctor { json } => return doctor::doctor(*json),
         Command::Explain { file, verbose } => return explain_file(file, *verbose),
+        // `diyc oci` as the first word never gets here (main hands it to
+        // the runtime's parser); after diyc's own options it would mix
+        // the two command lines.
+        Command::Oci { .. } => {
+            return Err(Error::invalid(
+                "`oci` comes first, with the runtime's own options after it: diyc oci --root DIR VERB ...",
+            ));
+        }
         _ => {}
     }
     let root = match cli.root {
