@@ -30,7 +30,9 @@ fn pictures(lab: &Lab, step: &str, extra: &[&str]) -> (String, Vec<String>) {
     assert_eq!(out.status.code(), Some(0), "{err}");
     let heading = "» Pictures of what the runs showed\n";
     let start = err.find(heading).expect("the pictures") + heading.len();
-    let end = err.find("\n» Try it yourself").expect("the next part");
+    // The next part, whichever it is (the hardening lesson's engine part
+    // comes before Try it yourself where podman is installed).
+    let end = start + err[start..].find("\n» ").expect("the next part");
     // The words a picture uses first follow it; they are not the picture.
     let found: Vec<String> = err[start..end]
         .split("\n\n")
