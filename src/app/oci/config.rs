@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, Mount, Process, Spec};
 
-use super::fields;
+use super::check;
 use super::mounts::{self, Mounts};
 use super::resources::{cgroup_of, devices_of, limits_of, sysctl_of};
 use crate::error::{Error, Result};
@@ -80,7 +80,7 @@ pub fn load(bundle: &Path, id: &str, note: &dyn Fn(&str)) -> Result<Config> {
     })?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| bad(format!("{}: {e}", file.display())))?;
-    let notes = fields::check(&value).map_err(|e| bad(format!("config.json: {e}")))?;
+    let notes = check::check(&value).map_err(|e| bad(format!("config.json: {e}")))?;
     notes.iter().for_each(|n| note(n));
     let spec: Spec =
         serde_json::from_value(value).map_err(|e| bad(format!("{}: {e}", file.display())))?;

@@ -12,6 +12,7 @@
 //! Errors follow runc: exit status 1, the message on stderr, and with
 //! `--log` also a line in that file, which engines read back.
 
+mod check;
 mod config;
 mod create;
 mod exec;
