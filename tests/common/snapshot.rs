@@ -26,6 +26,11 @@ pub fn snapshot_filters(lab: &Lab) -> Vec<(String, String)> {
         r#"(/sys/fs/cgroup/[^/\s"]+)/(?:[^\s"]*/)?{}"#,
         regex_escape(&lab.cgroup_parent)
     );
+    // The same way down in a process's /proc/PID/cgroup lines.
+    let membership = format!(
+        r"(\d+:[\w=,]*:)/(?:\S*/)?{}",
+        regex_escape(&lab.cgroup_parent)
+    );
     [
         // A group's labels name paths and pids, and where they wrap
         // depends on how long those are: one token for all of them.
@@ -38,6 +43,7 @@ pub fn snapshot_filters(lab: &Lab) -> Vec<(String, String)> {
         (r"\[pids [0-9,-]+\]", "[pids N]"),
         (root.as_str(), "[ROOT]"),
         (cgroup.as_str(), "$1/[PARENT]"),
+        (membership.as_str(), "$1/[PARENT]"),
         (r"echo \d+ > (\S+/cgroup\.procs)", "echo [PID] > $1"),
         (
             r"(usage\S* = |usage_usec |current = |peak = )\d+(?:\.\d+)?(?: (?:bytes|KiB|MiB|GiB))?",

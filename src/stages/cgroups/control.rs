@@ -187,14 +187,6 @@ pub fn apply(sys: &mut Sys, placement: &Placement, limits: &Limits) -> Result<()
     Ok(())
 }
 
-/// Move process `pid` into the cgroup (every tree, on v1).
-pub fn join(sys: &mut Sys, placement: &Placement, pid: i32) -> Result<()> {
-    for dir in &placement.dirs {
-        write(sys, &dir.path.join("cgroup.procs"), pid.to_string())?;
-    }
-    Ok(())
-}
-
 /// End whatever is left in the cgroup and remove its directories. On v2
 /// `cgroup.kill` does it in one write; on v1 the freezer stops every
 /// process first, so none can fork while the others are being killed.

@@ -5,8 +5,11 @@
 //! 1. before the clone, the container's cgroup is made (below the cgroup
 //!    parent, `diyc` by default) and its limit files written;
 //! 2. the child is put in it before it runs anything of the container:
-//!    clone3 with CLONE_INTO_CGROUP on v2, or by writing its pid to
-//!    `cgroup.procs` (every tree, on v1) while it still waits for `Go`;
+//!    clone3 with CLONE_INTO_CGROUP on v2; on v1 the child moves itself,
+//!    writing `0` to each tree's `tasks` file, opened by diyc before the
+//!    clone. Moving a thread that moves itself takes no lock over every
+//!    process on the machine; writing a pid to `cgroup.procs` takes one
+//!    and waits out an RCU grace period first, milliseconds each run;
 //! 3. after it exits, the kernel's OOM record is read, whatever is left is
 //!    killed and the directories are removed (an undo step, so it also
 //!    happens when the run fails half way).
@@ -17,6 +20,7 @@ pub mod devices;
 pub mod freeze;
 mod host;
 mod limits;
+mod membership;
 mod place;
 mod read;
 
@@ -46,6 +50,9 @@ pub struct Cgroups {
     limits: Limits,
     /// The v2 directory, open for CLONE_INTO_CGROUP until the clone is done.
     dir: Option<OwnedFd>,
+    /// On v1, each tree's `tasks` file, opened through the seam for the
+    /// child to write itself into; diyc's copies close at `attach`.
+    tasks: Vec<i32>,
     /// The cgroup is a running container's, joined (`exec`): made, limited
     /// and removed by the run that owns it.
     joined: bool,
@@ -60,6 +67,7 @@ impl Cgroups {
             placement,
             limits,
             dir: None,
+            tasks: Vec::new(),
             joined: false,
             devices: None,
         }
@@ -89,8 +97,12 @@ impl Cgroups {
     }
 
     fn open_for_clone(&mut self, sys: &mut Sys) -> Result<()> {
-        if let (Version::V2, Some(dir)) = (self.placement.version, self.placement.dirs.first()) {
-            self.dir = Some(sys.open_dir(&control::text(&dir.path)?)?);
+        match (self.placement.version, self.placement.dirs.first()) {
+            (Version::V2, Some(dir)) => {
+                self.dir = Some(sys.open_dir(&control::text(&dir.path)?)?);
+            }
+            (Version::V1, _) => self.tasks = membership::open_tasks(sys, &self.placement)?,
+            (Version::V2, None) => {}
         }
         Ok(())
     }
@@ -117,15 +129,33 @@ impl Stage for Cgroups {
     /// of everything it sees (/proc/self/cgroup says `/`, and the
     /// /sys/fs/cgroup the rootfs stage mounts shows only its own).
     fn enter(&self, sys: &mut Sys) -> Result<()> {
+        if self.tasks.is_empty() && self.joined {
+            return Ok(());
+        }
+        sys.stage(StageId::Cgroups);
+        membership::move_self(sys, &self.tasks)?;
         if self.joined {
             // The join stage enters the container's cgroup namespace.
             return Ok(());
         }
-        sys.stage(StageId::Cgroups);
         sys.call(crate::sys::Call::Unshare {
             flags: libc::CLONE_NEWCGROUP as u64,
         })
         .map(drop)
+    }
+
+    /// Where the child moved itself: its cgroup in each tree, as the
+    /// host names it, which is what the cgroup namespace hides inside.
+    fn outside(&self, pid: i32) -> Vec<String> {
+        if self.tasks.is_empty() {
+            return Vec::new();
+        }
+        let theirs = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        theirs
+            .lines()
+            .filter(|l| !l.ends_with(":/"))
+            .map(|l| format!("/proc/{pid}/cgroup: {l}"))
+            .collect()
     }
 
     fn inside(&self) -> Vec<String> {
@@ -173,13 +203,29 @@ impl Stage for Cgroups {
         self.dir.as_ref().map(AsRawFd::as_raw_fd)
     }
 
+    fn child_fds(&self) -> Vec<i32> {
+        self.tasks.clone()
+    }
+
     fn attach(&mut self, sys: &mut Sys, child: Child) -> Result<()> {
         self.dir = None;
         sys.stage(StageId::Cgroups);
         if child.placed_by_clone {
             sys.note("clone3 started the child inside its cgroup (CLONE_INTO_CGROUP)");
+        } else if !self.tasks.is_empty() {
+            // The child's copies are its own; diyc's are not needed. The
+            // numbers stay: the child was forked with this list, and a
+            // dry run enters with it after attaching.
+            for &fd in &self.tasks {
+                sys.call(crate::sys::Call::Close { fd })?;
+            }
+            sys.note(
+                "the child writes itself into each tree's tasks file before anything else it does",
+            );
+            self.show(sys, "the container's cgroup, before the child moves in");
+            return Ok(());
         } else {
-            control::join(sys, &self.placement, child.pid)?;
+            membership::join(sys, &self.placement, child.pid)?;
         }
         self.show(sys, "the container's cgroup, with the child in it");
         Ok(())

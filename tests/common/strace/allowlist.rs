@@ -142,5 +142,6 @@ pub(super) fn netlink_kind(call: &str) -> Option<String> {
 }
 
 pub(super) fn fd_of(call: &str) -> &str {
-    call.split(['(', ',']).nth(1).unwrap_or("").trim()
+    // `close(4)` has no comma: the number ends at the parenthesis.
+    call.split(['(', ',', ')']).nth(1).unwrap_or("").trim()
 }
