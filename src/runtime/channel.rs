@@ -113,7 +113,12 @@ impl Channel {
     /// The next message and the descriptor that came with it, if any.
     pub fn recv_fd<T: DeserializeOwned>(&self) -> Result<Option<(T, Option<OwnedFd>)>> {
         let mut buf = self.buf.borrow_mut();
-        buf.resize(MAX_MESSAGE, 0);
+        if buf.is_empty() {
+            // Zeroed by the allocator (fresh pages from the kernel), not
+            // written: a process that reads a few short messages touches
+            // only the pages they land in.
+            *buf = vec![0; MAX_MESSAGE];
+        }
         // The whole length of a message that did not fit is reported, so it
         // is an error rather than half a message.
         let (n, fd) = sys::recv_message(self.fd.as_fd(), &mut buf)
