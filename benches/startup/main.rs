@@ -4,7 +4,9 @@
 //! (exec.rs); and an OCI bundle's create, start and delete by runc and by
 //! diyc's runtime mode (oci.rs).
 //!
-//! Run as root: `cargo bench --bench startup [-- --runs N] [--oci-only]`.
+//! Run as root: `scripts/cargo-static bench --bench startup [-- --runs N]
+//! [--oci-only]`, which measures the static build that gets installed;
+//! a plain `cargo bench` works too, and says it measured a dynamic one.
 //! Speed is reported, never asserted: a missed target does not fail the
 //! benchmark.
 
@@ -17,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+mod binary;
 mod cgtrees;
 mod exec;
 mod oci;
@@ -101,9 +104,11 @@ fn run() -> Result<(), String> {
     timed(Command::new(diyc).args(&bridge_args))?;
     let rootfs = root.join("images/busybox/rootfs");
     let runc = find_on_path("runc");
+    let linked = binary::describe(Path::new(diyc));
     if oci_only {
         let oci = oci::run(runc.as_deref(), Path::new(diyc), &rootfs, tmp.path(), runs);
         oci.report();
+        println!("{linked}");
         return Ok(());
     }
     let prefix = format!("diyc-bench-{}", std::process::id());
@@ -180,6 +185,7 @@ fn run() -> Result<(), String> {
     let oci = oci::run(runc.as_deref(), Path::new(diyc), &rootfs, tmp.path(), runs);
     report(&contenders, runs);
     oci.report();
+    println!("{linked}");
     Ok(())
 }
 

@@ -129,6 +129,15 @@ fn number(text: &str) -> std::result::Result<Option<u32>, String> {
         .ok_or_else(|| format!("{text} is above the highest id, {HIGHEST_ID}"))
 }
 
+/// The name `passwd` (a passwd file's text) gives user `uid`. diyc reads
+/// the file itself rather than asking the C library, which in a static
+/// binary would load its name-service modules at run time.
+pub fn name_of(passwd: &str, uid: u32) -> Option<String> {
+    entries(passwd)
+        .find(|e| e.len() > 2 && e[2].parse() == Ok(uid))
+        .map(|e| e[0].to_string())
+}
+
 /// The fields of each line of a colon-separated file.
 fn entries(text: &str) -> impl Iterator<Item = Vec<&str>> {
     text.lines()
@@ -203,6 +212,15 @@ mod tests {
 
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1234:1234::/home/app:/bin/sh\n";
     const GROUP: &str = "root:x:0:\napp:x:1234:\nextra:x:2000:app,other\nsecond:x:3000:app\n";
+
+    #[test]
+    fn a_uid_is_named_by_its_passwd_line_and_only_by_its_uid() {
+        assert_eq!(name_of(PASSWD, 1234).as_deref(), Some("app"));
+        assert_eq!(name_of(PASSWD, 0).as_deref(), Some("root"));
+        // 1234 is app's gid too, and no line's uid is 99.
+        assert_eq!(name_of("g:x:1:1234::/:/bin/sh\n", 1234), None);
+        assert_eq!(name_of(PASSWD, 99), None);
+    }
 
     fn found(spec: &str) -> User {
         lookup(PASSWD, GROUP, spec).unwrap_or_else(|e| panic!("{spec}: {e}"))
