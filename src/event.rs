@@ -120,15 +120,19 @@ impl std::fmt::Display for Outcome {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    /// A stage begins: its title and why it exists.
-    Stage { stage: StageId },
-    /// A system call made through the seam. `text` is its strace-style line.
+    /// A stage begins: its title and why it exists. `at_us`: when, on the
+    /// monotonic clock every process of a run shares (microseconds).
+    Stage { stage: StageId, at_us: u64 },
+    /// A system call made through the seam. `text` is its strace-style line;
+    /// `at_us` when it was made and `took_us` how long the kernel took.
     Syscall {
         stage: StageId,
         pid: i32,
         call: Call,
         text: String,
         outcome: Outcome,
+        at_us: u64,
+        took_us: u64,
     },
     /// What the host (or the container, when `inside`) looks like after a stage.
     State {
@@ -144,7 +148,7 @@ pub enum Event {
 impl Event {
     pub fn stage(&self) -> StageId {
         match self {
-            Event::Stage { stage }
+            Event::Stage { stage, .. }
             | Event::Syscall { stage, .. }
             | Event::State { stage, .. }
             | Event::Note { stage, .. } => *stage,

@@ -131,12 +131,19 @@ fn the_schema_rejects_events_that_break_it() {
     let good = serde_json::json!({
         "event": "syscall", "stage": "uts", "pid": 42,
         "call": {"syscall": "sethostname", "name": "box"},
-        "text": "sethostname(\"box\", 3)", "outcome": {"ok": 0}
+        "text": "sethostname(\"box\", 3)", "outcome": {"ok": 0},
+        "at_us": 5123400, "took_us": 3
     });
     assert!(validator.is_valid(&good));
     for bad in [
         serde_json::json!({"event": "syscall", "stage": "uts"}),
         serde_json::json!({"event": "stage", "stage": "teleport"}),
+        // A call without its time, and a time before the clock's start.
+        serde_json::json!({"event": "stage", "stage": "uts"}),
+        serde_json::json!({"event": "syscall", "stage": "uts", "pid": 42,
+            "call": {"syscall": "sethostname", "name": "box"},
+            "text": "sethostname(\"box\", 3)", "outcome": {"ok": 0},
+            "at_us": -1, "took_us": 3}),
         serde_json::json!({"event": "note", "stage": "uts", "text": "x", "extra": 1}),
         serde_json::json!({
             "event": "syscall", "stage": "uts", "pid": 42,

@@ -75,6 +75,7 @@ fn key(event: &Event) -> Option<(i32, StageId, String, usize, bool)> {
         call,
         text,
         outcome: Outcome::Ok(_),
+        ..
     } = event
     else {
         return None;

@@ -206,7 +206,7 @@ impl Recorder for Explainer {
 
 pub fn render_text(event: &Event) -> String {
     match event {
-        Event::Stage { stage } => {
+        Event::Stage { stage, .. } => {
             let heading = stage.heading();
             let (title, why) = (heading.title, heading.why);
             format!(
@@ -278,6 +278,8 @@ mod tests {
             text: call.to_string(),
             call,
             outcome: Outcome::Ok(0),
+            at_us: 0,
+            took_us: 0,
         }
     }
 

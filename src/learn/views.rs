@@ -182,6 +182,8 @@ mod tests {
                 text: format!("sethostname(\"{name}\", 10)"),
                 call: crate::sys::Call::Chdir { path: "/".into() },
                 outcome: crate::event::Outcome::Ok(0),
+                at_us: 0,
+                took_us: 0,
             });
             seen
         };

@@ -69,6 +69,7 @@ impl Sys<'_> {
         let command = Call::Command {
             argv: argv.to_vec(),
         };
+        self.begin();
         if let Backend::Dry(world) = &mut self.backend {
             let (code, output) = world.helper_answer(&command.to_string());
             let pid = world.new_pid();

@@ -35,6 +35,7 @@ mod perform;
 mod plumbing;
 mod privilege;
 pub mod probe;
+mod process;
 mod query;
 mod record;
 mod render;
@@ -48,7 +49,7 @@ pub use dry::{Kind, World};
 pub use handoff::{open_gate, release_gate, send_console};
 pub use helper::on_path;
 pub use netlink::{Link, Request, Veth};
-pub use plumbing::{exit_now, netns_cookie, recv_message, reset_signal_dispositions};
+pub use plumbing::{exit_now, monotonic_us, netns_cookie, recv_message, reset_signal_dispositions};
 pub use privilege::RLIMITS;
 pub use record::{Journal, Quiet, Recorder};
 pub use spell::clone_flag_names;
@@ -93,6 +94,8 @@ pub struct Sys<'r> {
     /// The master end of a pseudo-terminal made through the seam, kept
     /// for the runtime to hand to diyc.
     terminal: Option<i32>,
+    /// When the call being made began, for its record.
+    began: Option<u64>,
 }
 
 impl<'r> Sys<'r> {
@@ -103,6 +106,7 @@ impl<'r> Sys<'r> {
             pid: std::process::id() as i32,
             backend: Backend::Real { netlink: None },
             terminal: None,
+            began: None,
         }
     }
 
@@ -114,6 +118,7 @@ impl<'r> Sys<'r> {
             pid: 4242,
             backend: Backend::Dry(Box::new(world)),
             terminal: None,
+            began: None,
         }
     }
 
@@ -125,7 +130,8 @@ impl<'r> Sys<'r> {
     pub fn stage(&mut self, stage: StageId) {
         self.stage = stage;
         if self.explaining() {
-            self.rec.record(Event::Stage { stage });
+            let at_us = monotonic_us();
+            self.rec.record(Event::Stage { stage, at_us });
         }
     }
 
@@ -162,8 +168,17 @@ impl<'r> Sys<'r> {
         }
     }
 
+    /// The call about to be made starts now, for its record's times.
+    fn begin(&mut self) {
+        if self.explaining() {
+            self.began = Some(monotonic_us());
+        }
+    }
+
     fn record_as(&mut self, pid: i32, call: Call, outcome: Outcome) {
         if self.explaining() {
+            let now = monotonic_us();
+            let at_us = self.began.take().unwrap_or(now);
             let text = call.to_string();
             let stage = self.stage;
             self.rec.record(Event::Syscall {
@@ -172,6 +187,8 @@ impl<'r> Sys<'r> {
                 call,
                 text,
                 outcome,
+                at_us,
+                took_us: now.saturating_sub(at_us),
             });
         }
     }
@@ -202,6 +219,7 @@ impl<'r> Sys<'r> {
                 netlink: Some(conn),
             };
         }
+        self.begin();
         let result = self.perform(&call);
         if result.is_ok() && leaves_network_namespace(&call) {
             // A netlink socket stays bound to the namespace it was opened in.
@@ -267,68 +285,9 @@ impl<'r> Sys<'r> {
         }
     }
 
-    /// A fork-like clone into new namespaces: `clone3`, falling back to
-    /// `clone` where the kernel lacks it. Only the parent records the call,
-    /// with the child's pid as its result, as strace shows it.
-    ///
-    /// The caller must be single-threaded: the child is a copy of this
-    /// process that must end in `exec` or `exit_now`.
-    pub fn clone_process(&mut self, flags: u64, cgroup_fd: Option<i32>) -> Result<Forked> {
-        let exit_signal = libc::SIGCHLD as u64;
-        let mut call = Call::Clone3 {
-            flags,
-            exit_signal,
-            cgroup_fd,
-        };
-        let mut result = self.fork(&call);
-        if result == Err(Errno::ENOSYS) && cgroup_fd.is_none() {
-            self.record_call(call, outcome_of(&result));
-            call = Call::Clone { flags, exit_signal };
-            result = self.fork(&call);
-        }
-        match result {
-            Ok(0) => Ok(Forked::Child),
-            Ok(child) => {
-                self.record_call(call, Outcome::Ok(child));
-                Ok(Forked::Parent {
-                    child: child as i32,
-                })
-            }
-            Err(errno) => {
-                let text = call.to_string();
-                self.record_call(call, outcome_of(&Err(errno)));
-                Err(Error::Syscall { call: text, errno })
-            }
-        }
-    }
-
-    /// A fork-like clone, or on the dry backend a made-up child's pid
-    /// (never 0: nothing returns as the child).
-    fn fork(&mut self, call: &Call) -> std::result::Result<i64, Errno> {
-        match &mut self.backend {
-            Backend::Dry(world) => world.fork(call),
-            Backend::Real { .. } => call.perform(),
-        }
-    }
-
     /// Whether calls are only recorded, not made.
     pub fn is_dry(&self) -> bool {
         matches!(self.backend, Backend::Dry(_))
-    }
-
-    /// Replace this process. The call is recorded before it is made (a
-    /// successful execve never returns to record anything); only a failure
-    /// comes back, recorded and returned. The dry backend makes nothing,
-    /// so it always comes back.
-    pub fn exec(&mut self, call: Call) -> Error {
-        self.record_call(call.clone(), Outcome::Pending);
-        let errno = match self.perform(&call) {
-            Ok(_) => Errno::EINVAL,
-            Err(errno) => errno,
-        };
-        let text = call.to_string();
-        self.record_call(call, outcome_of(&Err(errno)));
-        Error::Syscall { call: text, errno }
     }
 }
 

@@ -79,3 +79,16 @@ pub fn netns_cookie() -> Option<u64> {
     };
     (rc == 0).then_some(cookie)
 }
+
+/// The monotonic clock in microseconds. Every process of a run reads the
+/// same one (diyc, the container's first process, the benchmark), so the
+/// times of their events line up; 0 if it cannot be read.
+pub fn monotonic_us() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|t| {
+            let secs = u64::try_from(t.tv_sec()).unwrap_or(0);
+            let nanos = u64::try_from(t.tv_nsec()).unwrap_or(0);
+            secs * 1_000_000 + nanos / 1000
+        })
+        .unwrap_or(0)
+}

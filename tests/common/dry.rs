@@ -14,7 +14,7 @@ pub fn transcript(journal: &Journal) -> String {
     let mut out = String::new();
     for event in &journal.events {
         let line = match event {
-            Event::Stage { stage } => format!("== {}", stage.heading().title),
+            Event::Stage { stage, .. } => format!("== {}", stage.heading().title),
             Event::Syscall { text, outcome, .. } => match outcome {
                 Outcome::Ok(v) => format!("  {text} = {v}"),
                 other => format!("  {text} {other}"),
