@@ -5,7 +5,7 @@
 //! diyc's runtime mode (oci.rs).
 //!
 //! Run as root: `scripts/cargo-static bench --bench startup [-- --runs N]
-//! [--oci-only]`, which measures the static build that gets installed;
+//! [--oci-only | --phases]`, which measures the static build that gets installed;
 //! a plain `cargo bench` works too, and says it measured a dynamic one.
 //! Speed is reported, never asserted: a missed target does not fail the
 //! benchmark.
@@ -19,16 +19,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+mod args;
 mod binary;
 mod cgtrees;
 mod exec;
 mod oci;
+mod phases;
 mod runc;
 mod trampoline;
 
+use args::{Only, parse_args};
 use runc::{check_runc_clean, make_bundle, runc_once};
 
-const DEFAULT_RUNS: usize = 50;
 /// The first rounds pay for cold page caches and lazy kernel setup.
 const WARMUP: usize = 3;
 
@@ -56,7 +58,7 @@ fn run() -> Result<(), String> {
     if !nix::unistd::geteuid().is_root() {
         return Err("must run as root (diyc, unshare and runc all need it)".into());
     }
-    let (runs, oci_only) = parse_args()?;
+    let (runs, only) = parse_args()?;
     // A network namespace of the benchmark's own: diyc's bridge, veths and
     // iptables rules are made there, never on the host's network, and go
     // with it. Every command measured runs in it alike.
@@ -105,11 +107,26 @@ fn run() -> Result<(), String> {
     let rootfs = root.join("images/busybox/rootfs");
     let runc = find_on_path("runc");
     let linked = binary::describe(Path::new(diyc));
-    if oci_only {
-        let oci = oci::run(runc.as_deref(), Path::new(diyc), &rootfs, tmp.path(), runs);
-        oci.report();
-        println!("{linked}");
-        return Ok(());
+    match only {
+        Only::Oci => {
+            let oci = oci::run(runc.as_deref(), Path::new(diyc), &rootfs, tmp.path(), runs);
+            oci.report();
+            println!("{linked}");
+            return Ok(());
+        }
+        Only::Phases => {
+            let mut plain = vec![Contender {
+                label: "diyc run --net none",
+                run: Box::new(|_| timed(Command::new(diyc).args(&none_args))),
+                times: Vec::new(),
+            }];
+            measure(&mut plain, runs)?;
+            let table = phases::measure(diyc, &none_args, runs)?;
+            phases::report(&table, Some(stats(&plain[0].times).0), runs);
+            println!("{linked}");
+            return Ok(());
+        }
+        Only::All => {}
     }
     let prefix = format!("diyc-bench-{}", std::process::id());
 
@@ -183,7 +200,10 @@ fn run() -> Result<(), String> {
     drop(target);
     // Last, and apart: it makes the benchmark a subreaper for a while.
     let oci = oci::run(runc.as_deref(), Path::new(diyc), &rootfs, tmp.path(), runs);
+    let table = phases::measure(diyc, &none_args, runs)?;
     report(&contenders, runs);
+    let none = contenders.iter().find(|c| c.label == "diyc run --net none");
+    phases::report(&table, none.map(|c| stats(&c.times).0), runs);
     oci.report();
     println!("{linked}");
     Ok(())
@@ -220,33 +240,6 @@ impl Drop for CgroupParent {
             }
         }
     }
-}
-
-/// (runs, only the OCI lines).
-fn parse_args() -> Result<(usize, bool), String> {
-    let mut runs = DEFAULT_RUNS;
-    let mut oci_only = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            // cargo appends --bench to every bench binary it runs.
-            "--bench" => {}
-            "--runs" => {
-                runs = args
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .filter(|&n| n > 0)
-                    .ok_or("--runs needs a positive number")?;
-            }
-            "--oci-only" => oci_only = true,
-            other => {
-                return Err(format!(
-                    "unknown argument {other:?}; usage: [--runs N] [--oci-only]"
-                ));
-            }
-        }
-    }
-    Ok((runs, oci_only))
 }
 
 /// Wall time of the whole command, start to exit. Only stderr is kept, to
