@@ -7,7 +7,7 @@ mod app;
 mod cli;
 pub mod error;
 pub mod event;
-mod explain;
+pub mod explain;
 pub mod fault;
 mod learn;
 mod observe;

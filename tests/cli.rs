@@ -55,6 +55,47 @@ fn explain_with_a_space_before_its_format_gets_a_hint() {
 }
 
 #[test]
+fn explain_times_says_where_a_recorded_runs_time_went() {
+    let lab = Lab::new();
+    let file = lab.root().join("run.json");
+    let call = |stage: &str, pid: u32, at: u64| {
+        format!(
+            r#"{{"event":"syscall","stage":"{stage}","pid":{pid},"call":{{"syscall":"chdir","path":"/"}},"text":"chdir(\"/\")","outcome":{{"ok":0}},"at_us":{at},"took_us":3}}"#
+        )
+    };
+    let lines = [
+        r#"{"event":"stage","stage":"cgroups","at_us":1000}"#.to_string(),
+        call("cgroups", 40, 1100),
+        call("rootfs", 41, 2500),
+        call("cleanup", 40, 6000),
+    ];
+    std::fs::create_dir_all(lab.root()).expect("the lab's root");
+    std::fs::write(&file, lines.join("\n")).expect("the explanation file");
+    let out = lab.run(&["explain", file.to_str().expect("utf-8"), "--times"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = text(&out.stderr);
+    let table: Vec<&str> = said
+        .lines()
+        .skip_while(|l| !l.starts_with("where the time went"))
+        .skip(1)
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        table,
+        [
+            "cgroups (diyc)                               1.50 ms",
+            "rootfs (container)                           3.50 ms",
+            "cleanup (diyc)                               0.00 ms",
+            "total                                        5.00 ms",
+        ],
+        "{said}"
+    );
+    // Without --times, the calls only.
+    let out = lab.run(&["explain", file.to_str().expect("utf-8")]);
+    assert!(!text(&out.stderr).contains("where the time went"));
+}
+
+#[test]
 fn help_is_long_only_for_run_and_exits_0() {
     let lab = Lab::new();
     let out = lab.run(&["run", "--help"]);

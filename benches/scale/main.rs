@@ -210,11 +210,7 @@ fn measure(diyc: &Diyc, args: &Args, kernel_before: Option<u64>) -> Result<(), S
     }
     let names = all_names(args);
     let start = Instant::now();
-    for chunk in names.chunks(100) {
-        let mut argv = vec!["rm", "-f"];
-        argv.extend(chunk.iter().map(String::as_str));
-        diyc.timed(&argv)?;
-    }
+    cleanup(diyc, &names)?;
     let rm = start.elapsed();
     let leftovers = leftovers(diyc)?;
 
@@ -301,6 +297,7 @@ fn leftovers(diyc: &Diyc) -> Result<Vec<String>, String> {
     Ok(left)
 }
 
+/// `diyc rm -f` of every container named, a hundred a call.
 fn cleanup(diyc: &Diyc, names: &[String]) -> Result<(), String> {
     for chunk in names.chunks(100) {
         let mut argv = vec!["rm", "-f"];

@@ -22,7 +22,11 @@ pub fn describe(diyc: &Path) -> String {
 /// offset, entry size and count (64-bit, little-endian, as diyc's
 /// targets are).
 fn interpreter(path: &Path) -> Result<bool, String> {
-    let elf = std::fs::read(path).map_err(|e| e.to_string())?;
+    // The program headers follow the ELF header; 64 KiB holds both.
+    let mut elf = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 64 << 10), &mut elf))
+        .map_err(|e| e.to_string())?;
     let field = |at: usize, len: usize| -> Result<u64, String> {
         let bytes = elf.get(at..at + len).ok_or("a short ELF file")?;
         Ok(bytes

@@ -1,20 +1,19 @@
 //! Where one `diyc run --rm --net none busybox true` spends its time,
 //! phase by phase, from the times diyc puts in its own explanation
 //! (`--explain=json`: every stage and call carries `at_us`, on the
-//! monotonic clock this benchmark reads too).
-//!
-//! A phase runs from one stage's first event to the next stage's, in
-//! whichever process the events come from: diyc on the host, or the
-//! container's first process before its exec. The first phase starts when
-//! the benchmark starts diyc; the last ends when diyc has exited. An
-//! explained run also gathers what it shows between stages, so its total
-//! is above an unexplained run's; the report gives both.
+//! monotonic clock this benchmark reads too), split as
+//! `diyc explain --times` splits them (`diyc::explain::times`). The first
+//! phase starts when the benchmark starts diyc; the last ends when diyc
+//! has exited. An explained run also gathers what it shows between
+//! stages, so its total is above an unexplained run's; the report gives
+//! both.
 
 use std::ffi::OsString;
 use std::process::{Command, Stdio};
 
+use diyc::event::Event;
+use diyc::explain::times;
 use diyc::sys::monotonic_us;
-use serde_json::Value;
 
 use super::WARMUP;
 
@@ -58,79 +57,16 @@ fn once(diyc: &str, args: &[OsString]) -> Result<Sample, String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    let events: Vec<Value> = String::from_utf8_lossy(&out.stderr)
+    let events: Vec<Event> = String::from_utf8_lossy(&out.stderr)
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
-    Ok(split(&events, started, ended))
-}
-
-/// Where a phase starts, the stage it belongs to, and the process its
-/// first call came from.
-struct Mark {
-    at: u64,
-    stage: String,
-    pid: Option<i64>,
-}
-
-/// The phases of one run: a new one at each change of stage, or where the
-/// calls move to the other process; named by the stage and that process.
-fn split(events: &[Value], started: u64, ended: u64) -> Sample {
-    let diyc_pid = events
-        .iter()
-        .find(|e| e["event"] == "syscall")
-        .and_then(|e| e["pid"].as_i64());
-    let mut timed: Vec<(u64, &str, Option<i64>)> = events
-        .iter()
-        .filter_map(|e| {
-            let at = e["at_us"].as_u64()?;
-            Some((at, e["stage"].as_str().unwrap_or("?"), e["pid"].as_i64()))
-        })
+    let mut sample: Sample = times::phases(&events, Some(started), Some(ended))
+        .into_iter()
+        .map(|p| (p.name, p.us))
         .collect();
-    // The container's events reach diyc a moment after they happen.
-    timed.sort_by_key(|(at, _, _)| *at);
-    let mut marks: Vec<Mark> = Vec::new();
-    for (at, stage, pid) in timed {
-        match marks.last_mut() {
-            Some(m) if m.stage == stage && (m.pid.is_none() || pid.is_none() || m.pid == pid) => {
-                m.pid = m.pid.or(pid);
-            }
-            _ => marks.push(Mark {
-                at,
-                stage: stage.to_string(),
-                pid,
-            }),
-        }
-    }
-    let mut sample: Sample = Vec::new();
-    let mut from = started;
-    let mut name = "start: diyc's own, and its checks".to_string();
-    for mark in marks {
-        sample.push((name, mark.at.saturating_sub(from)));
-        let side = match mark.pid {
-            Some(pid) if Some(pid) == diyc_pid => " (diyc)",
-            Some(_) => " (container)",
-            None => "",
-        };
-        name = format!("{}{side}", mark.stage);
-        from = mark.at;
-    }
-    sample.push((name, ended.saturating_sub(from)));
     sample.push(("total (explained)".into(), ended.saturating_sub(started)));
-    merge(sample)
-}
-
-/// One entry per name: a stage met twice (cgroups before the clone and
-/// after the exit) is one phase of their sum, where it first came.
-fn merge(sample: Sample) -> Sample {
-    let mut merged: Sample = Vec::new();
-    for (name, us) in sample {
-        match merged.iter_mut().find(|(n, _)| *n == name) {
-            Some(entry) => entry.1 += us,
-            None => merged.push((name, us)),
-        }
-    }
-    merged
+    Ok(sample)
 }
 
 fn medians(samples: &[Sample]) -> Vec<(String, f64)> {

@@ -160,7 +160,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
             return Ok(0);
         }
         Command::Doctor { json } => return doctor::doctor(*json),
-        Command::Explain { file, verbose } => return explain_file(file, *verbose),
+        Command::Explain {
+            file,
+            verbose,
+            times,
+        } => return explain_file(file, *verbose, *times),
         // `diyc oci` as the first word never gets here (main hands it to
         // the runtime's parser); after diyc's own options it would mix
         // the two command lines.
@@ -266,8 +270,9 @@ fn own_the_files() -> Result<()> {
 }
 
 /// `diyc explain FILE`: the JSON lines an engine-driven run wrote, shown
-/// as `--explain` shows a run of diyc's own.
-fn explain_file(file: &std::path::Path, verbose: bool) -> Result<i32> {
+/// as `--explain` shows a run of diyc's own; with `--times`, then each
+/// stage's share of the time.
+fn explain_file(file: &std::path::Path, verbose: bool, times: bool) -> Result<i32> {
     use crate::sys::Recorder;
     let text = std::fs::read_to_string(file).map_err(|e| {
         Error::invalid(format!(
@@ -277,6 +282,7 @@ fn explain_file(file: &std::path::Path, verbose: bool) -> Result<i32> {
         ))
     })?;
     let mut explainer = Explainer::new(Some(Format::Text)).verbose(verbose);
+    let mut events = Vec::new();
     for (n, line) in text
         .lines()
         .enumerate()
@@ -289,8 +295,18 @@ fn explain_file(file: &std::path::Path, verbose: bool) -> Result<i32> {
                 n + 1
             ))
         })?;
+        if times {
+            events.push(Clone::clone(&event));
+        }
         explainer.record(event);
     }
     explainer.flush();
+    if times {
+        eprintln!("\nwhere the time went, stage by stage (from the events' own times):");
+        let phases = crate::explain::times::phases(&events, None, None);
+        for line in crate::explain::times::table(&phases) {
+            eprintln!("  {line}");
+        }
+    }
     Ok(0)
 }

@@ -115,6 +115,9 @@ pub enum Command {
         /// Every call on a line of its own
         #[arg(long)]
         verbose: bool,
+        /// Then where the time went: each stage's share, from the times the events carry
+        #[arg(long)]
+        times: bool,
     },
     /// List containers: name, image, status, pid, uptime, address (running ones; -a for all)
     Ps {

@@ -5,6 +5,7 @@
 //! line each (group.rs). JSON is always every event.
 
 mod group;
+pub mod times;
 
 use std::io::{IsTerminal, Write};
 
