@@ -282,13 +282,29 @@ fn leftovers(diyc: &Diyc) -> Result<Vec<String>, String> {
             diyc.parent
         ));
     }
-    let links = Command::new("ip")
-        .args(["-o", "link", "show", "type", "veth"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
-        .unwrap_or(0);
+    // A veth pair goes with its network namespace, which the kernel frees
+    // a moment after the last process in it is gone, off its own work
+    // queue: so the pairs are counted until none is left, for a while.
+    let veths = || {
+        Command::new("ip")
+            .args(["-o", "link", "show", "type", "veth"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
+            .unwrap_or(0)
+    };
+    let since = Instant::now();
+    let mut links = veths();
+    while links > 0 && since.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+        links = veths();
+    }
     if links > 0 {
-        left.push(format!("{links} veth links"));
+        left.push(format!("{links} veth links, 30 s after their containers"));
+    } else {
+        println!(
+            "  the kernel freed the last veth pair {:.0} ms after rm returned",
+            since.elapsed().as_secs_f64() * 1000.0
+        );
     }
     let running = memory::processes_of(diyc.bin).len();
     if running > 0 {

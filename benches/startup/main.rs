@@ -359,6 +359,29 @@ fn report(contenders: &[Contender], runs: usize) {
             verdict(r <= 2.0)
         );
     }
+    // The promises of issue 17: the whole run next to the kernel's own
+    // cost, and the network's share.
+    if let Some(none) = median("diyc run --net none") {
+        let vs = none / median("unshare -fpmiu --mount-proc -R").unwrap_or(f64::NAN);
+        println!(
+            "diyc (--net none) / unshare:      {vs:.2}x  target <= 1.5x: {}",
+            verdict(vs <= 1.5)
+        );
+        if let Some(runc) = median("runc run") {
+            let r = none / runc;
+            println!(
+                "diyc (--net none) / runc:         {r:.2}x  target <= 0.2x: {}",
+                verdict(r <= 0.2)
+            );
+        }
+        if let Some(bridge) = median("diyc run --net bridge") {
+            let more = bridge - none;
+            println!(
+                "--net bridge minus --net none:    {more:+.2} ms  target <= +1 ms: {}",
+                verdict(more <= 1.0)
+            );
+        }
+    }
     if let (Some(exec), Some(nsenter)) =
         (median("diyc exec"), median("nsenter -t PID -m -u -i -n -p"))
     {
