@@ -121,17 +121,25 @@ impl std::fmt::Display for Outcome {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// A stage begins: its title and why it exists. `at_us`: when, on the
-    /// monotonic clock every process of a run shares (microseconds).
-    Stage { stage: StageId, at_us: u64 },
+    /// monotonic clock every process of a run shares (microseconds); 0 in
+    /// an explanation written before diyc kept times.
+    Stage {
+        stage: StageId,
+        #[serde(default)]
+        at_us: u64,
+    },
     /// A system call made through the seam. `text` is its strace-style line;
-    /// `at_us` when it was made and `took_us` how long the kernel took.
+    /// `at_us` when it was made and `took_us` how long it took (a helper
+    /// program: its whole run).
     Syscall {
         stage: StageId,
         pid: i32,
         call: Call,
         text: String,
         outcome: Outcome,
+        #[serde(default)]
         at_us: u64,
+        #[serde(default)]
         took_us: u64,
     },
     /// What the host (or the container, when `inside`) looks like after a stage.

@@ -58,16 +58,19 @@ fn explain_with_a_space_before_its_format_gets_a_hint() {
 fn explain_times_says_where_a_recorded_runs_time_went() {
     let lab = Lab::new();
     let file = lab.root().join("run.json");
-    let call = |stage: &str, pid: u32, at: u64| {
+    let call = |stage: &str, pid: u32, at: u64, took: u64| {
         format!(
-            r#"{{"event":"syscall","stage":"{stage}","pid":{pid},"call":{{"syscall":"chdir","path":"/"}},"text":"chdir(\"/\")","outcome":{{"ok":0}},"at_us":{at},"took_us":3}}"#
+            r#"{{"event":"syscall","stage":"{stage}","pid":{pid},"call":{{"syscall":"chdir","path":"/"}},"text":"chdir(\"/\")","outcome":{{"ok":0}},"at_us":{at},"took_us":{took}}}"#
         )
     };
+    let clone = r#"{"event":"syscall","stage":"clone","pid":40,"call":{"syscall":"clone3","flags":0,"exit_signal":17,"cgroup_fd":null},"text":"clone3(...)","outcome":{"ok":41},"at_us":1200,"took_us":300}"#;
     let lines = [
         r#"{"event":"stage","stage":"cgroups","at_us":1000}"#.to_string(),
-        call("cgroups", 40, 1100),
-        call("rootfs", 41, 2500),
-        call("cleanup", 40, 6000),
+        call("cgroups", 40, 1100, 3),
+        clone.to_string(),
+        call("rootfs", 41, 2500, 3),
+        // The run ends where its last call did: 0.5 ms after this one began.
+        call("cleanup", 40, 6000, 500),
     ];
     std::fs::create_dir_all(lab.root()).expect("the lab's root");
     std::fs::write(&file, lines.join("\n")).expect("the explanation file");
@@ -83,16 +86,40 @@ fn explain_times_says_where_a_recorded_runs_time_went() {
     assert_eq!(
         table,
         [
-            "cgroups (diyc)                               1.50 ms",
+            "cgroups (diyc)                               0.20 ms",
+            "clone (diyc)                                 1.30 ms",
             "rootfs (container)                           3.50 ms",
-            "cleanup (diyc)                               0.00 ms",
-            "total                                        5.00 ms",
+            "cleanup (diyc)                               0.50 ms",
+            "total                                        5.50 ms",
         ],
         "{said}"
     );
     // Without --times, the calls only.
     let out = lab.run(&["explain", file.to_str().expect("utf-8")]);
     assert!(!text(&out.stderr).contains("where the time went"));
+    // An explanation from before diyc kept times still reads, and says so.
+    let old: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            l.replace(r#","took_us":3"#, "")
+                .replace(r#","took_us":500"#, "")
+                .replace(r#","took_us":300"#, "")
+        })
+        .map(|l| {
+            l.split(r#","at_us""#)
+                .next()
+                .map(|h| format!("{h}}}"))
+                .unwrap_or_default()
+        })
+        .collect();
+    std::fs::write(&file, old.join("\n")).expect("the old explanation file");
+    let out = lab.run(&["explain", file.to_str().expect("utf-8"), "--times"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no times"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

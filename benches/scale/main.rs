@@ -157,13 +157,21 @@ fn run() -> Result<(), String> {
         root: tmp.path().join("state"),
         parent: format!("diyc-scale-{}", std::process::id()),
     };
-    let before = memory::kernel_kib();
-    let result = measure(&diyc, &args, before);
+    let result = measure(&diyc, &args);
     // Whatever happened, every container goes, then the bridge.
     let names = all_names(&args);
     let left = cleanup(&diyc, &names);
     let _ = diyc.timed(&["teardown"]);
     remove_parent(&diyc.parent);
+    if left.is_err() {
+        // Its containers may still run: their records stay with them,
+        // for `diyc --root DIR rm -f` to finish the job.
+        let kept = tmp.keep();
+        eprintln!(
+            "scale bench: containers may be left; their state is in {}",
+            kept.display()
+        );
+    }
     match (result, left) {
         (Err(e), _) => Err(e),
         (Ok(()), Err(e)) => Err(e),
@@ -178,7 +186,7 @@ fn all_names(args: &Args) -> Vec<String> {
         .collect()
 }
 
-fn measure(diyc: &Diyc, args: &Args, kernel_before: Option<u64>) -> Result<(), String> {
+fn measure(diyc: &Diyc, args: &Args) -> Result<(), String> {
     println!("building the busybox image in {}", diyc.root.display());
     diyc.timed(&[
         "run",
@@ -190,6 +198,8 @@ fn measure(diyc: &Diyc, args: &Args, kernel_before: Option<u64>) -> Result<(), S
         "busybox",
         "true",
     ])?;
+    // After the image: its files' inodes and dentries are not a container's.
+    let kernel_before = memory::kernel_kib();
     let mut starts = Vec::new();
     let mut ps_100 = None;
     for i in 0..args.count {
@@ -212,7 +222,7 @@ fn measure(diyc: &Diyc, args: &Args, kernel_before: Option<u64>) -> Result<(), S
     let start = Instant::now();
     cleanup(diyc, &names)?;
     let rm = start.elapsed();
-    let leftovers = leftovers(diyc)?;
+    let leftovers = leftovers(diyc, start + rm)?;
 
     let ends = |v: &[Duration]| {
         let k = 10.min(v.len());
@@ -268,7 +278,7 @@ fn measure(diyc: &Diyc, args: &Args, kernel_before: Option<u64>) -> Result<(), S
 
 /// Everything the run could have left: containers diyc still lists,
 /// cgroups below the parent, veth pairs in the namespace, supervisors.
-fn leftovers(diyc: &Diyc) -> Result<Vec<String>, String> {
+fn leftovers(diyc: &Diyc, rm_returned: Instant) -> Result<Vec<String>, String> {
     let mut left = Vec::new();
     let (_, listed) = diyc.timed(&["ps", "-a"])?;
     let containers = listed.lines().skip(1).count();
@@ -292,9 +302,8 @@ fn leftovers(diyc: &Diyc) -> Result<Vec<String>, String> {
             .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
             .unwrap_or(0)
     };
-    let since = Instant::now();
     let mut links = veths();
-    while links > 0 && since.elapsed() < Duration::from_secs(30) {
+    while links > 0 && rm_returned.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(50));
         links = veths();
     }
@@ -303,24 +312,31 @@ fn leftovers(diyc: &Diyc) -> Result<Vec<String>, String> {
     } else {
         println!(
             "  the kernel freed the last veth pair {:.0} ms after rm returned",
-            since.elapsed().as_secs_f64() * 1000.0
+            rm_returned.elapsed().as_secs_f64() * 1000.0
         );
     }
-    let running = memory::processes_of(diyc.bin).len();
+    let running = memory::processes_of(diyc.bin, &diyc.root).len();
     if running > 0 {
         left.push(format!("{running} diyc processes"));
     }
     Ok(left)
 }
 
-/// `diyc rm -f` of every container named, a hundred a call.
+/// `diyc rm -f` of every container named, a hundred a call; a call that
+/// fails does not stop the others.
 fn cleanup(diyc: &Diyc, names: &[String]) -> Result<(), String> {
+    let mut failed = Vec::new();
     for chunk in names.chunks(100) {
         let mut argv = vec!["rm", "-f"];
         argv.extend(chunk.iter().map(String::as_str));
-        diyc.timed(&argv)?;
+        if let Err(e) = diyc.timed(&argv) {
+            failed.push(e);
+        }
     }
-    Ok(())
+    match failed.is_empty() {
+        true => Ok(()),
+        false => Err(failed.join("; ")),
+    }
 }
 
 /// The parent cgroup in every tree: runtimes make the levels above a

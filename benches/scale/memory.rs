@@ -104,9 +104,11 @@ pub fn cgroups_below(parent: &str) -> usize {
         .count()
 }
 
-/// The processes running this binary (supervisors left behind).
-pub fn processes_of(bin: &str) -> Vec<u32> {
+/// The processes running this binary on this state root (supervisors
+/// left behind), not another benchmark's or test's.
+pub fn processes_of(bin: &str, root: &Path) -> Vec<u32> {
     let want = Path::new(bin).canonicalize().ok();
+    let root = root.as_os_str().as_encoded_bytes();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -115,5 +117,9 @@ pub fn processes_of(bin: &str) -> Vec<u32> {
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| *pid != std::process::id())
         .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).ok() == want)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|line| line.split(|b| *b == 0).any(|arg| arg == root))
+        })
         .collect()
 }

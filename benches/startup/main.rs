@@ -6,7 +6,8 @@
 //!
 //! Run as root: `scripts/cargo-static bench --bench startup [-- --runs N]
 //! [--oci-only | --phases]`, which measures the static build that gets installed;
-//! a plain `cargo bench` works too, and says it measured a dynamic one.
+//! a plain `cargo bench --bench startup` works too, and says it measured
+//! a dynamic one.
 //! Speed is reported, never asserted: a missed target does not fail the
 //! benchmark.
 

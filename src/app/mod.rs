@@ -302,10 +302,17 @@ fn explain_file(file: &std::path::Path, verbose: bool, times: bool) -> Result<i3
     }
     explainer.flush();
     if times {
-        eprintln!("\nwhere the time went, stage by stage (from the events' own times):");
         let phases = crate::explain::times::phases(&events, None, None);
-        for line in crate::explain::times::table(&phases) {
-            eprintln!("  {line}");
+        if phases.is_empty() {
+            eprintln!(
+                "\n{}: no times in it to split (it was written before diyc recorded them)",
+                file.display()
+            );
+        } else {
+            eprintln!("\nwhere the time went, stage by stage (from the events' own times):");
+            for line in crate::explain::times::table(&phases) {
+                eprintln!("  {line}");
+            }
         }
     }
     Ok(0)

@@ -4,7 +4,8 @@
 //! first process. `diyc explain FILE --times` prints them; the startup
 //! benchmark takes their medians (`--phases`).
 
-use crate::event::{Event, StageId};
+use crate::event::{Event, Outcome, StageId};
+use crate::sys::Call;
 
 /// One stretch of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +26,16 @@ pub fn phases(events: &[Event], started: Option<u64>, ended: Option<u64>) -> Vec
         Event::Syscall { pid, .. } => Some(*pid),
         _ => None,
     });
+    // The container's first process is the child the clone returned;
+    // any other pid made a helper's call (iptables, say).
+    let container = events.iter().find_map(|e| match e {
+        Event::Syscall {
+            call: Call::Clone3 { .. } | Call::Clone { .. },
+            outcome: Outcome::Ok(child),
+            ..
+        } => i32::try_from(*child).ok(),
+        _ => None,
+    });
     let mut timed: Vec<(u64, StageId, Option<i32>)> = events
         .iter()
         .filter_map(|e| match e {
@@ -35,6 +46,10 @@ pub fn phases(events: &[Event], started: Option<u64>, ended: Option<u64>) -> Vec
             _ => None,
         })
         .collect();
+    // An explanation from before diyc kept times has none to split.
+    if timed.iter().all(|(at, _, _)| *at == 0) {
+        return Vec::new();
+    }
     // The container's events reach diyc a moment after they happen.
     timed.sort_by_key(|(at, _, _)| *at);
     // (start, stage, the process of its first call)
@@ -61,13 +76,22 @@ pub fn phases(events: &[Event], started: Option<u64>, ended: Option<u64>) -> Vec
             first.saturating_sub(started),
         );
     }
-    let last = marks.last().map_or(first, |m| m.0);
-    let end = ended.unwrap_or(last);
+    // Without diyc's exit, the run ends where its last call did.
+    let last_call = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Syscall { at_us, took_us, .. } => Some(at_us + took_us),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(first);
+    let end = ended.unwrap_or(last_call);
     for (k, (at, stage, pid)) in marks.iter().enumerate() {
         let until = marks.get(k + 1).map_or(end, |next| next.0);
         let side = match pid {
             Some(p) if Some(*p) == diyc => " (diyc)",
-            Some(_) => " (container)",
+            Some(p) if Some(*p) == container => " (container)",
+            Some(_) => " (a helper)",
             None => "",
         };
         add(format!("{}{side}", stage.name()), until.saturating_sub(*at));
@@ -89,8 +113,6 @@ pub fn table(phases: &[Phase]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Outcome;
-    use crate::sys::Call;
 
     fn call(stage: StageId, pid: i32, at_us: u64) -> Event {
         Event::Syscall {
@@ -112,11 +134,25 @@ mod tests {
                 at_us: 1_000,
             },
             call(StageId::Cgroups, 7, 1_100),
-            call(StageId::Clone, 7, 1_500),
+            Event::Syscall {
+                stage: StageId::Clone,
+                pid: 7,
+                call: Call::Clone3 {
+                    flags: 0,
+                    exit_signal: 17,
+                    cgroup_fd: None,
+                },
+                text: "clone3(...)".into(),
+                outcome: Outcome::Ok(9),
+                at_us: 1_500,
+                took_us: 40,
+            },
             // The container's calls, arriving after diyc's next one.
             call(StageId::Cgroups, 7, 4_000),
             call(StageId::Rootfs, 9, 2_000),
             call(StageId::Cleanup, 7, 4_500),
+            // A helper's call, by a pid neither diyc's nor the child's.
+            call(StageId::Iptables, 12, 4_700),
         ];
         let phases = phases(&events, Some(200), Some(5_000));
         let got: Vec<(&str, u64)> = phases.iter().map(|p| (p.name.as_str(), p.us)).collect();
@@ -127,12 +163,25 @@ mod tests {
                 ("cgroups (diyc)", 500 + 500),
                 ("clone (diyc)", 500),
                 ("rootfs (container)", 2_000),
-                ("cleanup (diyc)", 500),
+                ("cleanup (diyc)", 200),
+                ("iptables (a helper)", 300),
             ]
         );
         assert_eq!(
             table(&phases).last().map(String::as_str),
             Some("total                                        4.80 ms")
         );
+        // Without diyc's exit, the last phase ends with the last call.
+        let open_ended = super::phases(&events, None, None);
+        assert_eq!(
+            open_ended.last().map(|p| (p.name.as_str(), p.us)),
+            Some(("iptables (a helper)", 1))
+        );
+    }
+
+    #[test]
+    fn an_explanation_without_times_has_no_phases() {
+        let events = [call(StageId::Uts, 7, 0), call(StageId::Rootfs, 9, 0)];
+        assert!(phases(&events, None, None).is_empty());
     }
 }

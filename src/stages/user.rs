@@ -15,7 +15,7 @@
 //! of many owners keep their owners. Without a range or the helpers only
 //! the caller's own id is mapped.
 
-use nix::unistd::{Gid, Uid, User as Passwd};
+use nix::unistd::{Gid, Uid};
 
 use crate::error::Result;
 use crate::event::{Heading, StageId};
@@ -47,12 +47,9 @@ impl User {
     /// are there to write them.
     pub fn for_caller() -> User {
         let (uid, gid) = (Uid::current().as_raw(), Gid::current().as_raw());
-        let name = Passwd::from_uid(Uid::current())
-            .ok()
-            .flatten()
-            .map(|u| u.name)
-            .unwrap_or_else(|| uid.to_string());
         let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+        let name = super::hardening::user::name_of(&read("/etc/passwd"), uid)
+            .unwrap_or_else(|| uid.to_string());
         let subuid = subordinate(&read("/etc/subuid"), &name, uid);
         let subgid = subordinate(&read("/etc/subgid"), &name, uid);
         let helpers = (on_path("newuidmap"), on_path("newgidmap"));

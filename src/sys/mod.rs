@@ -49,7 +49,9 @@ pub use dry::{Kind, World};
 pub use handoff::{open_gate, release_gate, send_console};
 pub use helper::on_path;
 pub use netlink::{Link, Request, Veth};
-pub use plumbing::{exit_now, monotonic_us, netns_cookie, recv_message, reset_signal_dispositions};
+pub use plumbing::{
+    close_unrecorded, exit_now, monotonic_us, netns_cookie, recv_message, reset_signal_dispositions,
+};
 pub use privilege::RLIMITS;
 pub use record::{Journal, Quiet, Recorder};
 pub use spell::clone_flag_names;

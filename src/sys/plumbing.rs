@@ -92,3 +92,9 @@ pub fn monotonic_us() -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// Close a descriptor a failed launch leaves, without a record: nothing
+/// on the host changes by closing a file.
+pub fn close_unrecorded(fd: i32) {
+    let _ = nix::unistd::close(fd);
+}

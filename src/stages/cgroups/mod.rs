@@ -52,7 +52,7 @@ pub struct Cgroups {
     dir: Option<OwnedFd>,
     /// On v1, each tree's `tasks` file, opened through the seam for the
     /// child to write itself into; diyc's copies close at `attach`.
-    tasks: Vec<i32>,
+    tasks: membership::Tasks,
     /// The cgroup is a running container's, joined (`exec`): made, limited
     /// and removed by the run that owns it.
     joined: bool,
@@ -67,7 +67,7 @@ impl Cgroups {
             placement,
             limits,
             dir: None,
-            tasks: Vec::new(),
+            tasks: membership::Tasks::default(),
             joined: false,
             devices: None,
         }
@@ -101,7 +101,7 @@ impl Cgroups {
             (Version::V2, Some(dir)) => {
                 self.dir = Some(sys.open_dir(&control::text(&dir.path)?)?);
             }
-            (Version::V1, _) => self.tasks = membership::open_tasks(sys, &self.placement)?,
+            (Version::V1, _) => self.tasks = membership::Tasks::open(sys, &self.placement)?,
             (Version::V2, None) => {}
         }
         Ok(())
@@ -133,7 +133,7 @@ impl Stage for Cgroups {
             return Ok(());
         }
         sys.stage(StageId::Cgroups);
-        membership::move_self(sys, &self.tasks)?;
+        self.tasks.move_self(sys)?;
         if self.joined {
             // The join stage enters the container's cgroup namespace.
             return Ok(());
@@ -151,9 +151,20 @@ impl Stage for Cgroups {
             return Vec::new();
         }
         let theirs = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        // Only the trees diyc placed it in: `ID:CONTROLLERS:PATH`.
+        let placed = |line: &str| {
+            line.split(':').nth(1).is_some_and(|controllers| {
+                controllers.split(',').any(|c| {
+                    self.placement
+                        .dirs
+                        .iter()
+                        .any(|d| d.controllers.iter().any(|p| p == c))
+                })
+            })
+        };
         theirs
             .lines()
-            .filter(|l| !l.ends_with(":/"))
+            .filter(|l| placed(l))
             .map(|l| format!("/proc/{pid}/cgroup: {l}"))
             .collect()
     }
@@ -204,7 +215,7 @@ impl Stage for Cgroups {
     }
 
     fn child_fds(&self) -> Vec<i32> {
-        self.tasks.clone()
+        self.tasks.fds().to_vec()
     }
 
     fn attach(&mut self, sys: &mut Sys, child: Child) -> Result<()> {
@@ -213,14 +224,10 @@ impl Stage for Cgroups {
         if child.placed_by_clone {
             sys.note("clone3 started the child inside its cgroup (CLONE_INTO_CGROUP)");
         } else if !self.tasks.is_empty() {
-            // The child's copies are its own; diyc's are not needed. The
-            // numbers stay: the child was forked with this list, and a
-            // dry run enters with it after attaching.
-            for &fd in &self.tasks {
-                sys.call(crate::sys::Call::Close { fd })?;
-            }
+            // The child's copies are its own; diyc's are not needed.
+            self.tasks.close_here(sys)?;
             sys.note(
-                "the child writes itself into each tree's tasks file before anything else it does",
+                "the child writes itself into each tree's tasks file as its first step in this stage",
             );
             self.show(sys, "the container's cgroup, before the child moves in");
             return Ok(());
