@@ -76,8 +76,11 @@ pub fn snapshot_filters(lab: &Lab) -> Vec<(String, String)> {
         // The filter's length depends on libseccomp's version.
         (r"\{len=\d+, filter=", "{len=[N], filter="),
         (r"(\d+) system calls allowed", "[N] system calls allowed"),
-        // The descriptors closed around the ones kept.
+        // The descriptors closed around the ones kept, and how many gaps
+        // the kept ones leave: that follows what else the parent had open
+        // when it cloned (the network code's sockets, the lock files).
         (r"close_range\(\d+, \d+, 0\)", "close_range([FDS], 0)"),
+        (r"\d+ x close_range\(", "[N] x close_range("),
         (r"(clone3?\(.*\)) = \d+", "$1 = [PID]"),
         // A new keyring's serial number.
         (r"(KEYCTL_JOIN_SESSION_KEYRING, NULL\)) = \d+", "$1 = [KEY]"),
