@@ -156,47 +156,6 @@ fn delete_refuses_a_running_container_and_force_forgets_what_is_not_there() {
 }
 
 #[test]
-fn exec_detach_joins_the_container_and_names_its_process_in_the_pid_file() {
-    require_root!();
-    let b = Bundle::new("x", &["sleep", "1000"]);
-    let pid = b.create("x", &b.lab.root().join("out"));
-    b.ok(&["start", "x"]);
-    let process = b.lab.root().join("process.json");
-    let marker = "/tmp-exec-marker";
-    std::fs::write(
-        &process,
-        json!({"user": {"uid": 65534, "gid": 65534}, "args": ["sh", "-c", format!("id -u > /dev/shm/who; hostname >> /dev/shm/who; touch {marker}")],
-               "env": ["PATH=/bin"], "cwd": "/"}).to_string(),
-    )
-    .expect("process.json");
-    let pid_file = b.lab.root().join("exec.pid");
-    let out = b
-        .cmd(&["exec", "--detach", "--process"])
-        .arg(&process)
-        .arg("--pid-file")
-        .arg(&pid_file)
-        .arg("x")
-        .output()
-        .expect("exec");
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let exec_pid: i32 = std::fs::read_to_string(&pid_file)
-        .expect("pid file")
-        .parse()
-        .expect("pid");
-    assert_eq!(
-        b.reap(exec_pid),
-        WaitStatus::Exited(nix::unistd::Pid::from_raw(exec_pid), 1),
-        "touch / as nobody fails"
-    );
-    let who =
-        std::fs::read_to_string(format!("/proc/{pid}/root/dev/shm/who")).expect("what exec wrote");
-    assert_eq!(who, "65534\noci-test\n");
-    b.ok(&["delete", "--force", "x"]);
-    b.reap(pid);
-    b.assert_gone("x");
-}
-
-#[test]
 fn a_terminal_goes_to_the_console_socket_and_the_command_uses_it() {
     require_root!();
     let mut b = Bundle::new("t", &["sh", "-c", "tty; echo typed-$(head -n 1)"]);

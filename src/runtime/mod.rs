@@ -308,6 +308,7 @@ pub fn launch(
     }
     let streams = launch.stages.iter_mut().flat_map(|s| s.streams()).collect();
     supervisor.relay_pipes(streams);
+    fault::hold("before-supervise");
     let mut exit = supervisor.run(sys, ours, launch, signals)?;
     if launch.handed_off() {
         return Ok(exit);

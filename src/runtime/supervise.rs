@@ -311,6 +311,11 @@ impl Supervisor {
     }
 
     fn reap(&mut self) {
+        // A handed-off process is the engine's to reap, even if it ended
+        // before diyc got here: conmon learns an exec's status that way.
+        if self.handed {
+            return;
+        }
         match waitpid(self.pid(), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) | Err(_) => {}
             Ok(status) => self.status = Some(status),
