@@ -159,10 +159,6 @@ impl Netlink {
     /// Make one request; the errno is the kernel's.
     pub(super) fn perform(&self, request: &Request) -> std::result::Result<(), Errno> {
         let handle = self.handle.clone();
-        let set = |message| {
-            let handle = handle.clone();
-            async move { handle.link().set(message).execute().await }
-        };
         let result = match request {
             Request::AddBridge { name } => self
                 .runtime
@@ -184,11 +180,14 @@ impl Netlink {
                 let link = link.up().build();
                 self.runtime.block_on(handle.link().add(link).execute())
             }
-            Request::SetUp { name } => {
-                let index = self.index_of(name)?;
-                self.runtime
-                    .block_on(set(LinkUnspec::new_with_index(index).up().build()))
-            }
+            // By name: the kernel finds the link itself, so no lookup
+            // goes before the one message explained.
+            Request::SetUp { name } => self.runtime.block_on(
+                handle
+                    .link()
+                    .set(LinkUnspec::new_with_name(name).up().build())
+                    .execute(),
+            ),
             Request::AddAddress {
                 dev,
                 address,
