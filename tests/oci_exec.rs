@@ -10,12 +10,12 @@ mod kit;
 use std::path::Path;
 
 use kit::Bundle;
-use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use serde_json::json;
 
-use common::{text, wait_until};
+use common::held::Held;
+use common::text;
 
 fn process_json(b: &Bundle, user: u32, script: &str) -> std::path::PathBuf {
     let process = b.lab.root().join("process.json");
@@ -79,26 +79,13 @@ fn an_exec_that_ends_at_once_is_left_for_the_engine_to_reap() {
     b.ok(&["start", "x"]);
     let process = process_json(&b, 0, "exit 3");
     let pid_file = b.lab.root().join("exec.pid");
-    let mut diyc = exec_detach(&b, &process, &pid_file)
-        .env("DIYC_HOLD", "before-supervise")
-        .spawn()
-        .expect("exec starts");
-    let diyc_pid = Pid::from_raw(diyc.id() as i32);
-    let held = waitpid(diyc_pid, Some(WaitPidFlag::WUNTRACED)).expect("diyc stops");
-    assert_eq!(held, WaitStatus::Stopped(diyc_pid, Signal::SIGSTOP));
-    let children = format!("/proc/{diyc_pid}/task/{diyc_pid}/children");
-    let child = std::fs::read_to_string(&children).expect("diyc's children");
-    let child = child.trim().to_string();
-    assert!(!child.is_empty(), "diyc has made the exec's process");
-    wait_until("the exec's process has ended", || {
-        std::fs::read_to_string(format!("/proc/{child}/stat"))
-            .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|s| s.starts_with(" Z")))
-    });
-    kill(diyc_pid, Signal::SIGCONT).expect("diyc continues");
-    let done = diyc.wait().expect("diyc ends");
-    assert_eq!(done.code(), Some(0), "exec --detach succeeds");
+    let held = Held::at(exec_detach(&b, &process, &pid_file), "before-supervise");
+    let held = held.child_ended();
+    let child = held.child;
+    let done = held.go();
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done.stderr));
     let exec_pid = pid_in(&pid_file);
-    assert_eq!(exec_pid.to_string(), child);
+    assert_eq!(exec_pid, child);
     assert_eq!(
         waitpid(Pid::from_raw(exec_pid), Some(WaitPidFlag::WNOHANG)),
         Ok(WaitStatus::Exited(Pid::from_raw(exec_pid), 3)),

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::FileTypeExt;
 use std::process::Stdio;
 
+use common::held::Held;
 use common::terminal::OnTerminal;
 use common::{Lab, assert_one_line_error, text};
 
@@ -346,4 +347,28 @@ fn etc_hostname_hosts_and_resolv_conf_are_the_containers_own() {
     ]);
     let ours = std::fs::read_to_string("/etc/hosts").expect("the host's /etc/hosts");
     assert!(host.starts_with(&ours), "{host}");
+}
+
+/// Unwatched, diyc makes a bridged run's veth pair while the container
+/// mounts its root (runtime/attach.rs). A root that fails meanwhile is
+/// the reason given, not the network's, and nothing is left behind.
+#[test]
+fn a_bridged_run_whose_root_fails_names_the_root_and_leaves_nothing() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    // The bridge and the rules stay between runs: made once first.
+    lab.ok(&["run", "--rm", "busybox", "true"]);
+    // Refused in the container's rootfs stage, which runs before its net.
+    let rootfs = lab.image_rootfs("busybox");
+    std::fs::rename(rootfs.join("etc"), rootfs.join("etc2")).expect("etc moved");
+    std::os::unix::fs::symlink("etc2", rootfs.join("etc")).expect("a symlink for /etc");
+    let before = lab.host_state();
+    // Held until the container has failed, so the pair is made late.
+    let held = Held::at(
+        lab.cmd(&["run", "--rm", "busybox", "true"]),
+        "before-late-attach",
+    );
+    let out = held.child_ended().go();
+    assert_one_line_error(&out, "etc is a symlink in the image");
+    assert_eq!(lab.host_state(), before);
 }

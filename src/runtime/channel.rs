@@ -33,6 +33,16 @@ pub enum ToParent {
     },
 }
 
+/// The error a child's `Failed` stands for: 125 is diyc's own code, any
+/// other the command's.
+pub fn failure(message: String, code: i32) -> Error {
+    if code == 125 {
+        Error::Container(message)
+    } else {
+        Error::Command { message, code }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToChild {
     /// The host side is ready: start entering the stages. `pid` is the
@@ -40,7 +50,11 @@ pub enum ToChild {
     /// show once diyc is no longer there to put it in.
     Go {
         pid: i32,
+        /// A stage diyc attaches meanwhile: wait for `Attached` before it.
+        attached_before: Option<StageId>,
     },
+    /// The stages attached meanwhile are ready.
+    Attached,
     Continue,
     /// Stop here: diyc is giving up on this setup (a signal arrived).
     Stop,

@@ -70,8 +70,11 @@ fn child_setup(chan: &Channel, launch: &Launch, explain: bool, signals: &Signals
     }
     // Device nodes and directories get exactly the modes asked for.
     umask(Mode::empty());
-    let host_pid = match chan.recv::<ToChild>()? {
-        Some(ToChild::Go { pid }) => pid,
+    let (host_pid, attached_before) = match chan.recv::<ToChild>()? {
+        Some(ToChild::Go {
+            pid,
+            attached_before,
+        }) => (pid, attached_before),
         _ => {
             return Err(Error::Container(
                 "diyc went away before the container started".into(),
@@ -94,6 +97,7 @@ fn child_setup(chan: &Channel, launch: &Launch, explain: bool, signals: &Signals
         .map(AsRawFd::as_raw_fd);
     close_inherited(&mut sys, chan, &launch.stages, launch.gate(), explain_fd)?;
     for stage in launch.stages.iter().filter(|s| s.runs_inside()) {
+        super::attach::wait_before(chan, stage.id(), attached_before)?;
         stage.enter(&mut sys)?;
         if let Some(master) = sys.take_terminal() {
             // diyc's end of the container's terminal; this copy closes.

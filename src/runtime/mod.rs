@@ -10,7 +10,8 @@
 //!    its cgroup, where the kernel can); the child names itself and waits
 //!    on the setup socket;
 //! 3. each stage attaches the child on the host side (cgroup membership on
-//!    v1, its veth pair); diyc records the child as started and sends `Go`;
+//!    v1, its veth pair); diyc records the child as started and sends `Go`
+//!    (unwatched, the veth pair is made after `Go`, see attach.rs);
 //! 4. the child enters each stage in order, sending its recorded calls;
 //!    when explaining, it stops after each stage so diyc can show the
 //!    host's side of the same moment, then waits for `Continue`;
@@ -20,6 +21,7 @@
 //!    stage have its say on how it ended (an OOM kill), and reports the
 //!    exit status the way a shell would.
 
+mod attach;
 mod channel;
 mod child;
 mod inside;
@@ -290,21 +292,30 @@ pub fn launch(
     if explain {
         show_clone(sys, child, flags);
     }
-    let attached = launch.stages.iter_mut().try_for_each(|stage| {
-        stage.attach(
-            sys,
-            Child {
-                pid: child,
-                placed_by_clone,
-            },
-        )
-    });
-    if let Err(e) = attached
+    let deferred = attach::deferred(&launch.stages, explain);
+    let placed = Child {
+        pid: child,
+        placed_by_clone,
+    };
+    let go = ToChild::Go {
+        pid: child,
+        attached_before: deferred.first().copied(),
+    };
+    if let Err(e) = attach::attach(sys, &mut launch.stages, &deferred, false, placed)
         .and_then(|()| started(child))
-        .and_then(|()| ours.send(&ToChild::Go { pid: child }))
+        .and_then(|()| ours.send(&go))
     {
         supervisor.kill_and_reap();
         return Err(e);
+    }
+    if !deferred.is_empty() {
+        fault::hold("before-late-attach");
+        if let Err(e) = attach::attach(sys, &mut launch.stages, &deferred, true, placed)
+            .and_then(|()| ours.send(&ToChild::Attached))
+        {
+            supervisor.kill_and_reap();
+            return Err(attach::reason(&ours, e));
+        }
     }
     let streams = launch.stages.iter_mut().flat_map(|s| s.streams()).collect();
     supervisor.relay_pipes(streams);

@@ -260,11 +260,7 @@ impl Supervisor {
                 (None, _) => {}
             },
             ToParent::Failed { message, code } => {
-                self.failure = Some(if code == 125 {
-                    Error::Container(message)
-                } else {
-                    Error::Command { message, code }
-                });
+                self.failure = Some(super::channel::failure(message, code));
             }
         }
         true

@@ -77,6 +77,13 @@ pub trait Stage {
         Ok(())
     }
 
+    /// Whether `attach` may run while the child enters the stages before
+    /// this one (it then waits just before this stage): true only for
+    /// host work the earlier stages do not need (runtime/attach.rs).
+    fn attach_meanwhile(&self) -> bool {
+        false
+    }
+
     /// In diyc, once attached: the ends of the streams this stage made
     /// between diyc and the container, for the runtime to relay.
     fn streams(&mut self) -> Vec<crate::runtime::Stream> {

@@ -14,6 +14,7 @@ pub mod archives;
 pub mod detached;
 pub mod dry;
 pub mod handout;
+pub mod held;
 pub mod helpers;
 pub mod lab;
 pub mod lessons;

@@ -189,6 +189,12 @@ impl Stage for Net {
     /// namespace, and the kernel deletes eth0 and with it the host end.
     /// (Deleting it from here would make diyc wait for the kernel's
     /// network teardown, several times as long as the rest of a run.)
+    /// The veth pair goes into the network namespace the clone made,
+    /// which nothing before this stage touches.
+    fn attach_meanwhile(&self) -> bool {
+        self.attachment.is_some()
+    }
+
     fn attach(&mut self, sys: &mut Sys, child: Child) -> Result<()> {
         let Some(att) = &mut self.attachment else {
             return Ok(());

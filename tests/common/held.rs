@@ -1,0 +1,56 @@
+//! diyc held at one of its DIYC_HOLD points (src/fault.rs): stopped by
+//! its own SIGSTOP, which the test sees through waitpid, while the child
+//! it made does what a fast machine would rarely let it do first (end).
+
+use std::process::{Child, Command, Output, Stdio};
+
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use super::wait_until;
+
+pub struct Held {
+    diyc: Child,
+    /// The one process diyc has made so far.
+    pub child: i32,
+}
+
+impl Held {
+    /// Start `cmd` held at `step` and wait until it stops there.
+    pub fn at(mut cmd: Command, step: &str) -> Held {
+        let diyc = cmd
+            .env("DIYC_HOLD", step)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("diyc starts");
+        let pid = Pid::from_raw(diyc.id() as i32);
+        let stopped = waitpid(pid, Some(WaitPidFlag::WUNTRACED)).expect("diyc stops");
+        assert_eq!(
+            stopped,
+            WaitStatus::Stopped(pid, Signal::SIGSTOP),
+            "held at {step}"
+        );
+        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .expect("diyc's children");
+        let child = children.trim().parse().expect("diyc has made one process");
+        Held { diyc, child }
+    }
+
+    /// Wait until the child has ended (a zombie nobody has reaped yet).
+    pub fn child_ended(self) -> Self {
+        wait_until("diyc's child has ended", || {
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child))
+                .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|s| s.starts_with(" Z")))
+        });
+        self
+    }
+
+    /// Let diyc go on, and wait for it to end.
+    pub fn go(self) -> Output {
+        kill(Pid::from_raw(self.diyc.id() as i32), Signal::SIGCONT).expect("diyc continues");
+        self.diyc.wait_with_output().expect("diyc ends")
+    }
+}
