@@ -132,6 +132,25 @@ fn after_diyc_is_killed_rm_f_removes_the_cgroup() {
     assert!(dirs.iter().all(|d| !d.exists()), "left behind: {dirs:?}");
 }
 
+/// An empty cgroup goes with one rmdir per directory; a busy one (its
+/// processes still there, cgroups made inside it) is emptied first.
+#[test]
+fn rm_f_empties_a_busy_cgroup_and_the_cgroups_made_inside_it() {
+    require_root!();
+    let _one = serial();
+    let lab = Lab::new().with_busybox();
+    let mut running = lab.start_sleeper("busy", false);
+    let dirs = dirs(&placement(&lab, "busy"));
+    for dir in &dirs {
+        std::fs::create_dir(dir.join("inner")).expect("a cgroup inside");
+    }
+    // Killed with SIGKILL, diyc leaves its container and cgroup behind.
+    running.kill_diyc();
+    let out = lab.run(&["rm", "-f", "busy"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(dirs.iter().all(|d| !d.exists()), "left behind: {dirs:?}");
+}
+
 #[test]
 fn bad_limits_are_one_line_and_create_nothing() {
     require_root!();

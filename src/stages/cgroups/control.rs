@@ -4,13 +4,13 @@
 //! takes the directories from a `Placement` and reads through `Sys`, so the
 //! same code is checked on the dry backend without root.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nix::errno::Errno;
 
 use super::limits::{CPU_PERIOD_US, Limits};
 use super::place::{Dir, Placement, Version};
-use super::read::{dir_with, procs};
+use super::read::procs;
 use crate::error::{Error, Result};
 use crate::sys::{Call, Sys};
 
@@ -187,116 +187,6 @@ pub fn apply(sys: &mut Sys, placement: &Placement, limits: &Limits) -> Result<()
     Ok(())
 }
 
-/// End whatever is left in the cgroup and remove its directories. On v2
-/// `cgroup.kill` does it in one write; on v1 the freezer stops every
-/// process first, so none can fork while the others are being killed.
-pub fn remove(sys: &mut Sys, placement: &Placement) -> Result<()> {
-    let leftovers = placement
-        .dirs
-        .iter()
-        .any(|d| !procs(sys, &d.path).is_empty());
-    if leftovers {
-        kill_all(sys, placement)?;
-    }
-    let mut first_error = None;
-    for dir in &placement.dirs {
-        if !sys.is_dir(&text(&dir.path)?) {
-            continue;
-        }
-        if let Err(e) = rmdir_patiently(sys, &dir.path) {
-            first_error.get_or_insert(e);
-        }
-    }
-    first_error.map_or(Ok(()), Err)
-}
-
-fn kill_all(sys: &mut Sys, placement: &Placement) -> Result<()> {
-    // A process may exit between the listing and the kill: ESRCH is fine.
-    let sigkill = |sys: &mut Sys, pids: Vec<i32>| {
-        for pid in pids {
-            let _ = sys.call(Call::Kill {
-                pid,
-                signal: libc::SIGKILL,
-            });
-        }
-    };
-    match placement.version {
-        Version::V2 => {
-            let dir = &placement.dirs[0].path;
-            if sys.exists(&text(&dir.join("cgroup.kill"))?) {
-                write(sys, &dir.join("cgroup.kill"), "1")?;
-            } else {
-                let pids = procs(sys, dir);
-                sigkill(sys, pids);
-            }
-        }
-        Version::V1 => match dir_with(placement, "freezer") {
-            Some(freezer) => {
-                write(sys, &freezer.join("freezer.state"), "FROZEN")?;
-                // FREEZING until every task has stopped.
-                for _ in 0..1000 {
-                    if sys
-                        .read_trim(&text(&freezer.join("freezer.state"))?)
-                        .as_deref()
-                        != Some("FREEZING")
-                    {
-                        break;
-                    }
-                    std::thread::yield_now();
-                }
-                let pids = procs(sys, freezer);
-                sigkill(sys, pids);
-                write(sys, &freezer.join("freezer.state"), "THAWED")?;
-            }
-            None => {
-                for dir in &placement.dirs {
-                    let pids = procs(sys, &dir.path);
-                    sigkill(sys, pids);
-                }
-            }
-        },
-    }
-    Ok(())
-}
-
-/// rmdir, retried while the kernel still reports the cgroup busy (its last
-/// processes can take a moment to leave after being killed).
-fn rmdir_patiently(sys: &mut Sys, path: &Path) -> Result<()> {
-    // A cgroup made inside this one (by the container, or by a student in
-    // an exercise) keeps it busy however long one waits: it goes first.
-    let mut below: Vec<PathBuf> = std::fs::read_dir(path)
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                .map(|e| e.path())
-                .collect()
-        })
-        .unwrap_or_default();
-    below.sort();
-    for child in below {
-        rmdir_patiently(sys, &child)?;
-    }
-    let mut wait = std::time::Duration::from_micros(500);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let attempt = Call::Rmdir { path: text(path)? };
-        match sys.call(attempt) {
-            Ok(_) => return Ok(()),
-            Err(Error::Syscall {
-                errno: Errno::EBUSY,
-                ..
-            }) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(wait);
-                wait = (wait * 2).min(std::time::Duration::from_millis(50));
-            }
-            Err(Error::Syscall {
-                errno: Errno::ENOENT,
-                ..
-            }) => return Ok(()),
-            Err(e) => return Err(e),
-        }
-    }
-}
 #[cfg(test)]
 mod tests {
     use super::*;

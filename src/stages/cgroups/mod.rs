@@ -23,6 +23,7 @@ mod limits;
 mod membership;
 mod place;
 mod read;
+mod remove;
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -32,11 +33,11 @@ use crate::stages::{Child, Stage};
 use crate::sys::Sys;
 use crate::undo::{Undo, When};
 
-pub use control::remove;
 pub use host::{Host, NOT_MOUNTED};
 pub use limits::{DEFAULT_PIDS, Limits, human, parse_cpus, parse_parent, parse_pids, parse_size};
 pub use place::{CgroupFs, Placement, Version};
 pub use read::{cpu_usage_us, readable, size};
+pub use remove::remove;
 
 /// What `--explain` prints above this stage's calls.
 pub const HEADING: Heading = Heading {
@@ -198,7 +199,7 @@ impl Stage for Cgroups {
         undo.push(
             format!("removing cgroup {}", dirs.join(" ")),
             When::Always,
-            move |sys| control::remove(sys, &placement),
+            move |sys| remove::remove(sys, &placement),
         );
         control::create(sys, &self.placement)?;
         control::apply(sys, &self.placement, &self.limits)?;
