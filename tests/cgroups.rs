@@ -132,23 +132,50 @@ fn after_diyc_is_killed_rm_f_removes_the_cgroup() {
     assert!(dirs.iter().all(|d| !d.exists()), "left behind: {dirs:?}");
 }
 
-/// An empty cgroup goes with one rmdir per directory; a busy one (its
-/// processes still there, cgroups made inside it) is emptied first.
+/// A process of the test's own, ended however the test ends.
+struct Stray(std::process::Child);
+
+impl Drop for Stray {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An empty cgroup goes with one rmdir per directory; a busy one is
+/// emptied first: its processes are ended, even one moved into a cgroup
+/// made inside it, and that cgroup is removed before it.
 #[test]
-fn rm_f_empties_a_busy_cgroup_and_the_cgroups_made_inside_it() {
+fn rm_f_ends_what_a_busy_cgroup_holds_and_removes_the_cgroups_made_inside_it() {
     require_root!();
     let _one = serial();
     let lab = Lab::new().with_busybox();
     let mut running = lab.start_sleeper("busy", false);
     let dirs = dirs(&placement(&lab, "busy"));
+    // A process of the test's own, in a cgroup inside the container's
+    // in every tree: what a container that made one might have put there.
+    let mut stray = Stray(
+        std::process::Command::new("sleep")
+            .arg("1000")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("sleep starts"),
+    );
     for dir in &dirs {
-        std::fs::create_dir(dir.join("inner")).expect("a cgroup inside");
+        let inner = dir.join("inner");
+        std::fs::create_dir(&inner).expect("a cgroup inside");
+        std::fs::write(inner.join("cgroup.procs"), stray.0.id().to_string()).expect("moved in");
     }
-    // Killed with SIGKILL, diyc leaves its container and cgroup behind.
+    // A killed diyc cleans nothing up: its container dies with it (the
+    // parent-death signal), the cgroups and the stray process stay.
     running.kill_diyc();
     let out = lab.run(&["rm", "-f", "busy"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(dirs.iter().all(|d| !d.exists()), "left behind: {dirs:?}");
+    use std::os::unix::process::ExitStatusExt;
+    let ended = stray.0.wait().expect("the stray process is reaped");
+    assert_eq!(ended.signal(), Some(9), "rm -f killed it: {ended:?}");
 }
 
 #[test]

@@ -59,7 +59,7 @@ fn remove_busy(sys: &mut Sys, placement: &Placement) -> Result<()> {
         .iter()
         .filter(|d| text(&d.path).is_ok_and(|p| sys.is_dir(&p)))
         .collect();
-    if left.iter().any(|d| !procs(sys, &d.path).is_empty()) {
+    if left.iter().any(|d| !procs_within(sys, &d.path).is_empty()) {
         kill_all(sys, placement)?;
     }
     let mut first_error = None;
@@ -87,7 +87,7 @@ fn kill_all(sys: &mut Sys, placement: &Placement) -> Result<()> {
             if sys.exists(&text(&dir.join("cgroup.kill"))?) {
                 write(sys, &dir.join("cgroup.kill"), "1")?;
             } else {
-                let pids = procs(sys, dir);
+                let pids = procs_within(sys, dir);
                 sigkill(sys, pids);
             }
         }
@@ -107,13 +107,13 @@ fn kill_all(sys: &mut Sys, placement: &Placement) -> Result<()> {
                         }
                         std::thread::yield_now();
                     }
-                    let pids = procs(sys, freezer);
+                    let pids = procs_within(sys, freezer);
                     sigkill(sys, pids);
                     write(sys, &freezer.join("freezer.state"), "THAWED")?;
                 }
                 None => {
                     for dir in &placement.dirs {
-                        let pids = procs(sys, &dir.path);
+                        let pids = procs_within(sys, &dir.path);
                         sigkill(sys, pids);
                     }
                 }
@@ -125,10 +125,19 @@ fn kill_all(sys: &mut Sys, placement: &Placement) -> Result<()> {
 
 /// rmdir, retried while the kernel still reports the cgroup busy (its last
 /// processes can take a moment to leave after being killed).
-fn rmdir_patiently(sys: &mut Sys, path: &Path) -> Result<()> {
-    // A cgroup made inside this one (by the container, or by a student in
-    // an exercise) keeps it busy however long one waits: it goes first.
-    let mut below: Vec<PathBuf> = std::fs::read_dir(path)
+/// The processes in a cgroup and in every cgroup made inside it: a
+/// container may have moved some into one of its own.
+fn procs_within(sys: &Sys, dir: &Path) -> Vec<i32> {
+    let mut pids = procs(sys, dir);
+    for below in dirs_below(dir) {
+        pids.extend(procs_within(sys, &below));
+    }
+    pids
+}
+
+/// The cgroups made directly inside `dir`, in order.
+fn dirs_below(dir: &Path) -> Vec<PathBuf> {
+    let mut below: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|d| {
             d.flatten()
                 .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
@@ -137,7 +146,13 @@ fn rmdir_patiently(sys: &mut Sys, path: &Path) -> Result<()> {
         })
         .unwrap_or_default();
     below.sort();
-    for child in below {
+    below
+}
+
+fn rmdir_patiently(sys: &mut Sys, path: &Path) -> Result<()> {
+    // A cgroup made inside this one (by the container, or by a student in
+    // an exercise) keeps it busy however long one waits: it goes first.
+    for child in dirs_below(path) {
         rmdir_patiently(sys, &child)?;
     }
     let mut wait = std::time::Duration::from_micros(500);
