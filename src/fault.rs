@@ -7,7 +7,8 @@
 
 use crate::error::{Error, Result};
 
-/// Every step a fault can be injected at, in the order a run reaches them.
+/// Every step a fault can be injected at, in the order an explained run
+/// reaches them (unwatched, the veth pair is made while the child mounts).
 pub const STEPS: &[&str] = &[
     "after-lease",
     "after-cgroup",

@@ -21,7 +21,8 @@ pub(super) fn deferred(stages: &Stages, explain: bool) -> Vec<StageId> {
     }
     stages
         .iter()
-        .filter(|s| s.attach_meanwhile())
+        // The child waits before the stage's enter, so it must have one.
+        .filter(|s| s.attach_meanwhile() && s.runs_inside())
         .map(|s| s.id())
         .collect()
 }

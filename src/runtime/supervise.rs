@@ -113,6 +113,11 @@ impl Supervisor {
                 }
                 ready = readable_now(c);
             }
+            // Handed off, the process is the engine's: a signal that came
+            // in the same round is not diyc's to act on.
+            if self.handed {
+                break;
+            }
             if relay_ready {
                 if let Some(relay) = self.terminal.as_mut() {
                     relay.copy_output();

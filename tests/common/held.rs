@@ -11,7 +11,8 @@ use nix::unistd::Pid;
 use super::wait_until;
 
 pub struct Held {
-    diyc: Child,
+    /// Taken by `go`; a test that fails before that leaves it to `drop`.
+    diyc: Option<Child>,
     /// The one process diyc has made so far.
     pub child: i32,
 }
@@ -33,10 +34,14 @@ impl Held {
             WaitStatus::Stopped(pid, Signal::SIGSTOP),
             "held at {step}"
         );
-        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-            .expect("diyc's children");
-        let child = children.trim().parse().expect("diyc has made one process");
-        Held { diyc, child }
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        let mut held = Held {
+            diyc: Some(diyc),
+            child: 0,
+        };
+        held.child = children.trim().parse().expect("diyc has made one process");
+        held
     }
 
     /// Wait until the child has ended (a zombie nobody has reaped yet).
@@ -49,8 +54,23 @@ impl Held {
     }
 
     /// Let diyc go on, and wait for it to end.
-    pub fn go(self) -> Output {
-        kill(Pid::from_raw(self.diyc.id() as i32), Signal::SIGCONT).expect("diyc continues");
-        self.diyc.wait_with_output().expect("diyc ends")
+    pub fn go(mut self) -> Output {
+        let diyc = self.diyc.take().expect("diyc is held");
+        kill(Pid::from_raw(diyc.id() as i32), Signal::SIGCONT).expect("diyc continues");
+        diyc.wait_with_output().expect("diyc ends")
+    }
+}
+
+/// A test that failed while diyc was held must not leave it stopped on
+/// the machine: it is killed (its child with it, by the parent-death
+/// signal) and continued so that it can die.
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(mut diyc) = self.diyc.take() {
+            let pid = Pid::from_raw(diyc.id() as i32);
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = kill(pid, Signal::SIGCONT);
+            let _ = diyc.wait();
+        }
     }
 }
