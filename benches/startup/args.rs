@@ -1,5 +1,7 @@
 //! The benchmark's own arguments, after cargo's `--`.
 
+use std::path::PathBuf;
+
 const DEFAULT_RUNS: usize = 50;
 
 /// Which part of the benchmark to run: all of it, or one part alone.
@@ -7,6 +9,8 @@ pub enum Only {
     All,
     Oci,
     Phases,
+    /// This build against another diyc binary (against.rs).
+    Against(PathBuf),
 }
 
 /// (runs, which part).
@@ -27,9 +31,13 @@ pub fn parse_args() -> Result<(usize, Only), String> {
             }
             "--oci-only" => only = Only::Oci,
             "--phases" => only = Only::Phases,
+            "--against" => {
+                let other = args.next().ok_or("--against needs a diyc binary")?;
+                only = Only::Against(PathBuf::from(other));
+            }
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; usage: [--runs N] [--oci-only | --phases]"
+                    "unknown argument {other:?}; usage: [--runs N] [--oci-only | --phases | --against DIYC]"
                 ));
             }
         }

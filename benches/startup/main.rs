@@ -5,7 +5,8 @@
 //! diyc's runtime mode (oci.rs).
 //!
 //! Run as root: `scripts/cargo-static bench --bench startup [-- --runs N]
-//! [--oci-only | --phases]`, which measures the static build that gets installed;
+//! [--oci-only | --phases | --against OTHER_DIYC]`, which measures the
+//! static build that gets installed;
 //! a plain `cargo bench --bench startup` works too, and says it measured
 //! a dynamic one.
 //! Speed is reported, never asserted: a missed target does not fail the
@@ -16,10 +17,11 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+mod against;
 mod args;
 mod binary;
 mod cgtrees;
@@ -106,7 +108,7 @@ fn run() -> Result<(), String> {
     );
     timed(Command::new(diyc).args(&bridge_args))?;
     let rootfs = root.join("images/busybox/rootfs");
-    let runc = find_on_path("runc");
+    let runc = runc::find_on_path("runc");
     let linked = binary::describe(Path::new(diyc));
     match only {
         Only::Oci => {
@@ -126,6 +128,16 @@ fn run() -> Result<(), String> {
             phases::report(&table, Some(stats(&plain[0].times).0), runs);
             println!("{linked}");
             return Ok(());
+        }
+        Only::Against(other) => {
+            return against::run(
+                Path::new(diyc),
+                &other,
+                &none_args,
+                &bridge_args,
+                &rootfs,
+                runs,
+            );
         }
         Only::All => {}
     }
@@ -271,17 +283,6 @@ fn describe(cmd: &Command) -> String {
     let mut words = vec![cmd.get_program().to_string_lossy().into_owned()];
     words.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
     words.join(" ")
-}
-
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
 }
 
 /// (median, min, p90) in milliseconds; p90 by nearest rank.

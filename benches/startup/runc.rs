@@ -1,7 +1,7 @@
 //! The OCI runtime line: runc running the same image, with the same
 //! namespaces, as a bundle of its own.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -98,4 +98,16 @@ pub fn check_runc_clean(runc: &Path, prefix: &str) -> Result<(), String> {
         "runc left containers behind (now deleted): {}",
         left.join(" ")
     ))
+}
+
+/// The first executable called `name` on PATH.
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
