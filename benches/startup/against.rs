@@ -7,6 +7,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::process::Command;
 
+use super::runc::unshare;
 use super::{Contender, measure, stats, timed};
 
 pub fn run(
@@ -26,24 +27,12 @@ pub fn run(
             times: Vec::new(),
         }
     };
-    let rootfs = rootfs.to_path_buf();
     let mut contenders = vec![
         diyc(this, "this build, --net none", none),
         diyc(this, "this build, --net bridge", bridge),
         diyc(other, "the other, --net none", none),
         diyc(other, "the other, --net bridge", bridge),
-        Contender {
-            label: "unshare -fpmiu --mount-proc -R",
-            run: Box::new(move |_| {
-                timed(
-                    Command::new("unshare")
-                        .args(["-fpmiu", "--mount-proc", "-R"])
-                        .arg(&rootfs)
-                        .arg("/bin/true"),
-                )
-            }),
-            times: Vec::new(),
-        },
+        unshare(rootfs),
     ];
     measure(&mut contenders, runs)?;
     let median: Vec<f64> = contenders.iter().map(|c| stats(&c.times).0).collect();

@@ -154,18 +154,7 @@ fn run() -> Result<(), String> {
             run: Box::new(|_| timed(Command::new(diyc).args(&unconfined_args))),
             times: Vec::new(),
         },
-        Contender {
-            label: "unshare -fpmiu --mount-proc -R",
-            run: Box::new(|_| {
-                timed(
-                    Command::new("unshare")
-                        .args(["-fpmiu", "--mount-proc", "-R"])
-                        .arg(&rootfs)
-                        .arg("/bin/true"),
-                )
-            }),
-            times: Vec::new(),
-        },
+        runc::unshare(&rootfs),
     ];
     match &runc {
         Some(runc) => {

@@ -1,5 +1,5 @@
-//! The OCI runtime line: runc running the same image, with the same
-//! namespaces, as a bundle of its own.
+//! The other programs' lines: runc running the same image, with the same
+//! namespaces, as a bundle of its own; and unshare(1) making them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::timed;
+use super::{Contender, timed};
 
 /// An OCI bundle of a copy of the image, asking runc for the same
 /// namespaces diyc makes. The copy keeps runc's root writable, as diyc's
@@ -110,4 +110,22 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
             p.metadata()
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         })
+}
+
+/// What diyc is compared with: the same namespaces (no network one)
+/// made by unshare(1), `true` run in the same root filesystem.
+pub fn unshare<'a>(rootfs: &Path) -> Contender<'a> {
+    let rootfs = rootfs.to_path_buf();
+    Contender {
+        label: "unshare -fpmiu --mount-proc -R",
+        run: Box::new(move |_| {
+            timed(
+                Command::new("unshare")
+                    .args(["-fpmiu", "--mount-proc", "-R"])
+                    .arg(&rootfs)
+                    .arg("/bin/true"),
+            )
+        }),
+        times: Vec::new(),
+    }
 }
