@@ -22,26 +22,17 @@ pub fn remove(sys: &mut Sys, placement: &Placement) -> Result<()> {
     // a student sees of the removal never starts with the kernel refusing.
     let mut first_error = None;
     if !sys.explaining() {
-        let mut busy = false;
+        let mut any_busy = false;
         for dir in &placement.dirs {
-            match sys.call(Call::Rmdir {
-                path: text(&dir.path)?,
-            }) {
-                Ok(_) => {}
-                Err(Error::Syscall {
-                    errno: Errno::ENOENT,
-                    ..
-                }) => {}
-                Err(Error::Syscall {
-                    errno: Errno::EBUSY,
-                    ..
-                }) => busy = true,
+            match rmdir(sys, &dir.path) {
+                Ok(()) => {}
+                Err(e) if busy(&e) => any_busy = true,
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
             }
         }
-        if !busy {
+        if !any_busy {
             return first_error.map_or(Ok(()), Err);
         }
     }
@@ -123,8 +114,6 @@ fn kill_all(sys: &mut Sys, placement: &Placement) -> Result<()> {
     Ok(())
 }
 
-/// rmdir, retried while the kernel still reports the cgroup busy (its last
-/// processes can take a moment to leave after being killed).
 /// The processes in a cgroup and in every cgroup made inside it: a
 /// container may have moved some into one of its own.
 fn procs_within(sys: &Sys, dir: &Path) -> Vec<i32> {
@@ -149,6 +138,8 @@ fn dirs_below(dir: &Path) -> Vec<PathBuf> {
     below
 }
 
+/// rmdir, retried while the kernel still reports the cgroup busy (its last
+/// processes can take a moment to leave after being killed).
 fn rmdir_patiently(sys: &mut Sys, path: &Path) -> Result<()> {
     // A cgroup made inside this one (by the container, or by a student in
     // an exercise) keeps it busy however long one waits: it goes first.
@@ -158,21 +149,33 @@ fn rmdir_patiently(sys: &mut Sys, path: &Path) -> Result<()> {
     let mut wait = std::time::Duration::from_micros(500);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let attempt = Call::Rmdir { path: text(path)? };
-        match sys.call(attempt) {
-            Ok(_) => return Ok(()),
-            Err(Error::Syscall {
-                errno: Errno::EBUSY,
-                ..
-            }) if std::time::Instant::now() < deadline => {
+        match rmdir(sys, path) {
+            Err(e) if busy(&e) && std::time::Instant::now() < deadline => {
                 std::thread::sleep(wait);
                 wait = (wait * 2).min(std::time::Duration::from_millis(50));
             }
-            Err(Error::Syscall {
-                errno: Errno::ENOENT,
-                ..
-            }) => return Ok(()),
-            Err(e) => return Err(e),
+            other => return other,
         }
     }
+}
+
+/// One rmdir; a directory already gone counts as removed.
+fn rmdir(sys: &mut Sys, path: &Path) -> Result<()> {
+    match sys.call(Call::Rmdir { path: text(path)? }) {
+        Err(Error::Syscall {
+            errno: Errno::ENOENT,
+            ..
+        }) => Ok(()),
+        other => other.map(drop),
+    }
+}
+
+fn busy(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Syscall {
+            errno: Errno::EBUSY,
+            ..
+        }
+    )
 }

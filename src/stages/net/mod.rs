@@ -183,18 +183,18 @@ impl Stage for Net {
         ensure_bridge(sys, &self.store, &self.bridge)
     }
 
-    /// The pair is made once the child exists, its container end straight
-    /// inside the child's network namespace, already called eth0. It needs
-    /// no undo step: when the container's last process is gone, so is its
-    /// namespace, and the kernel deletes eth0 and with it the host end.
-    /// (Deleting it from here would make diyc wait for the kernel's
-    /// network teardown, several times as long as the rest of a run.)
     /// The veth pair goes into the network namespace the clone made,
     /// which nothing before this stage touches.
     fn attach_meanwhile(&self) -> bool {
         self.attachment.is_some()
     }
 
+    /// The pair is made once the child exists, its container end straight
+    /// inside the child's network namespace, already called eth0. It needs
+    /// no undo step: when the container's last process is gone, so is its
+    /// namespace, and the kernel deletes eth0 and with it the host end.
+    /// (Deleting it from here would make diyc wait for the kernel's
+    /// network teardown, several times as long as the rest of a run.)
     fn attach(&mut self, sys: &mut Sys, child: Child) -> Result<()> {
         let Some(att) = &mut self.attachment else {
             return Ok(());
