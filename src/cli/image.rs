@@ -8,6 +8,9 @@ use clap::Subcommand;
 use crate::stages::cgroups;
 
 #[derive(Debug, Subcommand)]
+// Each subcommand's arguments are made only when it is the one given:
+// every start of diyc parses one command line, not all of them.
+#[command(defer = true)]
 pub enum ImageCommand {
     /// Import an image: a root filesystem tar (`docker export`), a `docker save`
     /// archive, or an OCI image layout (a directory or a tar), from FILE or stdin (-)

@@ -43,6 +43,9 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Each subcommand's arguments are made only when it is the one given:
+// every start of diyc parses one command line, not all of them.
+#[command(defer = true)]
 pub enum Command {
     /// Start a container from an image and wait for it to exit (or, with -d, leave it running)
     #[command(disable_help_flag = true)]

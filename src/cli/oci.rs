@@ -54,6 +54,9 @@ pub enum PsFormat {
 }
 
 #[derive(Debug, Subcommand)]
+// Each subcommand's arguments are made only when it is the one given:
+// every start of diyc parses one command line, not all of them.
+#[command(defer = true)]
 pub enum Verb {
     /// Set up a container from a bundle; its process waits until `start`
     Create {
