@@ -210,9 +210,11 @@ pub fn run_spec(
     } else {
         host::network_of(&mut plan, &mut undo, store, bridge, spec, &name, &hostname)?
     };
-    // diyc's own copies in the container's directory, as its records
-    // are: not shown, and removed with the container.
-    let etc_dir = path_text(&held.dir.join("etc"))?;
+    // diyc's own copies in the container's directory, beside its records
+    // (not in a folder of their own: each directory made and removed on
+    // disk costs a run more than the files in it); not shown, and removed
+    // with the container.
+    let etc_dir = path_text(&held.dir)?;
     etc::write(
         &mut Sys::new(&mut Quiet, StageId::Net),
         &etc_dir,
