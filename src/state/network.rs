@@ -203,6 +203,23 @@ pub fn any_record(store: &Store) -> bool {
 
 /// This network namespace, as the records name it.
 pub fn current_netns() -> String {
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::Mutex;
+    // A bridged run asks five times; the answer is worked out once per
+    // namespace, which a stat of its file tells apart (a thread that has
+    // changed namespace since gets its new one's).
+    static KNOWN: Mutex<Option<((u64, u64), String)>> = Mutex::new(None);
+    let here = fs::metadata("/proc/thread-self/ns/net")
+        .ok()
+        .map(|m| (m.dev(), m.ino()));
+    let mut known = KNOWN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let (Some(here), Some((seen, name))) = (here, known.as_ref()) {
+        if here == *seen {
+            return name.clone();
+        }
+    }
     let boot = fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
     // Kernels before 5.14 have no cookie; the inode is the next best thing,
     // though the kernel may give it to a later namespace.
@@ -210,7 +227,9 @@ pub fn current_netns() -> String {
         .map(|c| format!("cookie {c}"))
         .or_else(|| observe::ns_inode(None, "net").map(|i| format!("inode {i}")))
         .unwrap_or_default();
-    format!("{}:{ns}", boot.trim())
+    let name = format!("{}:{ns}", boot.trim());
+    *known = here.map(|here| (here, name.clone()));
+    name
 }
 
 // ---- leases ---------------------------------------------------------------
