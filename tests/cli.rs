@@ -175,3 +175,33 @@ fn dockers_spellings_of_hostname_memory_and_network_work() {
     assert_eq!(config["hostname"], "h2");
     assert_eq!(config["net"], "none");
 }
+
+/// Each subcommand's own help opens with the line `diyc --help` lists it
+/// by: its arguments are built only when it is the one given, and a
+/// shared group of arguments must not bring its own description along.
+#[test]
+fn each_subcommand_s_help_opens_with_its_own_summary() {
+    let top = std::process::Command::new(common::DIYC)
+        .arg("--help")
+        .output()
+        .expect("diyc --help");
+    let top = String::from_utf8_lossy(&top.stdout).into_owned();
+    let listed: Vec<(&str, &str)> = top
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.trim().split_once(char::is_whitespace))
+        .map(|(name, about)| (name, about.trim()))
+        .filter(|(name, _)| *name != "help")
+        .collect();
+    assert!(listed.len() > 10, "{top}");
+    for (name, about) in listed {
+        let own = std::process::Command::new(common::DIYC)
+            .args(["help", name])
+            .output()
+            .expect("diyc help");
+        let own = String::from_utf8_lossy(&own.stdout).into_owned();
+        assert_eq!(own.lines().next(), Some(about), "diyc help {name}");
+    }
+}

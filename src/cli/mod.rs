@@ -170,7 +170,9 @@ pub enum Command {
     },
 }
 
-/// `--cgroup-parent`, the same for `run` and `learn`.
+// `--cgroup-parent`, the same for `run` and `learn`. Not a doc comment: a
+// deferred subcommand's arguments are added after its about, so a doc
+// comment here would replace the about of each one that flattens this.
 #[derive(Debug, Args)]
 pub struct CgroupParent {
     /// Cgroup the container's cgroup goes under: absolute from the root of
@@ -185,7 +187,8 @@ pub struct CgroupParent {
     pub cgroup_parent: String,
 }
 
-/// `--explain[=text|json]`, the same for `run` and `learn`.
+// `--explain[=text|json]`, the same for `run` and `learn`; a plain
+// comment, as for CgroupParent.
 #[derive(Debug, Args)]
 pub struct Explain {
     /// Show each stage's system calls and the host state they change, as
@@ -206,7 +209,8 @@ pub struct Explain {
     pub verbose: bool,
 }
 
-/// `-i` and `-t`, the same for `run` and `exec`.
+// `-i` and `-t`, the same for `run` and `exec`; a plain comment, as for
+// CgroupParent.
 #[derive(Debug, Args)]
 pub struct Tty {
     /// Keep stdin open and pass what is typed to the container
