@@ -207,7 +207,9 @@ pub fn current_netns() -> String {
     use std::sync::Mutex;
     // A bridged run asks five times; the answer is worked out once per
     // namespace, which a stat of its file tells apart (a thread that has
-    // changed namespace since gets its new one's).
+    // changed namespace since gets its new one's). The inode could name a
+    // later namespace only once the cached one is freed, and diyc's host
+    // side asks from the one it runs in, which outlives it.
     static KNOWN: Mutex<Option<((u64, u64), String)>> = Mutex::new(None);
     let here = fs::metadata("/proc/thread-self/ns/net")
         .ok()
