@@ -77,6 +77,31 @@ fn rootfs_in_memory_puts_the_writable_layer_on_a_tmpfs_first() {
 }
 
 #[test]
+fn rootfs_in_memory_writes_the_etc_files_on_its_tmpfs_then_binds_them() {
+    let files = diyc::stages::net::EtcFiles::new("box", None);
+    let mut rootfs =
+        Rootfs::in_memory("/img".into(), "/c".into(), 1 << 30).with_etc_written("/c", files);
+    let seen = dry_run(&mut rootfs, World::new());
+    let tmpfs = seen.find(r#"mount("tmpfs", "/c", "tmpfs""#);
+    let written = seen.find(r#"openat(AT_FDCWD, "/c/hostname", O_WRONLY|O_CREAT"#);
+    let content = seen.find(r#"write(3, "box\n", 4)"#);
+    let bound = seen.find(r#"mount("/c/hostname", "/c/merged/etc/hostname", NULL, MS_BIND"#);
+    assert!(tmpfs.is_some() && tmpfs < written, "{seen}");
+    assert!(
+        written.is_some() && written < content && content < bound,
+        "{seen}"
+    );
+    for name in ["hosts", "resolv.conf"] {
+        assert!(
+            seen.contains(&format!(
+                r#"openat(AT_FDCWD, "/c/{name}", O_WRONLY|O_CREAT"#
+            )),
+            "{name} in {seen}"
+        );
+    }
+}
+
+#[test]
 fn rootfs_binds_the_containers_etc_files_and_never_writes_through_the_image() {
     let mut rootfs =
         Rootfs::in_memory("/img".into(), "/c/rootfs".into(), 1 << 30).with_etc("/c/etc");

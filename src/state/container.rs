@@ -165,15 +165,9 @@ impl Held {
         write_json(&self.dir.join(STATE_FILE), state)
     }
 
-    /// The directories a run mounts its overlay from: only the mount point
-    /// when the writable layer lives in memory.
-    pub fn make_layer_dirs(&self, in_memory: bool) -> Result<()> {
-        let dirs = if in_memory {
-            vec![self.rootfs()]
-        } else {
-            vec![self.upper(), self.work(), self.rootfs()]
-        };
-        for dir in dirs {
+    /// The directories a run on disk mounts its overlay from.
+    pub fn make_layer_dirs(&self) -> Result<()> {
+        for dir in [self.upper(), self.work(), self.rootfs()] {
             if !dir.is_dir() {
                 fs::create_dir(&dir).ctx("creating", &dir)?;
             }
@@ -238,8 +232,6 @@ pub fn acquire(store: &Store, name: &str, spec: &Spec) -> Result<Held> {
             });
         }
         let staging = Staging::new(&store.containers_dir(), "new", name)?;
-        let mount_point = staging.path().join("rootfs");
-        fs::create_dir(&mount_point).ctx("creating", &mount_point)?;
         let config = Config {
             name: name.to_string(),
             image: image.to_string(),

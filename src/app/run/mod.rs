@@ -212,15 +212,22 @@ pub fn run_spec(
     };
     // diyc's own copies in the container's directory, beside its records
     // (not in a folder of their own: each directory made and removed on
-    // disk costs a run more than the files in it); not shown, and removed
-    // with the container.
+    // disk costs a run more than the files in it), removed with the
+    // container. A layer in memory has its tmpfs on that directory, and
+    // the rootfs stage writes them there; otherwise they are written
+    // here, not shown.
     let etc_dir = path_text(&held.dir)?;
-    etc::write(
-        &mut Sys::new(&mut Quiet, StageId::Net),
-        &etc_dir,
-        &etc_files,
-    )?;
-    plan.rootfs = plan.rootfs.map(|r| r.with_etc(&etc_dir));
+    plan.rootfs = match plan.rootfs.take() {
+        Some(rootfs) if rootfs.is_in_memory() => Some(rootfs.with_etc_written(&etc_dir, etc_files)),
+        rootfs => {
+            etc::write(
+                &mut Sys::new(&mut Quiet, StageId::Net),
+                &etc_dir,
+                &etc_files,
+            )?;
+            rootfs.map(|r| r.with_etc(&etc_dir))
+        }
+    };
     let (stages, flags) = plan.build();
     let exec = ExecSpec {
         argv: spec.command.clone(),
@@ -274,14 +281,16 @@ fn layers(
 ) -> Result<Rootfs> {
     let in_memory = rm && held.created;
     remove_when_done(undo, held, rm);
-    held.make_layer_dirs(in_memory)?;
     let lower = rootfs::lowerdir(lower, 0)?;
     Ok(if in_memory {
         // What it writes is memory: no more than its memory limit, and a
-        // bound of its own without one.
+        // bound of its own without one. The tmpfs is mounted on the
+        // container's directory itself, in the container's mount
+        // namespace only: no mount point to make and remove on disk.
         let size = memory.unwrap_or(rootfs::IN_MEMORY_DEFAULT);
-        Rootfs::in_memory(lower, path_text(&held.rootfs())?, size)
+        Rootfs::in_memory(lower, path_text(&held.dir)?, size)
     } else {
+        held.make_layer_dirs()?;
         Rootfs::on_disk(
             lower,
             path_text(&held.upper())?,

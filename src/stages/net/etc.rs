@@ -1,8 +1,10 @@
 //! The container's /etc/hostname, /etc/hosts and /etc/resolv.conf: its
 //! own name and address, and the host's resolvers that mean something
 //! from inside another network namespace. Written through the seam into
-//! the container's directory on the host, before the clone; the rootfs
-//! stage binds them over the image's.
+//! the container's directory: by diyc on the host before the clone, or,
+//! for a writable layer in memory, by the rootfs stage onto the tmpfs
+//! that covers that directory in the container's mount namespace; the
+//! rootfs stage binds them over the image's.
 
 use crate::error::{Error, Result};
 use crate::sys::{Call, Kind, Sys};

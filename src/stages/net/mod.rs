@@ -8,8 +8,8 @@
 //!    the child's network namespace as eth0;
 //! 3. the child gives eth0 the leased address, brings it and lo up, and
 //!    routes everything else via the bridge's address. Its /etc/hosts and
-//!    /etc/resolv.conf (etc.rs) are written on the host before the clone
-//!    and bound into its root by the rootfs stage.
+//!    /etc/resolv.conf (etc.rs) are worked out on the host before the
+//!    clone, and bound into its root by the rootfs stage.
 //!
 //! With `--net none` the child gets an empty namespace with only lo up;
 //! with `--net host` there is no stage at all. What lets packets out and

@@ -12,6 +12,7 @@ use super::Rootfs;
 use crate::error::{Error, Result};
 use crate::stages::cgroups::CgroupFs;
 use crate::stages::ensure_dir;
+use crate::stages::net::etc;
 use crate::sys::{Call, Kind, Sys};
 
 /// One mount asked for on the command line.
@@ -160,7 +161,17 @@ impl Rootfs {
         if self.binds.is_empty() {
             return Ok(());
         }
-        sys.note("the container's own /etc/hostname, /etc/hosts and /etc/resolv.conf, bound from its directory over the image's");
+        match &self.etc_written {
+            Some((dir, files)) => {
+                let on = match &self.scratch {
+                    Some((mount_point, _)) if mount_point == dir => "its tmpfs at ",
+                    _ => "",
+                };
+                sys.note(format!("the container's own /etc/hostname, /etc/hosts and /etc/resolv.conf, written on {on}{dir} and bound over the image's"));
+                etc::write(sys, dir, files)?;
+            }
+            None => sys.note("the container's own /etc/hostname, /etc/hosts and /etc/resolv.conf, bound from its directory over the image's"),
+        }
         ensure_dir(sys, &format!("{}/etc", self.merged), 0o755)?;
         for (source, inside) in &self.binds {
             let target = format!("{}{inside}", self.merged);
