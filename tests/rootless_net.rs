@@ -26,10 +26,44 @@ fn outside_with_a_default_route() -> Outside {
     outside
 }
 
+/// pasta opens /dev/net/tun from inside the container's user namespace,
+/// where the host's root owns the node and only its bits for others
+/// count. Most systems make it 0666; a host without udev keeps the
+/// kernel's 0600, which no user may open, and pasta fails there for
+/// every rootless engine alike. The test's own thread then gets a mount
+/// namespace with a tmpfs on /dev/net holding a node of the same device
+/// open to all, which every command it starts inherits: the host's /dev
+/// is left as it is, and the namespace goes with the thread.
+fn tun_open_to_users() {
+    use nix::sys::stat::{Mode, SFlag, makedev, mknod, stat};
+    let tun = "/dev/net/tun";
+    let mode = stat(tun).expect("/dev/net/tun").st_mode;
+    if mode & 0o006 == 0o006 {
+        return;
+    }
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).expect("a mount namespace");
+    let none: Option<&str> = None;
+    let flags = nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE;
+    nix::mount::mount(none, "/", none, flags, none).expect("a private mount table");
+    let tmpfs = nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NOEXEC;
+    nix::mount::mount(
+        Some("tmpfs"),
+        "/dev/net",
+        Some("tmpfs"),
+        tmpfs,
+        Some("mode=755"),
+    )
+    .expect("a tmpfs on /dev/net");
+    mknod(tun, SFlag::S_IFCHR, Mode::empty(), makedev(10, 200)).expect("a tun node");
+    std::fs::set_permissions(tun, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .expect("the node open to all");
+}
+
 #[test]
 fn pasta_carries_a_containers_traffic_to_an_outside_host_without_root() {
     require_root!();
     let _lab = Lab::new();
+    tun_open_to_users();
     let user = TestUser::new(true);
     let mut outside = outside_with_a_default_route();
     let out = user.run(&[
@@ -54,6 +88,7 @@ fn pasta_carries_a_containers_traffic_to_an_outside_host_without_root() {
 fn a_published_port_without_root_reaches_the_container() {
     require_root!();
     let _lab = Lab::new();
+    tun_open_to_users();
     let user = TestUser::new(true);
     let _outside = outside_with_a_default_route();
     let script = "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html \
