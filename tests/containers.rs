@@ -239,7 +239,7 @@ fn a_rm_container_writes_nothing_to_the_disk() {
     seen_from_host.sort();
     assert_eq!(
         seen_from_host,
-        ["config.json", "init.json", "lock", "run.json"],
+        ["config.json", "init.json", "run.json"],
         "only records on the disk"
     );
     let pid = lab.init_pid("mem");
@@ -285,4 +285,49 @@ fn a_rm_container_whose_diyc_was_killed_is_removed_by_the_next_command() {
     let listed = lab.ok(&["ps", "-a"]);
     assert!(!listed.contains("gone"), "{listed}");
     assert!(!lab.container_dir("gone").exists());
+}
+
+#[test]
+fn a_container_is_locked_by_its_directory_and_an_older_diyc_s_lock_file_still_counts() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    let mut running = lab.spawn(&[
+        "run",
+        "--rm",
+        "--name",
+        "held",
+        "busybox",
+        "sh",
+        "-c",
+        "echo up && read x",
+    ]);
+    running.wait_for_line("up");
+    let dir = lab.container_dir("held");
+    assert!(!dir.join("lock").exists(), "no lock file is made");
+    let taken = nix::fcntl::Flock::lock(
+        std::fs::File::open(&dir).expect("the container's directory"),
+        nix::fcntl::FlockArg::LockExclusiveNonblock,
+    );
+    assert!(taken.is_err(), "its diyc holds the directory's lock");
+    let out = lab.line("rm held");
+    assert_one_line_error(&out, "is running");
+    running.send("bye\n");
+    assert_eq!(running.finish().status.code(), Some(0));
+
+    // A container as a diyc from before kept it: its lock in a file, held
+    // here the way that diyc would while it ran.
+    lab.ok(&["run", "--name", "old", "busybox", "true"]);
+    let legacy = lab.container_dir("old").join("lock");
+    let file = std::fs::File::create(&legacy).expect("the old lock file");
+    let held =
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).expect("the old lock");
+    assert!(
+        lab.ok(&["ps", "-a"]).contains("running"),
+        "ps sees its owner"
+    );
+    let out = lab.line("rm old");
+    assert_one_line_error(&out, "is running");
+    drop(held);
+    lab.ok(&["rm", "old"]);
+    assert!(!lab.container_dir("old").exists());
 }

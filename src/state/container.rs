@@ -1,8 +1,8 @@
 //! Containers on disk: `containers/NAME/` holds the writable layer (upper,
 //! work), the mount point of the overlay, a config (which image) and a
-//! state (running, exited with what). Its `lock` is held by the diyc that
-//! runs it, which is how two runs of one name are told apart and how a
-//! container whose diyc died is recognised.
+//! state (running, exited with what). A `flock` on the directory is held
+//! by the diyc that runs it, which is how two runs of one name are told
+//! apart and how a container whose diyc died is recognised.
 
 use std::fs;
 use std::os::unix::fs::OpenOptionsExt;

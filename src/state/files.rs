@@ -5,9 +5,12 @@
 //!   renaming it out of sight first. A reader never sees half of one. A
 //!   single file is written beside itself and renamed over the old one.
 //! - Ownership is a lock, not a pid file: whoever holds the `flock` on a
-//!   directory's `lock` file owns it, and the kernel drops the lock when the
-//!   owner dies, however it dies. A hidden directory whose lock is free is
-//!   debris from a killed diyc and is reclaimed.
+//!   directory owns it, and the kernel drops the lock when the owner dies,
+//!   however it dies. A hidden directory whose lock is free is debris from
+//!   a killed diyc and is reclaimed. The lock is taken on the directory
+//!   itself, not on a file in it: on ext4 every new inode costs a run a
+//!   tenth of a millisecond or more, and a rename moves the lock with the
+//!   directory all the same.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -18,58 +21,70 @@ use nix::fcntl::{Flock, FlockArg};
 
 use crate::error::{Error, IoContext, Result};
 
-const LOCK_FILE: &str = "lock";
+/// The file a diyc before the directory locks locked instead: such a
+/// directory keeps it, and its owner (an older diyc still running) holds
+/// the lock there, so it is the one that counts for that directory.
+const LEGACY_LOCK_FILE: &str = "lock";
 
-/// An exclusive lock on `dir/lock`, held until dropped.
+/// An exclusive lock on a directory, held until dropped.
 pub type Lock = Flock<File>;
 
-fn open_lock(dir: &Path, create: bool) -> Result<File> {
-    let path = dir.join(LOCK_FILE);
+/// What to lock for `dir`: its legacy lock file when it has one, else
+/// the directory.
+fn open_lock(dir: &Path) -> Result<(File, PathBuf)> {
+    let legacy = dir.join(LEGACY_LOCK_FILE);
+    match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(&legacy)
+    {
+        Ok(file) => return Ok((file, legacy)),
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(e).ctx("opening", &legacy),
+    }
+    Ok((open_dir(dir)?, dir.to_path_buf()))
+}
+
+fn open_dir(dir: &Path) -> Result<File> {
     OpenOptions::new()
         .read(true)
-        .write(create)
-        .create(create)
-        .mode(0o600)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(&path)
-        .ctx("opening", &path)
+        .custom_flags(libc::O_CLOEXEC | libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(dir)
+        .ctx("opening", dir)
+}
+
+fn flock(file: File, path: PathBuf, how: FlockArg) -> Result<Lock> {
+    Flock::lock(file, how).map_err(|(_, errno)| Error::Io {
+        what: "locking",
+        path,
+        source: errno.into(),
+    })
 }
 
 /// Take the lock of `dir` without waiting. None when someone holds it.
 pub fn try_lock(dir: &Path) -> Result<Option<Lock>> {
-    let file = open_lock(dir, false)?;
-    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+    let (file, path) = open_lock(dir)?;
+    match flock(file, path, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => Ok(Some(lock)),
-        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
-        Err((_, errno)) => Err(Error::Io {
-            what: "locking",
-            path: dir.join(LOCK_FILE),
-            source: errno.into(),
-        }),
+        Err(Error::Io { source, .. }) if source.raw_os_error() == Some(libc::EWOULDBLOCK) => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }
 
-/// Make the lock of a new directory `dir` and take it.
+/// Take the lock of `dir`, a directory just made (so with no legacy file).
 pub fn lock_new(dir: &Path) -> Result<Lock> {
-    let file = open_lock(dir, true)?;
-    Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| Error::Io {
-        what: "locking",
-        path: dir.join(LOCK_FILE),
-        source: errno.into(),
-    })
+    flock(open_dir(dir)?, dir.to_path_buf(), FlockArg::LockExclusive)
 }
 
 /// Wait for the lock of `dir`: used after asking its owner to die.
 pub fn lock_wait(dir: &Path) -> Result<Lock> {
-    let file = open_lock(dir, false)?;
-    Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| Error::Io {
-        what: "locking",
-        path: dir.join(LOCK_FILE),
-        source: errno.into(),
-    })
+    let (file, path) = open_lock(dir)?;
+    flock(file, path, FlockArg::LockExclusive)
 }
 
-/// Is anyone holding the lock of `dir`? (A missing lock file counts as no.)
+/// Is anyone holding the lock of `dir`? (A missing directory counts as no.)
 pub fn is_locked(dir: &Path) -> bool {
     matches!(try_lock(dir), Ok(None))
 }
@@ -93,15 +108,13 @@ impl Staging {
             .mode(0o700)
             .create(&path)
             .ctx("creating", &path)?;
-        let lock = match Flock::lock(open_lock(&path, true)?, FlockArg::LockExclusiveNonblock) {
+        let lock = match open_dir(&path)
+            .and_then(|dir| flock(dir, path.clone(), FlockArg::LockExclusiveNonblock))
+        {
             Ok(lock) => lock,
-            Err((_, errno)) => {
+            Err(e) => {
                 let _ = fs::remove_dir_all(&path);
-                return Err(Error::Io {
-                    what: "locking",
-                    path,
-                    source: errno.into(),
-                });
+                return Err(e);
             }
         };
         Ok(Staging {
