@@ -29,20 +29,35 @@ const LEGACY_LOCK_FILE: &str = "lock";
 /// An exclusive lock on a directory, held until dropped.
 pub type Lock = Flock<File>;
 
-/// What to lock for `dir`: its legacy lock file when it has one, else
-/// the directory.
-fn open_lock(dir: &Path) -> Result<(File, PathBuf)> {
+/// Lock `dir` (None when `how` does not wait and someone holds it). The
+/// directory's own lock comes first, so a held one, the usual case of a
+/// running container that `ps` or a run's reclaim looks at, costs one
+/// open; only a directory whose own lock was free is looked at for a
+/// legacy file, whose lock then stands for it.
+fn take(dir: &Path, how: FlockArg) -> Result<Option<Lock>> {
+    let Some(own) = held_or_taken(open_dir(dir)?, dir.to_path_buf(), how)? else {
+        return Ok(None);
+    };
     let legacy = dir.join(LEGACY_LOCK_FILE);
     match OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
         .open(&legacy)
     {
-        Ok(file) => return Ok((file, legacy)),
-        Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(e) => return Err(e).ctx("opening", &legacy),
+        Ok(file) => held_or_taken(file, legacy, how),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(Some(own)),
+        Err(e) => Err(e).ctx("opening", &legacy),
     }
-    Ok((open_dir(dir)?, dir.to_path_buf()))
+}
+
+fn held_or_taken(file: File, path: PathBuf, how: FlockArg) -> Result<Option<Lock>> {
+    match flock(file, path, how) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(Error::Io { source, .. }) if source.raw_os_error() == Some(libc::EWOULDBLOCK) => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn open_dir(dir: &Path) -> Result<File> {
@@ -63,14 +78,7 @@ fn flock(file: File, path: PathBuf, how: FlockArg) -> Result<Lock> {
 
 /// Take the lock of `dir` without waiting. None when someone holds it.
 pub fn try_lock(dir: &Path) -> Result<Option<Lock>> {
-    let (file, path) = open_lock(dir)?;
-    match flock(file, path, FlockArg::LockExclusiveNonblock) {
-        Ok(lock) => Ok(Some(lock)),
-        Err(Error::Io { source, .. }) if source.raw_os_error() == Some(libc::EWOULDBLOCK) => {
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
+    take(dir, FlockArg::LockExclusiveNonblock)
 }
 
 /// Take the lock of `dir`, a directory just made (so with no legacy file).
@@ -80,8 +88,11 @@ pub fn lock_new(dir: &Path) -> Result<Lock> {
 
 /// Wait for the lock of `dir`: used after asking its owner to die.
 pub fn lock_wait(dir: &Path) -> Result<Lock> {
-    let (file, path) = open_lock(dir)?;
-    flock(file, path, FlockArg::LockExclusive)
+    take(dir, FlockArg::LockExclusive)?.ok_or_else(|| Error::Io {
+        what: "locking",
+        path: dir.to_path_buf(),
+        source: std::io::Error::from_raw_os_error(libc::EWOULDBLOCK),
+    })
 }
 
 /// Is anyone holding the lock of `dir`? (A missing directory counts as no.)
