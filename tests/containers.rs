@@ -11,7 +11,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::os::fd::AsFd;
 
-use common::{Lab, assert_one_line_error, text};
+use common::{Lab, assert_one_line_error, sh, text};
 
 #[test]
 fn of_many_runs_with_one_name_exactly_one_wins_and_the_rest_change_nothing() {
@@ -330,4 +330,81 @@ fn a_container_is_locked_by_its_directory_and_an_older_diyc_s_lock_file_still_co
     drop(held);
     lab.ok(&["rm", "old"]);
     assert!(!lab.container_dir("old").exists());
+}
+
+/// Start `name` with `args`, then kill its diyc and wait for the
+/// container to die with it: what the run made stays, with its run.json.
+fn killed_run(lab: &Lab, name: &str, args: &[&str]) {
+    let mut argv = vec!["run", "--name", name];
+    argv.extend_from_slice(args);
+    argv.extend_from_slice(&["busybox", "sh", "-c", "echo up; exec sleep 1000"]);
+    let mut running = lab.spawn(&argv);
+    running.wait_for_line("up");
+    let init = lab.init_pid(name);
+    running.kill_diyc();
+    if let Some(fd) = pidfd_open(init) {
+        let mut fds = [nix::poll::PollFd::new(
+            fd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE).expect("poll pidfd");
+    }
+    assert!(lab.container_dir(name).join("run.json").exists());
+}
+
+#[test]
+fn a_run_sweeps_up_after_another_killed_diyc_once_its_own_container_runs() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    // One still running beside it, which the sweep must leave alone.
+    let mut alive = lab.spawn(&[
+        "run",
+        "--name",
+        "alive",
+        "--net",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "echo up; read x",
+    ]);
+    alive.wait_for_line("up");
+    killed_run(&lab, "dead", &["--net", "none"]);
+    lab.ok(&["run", "--rm", "--net", "none", "busybox", "true"]);
+    assert!(
+        !lab.container_dir("dead").join("run.json").exists(),
+        "the killed run was left as it was"
+    );
+    assert!(lab.container_dir("alive").join("run.json").exists());
+    let listed = lab.ok(&["ps", "-a"]);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("dead ") && l.contains("exited")),
+        "{listed}"
+    );
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("alive ") && l.contains("running")),
+        "{listed}"
+    );
+    alive.send("bye\n");
+    assert_eq!(alive.finish().status.code(), Some(0));
+}
+
+#[test]
+fn a_run_of_a_killed_diyc_s_name_undoes_that_run_before_taking_the_name() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    // A published port's rule is written down in run.json alone.
+    killed_run(&lab, "again", &["-p", "8181:80"]);
+    let rules = || sh(&["iptables-save", "-t", "nat"]);
+    assert!(rules().contains("--to-destination"), "{}", rules());
+    lab.ok(&["run", "--name", "again", "--net", "none", "busybox", "true"]);
+    assert!(
+        !rules().contains("--to-destination"),
+        "the killed run's rule outlived its record: {}",
+        rules()
+    );
 }

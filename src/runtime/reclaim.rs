@@ -2,17 +2,19 @@
 //! from the run.json it wrote before making anything (its cgroup, its
 //! port rules, its address, a rootless run's pasta). Mounts died with the container's mount
 //! namespace and its veth pair with its network namespace, so nothing
-//! else is left. `diyc run`, `diyc rm` and (as root) `diyc ps` do this; a
-//! `--rm` container whose diyc was killed is removed altogether.
+//! else is left. `diyc rm` and (as root) `diyc ps` do this first; `diyc
+//! run` does it for its own name first and for every other container once
+//! its own runs. A `--rm` container whose diyc was killed is removed
+//! altogether.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::stages::cgroups;
 use crate::stages::iptables;
 use crate::stages::net::usermode;
 use crate::state::container::{self, Run};
-use crate::state::{self, Store, network};
+use crate::state::{self, Lock, Store, network};
 use crate::sys::Sys;
 use crate::warnings;
 
@@ -47,14 +49,29 @@ pub fn reclaim_dead(sys: &mut Sys, store: &Store) {
     state::reclaim(&store.images_dir());
     store.reclaim_labs();
     network::reclaim(store);
-    for (dir, run, _lock) in container::dead_runs(store) {
-        if let Err(e) = clean_after(sys, store, &dir, run) {
-            let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
-            warnings::warn(format!(
-                "cleaning up after {}: {e}",
-                name.unwrap_or_default()
-            ));
-        }
+    for dead in container::dead_runs(store) {
+        clean_up(sys, store, dead);
+    }
+}
+
+/// The same for the one container `name`, before a run takes that name:
+/// a killed diyc's record there would otherwise be written over before
+/// what it made is undone. One look, however many containers there are;
+/// `reclaim_dead`, which looks at every one, can wait until the new
+/// container runs.
+pub fn reclaim_one(sys: &mut Sys, store: &Store, name: &str) {
+    if let Some(dead) = container::dead_run(store.containers_dir().join(name)) {
+        clean_up(sys, store, dead);
+    }
+}
+
+fn clean_up(sys: &mut Sys, store: &Store, (dir, run, _lock): (PathBuf, Run, Lock)) {
+    if let Err(e) = clean_after(sys, store, &dir, run) {
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+        warnings::warn(format!(
+            "cleaning up after {}: {e}",
+            name.unwrap_or_default()
+        ));
     }
 }
 

@@ -5,7 +5,7 @@
 //! apart and how a container whose diyc died is recognised.
 
 use std::fs;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirEntryExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -284,19 +284,29 @@ pub fn take_for_removal(store: &Store, name: &str, force: bool) -> Result<Option
 /// The containers whose diyc was killed mid-run: a run.json is still there
 /// though nobody holds their lock. Each comes locked, for its clean-up.
 pub fn dead_runs(store: &Store) -> Vec<(PathBuf, Run, Lock)> {
-    let Ok(entries) = fs::read_dir(store.containers_dir()) else {
+    let dir = store.containers_dir();
+    let Ok(entries) = fs::read_dir(&dir) else {
         return Vec::new();
     };
+    // A running container needs no look of its own: its diyc's lock is in
+    // the kernel's table.
+    let held = files::held_dirs(&dir);
     entries
         .flatten()
-        .map(|e| e.path())
-        .filter(|dir| dir.join(RUN_FILE).exists())
-        .filter_map(|dir| {
-            let lock = files::try_lock(&dir).ok().flatten()?;
-            let run = read_run(&dir)?;
-            Some((dir, run, lock))
-        })
+        .filter(|e| !held.contains(&e.ino()))
+        .filter_map(|e| dead_run(e.path()))
         .collect()
+}
+
+/// The container at `dir`, locked, if a run.json is there though nobody
+/// holds its lock.
+pub fn dead_run(dir: PathBuf) -> Option<(PathBuf, Run, Lock)> {
+    if !dir.join(RUN_FILE).exists() {
+        return None;
+    }
+    let lock = files::try_lock(&dir).ok().flatten()?;
+    let run = read_run(&dir)?;
+    Some((dir, run, lock))
 }
 
 /// Close the record of a run whose diyc died, once what it made on the

@@ -36,8 +36,8 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, IoContext, Result};
 
+pub use files::{Lock, is_leftover, reclaim, remove_dir};
 pub(crate) use files::{Staging, write_atomic};
-pub use files::{is_leftover, reclaim, remove_dir};
 
 pub const DEFAULT_ROOT: &str = "/var/lib/diyc";
 

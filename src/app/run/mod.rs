@@ -140,7 +140,6 @@ pub fn run_spec(
     }
     let mut explainer = Explainer::new(options.explain).verbose(options.verbose);
     let mut sys = Sys::new(&mut explainer, StageId::Image);
-    reclaim::reclaim_dead(&mut sys, store);
     let lower = image::ensure(store, &spec.image, &mut sys, &signals)?;
     for layer in &lower {
         rootfs::check_mount_points(layer)?;
@@ -151,6 +150,7 @@ pub fn run_spec(
         .name
         .clone()
         .unwrap_or_else(|| container::generate_name(store));
+    reclaim::reclaim_one(&mut sys, store, &name);
     let hostname = spec.hostname.clone().unwrap_or_else(|| name.clone());
     validate_hostname(&hostname)?;
     let mut env = check::container_env(&hostname, &spec.env)?;
@@ -242,9 +242,17 @@ pub fn run_spec(
             // terminal stays open for input nobody types.
             input: spec.interactive && detached.is_none(),
         });
-    if let Some(notice) = detached {
-        launch = launch.when_running(notice.running());
-    }
+    // What other killed diycs left is swept up once this container runs,
+    // after a detached run's caller is told: the sweep looks at every
+    // container, and no start should wait on how many there are.
+    let mut told = detached.map(Notice::running);
+    let swept = store.clone();
+    launch = launch.when_running(Box::new(move || {
+        if let Some(tell) = told.as_mut() {
+            tell();
+        }
+        reclaim::reclaim_dead(&mut Sys::new(&mut Quiet, StageId::Cleanup), &swept);
+    }));
     let record = Run {
         command: spec.command.clone(),
         owner: ProcessId::of(std::process::id() as i32),
