@@ -21,7 +21,7 @@ fn ip(text: &str) -> Ipv4Addr {
 fn an_address_given_back_is_handed_out_last_and_the_last_one_is_rewritten_in_place() {
     let dir = tempfile::tempdir().expect("a temporary store");
     let store = Store::new(dir.path()).expect("store");
-    // Six addresses a container may have: .1 is the bridge's, .7 the
+    // Five addresses a container may have: .1 is the bridge's, .7 the
     // broadcast.
     let bridge = Bridge::new("diyc-t0", "10.77.0.0/29").expect("bridge");
     let first = lease(&store, &bridge, "a", None, &[]).expect("a lease");

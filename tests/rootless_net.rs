@@ -37,8 +37,12 @@ fn outside_with_a_default_route() -> Outside {
 fn tun_open_to_users() {
     use nix::sys::stat::{Mode, SFlag, makedev, mknod, stat};
     let tun = "/dev/net/tun";
-    let mode = stat(tun).expect("/dev/net/tun").st_mode;
-    if mode & 0o006 == 0o006 {
+    // Without the node at all pasta fails as it would for anyone, and
+    // says so.
+    let Ok(node) = stat(tun) else {
+        return;
+    };
+    if node.st_mode & 0o006 == 0o006 {
         return;
     }
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).expect("a mount namespace");

@@ -69,10 +69,10 @@ fn rootfs_stacks_the_overlay_makes_dev_and_pivots() {
 
 #[test]
 fn rootfs_in_memory_puts_the_writable_layer_on_a_tmpfs_first() {
-    let mut rootfs = Rootfs::in_memory("/img".into(), "/c/rootfs".into(), 1 << 30);
+    let mut rootfs = Rootfs::in_memory("/img".into(), "/c".into(), 1 << 30);
     let seen = dry_run(&mut rootfs, World::new());
-    let tmpfs = seen.find(r#"mount("tmpfs", "/c/rootfs", "tmpfs""#);
-    let overlay = seen.find(r#"mount("overlay", "/c/rootfs/merged""#);
+    let tmpfs = seen.find(r#"mount("tmpfs", "/c", "tmpfs""#);
+    let overlay = seen.find(r#"mount("overlay", "/c/merged""#);
     assert!(tmpfs.is_some() && tmpfs < overlay, "{seen}");
 }
 
@@ -103,9 +103,16 @@ fn rootfs_in_memory_writes_the_etc_files_on_its_tmpfs_then_binds_them() {
 
 #[test]
 fn rootfs_binds_the_containers_etc_files_and_never_writes_through_the_image() {
-    let mut rootfs =
-        Rootfs::in_memory("/img".into(), "/c/rootfs".into(), 1 << 30).with_etc("/c/etc");
-    let merged = "/c/rootfs/merged";
+    // A layer on disk, whose files diyc wrote into the container's
+    // directory on the host.
+    let mut rootfs = Rootfs::on_disk(
+        "/img".into(),
+        "/c/upper".into(),
+        "/c/work".into(),
+        "/c/rootfs".into(),
+    )
+    .with_etc("/c");
+    let merged = "/c/rootfs";
     // The image's resolv.conf is a symlink, its hosts a file, and it has
     // no hostname at all.
     let world = World::new()
@@ -114,16 +121,16 @@ fn rootfs_binds_the_containers_etc_files_and_never_writes_through_the_image() {
         .file(&format!("{merged}/etc/hosts"), "the image's own");
     let seen = dry_run(&mut rootfs, world);
     assert!(
-        seen.contains(r#"unlinkat(AT_FDCWD, "/c/rootfs/merged/etc/resolv.conf", 0)"#),
+        seen.contains(r#"unlinkat(AT_FDCWD, "/c/rootfs/etc/resolv.conf", 0)"#),
         "{seen}"
     );
     for name in ["hostname", "hosts", "resolv.conf"] {
-        let bind = format!(r#"mount("/c/etc/{name}", "{merged}/etc/{name}", NULL, MS_BIND, NULL)"#);
+        let bind = format!(r#"mount("/c/{name}", "{merged}/etc/{name}", NULL, MS_BIND, NULL)"#);
         assert!(seen.contains(&bind), "{bind} in {seen}");
     }
     // Nothing is written into the image's hosts file.
     assert!(
-        !seen.contains(r#"openat(AT_FDCWD, "/c/rootfs/merged/etc/hosts""#),
+        !seen.contains(r#"openat(AT_FDCWD, "/c/rootfs/etc/hosts""#),
         "{seen}"
     );
     let made = format!(r#"openat(AT_FDCWD, "{merged}/etc/hostname", O_WRONLY|O_CREAT|O_EXCL"#);

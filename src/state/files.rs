@@ -3,7 +3,9 @@
 //! - Things appear whole: an image or container is built in a hidden
 //!   staging directory and renamed into place in one step, and removed by
 //!   renaming it out of sight first. A reader never sees half of one. A
-//!   single file is written beside itself and renamed over the old one.
+//!   single file is written beside itself and renamed over the old one
+//!   (but `net/last`, a hint read and written only under the network
+//!   lock, which is rewritten in place).
 //! - Ownership is a lock, not a pid file: whoever holds the `flock` on a
 //!   directory owns it, and the kernel drops the lock when the owner dies,
 //!   however it dies. A hidden directory whose lock is free is debris from

@@ -372,8 +372,9 @@ fn next_free(store: &Store, bridge: &Bridge, taken: &dyn Fn(Ipv4Addr) -> bool) -
 /// Rewrite `last` in place: every reader and writer holds the network
 /// lock, and a file renamed over this one cost each bridged run a new
 /// inode and a flush of its data on ext4 (0.2 ms here). One width for
-/// every address, so a shorter one never keeps the tail of a longer one;
-/// a torn write reads as no address, and the search starts from the top.
+/// every address, so a shorter one never keeps the tail of a longer one,
+/// and anything longer is cut. It is only where the search starts: a torn
+/// write reads as another address or none, and `taken` still decides.
 fn write_last(path: &std::path::Path, ip: Ipv4Addr) -> Result<()> {
     use std::os::unix::fs::FileExt;
     let line = format!("{ip:<15}\n");
@@ -382,7 +383,10 @@ fn write_last(path: &std::path::Path, ip: Ipv4Addr) -> Result<()> {
         .create(true)
         .truncate(false)
         .open(path)
-        .and_then(|file| file.write_all_at(line.as_bytes(), 0))
+        .and_then(|file| {
+            file.write_all_at(line.as_bytes(), 0)?;
+            file.set_len(line.len() as u64)
+        })
         .ctx("writing", path)
 }
 
