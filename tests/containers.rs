@@ -353,7 +353,7 @@ fn killed_run(lab: &Lab, name: &str, args: &[&str]) {
 }
 
 #[test]
-fn a_run_sweeps_up_after_another_killed_diyc_once_its_own_container_runs() {
+fn a_detached_run_sweeps_up_after_another_killed_diyc_once_its_own_container_runs() {
     require_root!();
     let lab = Lab::new().with_busybox();
     // One still running beside it, which the sweep must leave alone.
@@ -370,11 +370,20 @@ fn a_run_sweeps_up_after_another_killed_diyc_once_its_own_container_runs() {
     ]);
     alive.wait_for_line("up");
     killed_run(&lab, "dead", &["--net", "none"]);
-    lab.ok(&["run", "--rm", "--net", "none", "busybox", "true"]);
-    assert!(
-        !lab.container_dir("dead").join("run.json").exists(),
-        "the killed run was left as it was"
-    );
+    lab.ok(&[
+        "run", "-d", "--name", "next", "--net", "none", "busybox", "sleep", "1000",
+    ]);
+    // Its supervisor sweeps once the caller has its answer, holding the
+    // dead container's lock while it does (ps would sweep it itself). The
+    // lock is looked at only once run.json is gone, when the sweep holds
+    // it already: a look before could make the sweep take it for running.
+    let dead = lab.container_dir("dead");
+    common::wait_until("the killed run is swept up", || {
+        !dead.join("run.json").exists()
+            && std::fs::File::open(&dead).is_ok_and(|dir| {
+                nix::fcntl::Flock::lock(dir, nix::fcntl::FlockArg::LockExclusiveNonblock).is_ok()
+            })
+    });
     assert!(lab.container_dir("alive").join("run.json").exists());
     let listed = lab.ok(&["ps", "-a"]);
     assert!(
@@ -391,6 +400,7 @@ fn a_run_sweeps_up_after_another_killed_diyc_once_its_own_container_runs() {
     );
     alive.send("bye\n");
     assert_eq!(alive.finish().status.code(), Some(0));
+    lab.ok(&["rm", "-f", "next"]);
 }
 
 #[test]
@@ -401,7 +411,10 @@ fn a_run_of_a_killed_diyc_s_name_undoes_that_run_before_taking_the_name() {
     killed_run(&lab, "again", &["-p", "8181:80"]);
     let rules = || sh(&["iptables-save", "-t", "nat"]);
     assert!(rules().contains("--to-destination"), "{}", rules());
-    lab.ok(&["run", "--name", "again", "--net", "none", "busybox", "true"]);
+    // Detached: a run in the foreground sweeps everything first anyway.
+    lab.ok(&[
+        "run", "-d", "--name", "again", "--net", "none", "busybox", "true",
+    ]);
     assert!(
         !rules().contains("--to-destination"),
         "the killed run's rule outlived its record: {}",

@@ -2,10 +2,10 @@
 //! from the run.json it wrote before making anything (its cgroup, its
 //! port rules, its address, a rootless run's pasta). Mounts died with the container's mount
 //! namespace and its veth pair with its network namespace, so nothing
-//! else is left. `diyc rm` and (as root) `diyc ps` do this first; `diyc
-//! run` does it for its own name first and for every other container once
-//! its own runs. A `--rm` container whose diyc was killed is removed
-//! altogether.
+//! else is left. `diyc run`, `diyc rm` and (as root) `diyc ps` do this
+//! first, but a detached `diyc run`: that one does it for its own name
+//! first, and for every other container once its own runs. A `--rm`
+//! container whose diyc was killed is removed altogether.
 
 use std::path::{Path, PathBuf};
 
@@ -57,7 +57,7 @@ pub fn reclaim_dead(sys: &mut Sys, store: &Store) {
 /// The same for the one container `name`, before a run takes that name:
 /// a killed diyc's record there would otherwise be written over before
 /// what it made is undone. One look, however many containers there are;
-/// `reclaim_dead`, which looks at every one, can wait until the new
+/// `reclaim_dead`, which looks at every one, can wait until a detached
 /// container runs.
 pub fn reclaim_one(sys: &mut Sys, store: &Store, name: &str) {
     if let Some(dead) = container::dead_run(store.containers_dir().join(name)) {

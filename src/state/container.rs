@@ -5,7 +5,7 @@
 //! apart and how a container whose diyc died is recognised.
 
 use std::fs;
-use std::os::unix::fs::{DirEntryExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -284,16 +284,11 @@ pub fn take_for_removal(store: &Store, name: &str, force: bool) -> Result<Option
 /// The containers whose diyc was killed mid-run: a run.json is still there
 /// though nobody holds their lock. Each comes locked, for its clean-up.
 pub fn dead_runs(store: &Store) -> Vec<(PathBuf, Run, Lock)> {
-    let dir = store.containers_dir();
-    let Ok(entries) = fs::read_dir(&dir) else {
+    let Ok(entries) = fs::read_dir(store.containers_dir()) else {
         return Vec::new();
     };
-    // A running container needs no look of its own: its diyc's lock is in
-    // the kernel's table.
-    let held = files::held_dirs(&dir);
     entries
         .flatten()
-        .filter(|e| !held.contains(&e.ino()))
         .filter_map(|e| dead_run(e.path()))
         .collect()
 }

@@ -14,10 +14,9 @@
 //!   tenth of a millisecond or more, and a rename moves the lock with the
 //!   directory all the same.
 
-use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -96,43 +95,6 @@ pub fn lock_wait(dir: &Path) -> Result<Lock> {
         path: dir.to_path_buf(),
         source: std::io::Error::from_raw_os_error(libc::EWOULDBLOCK),
     })
-}
-
-/// The inodes of the directories in `parent` whose own lock someone
-/// holds, read off the kernel's table of locks (/proc/locks) in one go:
-/// looking at a thousand running containers' locks one by one cost a run
-/// four system calls each. Empty when the table cannot be read; a
-/// directory left out is only looked at the slow way, and one locked
-/// through a legacy file is never in it.
-pub fn held_dirs(parent: &Path) -> HashSet<u64> {
-    let Ok(meta) = fs::metadata(parent) else {
-        return HashSet::new();
-    };
-    let device = format!(
-        "{:02x}:{:02x}:",
-        libc::major(meta.dev()),
-        libc::minor(meta.dev())
-    );
-    held_in(
-        &fs::read_to_string("/proc/locks").unwrap_or_default(),
-        &device,
-    )
-}
-
-/// The inodes on `device` ("MAJ:MIN:", as the table writes it) that a
-/// `flock` holds in `table`, the text of /proc/locks.
-fn held_in(table: &str, device: &str) -> HashSet<u64> {
-    table
-        .lines()
-        .filter_map(|line| {
-            // "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234 0 EOF"; a waiter's
-            // line has "->" after the number and holds nothing.
-            let mut fields = line.split_whitespace().skip(1);
-            (fields.next()? == "FLOCK").then_some(())?;
-            let id = fields.nth(3)?;
-            id.strip_prefix(device)?.parse().ok()
-        })
-        .collect()
 }
 
 /// Is anyone holding the lock of `dir`? (A missing directory counts as no.)
@@ -313,20 +275,4 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 /// A temporary file `write_atomic` did not get to rename.
 pub fn is_leftover(name: &str) -> bool {
     name.starts_with('.') && name.contains(".tmp-")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_flocks_held_on_the_device_count() {
-        let table = "1: FLOCK  ADVISORY  WRITE 4242 fe:00:1234 0 EOF\n\
-                     1: -> FLOCK  ADVISORY  WRITE 4343 fe:00:5678 0 EOF\n\
-                     2: POSIX  ADVISORY  WRITE 4444 fe:00:9999 0 EOF\n\
-                     3: FLOCK  ADVISORY  WRITE 4545 08:01:4321 0 EOF\n\
-                     4: FLOCK  ADVISORY  WRITE 4646 fe:00:12 0 EOF\n";
-        let held = held_in(table, "fe:00:");
-        assert_eq!(held, HashSet::from([1234, 12]));
-    }
 }

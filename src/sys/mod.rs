@@ -50,7 +50,8 @@ pub use handoff::{open_gate, release_gate, send_console};
 pub use helper::on_path;
 pub use netlink::{Link, Request, Veth};
 pub use plumbing::{
-    close_unrecorded, exit_now, monotonic_us, netns_cookie, recv_message, reset_signal_dispositions,
+    at_idle_priority, close_unrecorded, exit_now, monotonic_us, netns_cookie, recv_message,
+    reset_signal_dispositions,
 };
 pub use privilege::RLIMITS;
 pub use record::{Journal, Quiet, Recorder};

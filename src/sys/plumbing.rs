@@ -1,7 +1,32 @@
 //! The few other calls that need `unsafe`: leaving a forked child,
-//! resetting signal dispositions before exec, and reading a network
-//! namespace's cookie. They change nothing of the host or of isolation, so
-//! they are not recorded.
+//! resetting signal dispositions before exec, reading a network
+//! namespace's cookie, and running a piece of diyc's own work at idle
+//! priority. They change nothing of the host or of isolation, so they are
+//! not recorded.
+
+/// Run `work` with the calling thread at idle priority (SCHED_IDLE), then
+/// put its policy back: for clean-up that is nobody's wait, so that it
+/// takes no CPU another process wants. Only as root: without it a thread
+/// may lower itself but, under the default RLIMIT_NICE, never come back.
+/// When the policy cannot be changed, `work` runs as it is.
+pub fn at_idle_priority<T>(work: impl FnOnce() -> T) -> T {
+    // SAFETY: sched_getscheduler(0) reads the calling thread's policy.
+    let policy = unsafe { libc::sched_getscheduler(0) };
+    let mut param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: param is a valid, writable sched_param for the call to fill.
+    let known = policy >= 0
+        && nix::unistd::geteuid().is_root()
+        && unsafe { libc::sched_getparam(0, &mut param) } == 0;
+    let idle = libc::sched_param { sched_priority: 0 };
+    // SAFETY: a valid policy and a sched_param that lives across the call.
+    let lowered = known && unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &idle) } == 0;
+    let result = work();
+    if lowered {
+        // SAFETY: the policy and parameters read above, put back as they were.
+        unsafe { libc::sched_setscheduler(0, policy, &param) };
+    }
+    result
+}
 
 /// End a forked child at once: no destructors, no atexit handlers, no
 /// flushing of buffers that belong to the parent's copy of the process.
@@ -97,4 +122,24 @@ pub fn monotonic_us() -> u64 {
 /// on the host changes by closing a file.
 pub fn close_unrecorded(fd: i32) {
     let _ = nix::unistd::close(fd);
+}
+
+#[cfg(test)]
+mod tests {
+    fn policy() -> i32 {
+        // SAFETY: sched_getscheduler(0) reads the calling thread's policy.
+        unsafe { libc::sched_getscheduler(0) }
+    }
+
+    #[test]
+    fn the_work_alone_runs_at_idle_priority() {
+        let before = policy();
+        let during = super::at_idle_priority(policy);
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!(during, libc::SCHED_IDLE);
+        } else {
+            assert_eq!(during, before);
+        }
+        assert_eq!(policy(), before);
+    }
 }
