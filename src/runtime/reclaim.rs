@@ -45,10 +45,22 @@ fn clean_after(sys: &mut Sys, store: &Store, dir: &Path, run: Run) -> Result<()>
 /// and images, and addresses whose owner is gone. Failures here belong to
 /// other containers, so they are warnings, never errors.
 pub fn reclaim_dead(sys: &mut Sys, store: &Store) {
+    reclaim_debris(store);
+    reclaim_runs(sys, store);
+}
+
+/// Half-made containers, images and labs, and addresses whose owner is
+/// gone: the part of the sweep done under locks a start waits for.
+pub fn reclaim_debris(store: &Store) {
     state::reclaim(&store.containers_dir());
     state::reclaim(&store.images_dir());
     store.reclaim_labs();
     network::reclaim(store);
+}
+
+/// Every run whose diyc was killed: a look at each container's own lock,
+/// which no start waits for.
+pub fn reclaim_runs(sys: &mut Sys, store: &Store) {
     for dead in container::dead_runs(store) {
         clean_up(sys, store, dead);
     }
