@@ -10,12 +10,13 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::event::StageId;
 use crate::stages::cgroups;
 use crate::stages::iptables;
 use crate::stages::net::usermode;
 use crate::state::container::{self, Run};
 use crate::state::{self, Lock, Store, network};
-use crate::sys::Sys;
+use crate::sys::{Quiet, Sys};
 use crate::warnings;
 
 /// Undo what `run` left, through the seam. The caller holds the
@@ -46,24 +47,33 @@ fn clean_after(sys: &mut Sys, store: &Store, dir: &Path, run: Run) -> Result<()>
 /// other containers, so they are warnings, never errors.
 pub fn reclaim_dead(sys: &mut Sys, store: &Store) {
     reclaim_debris(store);
-    reclaim_runs(sys, store);
+    for dead in container::dead_runs(store) {
+        clean_up(sys, store, dead);
+    }
+}
+
+/// The same sweep for a detached run's supervisor, once its caller has
+/// its answer. Only the look at every container's lock, which no start
+/// waits for, runs at idle priority; the work under locks a start does
+/// wait for (the store's, the network's, while a dead run is undone) runs
+/// as usual, or a start could wait on a sweep that never gets the CPU.
+pub fn sweep_in_background(store: &Store) {
+    reclaim_debris(store);
+    let dead = crate::sys::at_idle_priority(|| container::dead_runs(store));
+    let mut quiet = Quiet;
+    let mut sys = Sys::new(&mut quiet, StageId::Cleanup);
+    for dead in dead {
+        clean_up(&mut sys, store, dead);
+    }
 }
 
 /// Half-made containers, images and labs, and addresses whose owner is
-/// gone: the part of the sweep done under locks a start waits for.
-pub fn reclaim_debris(store: &Store) {
+/// gone.
+fn reclaim_debris(store: &Store) {
     state::reclaim(&store.containers_dir());
     state::reclaim(&store.images_dir());
     store.reclaim_labs();
     network::reclaim(store);
-}
-
-/// Every run whose diyc was killed: a look at each container's own lock,
-/// which no start waits for.
-pub fn reclaim_runs(sys: &mut Sys, store: &Store) {
-    for dead in container::dead_runs(store) {
-        clean_up(sys, store, dead);
-    }
 }
 
 /// The same for the one container `name`, before a run takes that name:

@@ -249,21 +249,16 @@ pub fn run_spec(
         });
     // A detached run sweeps up after other killed diycs only once its
     // caller is told: the sweep looks at every container, and no start
-    // should wait, or give up CPU, for how many there are. The look at
-    // each container's lock runs at idle priority; what is done under the
-    // store's locks, which a start waits for, is not, or a start could
-    // wait on a sweep that never gets the CPU. (A run in the foreground
-    // swept first, as its caller waits for all of it anyway; done while
-    // its container ran, the sweep cost a short run 0.8 ms more.)
+    // should wait, or give up CPU, for how many there are. (A run in the
+    // foreground swept first, as its caller waits for all of it anyway;
+    // done while its container ran, the sweep cost a short run 0.8 ms
+    // more.)
     if let Some(notice) = detached {
         let mut tell = notice.running();
         let swept = store.clone();
         launch = launch.when_running(Box::new(move || {
             tell();
-            reclaim::reclaim_debris(&swept);
-            crate::sys::at_idle_priority(|| {
-                reclaim::reclaim_runs(&mut Sys::new(&mut Quiet, StageId::Cleanup), &swept)
-            });
+            reclaim::sweep_in_background(&swept);
         }));
     }
     let record = Run {
