@@ -1,5 +1,6 @@
 //! Netlink requests, the ones `ip` makes: diyc sends them itself over a
-//! netlink socket (with the rtnetlink crate) instead of starting `ip`
+//! netlink socket (messages built with the rtnetlink crate's builders and
+//! netlink-packet-route, sent and read synchronously) instead of starting `ip`
 //! processes, and `--explain` shows each with the `ip` command a student
 //! would type for the same thing.
 //!
@@ -12,13 +13,19 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
-use futures_util::TryStreamExt;
-use nix::errno::Errno;
-use rtnetlink::packet_route::address::AddressAttribute;
-use rtnetlink::packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo,
+use std::cell::Cell;
+
+use netlink_packet_core::{
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload,
 };
-use rtnetlink::{LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
+use netlink_sys::{Socket, protocols::NETLINK_ROUTE};
+use nix::errno::Errno;
+use rtnetlink::{AddressMessageBuilder, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -117,39 +124,103 @@ pub struct Address {
     pub prefix: u8,
 }
 
-/// A connection in this process's network namespace.
+/// A connection in this process's network namespace: a plain blocking
+/// socket. Each request is one `sendto` and its answer one or a few
+/// `recvfrom`s, so a run that makes no network starts no event loop and
+/// a run that does makes only the messages `--explain` shows, plus the
+/// lookups the requests need.
 pub(super) struct Netlink {
-    runtime: tokio::runtime::Runtime,
-    handle: rtnetlink::Handle,
+    socket: Socket,
+    sequence: Cell<u32>,
 }
 
-fn errno_of(e: &rtnetlink::Error) -> Errno {
-    match e {
-        rtnetlink::Error::NetlinkError(msg) => Errno::from_raw(msg.raw_code().abs()),
-        _ => Errno::EIO,
-    }
+/// Room for one datagram of a dump: the kernel fills at most 32 KiB.
+const DATAGRAM: usize = 64 * 1024;
+
+/// What a change is sent with: asked to be acknowledged, and (for the
+/// ones that make something) never to replace what is already there.
+const CHANGE: u16 = NLM_F_REQUEST | NLM_F_ACK;
+const CREATE: u16 = CHANGE | NLM_F_CREATE | NLM_F_EXCL;
+
+fn errno_of(e: &std::io::Error) -> Errno {
+    e.raw_os_error().map_or(Errno::EIO, Errno::from_raw)
 }
 
 impl Netlink {
-    /// A single-threaded runtime: diyc still forks after this, and a fork
-    /// copies only the calling thread.
     pub(super) fn connect() -> Result<Netlink> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .build()
-            .map_err(|source| Error::Os {
-                what: "starting the netlink runtime".into(),
-                source,
-            })?;
-        let (connection, handle, _) = {
-            let _inside = runtime.enter();
-            rtnetlink::new_connection().map_err(|source| Error::Os {
-                what: "opening a netlink socket".into(),
-                source,
-            })?
-        };
-        runtime.spawn(connection);
-        Ok(Netlink { runtime, handle })
+        let socket = Socket::new(NETLINK_ROUTE).map_err(|source| Error::Os {
+            what: "opening a netlink socket".into(),
+            source,
+        })?;
+        Ok(Netlink {
+            socket,
+            sequence: Cell::new(0),
+        })
+    }
+
+    /// Send one message and gather its answer: the messages up to the
+    /// kernel's acknowledgement (a change) or the end of a dump, or the one
+    /// reply to a lookup. The errno is the kernel's.
+    fn exchange(
+        &self,
+        message: RouteNetlinkMessage,
+        flags: u16,
+    ) -> std::result::Result<Vec<RouteNetlinkMessage>, Errno> {
+        let sequence = self.sequence.get().wrapping_add(1);
+        self.sequence.set(sequence);
+        let mut request = NetlinkMessage::from(message);
+        request.header.flags = flags;
+        request.header.sequence_number = sequence;
+        request.finalize();
+        let mut bytes = vec![0; request.buffer_len()];
+        request.serialize(&mut bytes);
+        self.socket.send(&bytes, 0).map_err(|e| errno_of(&e))?;
+
+        let mut replies = Vec::new();
+        let mut datagram = Vec::with_capacity(DATAGRAM);
+        loop {
+            datagram.clear();
+            let len = self
+                .socket
+                .recv(&mut datagram, libc::MSG_TRUNC)
+                .map_err(|e| errno_of(&e))?;
+            if len > datagram.len() {
+                return Err(Errno::EMSGSIZE);
+            }
+            let mut at = 0;
+            while at < len {
+                let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&datagram[at..len])
+                    .map_err(|_| Errno::EBADMSG)?;
+                let size = reply.header.length as usize;
+                if size == 0 {
+                    return Err(Errno::EBADMSG);
+                }
+                at += size.next_multiple_of(4);
+                if reply.header.sequence_number != sequence {
+                    continue;
+                }
+                match reply.payload {
+                    NetlinkPayload::Done(_) => return Ok(replies),
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            None => Ok(replies),
+                            Some(code) => Err(Errno::from_raw(code.get().abs())),
+                        };
+                    }
+                    NetlinkPayload::InnerMessage(inner) => {
+                        replies.push(inner);
+                        if flags & (NLM_F_ACK | NLM_F_DUMP) == 0 {
+                            return Ok(replies);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn change(&self, message: RouteNetlinkMessage, flags: u16) -> std::result::Result<(), Errno> {
+        self.exchange(message, flags).map(drop)
     }
 
     fn index_of(&self, name: &str) -> std::result::Result<u32, Errno> {
@@ -158,11 +229,11 @@ impl Netlink {
 
     /// Make one request; the errno is the kernel's.
     pub(super) fn perform(&self, request: &Request) -> std::result::Result<(), Errno> {
-        let handle = self.handle.clone();
-        let result = match request {
-            Request::AddBridge { name } => self
-                .runtime
-                .block_on(handle.link().add(LinkBridge::new(name).build()).execute()),
+        match request {
+            Request::AddBridge { name } => self.change(
+                RouteNetlinkMessage::NewLink(LinkBridge::new(name).build()),
+                CREATE,
+            ),
             Request::AddVeth(veth) => {
                 let master = veth
                     .master
@@ -177,78 +248,79 @@ impl Netlink {
                 if let Some(master) = master {
                     link = link.controller(master);
                 }
-                let link = link.up().build();
-                self.runtime.block_on(handle.link().add(link).execute())
+                self.change(RouteNetlinkMessage::NewLink(link.up().build()), CREATE)
             }
             // By name: the kernel finds the link itself, so no lookup
             // goes before the one message explained.
-            Request::SetUp { name } => self.runtime.block_on(
-                handle
-                    .link()
-                    .set(LinkUnspec::new_with_name(name).up().build())
-                    .execute(),
+            Request::SetUp { name } => self.change(
+                RouteNetlinkMessage::SetLink(LinkUnspec::new_with_name(name).up().build()),
+                CREATE,
             ),
             Request::AddAddress {
                 dev,
                 address,
                 prefix,
             } => {
-                let index = self.index_of(dev)?;
-                self.runtime.block_on(
-                    handle
-                        .address()
-                        .add(index, IpAddr::V4(*address), *prefix)
-                        .execute(),
-                )
+                let message = AddressMessageBuilder::<Ipv4Addr>::new()
+                    .index(self.index_of(dev)?)
+                    .address(*address, *prefix)
+                    .build();
+                self.change(RouteNetlinkMessage::NewAddress(message), CREATE)
             }
             Request::AddDefaultRoute { gateway } => {
                 let route = RouteMessageBuilder::<Ipv4Addr>::new()
                     .gateway(*gateway)
                     .build();
-                self.runtime.block_on(handle.route().add(route).execute())
+                self.change(RouteNetlinkMessage::NewRoute(route), CREATE)
             }
             Request::DeleteLink { name } => {
-                let index = self.index_of(name)?;
-                self.runtime.block_on(handle.link().del(index).execute())
+                let mut message = LinkMessage::default();
+                message.header.index = self.index_of(name)?;
+                self.change(RouteNetlinkMessage::DelLink(message), CHANGE)
             }
-        };
-        result.map_err(|e| errno_of(&e))
+        }
     }
 
     /// The link called `name`, if there is one.
     pub(super) fn link(&self, name: &str) -> std::result::Result<Option<Link>, Errno> {
-        let mut request = Box::pin(
-            self.handle
-                .link()
-                .get()
-                .match_name(name.to_string())
-                .execute(),
-        );
-        match self.runtime.block_on(request.try_next()) {
-            Ok(Some(msg)) => Ok(Some(to_link(msg))),
-            Ok(None) => Ok(None),
-            Err(e) if errno_of(&e) == Errno::ENODEV => Ok(None),
-            Err(e) => Err(errno_of(&e)),
+        let mut message = LinkMessage::default();
+        message
+            .attributes
+            .push(LinkAttribute::IfName(name.to_string()));
+        match self.exchange(RouteNetlinkMessage::GetLink(message), NLM_F_REQUEST) {
+            Ok(replies) => Ok(replies.into_iter().find_map(|r| match r {
+                RouteNetlinkMessage::NewLink(link) => Some(to_link(link)),
+                _ => None,
+            })),
+            Err(Errno::ENODEV) => Ok(None),
+            Err(e) => Err(e),
         }
+    }
+
+    fn dump(&self, message: RouteNetlinkMessage) -> Vec<RouteNetlinkMessage> {
+        self.exchange(message, NLM_F_REQUEST | NLM_F_DUMP)
+            .unwrap_or_default()
     }
 
     /// Every link in this namespace.
     pub(super) fn links(&self) -> Vec<Link> {
-        let request = self.handle.link().get().execute();
-        self.runtime
-            .block_on(request.try_collect::<Vec<_>>())
-            .map(|msgs| msgs.into_iter().map(to_link).collect())
-            .unwrap_or_default()
+        self.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))
+            .into_iter()
+            .filter_map(|r| match r {
+                RouteNetlinkMessage::NewLink(link) => Some(to_link(link)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Every IPv4 address.
     pub(super) fn addresses(&self) -> Vec<Address> {
-        let request = self.handle.address().get().execute();
-        let msgs = self
-            .runtime
-            .block_on(request.try_collect::<Vec<_>>())
-            .unwrap_or_default();
-        msgs.into_iter()
+        self.dump(RouteNetlinkMessage::GetAddress(AddressMessage::default()))
+            .into_iter()
+            .filter_map(|r| match r {
+                RouteNetlinkMessage::NewAddress(m) => Some(m),
+                _ => None,
+            })
             .filter_map(|m| {
                 let address = m.attributes.iter().find_map(|a| match a {
                     AddressAttribute::Address(IpAddr::V4(ip)) => Some(*ip),
@@ -264,7 +336,7 @@ impl Netlink {
     }
 }
 
-fn to_link(msg: rtnetlink::packet_route::link::LinkMessage) -> Link {
+fn to_link(msg: LinkMessage) -> Link {
     let mut link = Link {
         index: msg.header.index,
         name: String::new(),

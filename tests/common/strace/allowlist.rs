@@ -60,7 +60,7 @@ pub(super) fn plumbing(t: &Traced, state_root: &str, fds: &Fds) -> Option<&'stat
         }
         // Reading is not changing.
         "openat" if !opens_for_writing(call) => Some("a read"),
-        // stdout and stderr, the setup socket, pipes, tokio's wake-ups:
+        // stdout and stderr, the setup socket, pipes, netlink sockets:
         // only writes to a file the seam opened belong to the file family.
         "write" | "close" if !fds.files.contains_key(fd_of(call)) => {
             Some("not a file the seam opened")
@@ -108,8 +108,6 @@ pub(super) fn plumbing(t: &Traced, state_root: &str, fds: &Fds) -> Option<&'stat
         "ioctl" if ["TCSETS", "TIOCSPGRP"].iter().any(|r| call.contains(r)) => {
             Some("the caller's terminal")
         }
-        // A socket made non-blocking (tokio's netlink socket).
-        "ioctl" if call.contains("FIONBIO") => Some("descriptor flags"),
         // std's directory walks (remove_dir_all) mark their own descriptors.
         "fcntl" if fds.dirs.contains_key(fd_of(call)) => Some("a directory being walked"),
         _ => None,
