@@ -11,7 +11,8 @@ use std::os::unix::fs::MetadataExt;
 
 use diyc::stages::net::Bridge;
 use diyc::state::Store;
-use diyc::state::network::{lease, release};
+use diyc::state::container::ProcessId;
+use diyc::state::network::{Lease, lease, release};
 
 fn ip(text: &str) -> Ipv4Addr {
     text.parse().expect("an address")
@@ -79,4 +80,47 @@ fn a_shorter_address_written_over_a_longer_one_reads_back_whole() {
         lease(&store, &bridge, "b", None, &[]).expect("a lease"),
         ip("10.77.0.3")
     );
+}
+
+#[test]
+fn a_lease_whose_owner_is_gone_is_taken_back_and_a_living_owners_kept() {
+    let dir = tempfile::tempdir().expect("a temporary store");
+    let store = Store::new(dir.path()).expect("store");
+    let bridge = Bridge::new("diyc-t2", "10.77.0.0/29").expect("bridge");
+    let leases = dir.path().join("net/leases");
+    std::fs::create_dir_all(&leases).expect("leases dir");
+    let me = ProcessId::of(std::process::id() as i32).expect("this test's own process");
+    // This pid with another start time: a process that is gone, its pid
+    // reused.
+    let gone = ProcessId {
+        start: me.start + 1,
+        ..me
+    };
+    for (ip, owner) in [("10.77.0.2", gone), ("10.77.0.3", me)] {
+        let lease = Lease {
+            ip: ip.parse().expect("an address"),
+            container: format!("owner-of-{ip}"),
+            owner: Some(owner),
+            ports: Vec::new(),
+        };
+        std::fs::write(leases.join(ip), serde_json::to_vec(&lease).expect("json")).expect("lease");
+    }
+    // What a diyc killed while writing a lease leaves.
+    std::fs::write(leases.join(".10.77.0.4.tmp-0000beef"), "{\"ip\"").expect("leftover");
+    std::fs::write(dir.path().join("net/last"), "10.77.0.6").expect("net/last");
+
+    // The search starts after .6 and wraps round: .2 is free again.
+    let got = lease(&store, &bridge, "new", None, &[]).expect("a lease");
+    assert_eq!(got, ip("10.77.0.2"));
+    let mut left: Vec<String> = std::fs::read_dir(&leases)
+        .expect("leases")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["10.77.0.2", "10.77.0.3"]);
+    let taken = std::fs::read_to_string(leases.join("10.77.0.2")).expect("the new lease");
+    assert!(taken.contains("\"new\""), "{taken}");
+    let kept = std::fs::read_to_string(leases.join("10.77.0.3")).expect("the living lease");
+    assert!(kept.contains("owner-of-10.77.0.3"), "{kept}");
 }
