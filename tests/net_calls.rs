@@ -12,23 +12,30 @@ use std::process::Stdio;
 
 use common::{Lab, text};
 
+/// `diyc run --rm ARGS` under `strace -f -e TRACE`: what strace wrote.
+fn traced_run(lab: &Lab, trace: &str, args: &[&str]) -> String {
+    let file = lab.root().join("trace");
+    let out = std::process::Command::new("strace")
+        .args(["-f", "-qq", "-e", trace, "-o"])
+        .arg(&file)
+        .arg(common::DIYC)
+        .arg("--root")
+        .arg(lab.root())
+        .args(["run", "--rm"])
+        .args(args)
+        .env("DIYC_CGROUP_PARENT", &lab.cgroup_parent)
+        .stdin(Stdio::null())
+        .output()
+        .expect("strace");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    std::fs::read_to_string(&file).expect("trace")
+}
+
 #[test]
 fn after_setup_a_run_without_ports_starts_no_ip_or_iptables() {
     require_root!();
     let lab = Lab::new().with_busybox();
-    let trace = lab.root().join("execs");
-    let mut cmd = std::process::Command::new("strace");
-    cmd.args(["-f", "-qq", "-e", "trace=execve", "-o"])
-        .arg(&trace)
-        .arg(common::DIYC)
-        .arg("--root")
-        .arg(lab.root())
-        .args(["run", "--rm", "busybox", "true"])
-        .env("DIYC_CGROUP_PARENT", &lab.cgroup_parent)
-        .stdin(Stdio::null());
-    let out = cmd.output().expect("strace");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let execs = std::fs::read_to_string(&trace).expect("trace");
+    let execs = traced_run(&lab, "trace=execve", &["busybox", "true"]);
     let programs: Vec<&str> = execs.lines().filter_map(|l| l.split('"').nth(1)).collect();
     assert!(
         !programs
@@ -39,31 +46,16 @@ fn after_setup_a_run_without_ports_starts_no_ip_or_iptables() {
 }
 
 /// A run without a network makes one netlink request (lo up) over one
-/// plain socket: no event loop, no wake-up descriptors, nothing in diyc.
+/// plain socket, the container's: no event loop, no wake-up descriptors.
 #[test]
 fn a_run_without_a_network_brings_lo_up_over_one_socket_and_no_event_loop() {
     require_root!();
     let lab = Lab::new().with_busybox();
-    let trace = lab.root().join("sockets");
-    let out = std::process::Command::new("strace")
-        .args([
-            "-f",
-            "-qq",
-            "-e",
-            "trace=socket,epoll_create,epoll_create1,eventfd2",
-        ])
-        .arg("-o")
-        .arg(&trace)
-        .arg(common::DIYC)
-        .arg("--root")
-        .arg(lab.root())
-        .args(["run", "--rm", "--net", "none", "busybox", "true"])
-        .env("DIYC_CGROUP_PARENT", &lab.cgroup_parent)
-        .stdin(Stdio::null())
-        .output()
-        .expect("strace");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let calls = std::fs::read_to_string(&trace).expect("trace");
+    let calls = traced_run(
+        &lab,
+        "trace=socket,epoll_create,epoll_create1,eventfd2",
+        &["--net", "none", "busybox", "true"],
+    );
     let netlink = calls.lines().filter(|l| l.contains("AF_NETLINK")).count();
     assert_eq!(netlink, 1, "{calls}");
     assert!(
