@@ -10,23 +10,26 @@
 //! connection is the seam's own: requests that change links go through
 //! `Sys::call`, which records them; only queries are offered beyond it.
 
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
-use std::cell::Cell;
-
-use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload,
+use nix::errno::Errno;
+use rtnetlink::packet_core::{
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage,
 };
-use netlink_packet_route::RouteNetlinkMessage;
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-use netlink_packet_route::link::{
+use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
+use rtnetlink::packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
-use netlink_sys::{Socket, protocols::NETLINK_ROUTE};
-use nix::errno::Errno;
+use rtnetlink::sys::{Socket, protocols::NETLINK_ROUTE};
 use rtnetlink::{AddressMessageBuilder, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
 use serde::{Deserialize, Serialize};
+
+use answer::{Answer, Step};
+
+mod answer;
 
 use crate::error::{Error, Result};
 
@@ -130,7 +133,7 @@ pub struct Address {
 /// a run that does makes only the messages `--explain` shows, plus the
 /// lookups the requests need.
 pub(super) struct Netlink {
-    socket: Socket,
+    socket: RefCell<Socket>,
     sequence: Cell<u32>,
 }
 
@@ -146,14 +149,17 @@ fn errno_of(e: &std::io::Error) -> Errno {
     e.raw_os_error().map_or(Errno::EIO, Errno::from_raw)
 }
 
+fn open() -> Result<Socket> {
+    Socket::new(NETLINK_ROUTE).map_err(|source| Error::Os {
+        what: "opening a netlink socket".into(),
+        source,
+    })
+}
+
 impl Netlink {
     pub(super) fn connect() -> Result<Netlink> {
-        let socket = Socket::new(NETLINK_ROUTE).map_err(|source| Error::Os {
-            what: "opening a netlink socket".into(),
-            source,
-        })?;
         Ok(Netlink {
-            socket,
+            socket: RefCell::new(open()?),
             sequence: Cell::new(0),
         })
     }
@@ -174,49 +180,35 @@ impl Netlink {
         request.finalize();
         let mut bytes = vec![0; request.buffer_len()];
         request.serialize(&mut bytes);
-        self.socket.send(&bytes, 0).map_err(|e| errno_of(&e))?;
+        let socket = self.socket.borrow();
+        socket.send(&bytes, 0).map_err(|e| errno_of(&e))?;
 
-        let mut replies = Vec::new();
+        let mut answer = Answer::new(sequence, flags & (NLM_F_ACK | NLM_F_DUMP) == 0);
         let mut datagram = Vec::with_capacity(DATAGRAM);
-        loop {
+        let broken = loop {
             datagram.clear();
-            let len = self
-                .socket
-                .recv(&mut datagram, libc::MSG_TRUNC)
-                .map_err(|e| errno_of(&e))?;
+            let len = match socket.recv(&mut datagram, libc::MSG_TRUNC) {
+                Ok(len) => len,
+                Err(e) => break errno_of(&e),
+            };
             if len > datagram.len() {
-                return Err(Errno::EMSGSIZE);
+                break Errno::EMSGSIZE;
             }
-            let mut at = 0;
-            while at < len {
-                let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&datagram[at..len])
-                    .map_err(|_| Errno::EBADMSG)?;
-                let size = reply.header.length as usize;
-                if size == 0 {
-                    return Err(Errno::EBADMSG);
-                }
-                at += size.next_multiple_of(4);
-                if reply.header.sequence_number != sequence {
-                    continue;
-                }
-                match reply.payload {
-                    NetlinkPayload::Done(_) => return Ok(replies),
-                    NetlinkPayload::Error(e) => {
-                        return match e.code {
-                            None => Ok(replies),
-                            Some(code) => Err(Errno::from_raw(code.get().abs())),
-                        };
-                    }
-                    NetlinkPayload::InnerMessage(inner) => {
-                        replies.push(inner);
-                        if flags & (NLM_F_ACK | NLM_F_DUMP) == 0 {
-                            return Ok(replies);
-                        }
-                    }
-                    _ => {}
-                }
+            match answer.take(&datagram[..len]) {
+                Step::More => {}
+                Step::Ended => return Ok(answer.replies),
+                Step::Refused(errno) => return Err(errno),
+                Step::Garbled => break Errno::EBADMSG,
             }
+        };
+        // The rest of a dump may still be queued, and the kernel refuses
+        // a socket a second dump while the first goes on: a new socket
+        // starts clean (the kernel drops the old one's queue with it).
+        drop(socket);
+        if let Ok(fresh) = open() {
+            self.socket.replace(fresh);
         }
+        Err(broken)
     }
 
     fn change(&self, message: RouteNetlinkMessage, flags: u16) -> std::result::Result<(), Errno> {
@@ -297,25 +289,29 @@ impl Netlink {
         }
     }
 
-    fn dump(&self, message: RouteNetlinkMessage) -> Vec<RouteNetlinkMessage> {
+    fn dump(
+        &self,
+        message: RouteNetlinkMessage,
+    ) -> std::result::Result<Vec<RouteNetlinkMessage>, Errno> {
         self.exchange(message, NLM_F_REQUEST | NLM_F_DUMP)
-            .unwrap_or_default()
     }
 
     /// Every link in this namespace.
-    pub(super) fn links(&self) -> Vec<Link> {
-        self.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))
+    pub(super) fn links(&self) -> std::result::Result<Vec<Link>, Errno> {
+        Ok(self
+            .dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))?
             .into_iter()
             .filter_map(|r| match r {
                 RouteNetlinkMessage::NewLink(link) => Some(to_link(link)),
                 _ => None,
             })
-            .collect()
+            .collect())
     }
 
     /// Every IPv4 address.
-    pub(super) fn addresses(&self) -> Vec<Address> {
-        self.dump(RouteNetlinkMessage::GetAddress(AddressMessage::default()))
+    pub(super) fn addresses(&self) -> std::result::Result<Vec<Address>, Errno> {
+        Ok(self
+            .dump(RouteNetlinkMessage::GetAddress(AddressMessage::default()))?
             .into_iter()
             .filter_map(|r| match r {
                 RouteNetlinkMessage::NewAddress(m) => Some(m),
@@ -332,7 +328,7 @@ impl Netlink {
                     prefix: m.header.prefix_len,
                 })
             })
-            .collect()
+            .collect())
     }
 }
 

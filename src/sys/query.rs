@@ -136,7 +136,12 @@ impl Sys<'_> {
         if let Backend::Dry(world) = &self.backend {
             return Ok(world.links());
         }
-        Ok(self.connection()?.map(Netlink::links).unwrap_or_default())
+        match self.connection()? {
+            Some(conn) => conn
+                .links()
+                .map_err(|errno| Error::os("listing links", errno)),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Every IPv4 address in this process's network namespace.
@@ -144,9 +149,11 @@ impl Sys<'_> {
         if let Backend::Dry(world) = &self.backend {
             return Ok(world.addresses());
         }
-        Ok(self
-            .connection()?
-            .map(Netlink::addresses)
-            .unwrap_or_default())
+        match self.connection()? {
+            Some(conn) => conn
+                .addresses()
+                .map_err(|errno| Error::os("listing addresses", errno)),
+            None => Ok(Vec::new()),
+        }
     }
 }
