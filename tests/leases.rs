@@ -107,6 +107,9 @@ fn a_lease_whose_owner_is_gone_is_taken_back_and_a_living_owners_kept() {
     }
     // What a diyc killed while writing a lease leaves.
     std::fs::write(leases.join(".10.77.0.4.tmp-0000beef"), "{\"ip\"").expect("leftover");
+    std::fs::write(dir.path().join("net/.last.tmp-0000beef"), "10.77").expect("leftover");
+    // Not a lease diyc can read (a newer diyc's, say): not diyc's to remove.
+    std::fs::write(leases.join("10.77.0.5"), "not a lease").expect("unreadable lease");
     std::fs::write(dir.path().join("net/last"), "10.77.0.6").expect("net/last");
 
     // The search starts after .6 and wraps round: .2 is free again.
@@ -118,7 +121,11 @@ fn a_lease_whose_owner_is_gone_is_taken_back_and_a_living_owners_kept() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     left.sort();
-    assert_eq!(left, ["10.77.0.2", "10.77.0.3"]);
+    assert_eq!(left, ["10.77.0.2", "10.77.0.3", "10.77.0.5"]);
+    assert!(
+        !dir.path().join("net/.last.tmp-0000beef").exists(),
+        "a half-written file in net/ was left behind"
+    );
     let taken = std::fs::read_to_string(leases.join("10.77.0.2")).expect("the new lease");
     assert!(taken.contains("\"new\""), "{taken}");
     let kept = std::fs::read_to_string(leases.join("10.77.0.3")).expect("the living lease");
