@@ -32,6 +32,9 @@ const FREESTANDING: &[&str] = &[
 
 fn main() {
     println!("cargo::rerun-if-env-changed=CC");
+    // What scripts/cargo-static links with: a new list must be linked in.
+    println!("cargo::rerun-if-changed=scripts/startup-order.txt");
+    println!("cargo::rerun-if-changed=scripts/link-ordered");
     build("src/runtime/trampoline.c", "trampoline", FREESTANDING);
     build("images/busybox/ping.c", "ping", &["-O2", "-s"]);
 }
