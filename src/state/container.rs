@@ -93,7 +93,7 @@ impl ProcessId {
 
 /// Field 22 of /proc/PID/stat: when the process started, in clock ticks.
 fn start_time(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = crate::observe::proc_file(&format!("/proc/{pid}/stat"))?;
     // The command name (field 2) may hold spaces and parentheses.
     let after = &stat[stat.rfind(')')? + 2..];
     after.split(' ').nth(19)?.parse().ok()

@@ -172,7 +172,7 @@ pub fn ids(root: &Path) -> Vec<String> {
 /// Whether `id`'s process has exited and waits only to be reaped (a
 /// zombie keeps its pid and start time).
 pub fn is_zombie(pid: i32) -> bool {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+    let Some(stat) = crate::observe::proc_file(&format!("/proc/{pid}/stat")) else {
         return true;
     };
     stat.rfind(')')
