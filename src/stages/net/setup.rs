@@ -37,6 +37,12 @@ pub fn preflight(sys: &mut Sys, store: &Store, bridge: &Bridge) -> Result<()> {
     if records::bridge_record(store).is_some_and(|r| r.bridge == *bridge) {
         return Ok(());
     }
+    // Addresses before links: a parallel first run may make the bridge
+    // and give it its address between the two lists, and an address read
+    // first is on a link the second list has (a link read first may
+    // have gained the address by the time the addresses are read, on no
+    // link of the first list).
+    let addresses = sys.addresses()?;
     let links = sys.links()?;
     let ours = links.iter().find(|l| l.name == bridge.name);
     if let Some(link) = ours.filter(|l| l.kind.as_deref() != Some("bridge")) {
@@ -47,7 +53,7 @@ pub fn preflight(sys: &mut Sys, store: &Store, bridge: &Bridge) -> Result<()> {
         )));
     }
     let ours = ours.map(|l| l.index);
-    for addr in sys.addresses()? {
+    for addr in addresses {
         if Some(addr.index) != ours && bridge.overlaps(addr.ip, addr.prefix) {
             let name = links
                 .iter()
