@@ -10,7 +10,7 @@ pub mod event;
 pub mod explain;
 pub mod fault;
 mod learn;
-mod observe;
+pub mod observe;
 mod pause;
 mod runtime;
 mod signals;

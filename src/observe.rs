@@ -28,9 +28,11 @@ pub fn proc_file(path: &str) -> Option<String> {
         if len == bytes.len() {
             bytes.resize(len * 2, 0);
         }
-        match file.read(&mut bytes[len..]).ok()? {
-            0 => break,
-            n => len += n,
+        match file.read(&mut bytes[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
         }
     }
     bytes.truncate(len);
@@ -81,7 +83,7 @@ pub fn ns_table(pid: i32, names: &[&str]) -> Vec<String> {
 /// The pids of a process in each PID namespace it belongs to, outermost
 /// first (the `NSpid:` line of /proc/PID/status).
 pub fn nspid(pid: i32) -> Option<Vec<i32>> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let status = proc_file(&format!("/proc/{pid}/status"))?;
     let line = status.lines().find(|l| l.starts_with("NSpid:"))?;
     line["NSpid:".len()..]
         .split_whitespace()
@@ -176,7 +178,7 @@ pub fn hostname() -> String {
 /// /proc/PID/status: a namespace's first process gets no signal it has no
 /// handler for, but SIGKILL and SIGSTOP from outside.
 pub fn handles_signal(pid: i32, sig: nix::sys::signal::Signal) -> bool {
-    let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+    let Some(status) = proc_file(&format!("/proc/{pid}/status")) else {
         return true;
     };
     let bit = 1u64 << (sig as u32 - 1);

@@ -8,7 +8,9 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
+use diyc::observe;
 use diyc::state::container::ProcessId;
+use nix::sys::signal::Signal;
 
 /// A container's process may name itself with any bytes (prctl
 /// PR_SET_NAME, or /proc/self/comm). Read as UTF-8 or nothing, such a
@@ -40,6 +42,11 @@ fn a_process_that_names_itself_in_bytes_that_are_not_utf8_is_still_alive() {
 
     let id = ProcessId::of(pid);
     let alive = id.is_some_and(|id| id.alive());
+    // Its status file prints the name raw too: what supervision reads of
+    // it (the pid in each namespace, the signals it catches) must come
+    // through.
+    let nspid = observe::nspid(pid);
+    let catches_usr1 = observe::handles_signal(pid, Signal::SIGUSR1);
 
     shell
         .stdin
@@ -49,4 +56,9 @@ fn a_process_that_names_itself_in_bytes_that_are_not_utf8_is_still_alive() {
         .expect("letting sh end");
     assert!(shell.wait().expect("sh's end").success());
     assert!(alive, "{pid} was read as gone: {id:?}");
+    assert_eq!(nspid, Some(vec![pid]), "its pid in each namespace");
+    assert!(
+        !catches_usr1,
+        "a shell that catches nothing read as catching SIGUSR1"
+    );
 }

@@ -317,8 +317,7 @@ const OVERFLOW: u32 = 65534;
 
 /// One `Key:` field of /proc/PID/status (`self` for this process).
 fn status_field(pid: &str, key: &str) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
+    crate::observe::proc_file(&format!("/proc/{pid}/status"))?
         .lines()
         .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
         .map(|v| v.trim().to_string())
