@@ -289,11 +289,18 @@ impl Netlink {
         }
     }
 
+    /// A whole table; one that changed while it was read is read again.
     fn dump(
         &self,
         message: RouteNetlinkMessage,
     ) -> std::result::Result<Vec<RouteNetlinkMessage>, Errno> {
-        self.exchange(message, NLM_F_REQUEST | NLM_F_DUMP)
+        let mut again = 3;
+        loop {
+            match self.exchange(message.clone(), NLM_F_REQUEST | NLM_F_DUMP) {
+                Err(Errno::EINTR) if again > 0 => again -= 1,
+                answer => return answer,
+            }
+        }
     }
 
     /// Every link in this namespace.

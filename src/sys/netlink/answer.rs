@@ -5,7 +5,7 @@
 
 use nix::errno::Errno;
 use rtnetlink::packet_core::{
-    NLMSG_DONE, NLMSG_ERROR, NetlinkBuffer, NetlinkMessage, NetlinkPayload,
+    NLM_F_DUMP_INTR, NLMSG_DONE, NLMSG_ERROR, NetlinkBuffer, NetlinkMessage, NetlinkPayload,
 };
 use rtnetlink::packet_route::RouteNetlinkMessage;
 
@@ -29,6 +29,9 @@ pub(super) struct Answer {
     sequence: u32,
     /// A lookup asks for no acknowledgement: its one reply is the end.
     single: bool,
+    /// The kernel marked the dump: the table changed while it was read,
+    /// so the list may lack an entry or hold a stale one.
+    interrupted: bool,
     pub(super) replies: Vec<RouteNetlinkMessage>,
 }
 
@@ -46,6 +49,7 @@ impl Answer {
         Answer {
             sequence,
             single,
+            interrupted: false,
             replies: Vec::new(),
         }
     }
@@ -60,6 +64,7 @@ impl Answer {
             let size = header.length() as usize;
             let kind = header.message_type();
             let ours = header.sequence_number() == self.sequence;
+            self.interrupted |= ours && header.flags() & NLM_F_DUMP_INTR != 0;
             let bytes = &datagram[at..at + size];
             at += size.next_multiple_of(4);
             if !ours {
@@ -76,6 +81,9 @@ impl Answer {
                 continue;
             };
             match message.payload {
+                NetlinkPayload::Done(done) if done.code == 0 && self.interrupted => {
+                    return Step::Refused(Errno::EINTR);
+                }
                 NetlinkPayload::Done(done) if done.code == 0 => return Step::Ended,
                 NetlinkPayload::Done(done) => return Step::Refused(errno(done.code)),
                 NetlinkPayload::Error(e) => {
@@ -180,6 +188,15 @@ mod tests {
         let mut answer = Answer::new(3, false);
         let datagram = [link("lo", 3), done(-libc::EINTR, 3)].concat();
         assert_eq!(answer.take(&datagram), Step::Refused(Errno::EINTR));
+    }
+
+    #[test]
+    fn a_dump_of_a_table_that_changed_meanwhile_is_refused_to_be_read_again() {
+        let mut answer = Answer::new(4, false);
+        let mut marked = link("eth0", 4);
+        marked[6..8].copy_from_slice(&NLM_F_DUMP_INTR.to_ne_bytes());
+        assert_eq!(answer.take(&[link("lo", 4), marked].concat()), Step::More);
+        assert_eq!(answer.take(&done(0, 4)), Step::Refused(Errno::EINTR));
     }
 
     #[test]
