@@ -108,7 +108,7 @@ fn a_lease_whose_owner_is_gone_is_taken_back_and_a_living_owners_kept() {
     // What a diyc killed while writing a lease leaves.
     std::fs::write(leases.join(".10.77.0.4.tmp-0000beef"), "{\"ip\"").expect("leftover");
     std::fs::write(dir.path().join("net/.last.tmp-0000beef"), "10.77").expect("leftover");
-    // Not a lease diyc can read (a newer diyc's, say): not diyc's to remove.
+    // Not a lease this diyc can read (a newer diyc's, say): kept.
     std::fs::write(leases.join("10.77.0.5"), "not a lease").expect("unreadable lease");
     std::fs::write(dir.path().join("net/last"), "10.77.0.6").expect("net/last");
 
@@ -130,4 +130,27 @@ fn a_lease_whose_owner_is_gone_is_taken_back_and_a_living_owners_kept() {
     assert!(taken.contains("\"new\""), "{taken}");
     let kept = std::fs::read_to_string(leases.join("10.77.0.3")).expect("the living lease");
     assert!(kept.contains("owner-of-10.77.0.3"), "{kept}");
+}
+
+#[test]
+fn a_lease_file_that_cannot_be_read_still_holds_its_address() {
+    let dir = tempfile::tempdir().expect("a temporary store");
+    let store = Store::new(dir.path()).expect("store");
+    let bridge = Bridge::new("diyc-t3", "10.77.0.0/29").expect("bridge");
+    let leases = dir.path().join("net/leases");
+    std::fs::create_dir_all(&leases).expect("leases dir");
+    // A newer diyc's lease, in a form this one can't read.
+    std::fs::write(leases.join("10.77.0.5"), "{\"format\": 9}").expect("lease");
+    // The search starts after .4: .5 is next, and is not free.
+    std::fs::write(dir.path().join("net/last"), "10.77.0.4").expect("net/last");
+    let got = lease(&store, &bridge, "new", None, &[]).expect("a lease");
+    assert_eq!(got, ip("10.77.0.6"));
+    assert_eq!(
+        std::fs::read_to_string(leases.join("10.77.0.5")).expect("the unread lease"),
+        "{\"format\": 9}",
+        "written over"
+    );
+    let asked = lease(&store, &bridge, "other", Some(ip("10.77.0.5")), &[]);
+    let refused = asked.expect_err(".5 was handed out again").to_string();
+    assert!(refused.contains("cannot be read"), "{refused}");
 }

@@ -263,7 +263,14 @@ pub fn reclaim(store: &Store) {
 /// alive read every lease and its owner's /proc entry twice, 10 ms.) The
 /// caller holds the lock every writer here takes.
 fn live_leases(store: &Store) -> Vec<(PathBuf, Lease)> {
+    live_and_unreadable(store).0
+}
+
+/// The same, and the addresses of lease files that can't be read (a
+/// newer diyc's, say): those stay, and so does their address.
+fn live_and_unreadable(store: &Store) -> (Vec<(PathBuf, Lease)>, Vec<Ipv4Addr>) {
     let mut live = Vec::new();
+    let mut unreadable = Vec::new();
     let entries = fs::read_dir(net_dir(store).join("leases"));
     for entry in entries.into_iter().flatten().flatten() {
         let (name, path) = (entry.file_name(), entry.path());
@@ -274,8 +281,8 @@ fn live_leases(store: &Store) -> Vec<(PathBuf, Lease)> {
             }
             continue;
         }
-        // A file that is not a lease is left alone, and holds no address.
         let Ok(lease) = read_json::<Lease>(&path) else {
+            unreadable.extend(name.parse::<Ipv4Addr>());
             continue;
         };
         if lease.owner.is_some_and(|o| o.alive()) {
@@ -289,7 +296,7 @@ fn live_leases(store: &Store) -> Vec<(PathBuf, Lease)> {
             let _ = fs::remove_file(entry.path());
         }
     }
-    live
+    (live, unreadable)
 }
 
 /// The leases still held, once those of owners that are gone are taken
@@ -313,7 +320,7 @@ pub fn lease(
     ports: &[Port],
 ) -> Result<Ipv4Addr> {
     let _lock = lock(store)?;
-    let held = live_leases(store);
+    let (held, unreadable) = live_and_unreadable(store);
     for port in ports {
         if let Some((_, other)) = held.iter().find(|(_, l)| {
             l.ports
@@ -326,17 +333,14 @@ pub fn lease(
             )));
         }
     }
-    let taken = |ip: Ipv4Addr| held.iter().any(|(_, l)| l.ip == ip);
+    let taken = |ip: Ipv4Addr| unreadable.contains(&ip) || held.iter().any(|(_, l)| l.ip == ip);
     let ip = match want {
         Some(ip) if taken(ip) => {
-            let owner = held
-                .iter()
-                .find(|(_, l)| l.ip == ip)
-                .map(|(_, l)| l.container.clone());
-            return Err(Error::invalid(format!(
-                "{ip} is taken by container {}",
-                owner.unwrap_or_default()
-            )));
+            let owner = held.iter().find(|(_, l)| l.ip == ip);
+            return Err(Error::invalid(match owner {
+                Some((_, l)) => format!("{ip} is taken by container {}", l.container),
+                None => format!("{ip} is taken: its lease file cannot be read"),
+            }));
         }
         Some(ip) => ip,
         None => next_free(store, bridge, &taken)?,
