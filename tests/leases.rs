@@ -18,6 +18,17 @@ fn ip(text: &str) -> Ipv4Addr {
     text.parse().expect("an address")
 }
 
+/// A store whose bridge `name` has five addresses to give (.2 to .6),
+/// with its leases directory made.
+fn store_of_six(name: &str) -> (tempfile::TempDir, Store, Bridge, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("a temporary store");
+    let store = Store::new(dir.path()).expect("store");
+    let bridge = Bridge::new(name, "10.77.0.0/29").expect("bridge");
+    let leases = dir.path().join("net/leases");
+    std::fs::create_dir_all(&leases).expect("leases dir");
+    (dir, store, bridge, leases)
+}
+
 #[test]
 fn an_address_given_back_is_handed_out_last_and_the_last_one_is_rewritten_in_place() {
     let dir = tempfile::tempdir().expect("a temporary store");
@@ -84,11 +95,7 @@ fn a_shorter_address_written_over_a_longer_one_reads_back_whole() {
 
 #[test]
 fn a_lease_whose_owner_is_gone_is_taken_back_and_a_living_owners_kept() {
-    let dir = tempfile::tempdir().expect("a temporary store");
-    let store = Store::new(dir.path()).expect("store");
-    let bridge = Bridge::new("diyc-t2", "10.77.0.0/29").expect("bridge");
-    let leases = dir.path().join("net/leases");
-    std::fs::create_dir_all(&leases).expect("leases dir");
+    let (dir, store, bridge, leases) = store_of_six("diyc-t2");
     let me = ProcessId::of(std::process::id() as i32).expect("this test's own process");
     // This pid with another start time: a process that is gone, its pid
     // reused.
@@ -134,11 +141,7 @@ fn a_lease_whose_owner_is_gone_is_taken_back_and_a_living_owners_kept() {
 
 #[test]
 fn a_lease_file_that_cannot_be_read_still_holds_its_address() {
-    let dir = tempfile::tempdir().expect("a temporary store");
-    let store = Store::new(dir.path()).expect("store");
-    let bridge = Bridge::new("diyc-t3", "10.77.0.0/29").expect("bridge");
-    let leases = dir.path().join("net/leases");
-    std::fs::create_dir_all(&leases).expect("leases dir");
+    let (dir, store, bridge, leases) = store_of_six("diyc-t3");
     // A newer diyc's lease, in a form this one can't read.
     std::fs::write(leases.join("10.77.0.5"), "{\"format\": 9}").expect("lease");
     // The search starts after .4: .5 is next, and is not free.
