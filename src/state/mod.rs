@@ -8,7 +8,8 @@
 //! - container.rs: a container's directory and records; spec.rs what it
 //!   runs with; status.rs what it is doing now;
 //! - image.rs, import.rs, busybox.rs: images, imported or built;
-//! - network.rs: the network's setup record and the address leases;
+//! - network.rs: the network's setup records and lock, network/leases.rs
+//!   the address leases;
 //! - sample.rs: the image lesson's sample image, an OCI layout made on
 //!   the spot through the seam.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
