@@ -1,6 +1,6 @@
-//! What a run starts to reach its network, seen by strace: no helper
-//! program once the bridge is set up, and for `--net none` one netlink
-//! socket and no event loop.
+//! What a run asks of the kernel to reach its network: no helper program
+//! once the bridge is set up, and for `--net none` one netlink socket and
+//! no event loop (both seen by strace); a veth pair made as it is used.
 
 // Tests and benchmarks set up and look at the host directly; the kernel
 // wall of clippy.toml is for diyc's own code.
@@ -10,7 +10,7 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{Lab, text};
+use common::{Lab, sh, text};
 
 /// `diyc run --rm ARGS` under `strace -f -e TRACE`: what strace wrote.
 fn traced_run(lab: &Lab, trace: &str, args: &[&str]) -> String {
@@ -64,4 +64,30 @@ fn a_run_without_a_network_brings_lo_up_over_one_socket_and_no_event_loop() {
             .any(|l| l.contains("epoll_create") || l.contains("eventfd2")),
         "{calls}"
     );
+}
+
+/// Both ends of a container's veth pair are made with the one queue each
+/// way they use, rather than one per CPU that the kernel then cuts back
+/// (waiting for an RCU grace period) on every bridged start.
+#[test]
+fn both_ends_of_a_veth_pair_are_made_with_one_queue_each_way() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    let running = lab.start_sleeper("queues", true);
+    let init = lab.init_pid("queues");
+    let host = sh(&["ip", "-d", "-o", "link", "show", "type", "veth"]);
+    let pid = init.to_string();
+    let inside = sh(&[
+        "nsenter", "-n", "-t", &pid, "ip", "-d", "-o", "link", "show", "eth0",
+    ]);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(init),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill");
+    running.finish();
+    for end in [host, inside] {
+        assert_eq!(end.lines().count(), 1, "{end}");
+        assert!(end.contains(" numtxqueues 1 numrxqueues 1 "), "{end}");
+    }
 }

@@ -55,19 +55,22 @@ impl Request {
     }
 }
 
+/// How `ip` asks for what `one_queue` (netlink.rs) adds to each end.
+const ONE_QUEUE: &str = "numtxqueues 1 numrxqueues 1";
+
 /// The same request as an `ip` command.
 impl fmt::Display for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Request::AddBridge { name } => write!(f, "ip link add {name} type bridge"),
             Request::AddVeth(veth) => {
-                write!(f, "ip link add {}", veth.name)?;
+                write!(f, "ip link add {} {ONE_QUEUE}", veth.name)?;
                 if let Some(master) = &veth.master {
                     write!(f, " master {master}")?;
                 }
                 write!(
                     f,
-                    " up type veth peer name {} netns {}",
+                    " up type veth peer name {} {ONE_QUEUE} netns {}",
                     veth.peer, veth.peer_netns
                 )
             }
@@ -97,7 +100,7 @@ mod tests {
         });
         assert_eq!(
             veth.to_string(),
-            "ip link add dweb-00000a master diyc0 up type veth peer name eth0 netns 42"
+            "ip link add dweb-00000a numtxqueues 1 numrxqueues 1 master diyc0 up type veth peer name eth0 numtxqueues 1 numrxqueues 1 netns 42"
         );
         assert_eq!(veth.message(), "RTM_NEWLINK");
         let addr = Request::AddAddress {
