@@ -119,6 +119,11 @@ impl Error {
         }
     }
 
+    /// A file or directory that is not there (or no longer).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
+
     /// The errno of a failed seam call, for callers that handle some.
     pub fn errno(&self) -> Option<Errno> {
         match self {

@@ -207,7 +207,12 @@ pub fn acquire(store: &Store, name: &str, spec: &Spec) -> Result<Held> {
     let dir = store.containers_dir().join(name);
     loop {
         if dir.exists() {
-            let lock = files::try_lock(&dir)?.ok_or_else(|| {
+            let lock = match files::try_lock(&dir) {
+                // Removed since it was seen: made anew, round the loop.
+                Err(e) if e.is_not_found() => continue,
+                other => other?,
+            };
+            let lock = lock.ok_or_else(|| {
                 let owner = read_run(&dir)
                     .and_then(|r| r.owner)
                     .map_or(String::new(), |o| format!(" (diyc pid {})", o.pid));
@@ -260,7 +265,12 @@ pub fn take_for_removal(store: &Store, name: &str, force: bool) -> Result<Option
     if !dir.exists() {
         return Ok(None);
     }
-    let lock = match files::try_lock(&dir)? {
+    let lock = match files::try_lock(&dir) {
+        // Removed since it was seen.
+        Err(e) if e.is_not_found() => return Ok(None),
+        other => other?,
+    };
+    let lock = match lock {
         Some(lock) => lock,
         None if !force => {
             return Err(Error::invalid(format!(
@@ -275,7 +285,11 @@ pub fn take_for_removal(store: &Store, name: &str, force: bool) -> Result<Option
                 (None, Some(run)) => run.owner.iter().for_each(ProcessId::kill),
                 (None, None) => {}
             }
-            files::lock_wait(&dir)?
+            match files::lock_wait(&dir) {
+                // Its diyc removed it (a `--rm` run) before letting go.
+                Err(e) if e.is_not_found() => return Ok(None),
+                other => other?,
+            }
         }
     };
     Ok(Some((dir, lock)))

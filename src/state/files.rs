@@ -36,9 +36,27 @@ pub type Lock = Flock<File>;
 /// running container that `ps` or a run's reclaim looks at, costs one
 /// open; only a directory whose own lock was free is looked at for a
 /// legacy file, whose lock then stands for it.
+///
+/// The lock is taken through a descriptor opened first, and in between
+/// the directory may have been removed and another made at its path (a
+/// `diyc rm` ending, then a new run of the same name): a lock on the old
+/// one stands for nothing anyone can reach, and its holder would go on to
+/// act on the new one's path. So the path is looked at again once locked,
+/// and the lock taken afresh on what it names now; a path that has gone
+/// meanwhile is NotFound, like one that was never there.
 fn take(dir: &Path, how: FlockArg) -> Result<Option<Lock>> {
-    let Some(own) = held_or_taken(open_dir(dir)?, dir.to_path_buf(), how)? else {
-        return Ok(None);
+    let mut first = true;
+    let own = loop {
+        let file = open_dir(dir)?;
+        if std::mem::take(&mut first) {
+            crate::fault::hold("before-dir-lock");
+        }
+        let Some(own) = held_or_taken(file, dir.to_path_buf(), how)? else {
+            return Ok(None);
+        };
+        if still_names(dir, &own)? {
+            break own;
+        }
     };
     let legacy = dir.join(LEGACY_LOCK_FILE);
     match OpenOptions::new()
@@ -49,6 +67,17 @@ fn take(dir: &Path, how: FlockArg) -> Result<Option<Lock>> {
         Ok(file) => held_or_taken(file, legacy, how),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(Some(own)),
         Err(e) => Err(e).ctx("opening", &legacy),
+    }
+}
+
+/// Does `path` still name the directory `file` was opened on?
+fn still_names(path: &Path, file: &File) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let held = file.metadata().ctx("reading", path)?;
+    match fs::symlink_metadata(path) {
+        Ok(now) => Ok(now.dev() == held.dev() && now.ino() == held.ino()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e).ctx("reading", path),
     }
 }
 

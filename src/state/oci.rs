@@ -104,7 +104,10 @@ impl Dir {
         if !path.is_dir() {
             return Ok(None);
         }
-        let lock = lock_wait(&path)?;
+        let lock = match lock_wait(&path) {
+            Err(e) if e.is_not_found() => return Ok(None),
+            other => other?,
+        };
         // Deleted while this one waited for the lock.
         if !path.join("state.json").exists() && !path.join("exec.fifo").exists() {
             return Ok(None);

@@ -13,13 +13,25 @@ use super::wait_until;
 pub struct Held {
     /// Taken by `go`; a test that fails before that leaves it to `drop`.
     diyc: Option<Child>,
-    /// The one process diyc has made so far.
+    /// The one process diyc has made so far (0 before it made any).
     pub child: i32,
 }
 
 impl Held {
-    /// Start `cmd` held at `step` and wait until it stops there.
-    pub fn at(mut cmd: Command, step: &str) -> Held {
+    /// Start `cmd` held at `step` and wait until it stops there, having
+    /// made one process.
+    pub fn at(cmd: Command, step: &str) -> Held {
+        let mut held = Held::before_any_child(cmd, step);
+        let pid = held.diyc.as_ref().map_or(0, Child::id);
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        held.child = children.trim().parse().expect("diyc has made one process");
+        held
+    }
+
+    /// Start `cmd` held at `step`, a point before it makes any process, and
+    /// wait until it stops there.
+    pub fn before_any_child(mut cmd: Command, step: &str) -> Held {
         let diyc = cmd
             .env("DIYC_HOLD", step)
             .stdin(Stdio::null())
@@ -34,14 +46,10 @@ impl Held {
             WaitStatus::Stopped(pid, Signal::SIGSTOP),
             "held at {step}"
         );
-        let children =
-            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-        let mut held = Held {
+        Held {
             diyc: Some(diyc),
             child: 0,
-        };
-        held.child = children.trim().parse().expect("diyc has made one process");
-        held
+        }
     }
 
     /// Wait until the child has ended (a zombie nobody has reaped yet).
