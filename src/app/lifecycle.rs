@@ -57,7 +57,7 @@ pub fn stop(store: &Store, names: &[String], grace: u64) -> Result<i32> {
             process.wait(None)?;
         }
         let after = info.when_released()?;
-        let code = after.state.as_ref().and_then(|s| s.exit_code);
+        let code = after.and_then(|a| a.state).and_then(|s| s.exit_code);
         let status = code.map_or(String::new(), |c| format!(" (exit status {c})"));
         if by_term {
             println!("{}: stopped by SIGTERM{status}", info.name());

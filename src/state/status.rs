@@ -82,10 +82,15 @@ impl Info {
 
 impl Info {
     /// Once no diyc runs it any more (its supervisor has cleaned up after
-    /// it), what its records say then.
-    pub fn when_released(&self) -> Result<Info> {
-        drop(files::lock_wait(&self.dir)?);
-        read(&self.dir).ok_or_else(|| Error::invalid(format!("container {} is gone", self.name())))
+    /// it), what its records say then: None when they went with it (a
+    /// `--rm` container, or one removed meanwhile).
+    pub fn when_released(&self) -> Result<Option<Info>> {
+        match files::lock_wait(&self.dir) {
+            Ok(lock) => drop(lock),
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        Ok(read(&self.dir))
     }
 }
 
