@@ -298,9 +298,9 @@ fn to_link(msg: LinkMessage) -> Link {
 
 /// One queue each way, asked for when the end is made. Without it veth
 /// makes one per CPU and then cuts each end back to one, and a cut waits
-/// for an expedited RCU grace period: most of a millisecond of every
-/// bridged start on a two-core machine went there. One is what each end
-/// uses either way.
+/// for an expedited RCU grace period (on a two-core machine about 90 us a
+/// pair, and 0.3 ms off a bridged run's mean). One is what each end uses
+/// either way.
 fn one_queue<T>(end: LinkMessageBuilder<T>) -> LinkMessageBuilder<T> {
     end.append_extra_attribute(LinkAttribute::NumTxQueues(1))
         .append_extra_attribute(LinkAttribute::NumRxQueues(1))
