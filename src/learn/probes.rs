@@ -105,9 +105,9 @@ pub fn links() -> Vec<String> {
     let mut quiet = Quiet;
     net::addresses(&mut Sys::new(&mut quiet, StageId::Net))
         .into_iter()
-        .map(|l| {
-            l.split_once(": ")
-                .map_or(l.clone(), |(_, rest)| rest.to_string())
+        .map(|l| match l.split_once(": ") {
+            Some((number, rest)) if number.bytes().all(|b| b.is_ascii_digit()) => rest.to_string(),
+            _ => l,
         })
         .collect()
 }

@@ -48,7 +48,7 @@ pub use caps::{CAPABILITIES, cap_set_names, held_capabilities, parse_cap};
 pub use dry::{Kind, World};
 pub use handoff::{open_gate, release_gate, send_console};
 pub use helper::on_path;
-pub use netlink::{Link, Request, Veth};
+pub use netlink::{Address, Link, Request, Veth};
 pub use plumbing::{
     at_idle_priority, close_unrecorded, exit_now, monotonic_us, netns_cookie, recv_message,
     reset_signal_dispositions,

@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::state::Store;
 use crate::state::network::{self as records, BridgeRecord};
-use crate::sys::{Call, Request, Sys};
+use crate::sys::{Address, Call, Link, Request, Sys};
 
 use super::Bridge;
 
@@ -152,8 +152,19 @@ pub fn teardown_bridge(sys: &mut Sys, store: &Store) -> Result<()> {
 /// The links and IPv4 addresses of the namespace this process is in, as
 /// `ip -o addr` would show them.
 pub fn addresses(sys: &mut Sys) -> Vec<String> {
-    let links = sys.links().unwrap_or_default();
-    let addrs = sys.addresses().unwrap_or_default();
+    let links = sys.links();
+    let addrs = sys.addresses();
+    as_lines(links, addrs)
+}
+
+/// What `addresses` shows. These lines are shown to a student as the
+/// namespace's links: a dump that failed must read as a failure, not as
+/// a namespace without any.
+fn as_lines(links: Result<Vec<Link>>, addrs: Result<Vec<Address>>) -> Vec<String> {
+    let (links, addrs) = match (links, addrs) {
+        (Ok(links), Ok(addrs)) => (links, addrs),
+        (Err(e), _) | (_, Err(e)) => return vec![format!("(links unknown here, {e})")],
+    };
     links
         .iter()
         .map(|l| {
@@ -175,4 +186,27 @@ pub fn addresses(sys: &mut Sys) -> Vec<String> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dump_that_failed_reads_as_a_failure_not_as_no_links() {
+        fn failed<T>() -> Result<T> {
+            Err(Error::os("listing links", nix::errno::Errno::EBUSY))
+        }
+        for lines in [
+            as_lines(failed(), Ok(Vec::new())),
+            as_lines(Ok(Vec::new()), failed()),
+        ] {
+            assert_eq!(lines.len(), 1, "{lines:?}");
+            assert!(
+                lines[0].starts_with("(links unknown here, listing links"),
+                "{lines:?}"
+            );
+        }
+        assert!(as_lines(Ok(Vec::new()), Ok(Vec::new())).is_empty());
+    }
 }
