@@ -1,6 +1,7 @@
 //! What a run asks of the kernel to reach its network: no helper program
 //! once the bridge is set up, and for `--net none` one netlink socket and
-//! no event loop (both seen by strace); a veth pair made as it is used.
+//! no event loop, and the leases read once (all seen by strace); a veth
+//! pair made as it is used.
 
 // Tests and benchmarks set up and look at the host directly; the kernel
 // wall of clippy.toml is for diyc's own code.
@@ -91,4 +92,19 @@ fn both_ends_of_a_veth_pair_are_made_with_one_queue_each_way() {
         assert_eq!(end.lines().count(), 1, "{end}");
         assert!(end.contains(" numtxqueues 1 numrxqueues 1 "), "{end}");
     }
+}
+
+/// A bridged run lists the address leases once, when it takes its own:
+/// that is also when the addresses of owners that are gone are taken
+/// back, so the sweep for dead runs before it leaves them alone.
+#[test]
+fn a_bridged_run_reads_the_leases_once() {
+    require_root!();
+    let lab = Lab::new().with_busybox();
+    let opens = traced_run(&lab, "trace=openat", &["busybox", "true"]);
+    let listings = opens
+        .lines()
+        .filter(|l| l.contains("/net/leases\"") && l.contains("O_DIRECTORY"))
+        .count();
+    assert_eq!(listings, 1, "{opens}");
 }

@@ -46,7 +46,19 @@ fn clean_after(sys: &mut Sys, store: &Store, dir: &Path, run: Run) -> Result<()>
 /// and images, and addresses whose owner is gone. Failures here belong to
 /// other containers, so they are warnings, never errors.
 pub fn reclaim_dead(sys: &mut Sys, store: &Store) {
-    reclaim_debris(store);
+    reclaim_runs(sys, store, true);
+}
+
+/// The same for a run that is about to lease an address, but for the
+/// addresses: the lease takes back those of owners that are gone as it
+/// reads them, so a sweep first would read every lease (and its owner's
+/// /proc entry) twice, more with each bridged container alive.
+pub fn reclaim_dead_before_lease(sys: &mut Sys, store: &Store) {
+    reclaim_runs(sys, store, false);
+}
+
+fn reclaim_runs(sys: &mut Sys, store: &Store, addresses: bool) {
+    reclaim_debris(store, addresses);
     for dead in container::dead_runs(store) {
         clean_up(sys, store, dead);
     }
@@ -58,7 +70,7 @@ pub fn reclaim_dead(sys: &mut Sys, store: &Store) {
 /// wait for (the store's, the network's, while a dead run is undone) runs
 /// as usual, or a start could wait on a sweep that never gets the CPU.
 pub fn sweep_in_background(store: &Store) {
-    reclaim_debris(store);
+    reclaim_debris(store, true);
     let dead = crate::sys::at_idle_priority(|| container::dead_runs(store));
     let mut quiet = Quiet;
     let mut sys = Sys::new(&mut quiet, StageId::Cleanup);
@@ -67,13 +79,15 @@ pub fn sweep_in_background(store: &Store) {
     }
 }
 
-/// Half-made containers, images and labs, and addresses whose owner is
-/// gone.
-fn reclaim_debris(store: &Store) {
+/// Half-made containers, images and labs, and (with `addresses`)
+/// addresses whose owner is gone.
+fn reclaim_debris(store: &Store, addresses: bool) {
     state::reclaim(&store.containers_dir());
     state::reclaim(&store.images_dir());
     store.reclaim_labs();
-    network::reclaim(store);
+    if addresses {
+        network::reclaim(store);
+    }
 }
 
 /// The same for the one container `name`, before a run takes that name:

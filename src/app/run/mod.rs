@@ -140,7 +140,9 @@ pub fn run_spec(
     }
     let mut explainer = Explainer::new(options.explain).verbose(options.verbose);
     let mut sys = Sys::new(&mut explainer, StageId::Image);
-    if detached.is_none() {
+    if detached.is_none() && leases(spec) {
+        reclaim::reclaim_dead_before_lease(&mut sys, store);
+    } else if detached.is_none() {
         reclaim::reclaim_dead(&mut sys, store);
     }
     let lower = image::ensure(store, &spec.image, &mut sys, &signals)?;
@@ -372,4 +374,10 @@ fn remove_when_done(undo: &mut Undo, held: &Held, rm: bool) {
             move |_| state::remove_dir(&dir),
         );
     }
+}
+
+/// Does a run of `spec` lease an address on diyc's bridge? (Without root,
+/// pasta gives the container the host's own instead.)
+fn leases(spec: &Spec) -> bool {
+    spec.net == NetMode::Bridge && !observe::rootless()
 }
