@@ -140,10 +140,15 @@ pub fn run_spec(
     }
     let mut explainer = Explainer::new(options.explain).verbose(options.verbose);
     let mut sys = Sys::new(&mut explainer, StageId::Image);
-    if detached.is_none() && leases(spec) {
-        reclaim::reclaim_dead_before_lease(&mut sys, store);
-    } else if detached.is_none() {
-        reclaim::reclaim_dead(&mut sys, store);
+    let rootless = observe::rootless();
+    if detached.is_none() {
+        // A run that leases an address on diyc's bridge (pasta gives one
+        // without root) takes back the gone owners' addresses as it does.
+        if spec.net == NetMode::Bridge && !rootless {
+            reclaim::reclaim_dead_before_lease(&mut sys, store);
+        } else {
+            reclaim::reclaim_dead(&mut sys, store);
+        }
     }
     let lower = image::ensure(store, &spec.image, &mut sys, &signals)?;
     for layer in &lower {
@@ -170,7 +175,7 @@ pub fn run_spec(
         &spec.env,
     )?;
     let hardening = hardening.with_user(user);
-    let rootless = observe::rootless().then(User::for_caller);
+    let rootless = rootless.then(User::for_caller);
     let host = Host::detect()?;
     let (placement, limits) = host::placed(&host, spec, &name, rootless.is_some())?;
     if host.none_mounted() {
@@ -374,10 +379,4 @@ fn remove_when_done(undo: &mut Undo, held: &Held, rm: bool) {
             move |_| state::remove_dir(&dir),
         );
     }
-}
-
-/// Does a run of `spec` lease an address on diyc's bridge? (Without root,
-/// pasta gives the container the host's own instead.)
-fn leases(spec: &Spec) -> bool {
-    spec.net == NetMode::Bridge && !observe::rootless()
 }

@@ -152,9 +152,7 @@ pub fn teardown_bridge(sys: &mut Sys, store: &Store) -> Result<()> {
 /// The links and IPv4 addresses of the namespace this process is in, as
 /// `ip -o addr` would show them.
 pub fn addresses(sys: &mut Sys) -> Vec<String> {
-    let links = sys.links();
-    let addrs = sys.addresses();
-    as_lines(links, addrs)
+    as_lines(sys.links(), sys.addresses())
 }
 
 /// What `addresses` shows. These lines are shown to a student as the
