@@ -1,11 +1,12 @@
 //! After a diyc was killed mid-run: undo what its launch made on the host,
 //! from the run.json it wrote before making anything (its cgroup, its
-//! port rules, its address, a rootless run's pasta). Mounts died with the container's mount
-//! namespace and its veth pair with its network namespace, so nothing
-//! else is left. `diyc run`, `diyc rm` and (as root) `diyc ps` do this
-//! first, but a detached `diyc run`: that one does it for its own name
-//! first, and for every other container once its own runs. A `--rm`
-//! container whose diyc was killed is removed altogether.
+//! port rules, its address, a rootless run's pasta). Mounts died with the
+//! container's mount namespace and its veth pair with its network
+//! namespace, so nothing else is left. `diyc run`, `diyc rm` and (as root)
+//! `diyc ps` do this first, but a detached `diyc run`: that one does it
+//! for its own name first, and for every other container once its own
+//! runs (at most once a second per store). A `--rm` container whose diyc
+//! was killed is removed altogether.
 
 use std::path::{Path, PathBuf};
 
@@ -69,7 +70,11 @@ fn reclaim_runs(sys: &mut Sys, store: &Store, addresses: bool) {
 /// waits for, runs at idle priority; the work under locks a start does
 /// wait for (the store's, the network's, while a dead run is undone) runs
 /// as usual, or a start could wait on a sweep that never gets the CPU.
+/// At most one a second per store: see `Store::claim_sweep`.
 pub fn sweep_in_background(store: &Store) {
+    if !store.claim_sweep(std::time::Duration::from_secs(1)) {
+        return;
+    }
     reclaim_debris(store, true);
     let dead = crate::sys::at_idle_priority(|| container::dead_runs(store));
     let mut quiet = Quiet;

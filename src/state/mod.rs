@@ -29,7 +29,7 @@ pub mod spec;
 pub mod status;
 
 use std::fs;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -186,6 +186,45 @@ impl Store {
         }
     }
 
+    /// Whether a background sweep of every container should run now: not
+    /// when another began within `interval`. It marks the start of its
+    /// own. Each sweep looks at every container, so one per detached
+    /// start made a start's cost grow with the square of how many run;
+    /// `run`, `rm` and `ps` sweep anyway, so what a killed diyc left waits
+    /// at most that long for the next of them. An unreadable mark, or one
+    /// from the future (the clock went back), means sweep.
+    pub fn claim_sweep(&self, interval: std::time::Duration) -> bool {
+        let path = self.root.join("swept");
+        let open = |new: bool| {
+            fs::OpenOptions::new()
+                .append(true)
+                .create_new(new)
+                .mode(0o600)
+                .open(&path)
+        };
+        // A mark made just now is this sweep's own.
+        if open(true).is_ok() {
+            return true;
+        }
+        let Ok(mark) = open(false) else {
+            return true;
+        };
+        let now = std::time::SystemTime::now();
+        let recent = mark
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|then| now.duration_since(then).ok())
+            .is_some_and(|age| age < interval);
+        if recent {
+            return false;
+        }
+        // Two supervisors that both find it old both sweep, which is
+        // harmless: each container's lock decides who cleans it.
+        let _ = mark.set_modified(now);
+        true
+    }
+
     /// Create the root and its two directories if missing (mode 0700: the
     /// layers hold files owned by root that nobody else should reach).
     pub fn create(&self) -> Result<()> {
@@ -241,6 +280,24 @@ mod tests {
         ] {
             assert!(validate_name("container", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_sweep_is_claimed_once_an_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path()).unwrap();
+        let hour = std::time::Duration::from_secs(3600);
+        assert!(store.claim_sweep(hour), "the first sweep of a store");
+        assert!(!store.claim_sweep(hour), "another within the hour");
+        assert!(store.claim_sweep(std::time::Duration::ZERO));
+        // A mark from the future: the clock went back since it was made.
+        let mark = fs::File::options()
+            .append(true)
+            .open(dir.path().join("swept"))
+            .unwrap();
+        let later = std::time::SystemTime::now() + 2 * hour;
+        mark.set_modified(later).unwrap();
+        assert!(store.claim_sweep(hour), "a mark from the future");
     }
 
     #[test]
