@@ -189,7 +189,7 @@ impl Store {
     /// Whether a background sweep of every container should run now: not
     /// when another began within `interval`. It marks the start of its
     /// own. Each sweep looks at every container, so one per detached
-    /// start made a start's cost grow with the square of how many run;
+    /// start made a burst of starts cost the square of how many run;
     /// `run`, `rm` and `ps` sweep anyway, so what a killed diyc left waits
     /// at most that long for the next of them. An unreadable mark, or one
     /// from the future (the clock went back), means sweep.
@@ -283,9 +283,10 @@ mod tests {
     }
 
     #[test]
-    fn a_sweep_is_claimed_once_an_interval() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path()).unwrap();
+    fn a_sweep_is_claimed_once_an_interval() -> std::result::Result<(), Box<dyn std::error::Error>>
+    {
+        let dir = tempfile::tempdir()?;
+        let store = Store::new(dir.path())?;
         let hour = std::time::Duration::from_secs(3600);
         assert!(store.claim_sweep(hour), "the first sweep of a store");
         assert!(!store.claim_sweep(hour), "another within the hour");
@@ -293,11 +294,11 @@ mod tests {
         // A mark from the future: the clock went back since it was made.
         let mark = fs::File::options()
             .append(true)
-            .open(dir.path().join("swept"))
-            .unwrap();
+            .open(dir.path().join("swept"))?;
         let later = std::time::SystemTime::now() + 2 * hour;
-        mark.set_modified(later).unwrap();
+        mark.set_modified(later)?;
         assert!(store.claim_sweep(hour), "a mark from the future");
+        Ok(())
     }
 
     #[test]
