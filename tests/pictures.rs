@@ -301,10 +301,14 @@ fn cgroups_pictures_show_the_tree_the_limit_and_the_peak() {
         "{limited}"
     );
     assert!(limited.contains("memory limit: 32 MiB"), "{limited}");
-    assert!(
-        limited.contains("processes the OOM killer ended: 1"),
-        "{limited}"
-    );
+    // At least the hog; once the reaper has stripped a victim that is still
+    // exiting, the kernel may pick another of the container's three (sh,
+    // head, tail), so the count is not always one.
+    let killed: u32 = limited
+        .split_once("processes the OOM killer ended: ")
+        .and_then(|(_, rest)| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    assert!((1..=3).contains(&killed), "{limited}");
     let peak = |p: &str| -> f64 {
         p.split_once("the most it used: ")
             .and_then(|(_, rest)| rest.split(" MiB").next()?.parse().ok())
