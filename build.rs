@@ -1,8 +1,9 @@
-//! Builds the two small C programs diyc carries: the trampoline
+//! Builds the small C programs diyc carries: the trampoline
 //! (src/runtime/trampoline.c), the few hundred bytes diyc executes from a
 //! sealed memory file so that a container's command never starts as
-//! diyc's own binary, and the built-in image's ping
-//! (images/busybox/ping.c), which needs no raw socket. Both are static;
+//! diyc's own binary; the built-in image's ping
+//! (images/busybox/ping.c), which needs no raw socket; and the startup
+//! benchmark's floor (benches/startup/floor.c). All are static;
 //! they need only the C compiler and C library every Rust build on Linux
 //! already links with.
 
@@ -37,6 +38,8 @@ fn main() {
     println!("cargo::rerun-if-changed=scripts/link-ordered");
     build("src/runtime/trampoline.c", "trampoline", FREESTANDING);
     build("images/busybox/ping.c", "ping", &["-O2", "-s"]);
+    // The startup benchmark's floor: the same kernel work with no runtime.
+    build("benches/startup/floor.c", "floor", &["-O2", "-s"]);
 }
 
 fn build(source: &str, name: &str, flags: &[&str]) {
