@@ -14,11 +14,15 @@
  * the seccomp program as the kernel's sock_filter array; each cgroup
  * directory is made, limited as diyc limits it, joined the way diyc
  * joins it (clone3 into it on v2, the child writing itself into each v1
- * tree) and removed. The
- * options are the tree's mount options ("cgroup2" for v2). Errors stop
- * it with one line: a floor that skipped work would mean nothing. */
+ * tree) and removed. The options are the tree's controllers ("cgroup2"
+ * for v2). On v2 diyc also attaches a device program (BPF) to the
+ * cgroup, which this leaves out: there the floor is a little low. Errors
+ * stop it with one line, and what it made goes: a floor that skipped
+ * work would mean nothing. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
@@ -31,6 +35,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -38,9 +43,38 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* What the parent made, undone by die(): a floor that failed half way
+ * leaves no cgroup behind. */
+static char made[64][4096];
+static int nmade;
+static pid_t owner, child_pid;
+
 static void die(const char *what) {
     perror(what);
+    if (getpid() == owner) {
+        if (child_pid > 0 && kill(child_pid, SIGKILL) == 0)
+            waitpid(child_pid, NULL, 0);
+        while (nmade > 0)
+            rmdir(made[--nmade]);
+    }
     exit(125);
+}
+
+static int v2(const char *tree) {
+    return strncmp(tree, "cgroup2:", 8) == 0;
+}
+
+/* Whether the tree's OPTIONS (before the colon) name `option`. */
+static int has_option(const char *tree, const char *option) {
+    size_t len = strlen(option);
+    for (const char *at = tree; *at && *at != ':';) {
+        if (strncmp(at, option, len) == 0 && (at[len] == ',' || at[len] == ':'))
+            return 1;
+        at += strcspn(at, ",:");
+        if (*at == ',')
+            at++;
+    }
+    return 0;
 }
 
 static void put(const char *dir, const char *file, const char *text) {
@@ -115,28 +149,37 @@ static int inside(int go, const int *tasks, int ntasks, char *work, const char *
             die(links[i][1]);
     unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
     mnt("sysfs", "sys", "sysfs", ro, NULL);
-    mnt("tmpfs", "sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=64k");
-    for (int i = 0; i < ntrees; i++) {
-        char *colon = strchr(trees[i], ':');
-        *colon = '\0';
-        if (strcmp(trees[i], "cgroup2") == 0) {
-            mnt("cgroup", "sys/fs/cgroup", "cgroup2", ro, NULL);
-        } else {
+    if (ntrees == 1 && v2(trees[0])) {
+        mnt("cgroup", "sys/fs/cgroup", "cgroup2", ro, NULL);
+    } else {
+        const char *small = "mode=755,size=64k";
+        mnt("tmpfs", "sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, small);
+        for (int i = 0; i < ntrees; i++) {
+            char *colon = strchr(trees[i], ':');
+            *colon = '\0';
             snprintf(q, sizeof q, "sys/fs/cgroup/%s", trees[i]);
             dir(q, 0755);
             mnt("cgroup", q, "cgroup", ro, trees[i]);
+            *colon = ':';
         }
-        *colon = ':';
+        mnt(NULL, "sys/fs/cgroup", NULL, ro | MS_REMOUNT, small);
     }
     /* The container's /etc/hostname, hosts and resolv.conf, bound. */
     static const char *etc[] = {"etc/hostname", "etc/hosts", "etc/resolv.conf"};
     for (size_t i = 0; i < 3; i++) {
         snprintf(q, sizeof q, "%s/%s", work, etc[i] + 4);
         int fd = open(q, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        int at = open(etc[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0 || at < 0 || write(fd, "floor\n", 6) != 6)
-            die(etc[i]);
-        close(fd), close(at);
+        if (fd < 0 || write(fd, "floor\n", 6) != 6)
+            die(q);
+        close(fd);
+        /* A mount point made only where the image has none: opening the
+         * image's own file for writing would copy it up. */
+        if (access(etc[i], F_OK) != 0) {
+            int at = open(etc[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+            if (at < 0)
+                die(etc[i]);
+            close(at);
+        }
         mnt(q, etc[i], NULL, MS_BIND, NULL);
     }
     if (syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
@@ -150,20 +193,25 @@ static int inside(int go, const int *tasks, int ntasks, char *work, const char *
     if (s < 0 || ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
         die("lo");
     close(s);
+    put("/proc/sys/net/ipv4", "ping_group_range", "0 2147483647");
     if (setsid() < 0 || syscall(SYS_keyctl, 1 /* JOIN_SESSION_KEYRING */, NULL) < 0)
         die("session");
     /* The masked and read-only paths of the hardening stage. */
-    static const char *masked[] = {"/proc/keys", "/proc/timer_list", "/proc/interrupts",
+    /* diyc's lists; like diyc, only what this kernel has. */
+    static const char *masked[] = {"/proc/kcore",         "/proc/keys",        "/proc/timer_list",
+                                   "/proc/sched_debug",   "/proc/latency_stats", "/proc/interrupts",
                                    "/sys/kernel/vmcoreinfo"};
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < sizeof masked / sizeof masked[0]; i++)
         if (access(masked[i], F_OK) == 0)
             mnt("/dev/null", masked[i], NULL, MS_BIND, NULL);
-    static const char *emptied[] = {"/proc/acpi", "/sys/firmware"};
-    for (size_t i = 0; i < 2; i++)
+    static const char *emptied[] = {"/proc/acpi", "/proc/scsi", "/sys/firmware",
+                                    "/sys/devices/virtual/powercap"};
+    for (size_t i = 0; i < sizeof emptied / sizeof emptied[0]; i++)
         if (access(emptied[i], F_OK) == 0)
             mnt("tmpfs", emptied[i], "tmpfs", MS_RDONLY, NULL);
-    static const char *readonly[] = {"/proc/sys", "/proc/irq", "/proc/bus", "/proc/fs"};
-    for (size_t i = 0; i < 4; i++) {
+    static const char *readonly[] = {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus",
+                                     "/proc/fs"};
+    for (size_t i = 0; i < sizeof readonly / sizeof readonly[0]; i++) {
         if (access(readonly[i], F_OK) != 0)
             continue;
         mnt(readonly[i], readonly[i], NULL, MS_BIND | MS_REC, NULL);
@@ -178,22 +226,28 @@ static int inside(int go, const int *tasks, int ntasks, char *work, const char *
         if (!keep && prctl(PR_CAPBSET_DROP, cap) < 0 && cap < 38)
             die("capbset");
     }
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        die("no_new_privs");
+    struct rlimit files = {1024, 4096};
+    struct __user_cap_header_struct head = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct caps[2] = {{0}};
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+        caps[0].effective |= 1u << kept[i];
+    caps[0].permitted = caps[0].inheritable = caps[0].effective;
+    if (setrlimit(RLIMIT_NOFILE, &files) < 0 ||
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 ||
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || syscall(SYS_capset, &head, caps) < 0)
+        die("limits and capabilities");
     static struct sock_filter program[4096];
     ssize_t n = read(filter, program, sizeof program);
-    if (n <= 0)
-        die("reading the filter");
+    if (n <= 0 || n == (ssize_t)sizeof program || n % sizeof program[0] != 0) {
+        errno = EINVAL;
+        die("the filter (whole sock_filter instructions, at most 4095)");
+    }
     struct sock_fprog prog = {.len = (unsigned short)(n / sizeof program[0]), .filter = program};
     if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
         die("seccomp");
     execl("/bin/true", "true", (char *)NULL);
     die("/bin/true");
     return 125;
-}
-
-static int v2(const char *tree) {
-    return strncmp(tree, "cgroup2:", 8) == 0;
 }
 
 int main(int argc, char **argv) {
@@ -203,17 +257,25 @@ int main(int argc, char **argv) {
     }
     int ntrees = argc - 4;
     char **trees = argv + 4, mine[64], cg[4096], limit[4200];
-    snprintf(mine, sizeof mine, "floor-%d", getpid());
+    owner = getpid();
+    snprintf(mine, sizeof mine, "floor-%d", owner);
+    if (ntrees > 64) {
+        errno = E2BIG;
+        die("more than 64 cgroup trees");
+    }
     for (int i = 0; i < ntrees; i++) {
         char *dirpart = strchr(trees[i], ':');
-        if (!dirpart)
+        if (!dirpart) {
+            errno = EINVAL;
             die("OPTIONS:CGROUP_DIR");
+        }
         snprintf(cg, sizeof cg, "%s/%s", dirpart + 1, mine);
         dir(cg, 0755);
+        snprintf(made[nmade++], sizeof made[0], "%s", cg);
         snprintf(limit, sizeof limit, "%s/pids.max", cg);
-        if (strstr(trees[i], "pids") || (v2(trees[i]) && access(limit, F_OK) == 0))
+        if (has_option(trees[i], "pids") || (v2(trees[i]) && access(limit, F_OK) == 0))
             put(cg, "pids.max", "2048");
-        if (strncmp(trees[i], "devices", 7) == 0) {
+        if (has_option(trees[i], "devices")) {
             static const char *allowed[] = {"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",
                                             "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
                                             "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm"};
@@ -249,9 +311,12 @@ int main(int argc, char **argv) {
         .exit_signal = SIGCHLD,
         .cgroup = (unsigned long long)(into >= 0 ? into : 0),
     };
-    pid_t child = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+    /* clone3 only where it starts the child in its cgroup (Linux 5.7). */
+    pid_t child = into >= 0 ? (pid_t)syscall(SYS_clone3, &args, sizeof args)
+                            : (pid_t)syscall(SYS_clone, args.flags | SIGCHLD, NULL, NULL, NULL, NULL);
     if (child < 0)
-        die("clone3");
+        die("clone");
+    child_pid = child;
     if (child == 0) {
         close(gate[1]);
         return inside(gate[0], tasks, ntasks, argv[1], argv[2], filter, ntrees, trees);
@@ -264,10 +329,11 @@ int main(int argc, char **argv) {
     int status;
     if (waitpid(child, &status, 0) < 0)
         die("waitpid");
-    for (int i = 0; i < ntrees; i++) {
-        snprintf(cg, sizeof cg, "%s/%s", strchr(trees[i], ':') + 1, mine);
-        if (rmdir(cg) < 0)
-            die(cg);
+    child_pid = 0;
+    while (nmade > 0) {
+        if (rmdir(made[nmade - 1]) < 0)
+            die(made[nmade - 1]);
+        nmade--;
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 125;
 }

@@ -4,9 +4,12 @@
 //! diyc itself costs; the floor over unshare is what the isolation costs,
 //! for any runtime.
 
+use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use diyc::stages::cgroups::V1_CONTROLLERS;
 
 use super::{Contender, timed};
 
@@ -14,16 +17,22 @@ use super::{Contender, timed};
 const FLOOR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/floor"));
 
 pub const LABEL: &str = "the kernel's floor (floor.c)";
+const BESIDE: &str = "diyc run --net none, by the floor";
 
-/// The floor's line, for a store at `root` that has run a container with
-/// the default seccomp profile (its compiled program is in the cache) and
-/// made `cgroup_parent` in every tree.
-pub fn contender(
+/// The floor's line and a `diyc run --net none` (`none_args`) beside it,
+/// in a group of their own: each follows the other as often, and the
+/// teardown of a bridged run's network is not left to one of them. The
+/// store at `root` has run a container with the default seccomp profile
+/// (its compiled program is in the cache) and made `cgroup_parent` in
+/// every tree.
+pub fn contenders<'a>(
+    diyc: &'a str,
+    none_args: &'a [OsString],
     tmp: &Path,
     root: &Path,
     rootfs: &Path,
     cgroup_parent: &str,
-) -> Result<Contender<'static>, String> {
+) -> Result<Vec<Contender<'a>>, String> {
     let program = tmp.join("floor");
     std::fs::write(&program, FLOOR).map_err(|e| format!("writing the floor: {e}"))?;
     std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o700))
@@ -38,11 +47,18 @@ pub fn contender(
         .map(|p| p.display().to_string())
         .collect();
     args.extend(trees(cgroup_parent)?);
-    Ok(Contender {
-        label: LABEL,
-        run: Box::new(move |_| timed(Command::new(&program).args(&args))),
-        times: Vec::new(),
-    })
+    Ok(vec![
+        Contender {
+            label: BESIDE,
+            run: Box::new(move |_| timed(Command::new(diyc).args(none_args))),
+            times: Vec::new(),
+        },
+        Contender {
+            label: LABEL,
+            run: Box::new(move |_| timed(Command::new(&program).args(&args))),
+            times: Vec::new(),
+        },
+    ])
 }
 
 /// diyc's compiled default filter, from its cache, as the kernel's
@@ -70,7 +86,7 @@ fn seccomp_program(root: &Path) -> Result<Vec<u8>, String> {
         let word = word
             .as_u64()
             .ok_or_else(|| format!("{}: an instruction is not a number", file.display()))?;
-        bytes.extend(word.to_le_bytes());
+        bytes.extend(word.to_ne_bytes());
     }
     Ok(bytes)
 }
@@ -92,10 +108,11 @@ fn trees(parent: &str) -> Result<Vec<String>, String> {
             let tail: Vec<&str> = tail.split(' ').collect();
             let options = match *tail.first()? {
                 "cgroup2" => "cgroup2".to_string(),
+                // Only the controllers, as diyc mounts the container's view.
                 "cgroup" => tail
                     .get(2)?
                     .split(',')
-                    .filter(|o| *o != "rw" && *o != "ro")
+                    .filter(|o| V1_CONTROLLERS.contains(o))
                     .collect::<Vec<_>>()
                     .join(","),
                 _ => return None,
@@ -127,9 +144,9 @@ pub fn report(median: &dyn Fn(&str) -> Option<f64>) {
         "the kernel's floor / unshare:     {:.2}x  (the isolation's own cost: no runtime goes under it)",
         floor / unshare
     );
-    if let Some(none) = median("diyc run --net none") {
+    if let Some(none) = median(BESIDE) {
         println!(
-            "diyc (--net none) minus floor:    {:+.2} ms (diyc's own work; the run is {:.2}x the floor)",
+            "diyc (--net none) minus floor:    {:+.2} ms (diyc's own work and its trampoline; {:.2}x the floor)",
             none - floor,
             none / floor
         );

@@ -186,12 +186,14 @@ fn run() -> Result<(), String> {
             run: Box::new(|_| timed(Command::new(diyc).args(&bridge_args))),
             times: Vec::new(),
         },
-        floor::contender(tmp.path(), &root, &rootfs, &cgroup_parent)?,
     ];
+    let mut floored =
+        floor::contenders(diyc, &none_args, tmp.path(), &root, &rootfs, &cgroup_parent)?;
 
-    println!("{WARMUP} warm-up rounds, then {runs} measured rounds, in four groups");
+    println!("{WARMUP} warm-up rounds, then {runs} measured rounds, in five groups");
     measure(&mut contenders, runs)?;
     measure(&mut networked, runs)?;
+    measure(&mut floored, runs)?;
     if let Some(runc) = &runc {
         check_runc_clean(runc, &prefix)?;
     }
@@ -201,6 +203,7 @@ fn run() -> Result<(), String> {
     let mut starts = trampoline::contenders(rootfs.join("bin/busybox"));
     measure(&mut starts, runs)?;
     contenders.extend(networked);
+    contenders.extend(floored);
     contenders.extend(execs);
     contenders.extend(starts);
     drop(target);

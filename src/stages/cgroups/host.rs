@@ -29,7 +29,7 @@ pub const NOT_MOUNTED: &str =
 pub(super) const V2_CONTROLLERS: &[&str] = &["memory", "cpu", "pids"];
 /// On v1, cpuacct counts CPU time, freezer stops everything for a kill,
 /// and devices keeps the host's devices out of reach.
-const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids", "freezer", "devices"];
+pub const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids", "freezer", "devices"];
 
 /// How this host mounts cgroups.
 #[derive(Debug, Clone)]

@@ -33,7 +33,7 @@ use crate::stages::{Child, Stage};
 use crate::sys::Sys;
 use crate::undo::{Undo, When};
 
-pub use host::{Host, NOT_MOUNTED};
+pub use host::{Host, NOT_MOUNTED, V1_CONTROLLERS};
 pub use limits::{DEFAULT_PIDS, Limits, human, parse_cpus, parse_parent, parse_pids, parse_size};
 pub use place::{CgroupFs, Placement, Version};
 pub use read::{cpu_usage_us, readable, size};
